@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Targets split by concern (STYLE.md): protocol-free vocabulary, crypto, each protocol, the
+// simulator shell, checkers, scenario loading, the run harness that ties them, and the CLI.
+let package = Package(
+    name: "bftsim",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bftsim", targets: ["bftsim"]),
+        .library(name: "BFTCore", targets: ["BFTCore"]),
+        .library(name: "PBFT", targets: ["PBFT"]),
+        .library(name: "Simulation", targets: ["Simulation"]),
+        .library(name: "Checkers", targets: ["Checkers"]),
+        .library(name: "Runner", targets: ["Runner"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // libsodium through pkg-config; Debian/Ubuntu: apt-get install libsodium-dev.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
+        ),
+        // Vocabulary shared by every protocol: identities, the replica boundary (inputs, actions,
+        // observations), canonical byte codec, PRNG, digests, client requests/replies, the KV store.
+        .target(name: "BFTCore", dependencies: ["CSodium"]),
+        // Signature schemes (Ed25519, keyed BLAKE2b "fast"), key derivation, verification cache.
+        .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium"]),
+        // PBFT (Castro & Liskov, OSDI'99 / TOCS'02), signature variant. Sans-IO.
+        .target(name: "PBFT", dependencies: ["BFTCore"]),
+        // Scenario model and YAML/JSON loading with file:line:column errors.
+        .target(name: "ScenarioFormat", dependencies: ["BFTCore", .product(name: "Yams", package: "Yams")]),
+        // Discrete-event simulator shell: virtual time, network model, timeline, trace.
+        .target(name: "Simulation", dependencies: [
+            "BFTCore", "ScenarioFormat",
+            .product(name: "HeapModule", package: "swift-collections"),
+        ]),
+        // Safety and liveness checkers over observations (never simulator internals).
+        .target(name: "Checkers", dependencies: ["BFTCore"]),
+        // Builds a run from a scenario: protocol factory, crypto, simulator, checkers, outputs.
+        .target(name: "Runner", dependencies: [
+            "BFTCore", "BFTCrypto", "PBFT", "ScenarioFormat", "Simulation", "Checkers",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        .executableTarget(name: "bftsim", dependencies: [
+            "Runner", "ScenarioFormat", "BFTCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore"]),
+        .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
+        .testTarget(name: "PBFTTests", dependencies: ["PBFT", "BFTCore", "BFTCrypto"], resources: [.copy("Golden")]),
+        .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
+        .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,140 @@
+/// Why untrusted bytes could not be decoded. Decoders never trap and never allocate more than the
+/// input's length justifies.
+public enum DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
+    case truncated(field: String, needed: Int, remaining: Int)
+    case lengthTooLarge(field: String, length: Int, max: Int)
+    case unknownTag(field: String, tag: UInt8)
+    case valueOutOfRange(field: String, value: UInt64)
+    case trailingBytes(count: Int)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .truncated(field, needed, remaining): return "truncated \(field): needs \(needed) bytes, \(remaining) left"
+        case let .lengthTooLarge(field, length, max): return "\(field) length \(length) exceeds maximum \(max)"
+        case let .unknownTag(field, tag): return "unknown \(field) tag \(tag)"
+        case let .valueOutOfRange(field, value): return "\(field) value \(value) out of range"
+        case let .trailingBytes(count): return "\(count) trailing bytes"
+        case let .invalid(what): return what
+        }
+    }
+}
+
+/// Appends canonical big-endian encodings. There is exactly one encoding per value: fixed-width
+/// integers, u32 length prefixes, fields in declaration order.
+public struct ByteWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+
+    public init(capacity: Int = 128) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    @inline(__always) public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    @inline(__always) public mutating func bool(_ v: Bool) { bytes.append(v ? 1 : 0) }
+    @inline(__always) public mutating func u16(_ v: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: v))
+    }
+    @inline(__always) public mutating func u32(_ v: UInt32) {
+        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+    @inline(__always) public mutating func u64(_ v: UInt64) {
+        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+    /// Length-prefixed (u32) byte string.
+    public mutating func lengthPrefixed<C: Collection>(_ v: C) where C.Element == UInt8 {
+        u32(UInt32(v.count))
+        bytes.append(contentsOf: v)
+    }
+    /// Raw bytes with no prefix (fixed-size fields such as digests and signatures).
+    public mutating func raw<C: Collection>(_ v: C) where C.Element == UInt8 { bytes.append(contentsOf: v) }
+    public mutating func string(_ s: String) { lengthPrefixed(Array(s.utf8)) }
+    public mutating func digest(_ d: Digest) { d.append(to: &bytes) }
+    public mutating func signature(_ s: Signature) { s.append(to: &bytes) }
+}
+
+/// Reads canonical encodings from untrusted bytes; every read checks the remaining length first.
+public struct ByteReader: Sendable {
+    public let bytes: [UInt8]
+    public private(set) var offset: Int
+
+    public init(_ bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    public var remaining: Int { bytes.count - offset }
+    public var isAtEnd: Bool { offset == bytes.count }
+
+    @inline(__always) mutating func need(_ n: Int, _ field: String) throws(DecodeError) {
+        guard n <= remaining else { throw .truncated(field: field, needed: n, remaining: remaining) }
+    }
+
+    public mutating func u8(_ field: String = "u8") throws(DecodeError) -> UInt8 {
+        try need(1, field)
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+    public mutating func bool(_ field: String = "bool") throws(DecodeError) -> Bool {
+        let b = try u8(field)
+        guard b <= 1 else { throw .valueOutOfRange(field: field, value: UInt64(b)) }
+        return b == 1
+    }
+    public mutating func u16(_ field: String = "u16") throws(DecodeError) -> UInt16 {
+        try need(2, field)
+        defer { offset += 2 }
+        return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+    }
+    public mutating func u32(_ field: String = "u32") throws(DecodeError) -> UInt32 {
+        try need(4, field)
+        var v: UInt32 = 0
+        for i in 0..<4 { v = v << 8 | UInt32(bytes[offset + i]) }
+        offset += 4
+        return v
+    }
+    public mutating func u64(_ field: String = "u64") throws(DecodeError) -> UInt64 {
+        try need(8, field)
+        var v: UInt64 = 0
+        for i in 0..<8 { v = v << 8 | UInt64(bytes[offset + i]) }
+        offset += 8
+        return v
+    }
+    /// A u32 count that must not exceed `max`, and whose elements (each at least `minElementSize`
+    /// bytes) must fit in what is left, so a hostile count cannot make the decoder allocate.
+    public mutating func count(_ field: String, max: Int, minElementSize: Int = 1) throws(DecodeError) -> Int {
+        let n = Int(try u32(field))
+        guard n <= max else { throw .lengthTooLarge(field: field, length: n, max: max) }
+        guard n * Swift.max(1, minElementSize) <= remaining else {
+            throw .truncated(field: field, needed: n * minElementSize, remaining: remaining)
+        }
+        return n
+    }
+    public mutating func lengthPrefixed(_ field: String, max: Int) throws(DecodeError) -> [UInt8] {
+        let n = try count(field, max: max)
+        return try raw(n, field)
+    }
+    public mutating func raw(_ n: Int, _ field: String) throws(DecodeError) -> [UInt8] {
+        try need(n, field)
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+    public mutating func string(_ field: String, max: Int) throws(DecodeError) -> String {
+        let b = try lengthPrefixed(field, max: max)
+        guard let s = String(validating: b, as: UTF8.self) else { throw .invalid("\(field) is not UTF-8") }
+        return s
+    }
+    public mutating func digest(_ field: String = "digest") throws(DecodeError) -> Digest {
+        try need(Digest.byteCount, field)
+        defer { offset += Digest.byteCount }
+        return Digest(bytes: bytes[offset..<offset + Digest.byteCount])
+    }
+    public mutating func signature(_ field: String = "signature") throws(DecodeError) -> Signature {
+        try need(Signature.byteCount, field)
+        defer { offset += Signature.byteCount }
+        return Signature(bytes: bytes[offset..<offset + Signature.byteCount])
+    }
+    public func expectEnd() throws(DecodeError) {
+        guard isAtEnd else { throw .trailingBytes(count: remaining) }
+    }
+}

@@ -1,0 +1,94 @@
+import CSodium
+
+/// A 32-byte BLAKE2b-256 digest. Stored inline (no heap) so it hashes and compares cheaply.
+public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public static let byteCount = 32
+    public var words: SIMD4<UInt64>
+
+    public static let zero = Digest(words: .zero)
+
+    public init(words: SIMD4<UInt64>) { self.words = words }
+
+    /// From exactly 32 bytes (memory order is preserved: `bytes` round-trips exactly).
+    public init<C: Collection>(bytes: C) where C.Element == UInt8 {
+        precondition(bytes.count == Digest.byteCount, "digest needs 32 bytes")
+        var w = SIMD4<UInt64>.zero
+        withUnsafeMutableBytes(of: &w) { dst in
+            for (i, b) in bytes.enumerated() { dst[i] = b }
+        }
+        words = w
+    }
+
+    /// BLAKE2b-256 of `data` (libsodium `crypto_generichash`).
+    public static func of<C: ContiguousCollectionish>(_ data: C) -> Digest { data.blake2b() }
+
+    /// BLAKE2b-256 over several parts, as if concatenated.
+    public static func of(parts: [[UInt8]]) -> Digest {
+        Digest.of(parts.reduce(into: [UInt8]()) { $0.append(contentsOf: $1) })
+    }
+
+    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
+    public func append(to out: inout [UInt8]) { withUnsafeBytes(of: words) { out.append(contentsOf: $0) } }
+
+    public var hex: String { bytes.hexString }
+    /// First 8 hex digits, for humans.
+    public var short: String { String(hex.prefix(8)) }
+    public var description: String { short }
+
+    public static func < (a: Digest, b: Digest) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
+/// Byte containers that can be hashed without copying.
+public protocol ContiguousCollectionish {
+    func withUnsafeBytesForHashing<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
+}
+extension Array: ContiguousCollectionish where Element == UInt8 {
+    public func withUnsafeBytesForHashing<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { withUnsafeBytes(body) }
+}
+extension ArraySlice: ContiguousCollectionish where Element == UInt8 {
+    public func withUnsafeBytesForHashing<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { withUnsafeBytes(body) }
+}
+extension ContiguousCollectionish {
+    func blake2b() -> Digest {
+        var d = Digest.zero
+        withUnsafeBytesForHashing { input in
+            withUnsafeMutableBytes(of: &d.words) { out in
+                _ = crypto_generichash(
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), 32,
+                    input.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(input.count), nil, 0)
+            }
+        }
+        return d
+    }
+}
+
+/// A 64-byte signature (Ed25519, or the fast scheme's 64-byte keyed BLAKE2b tag). Stored inline.
+public struct Signature: Hashable, Sendable, CustomStringConvertible {
+    public static let byteCount = 64
+    public var words: SIMD8<UInt64>
+    public static let zero = Signature(words: .zero)
+    public init(words: SIMD8<UInt64>) { self.words = words }
+    public init<C: Collection>(bytes: C) where C.Element == UInt8 {
+        precondition(bytes.count == Signature.byteCount, "signature needs 64 bytes")
+        var w = SIMD8<UInt64>.zero
+        withUnsafeMutableBytes(of: &w) { dst in
+            for (i, b) in bytes.enumerated() { dst[i] = b }
+        }
+        words = w
+    }
+    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
+    public func append(to out: inout [UInt8]) { withUnsafeBytes(of: words) { out.append(contentsOf: $0) } }
+    public var description: String { String(bytes.hexString.prefix(8)) }
+}
+
+extension Sequence where Element == UInt8 {
+    public var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in self {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xf)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

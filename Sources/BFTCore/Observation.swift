@@ -1,0 +1,73 @@
+/// Identifies a client request: PBFT's ⟨c, t⟩ (client id and client timestamp).
+public struct RequestID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var client: ClientID
+    public var timestamp: UInt64
+    public init(client: ClientID, timestamp: UInt64) {
+        self.client = client
+        self.timestamp = timestamp
+    }
+    public static func < (a: RequestID, b: RequestID) -> Bool {
+        (a.client, a.timestamp) < (b.client, b.timestamp)
+    }
+    public var description: String { "c\(client)/t\(timestamp)" }
+}
+
+/// Why a state machine dropped an input. Counted in summaries.
+public enum RejectReason: String, Sendable, CaseIterable, Codable {
+    case badSignature = "bad-signature"
+    case malformed
+    case unknownSender = "unknown-sender"
+    case wrongView = "wrong-view"
+    case outsideWindow = "outside-window"
+    case digestMismatch = "digest-mismatch"
+    case conflicting
+    case invalidCertificate = "invalid-certificate"
+    case stale
+}
+
+/// An event a state machine reports about itself. Checkers read only these (plus the scenario's
+/// declared faults), so the same checkers audit simulated runs and live logs alike.
+public enum Observation: Sendable, Equatable {
+    // Replica observations.
+    /// The replica entered `view`, whose leader/primary is `leader`.
+    case viewEntered(view: UInt64, leader: ReplicaID)
+    /// The replica stopped participating in its view and asked to move to `view`.
+    case viewChangeStarted(view: UInt64)
+    /// The batch/block with `digest` committed at position `sequence` of the total order (committed-local).
+    case committed(sequence: UInt64, view: UInt64, digest: Digest, requestCount: Int)
+    /// The request executed as the `index`-th entry of the batch at `sequence`, producing `result`.
+    /// `requestDigest` is the digest of the client-signed request bytes.
+    case executed(sequence: UInt64, index: Int, request: RequestID, requestDigest: Digest, result: Digest)
+    /// A checkpoint at `sequence` became stable (2f+1 matching CHECKPOINTs).
+    case checkpointStable(sequence: UInt64, stateDigest: Digest)
+    /// State transfer installed the checkpointed state at `sequence`; executions below it were skipped.
+    case stateTransferred(sequence: UInt64, stateDigest: Digest)
+    /// A message was dropped (failed verification, malformed, out of window, ...).
+    case rejected(reason: RejectReason, from: Principal)
+    /// A request the replica knows of and has not executed yet (sampled on timer events for diagnosis).
+    case pendingRequests(count: Int)
+
+    // Client observations.
+    /// The client signed and sent a new request.
+    case requestIssued(request: RequestID, digest: Digest)
+    /// The client accepted a result (f+1 matching replies).
+    case requestCompleted(request: RequestID, result: Digest)
+}
+
+extension Observation {
+    /// Short kind name used in traces.
+    public var kind: String {
+        switch self {
+        case .viewEntered: return "view-entered"
+        case .viewChangeStarted: return "view-change"
+        case .committed: return "commit"
+        case .executed: return "execute"
+        case .checkpointStable: return "checkpoint"
+        case .stateTransferred: return "state-transfer"
+        case .rejected: return "reject"
+        case .pendingRequests: return "pending"
+        case .requestIssued: return "request"
+        case .requestCompleted: return "complete"
+        }
+    }
+}

@@ -1,0 +1,47 @@
+/// A domain-separation tag prefixed to every signed message so a signature over one message type
+/// can never be replayed as another ("bftsim/pbft/v1/PREPARE" vs ".../COMMIT").
+public struct SigningDomain: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    public let bytes: [UInt8]
+    public init(_ name: String) {
+        self.name = name
+        // NUL terminator: no domain is a prefix of another domain's encoding.
+        bytes = Array(name.utf8) + [0]
+    }
+    public var description: String { name }
+}
+
+/// Signs on behalf of exactly one principal. Only the object holds the private key, so code that
+/// is handed a signer (including Byzantine wrappers) can sign as that principal and no other.
+public protocol MessageSigner: AnyObject {
+    var principal: Principal { get }
+    func sign(domain: SigningDomain, _ message: ArraySlice<UInt8>) -> Signature
+}
+
+/// Verifies any principal's signatures.
+public protocol SignatureVerifier: AnyObject {
+    func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool
+}
+
+/// Helpers for the common wire layout `payload ‖ signature(64)`, where the signature covers
+/// `domain ‖ payload`.
+extension MessageSigner {
+    /// Appends the signature over everything written so far.
+    public func sealed(_ w: ByteWriter, domain: SigningDomain) -> [UInt8] {
+        var bytes = w.bytes
+        let sig = sign(domain: domain, bytes[...])
+        sig.append(to: &bytes)
+        return bytes
+    }
+}
+
+extension SignatureVerifier {
+    /// Verifies a `payload ‖ signature` message whose payload is `bytes[start..<end-64]`.
+    public func verifySealed(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil, domain: SigningDomain, signer: Principal) -> Bool {
+        let end = end ?? bytes.count
+        guard end - start >= Signature.byteCount else { return false }
+        let sigStart = end - Signature.byteCount
+        let sig = Signature(bytes: bytes[sigStart..<end])
+        return verify(sig, domain: domain, message: bytes[start..<sigStart], signer: signer)
+    }
+}

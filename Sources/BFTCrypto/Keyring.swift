@@ -1,0 +1,132 @@
+import BFTCore
+import CSodium
+
+/// All keys of one simulated cluster, derived from the scenario seed so runs replay exactly.
+///
+/// Hand each state machine `signer(for:)` of its own principal and the shared `verifier`; never the
+/// keyring itself. Byzantine wrappers get the same: they can sign as themselves and verify anyone,
+/// and so cannot produce a correct replica's signature under either scheme.
+public final class Keyring {
+    public let scheme: SignatureScheme
+    public let replicaCount: Int
+    public let clientCount: Int
+    public let stats = CryptoStats()
+    public let verifier: SignatureVerifier
+    private var signers: [Principal: MessageSigner] = [:]
+    private let publicKeys: [Principal: [UInt8]]
+
+    public init(scheme: SignatureScheme, seed: UInt64, replicas: Int, clients: Int, verificationCacheMax: Int = 1 << 18) {
+        precondition(Sodium.ready, "libsodium failed to initialise")
+        self.scheme = scheme
+        replicaCount = replicas
+        clientCount = clients
+        let principals = (0..<replicas).map(Principal.replica) + (0..<clients).map(Principal.client)
+        switch scheme {
+        case .ed25519:
+            var pks: [Principal: [UInt8]] = [:]
+            for p in principals {
+                let kp = Ed25519KeyPair(seed: Keyring.secretSeed(seed: seed, principal: p, scheme: scheme))
+                pks[p] = kp.publicKey
+                signers[p] = Ed25519Signer(principal: p, keyPair: kp, stats: stats)
+            }
+            publicKeys = pks
+            verifier = Ed25519Verifier(publicKeys: pks, stats: stats, cacheMax: verificationCacheMax)
+        case .fast:
+            var keys: [Principal: [UInt8]] = [:]
+            for p in principals {
+                let k = Keyring.secretSeed(seed: seed, principal: p, scheme: scheme)
+                keys[p] = k
+                signers[p] = FastSigner(principal: p, key: k, stats: stats)
+            }
+            publicKeys = [:]
+            verifier = FastVerifier(keys: keys, stats: stats)
+        }
+    }
+
+    /// The signer for one principal. Precondition: the principal belongs to the cluster.
+    public func signer(for principal: Principal) -> MessageSigner {
+        guard let s = signers[principal] else { preconditionFailure("no key for \(principal)") }
+        return s
+    }
+
+    public func publicKey(of principal: Principal) -> [UInt8]? { publicKeys[principal] }
+
+    /// 32 secret bytes per principal: BLAKE2b-256("bftsim/keys/v1" ‖ scheme ‖ seed ‖ principal).
+    static func secretSeed(seed: UInt64, principal: Principal, scheme: SignatureScheme) -> [UInt8] {
+        var w = ByteWriter()
+        w.string("bftsim/keys/v1")
+        w.string(scheme.rawValue)
+        w.u64(seed)
+        principal.encode(into: &w)
+        return Digest.of(w.bytes).bytes
+    }
+}
+
+/// Ed25519 verification with a per-simulation cache of results.
+///
+/// Soundness: the cache key is the exact triple (signer, signed bytes including the domain, signature)
+/// and the public key of a signer is fixed for the whole run, so a hit returns what
+/// `crypto_sign_verify_detached` returned for those same inputs — verification is a pure function of
+/// them. A forgery differs in bytes or signature from every triple that verified, so it misses the
+/// cache and is verified for real. Broadcasts are the common case: n-1 receivers verify one triple
+/// once. The cache is bounded; when full it is cleared, which changes only speed, never outcomes, so
+/// determinism is unaffected.
+final class Ed25519Verifier: SignatureVerifier {
+    struct Key: Hashable {
+        var signer: Principal
+        var signature: Signature
+        var signed: [UInt8]
+    }
+    private let publicKeys: [Principal: [UInt8]]
+    private let stats: CryptoStats
+    private let cacheMax: Int
+    private var cache: [Key: Bool] = [:]
+
+    init(publicKeys: [Principal: [UInt8]], stats: CryptoStats, cacheMax: Int) {
+        self.publicKeys = publicKeys
+        self.stats = stats
+        self.cacheMax = cacheMax
+    }
+
+    func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
+        stats.verifyRequests += 1
+        guard let pk = publicKeys[signer] else {
+            stats.failures += 1
+            return false
+        }
+        let key = Key(signer: signer, signature: signature, signed: domain.bytes + message)
+        if let hit = cache[key] {
+            stats.cacheHits += 1
+            if !hit { stats.failures += 1 }
+            return hit
+        }
+        stats.verified += 1
+        let ok = Ed25519KeyPair.verify(signature, message: key.signed, publicKey: pk)
+        if !ok { stats.failures += 1 }
+        if cache.count >= cacheMax { cache.removeAll(keepingCapacity: true) }
+        cache[key] = ok
+        return ok
+    }
+}
+
+/// Verifies fast tags by recomputing them. Recomputing a keyed BLAKE2b costs about what a cache
+/// lookup would, so there is no cache.
+final class FastVerifier: SignatureVerifier {
+    private let keys: [Principal: [UInt8]]
+    private let stats: CryptoStats
+    init(keys: [Principal: [UInt8]], stats: CryptoStats) {
+        self.keys = keys
+        self.stats = stats
+    }
+    func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
+        stats.verifyRequests += 1
+        stats.verified += 1
+        guard let k = keys[signer] else {
+            stats.failures += 1
+            return false
+        }
+        let ok = fastTag(key: k, domain: domain, message: message) == signature
+        if !ok { stats.failures += 1 }
+        return ok
+    }
+}
