@@ -71,3 +71,20 @@ extension Observation {
         }
     }
 }
+
+/// An observation stamped by the shell that carried it out: when, at which event, and by whom.
+/// Checkers and traces consume these; a live shell produces the same records from wall-clock time.
+public struct ObservationRecord: Sendable, Equatable {
+    /// Simulated (or live, since start) time in nanoseconds.
+    public var time: Nanoseconds
+    /// Index of the shell event that produced it (monotonic within a run).
+    public var eventIndex: UInt64
+    public var source: Principal
+    public var observation: Observation
+    public init(time: Nanoseconds, eventIndex: UInt64, source: Principal, observation: Observation) {
+        self.time = time
+        self.eventIndex = eventIndex
+        self.source = source
+        self.observation = observation
+    }
+}
