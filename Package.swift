@@ -52,7 +52,7 @@ let package = Package(
             "Runner", "ScenarioFormat", "BFTCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore"]),
+        .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
         .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
         .testTarget(name: "PBFTTests", dependencies: ["PBFT", "BFTCore", "BFTCrypto"], resources: [.copy("Golden")]),
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),

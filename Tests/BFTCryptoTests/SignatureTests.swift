@@ -1,0 +1,101 @@
+import Testing
+import BFTCore
+@testable import BFTCrypto
+
+private func hex(_ s: String) -> [UInt8] {
+    var out: [UInt8] = []
+    var it = s.utf8.makeIterator()
+    while let a = it.next(), let b = it.next() {
+        out.append(UInt8(String(decoding: [a, b], as: UTF8.self), radix: 16)!)
+    }
+    return out
+}
+
+@Suite("Signatures")
+struct SignatureTests {
+    static let domain = SigningDomain("bftsim/test/v1/A")
+    static let otherDomain = SigningDomain("bftsim/test/v1/B")
+
+    @Test("Ed25519 through libsodium matches RFC 8032 test vector 1")
+    func rfc8032() {
+        // Proves the system-library binding calls real Ed25519, not a stand-in.
+        let kp = Ed25519KeyPair(seed: hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"))
+        #expect(kp.publicKey == hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
+        let sig = kp.sign([])
+        #expect(sig.bytes == hex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"))
+        #expect(Ed25519KeyPair.verify(sig, message: [], publicKey: kp.publicKey))
+        #expect(!Ed25519KeyPair.verify(sig, message: [0], publicKey: kp.publicKey))
+    }
+
+    @Test("both schemes: valid signatures verify; changed bytes, wrong signer and wrong domain fail", arguments: SignatureScheme.allCases)
+    func schemeBasics(scheme: SignatureScheme) {
+        let ring = Keyring(scheme: scheme, seed: 5, replicas: 4, clients: 2)
+        let msg: [UInt8] = Array("pre-prepare v=0 n=1".utf8)
+        let s0 = ring.signer(for: .replica(0))
+        let sig = s0.sign(domain: Self.domain, msg[...])
+        let v = ring.verifier
+        #expect(v.verify(sig, domain: Self.domain, message: msg[...], signer: .replica(0)))
+        var tampered = msg
+        tampered[3] ^= 1
+        #expect(!v.verify(sig, domain: Self.domain, message: tampered[...], signer: .replica(0)))
+        #expect(!v.verify(sig, domain: Self.domain, message: msg[...], signer: .replica(1)))
+        #expect(!v.verify(sig, domain: Self.otherDomain, message: msg[...], signer: .replica(0)))
+        #expect(!v.verify(sig, domain: Self.domain, message: msg[...], signer: .client(99)))
+        #expect(ring.stats.signed == 1)
+        #expect(ring.stats.failures == 4)
+    }
+
+    @Test("a Byzantine replica holding only its own signer cannot produce a correct replica's signature", arguments: SignatureScheme.allCases)
+    func unforgeable(scheme: SignatureScheme) {
+        let ring = Keyring(scheme: scheme, seed: 5, replicas: 4, clients: 0)
+        let msg: [UInt8] = [1, 2, 3]
+        let byzantine = ring.signer(for: .replica(3))
+        // Its best attempt: its own signature presented as replica 0's.
+        let forged = byzantine.sign(domain: Self.domain, msg[...])
+        #expect(!ring.verifier.verify(forged, domain: Self.domain, message: msg[...], signer: .replica(0)))
+    }
+
+    @Test("keys derive from the seed: same seed same keys, other seed other keys")
+    func derivation() {
+        let a = Keyring(scheme: .ed25519, seed: 1, replicas: 4, clients: 1)
+        let b = Keyring(scheme: .ed25519, seed: 1, replicas: 4, clients: 1)
+        let c = Keyring(scheme: .ed25519, seed: 2, replicas: 4, clients: 1)
+        #expect(a.publicKey(of: .replica(2)) == b.publicKey(of: .replica(2)))
+        #expect(a.publicKey(of: .replica(2)) != c.publicKey(of: .replica(2)))
+        #expect(a.publicKey(of: .replica(0)) != a.publicKey(of: .replica(1)))
+        let m: [UInt8] = [9]
+        #expect(a.signer(for: .client(0)).sign(domain: Self.domain, m[...]) == b.signer(for: .client(0)).sign(domain: Self.domain, m[...]))
+    }
+
+    @Test("the Ed25519 verification cache reuses identical triples and misses on any change")
+    func cache() {
+        // Soundness argument in Ed25519Verifier: a forgery differs in bytes or signature, so it misses.
+        let ring = Keyring(scheme: .ed25519, seed: 3, replicas: 4, clients: 0)
+        let msg: [UInt8] = Array(repeating: 7, count: 100)
+        let sig = ring.signer(for: .replica(1)).sign(domain: Self.domain, msg[...])
+        for _ in 0..<3 { #expect(ring.verifier.verify(sig, domain: Self.domain, message: msg[...], signer: .replica(1))) }
+        #expect(ring.stats.verified == 1)
+        #expect(ring.stats.cacheHits == 2)
+        var forged = msg
+        forged[99] = 8
+        #expect(!ring.verifier.verify(sig, domain: Self.domain, message: forged[...], signer: .replica(1)))
+        var badSig = sig
+        badSig.words[0] ^= 1
+        #expect(!ring.verifier.verify(badSig, domain: Self.domain, message: msg[...], signer: .replica(1)))
+        #expect(ring.stats.verified == 3)
+        // A cached failure stays a failure.
+        #expect(!ring.verifier.verify(badSig, domain: Self.domain, message: msg[...], signer: .replica(1)))
+    }
+
+    @Test("the bounded cache is cleared when full without changing outcomes")
+    func cacheBound() {
+        let ring = Keyring(scheme: .ed25519, seed: 3, replicas: 1, clients: 0, verificationCacheMax: 4)
+        let s = ring.signer(for: .replica(0))
+        for i in 0..<20 {
+            let m: [UInt8] = [UInt8(i)]
+            let sig = s.sign(domain: Self.domain, m[...])
+            #expect(ring.verifier.verify(sig, domain: Self.domain, message: m[...], signer: .replica(0)))
+        }
+        #expect(ring.stats.verified == 20)
+    }
+}
