@@ -1,7 +1,143 @@
+import ArgumentParser
 import BFTCore
-var rng = DeterministicRNG(seed: 42)
-print((0..<4).map { _ in rng.next() })
-var sub = DeterministicRNG(seed: 42, stream: "network")
-print(sub.next())
-var b = DeterministicRNG(seed: 7)
-print((0..<6).map { _ in b.below(10) })
+import Foundation
+import Runner
+import ScenarioFormat
+
+/// Exit codes (also in README): 0 all as expected, 1 unexpected safety violation, 2 unexpected
+/// liveness violation, 3 invalid input, 4 internal error, 5 an expected violation did not happen.
+struct BFTSim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bftsim",
+        abstract: "Simulate, attack and check Byzantine-fault-tolerant consensus (PBFT).",
+        discussion: "Exit codes: 0 as expected, 1 safety violation, 2 liveness violation, 3 invalid input, 4 internal error, 5 expected violation not found.",
+        subcommands: [Run.self, Validate.self, Bench.self]
+    )
+}
+
+func fail(_ message: String, code: RunStatus) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(code.rawValue)
+}
+
+func loadScenario(_ path: String, seed: UInt64?) throws -> Scenario {
+    do {
+        var s = try ScenarioLoader.load(path: path)
+        if let seed { s.seed = seed }
+        return s
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        throw ExitCode(RunStatus.invalidInput.rawValue)
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a scenario file and check its invariants.")
+
+    @Argument(help: "Scenario file (YAML or JSON).") var file: String
+    @Option(help: "Override the scenario's seed.") var seed: UInt64?
+    @Option(help: "Output directory for summary.json, summary.md and trace.jsonl (default: out/<scenario name>).") var out: String?
+    @Flag(help: "Run the scenario again in a fresh process and compare trace hashes.") var checkDeterminism = false
+    @Flag(help: "Do not write trace.jsonl (the trace hash is still computed).") var noTrace = false
+    @Flag(help: "Print only the outcome line.") var quiet = false
+    @Flag(help: .hidden) var printTraceHash = false
+
+    func run() throws {
+        let scenario = try loadScenario(file, seed: seed)
+        if printTraceHash {
+            let outcome: RunOutcome
+            do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly) } catch { throw fail("\(error)", code: .internalError) }
+            print("trace-hash \(outcome.simulation.traceHash.hex)")
+            return
+        }
+        let dir = out ?? "out/\(scenario.name)"
+        let outcome: RunOutcome
+        do {
+            try RunOutputs.prepare(directory: dir)
+            if noTrace {
+                outcome = try ScenarioRun.execute(scenario, trace: .hashOnly)
+            } else {
+                let sink = try FileTraceSink(path: dir + "/trace.jsonl")
+                outcome = try ScenarioRun.execute(scenario, trace: .full(sink))
+                sink.close()
+            }
+        } catch {
+            throw fail("\(error)", code: .internalError)
+        }
+        let summary = RunSummary(outcome: outcome, file: file)
+        try? RunOutputs.write(summary, to: dir)
+        print(quiet ? "\(scenario.name): \(summary.status) (safety \(summary.safety), liveness \(summary.liveness))" : summary.text())
+        if !quiet { print("output    \(dir)/summary.json, summary.md\(noTrace ? "" : ", trace.jsonl")") }
+        if checkDeterminism {
+            try compareWithFreshProcess(scenario: scenario, hash: outcome.simulation.traceHash.hex)
+        }
+        if outcome.status != .asExpected {
+            if quiet { print("replay: \(summary.replay)") }
+            throw ExitCode(outcome.status.rawValue)
+        }
+    }
+
+    /// Runs `bftsim run FILE --seed S --print-trace-hash` as a child process and compares hashes.
+    func compareWithFreshProcess(scenario: Scenario, hash: String) throws {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["run", file, "--seed", String(scenario.seed), "--print-trace-hash"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        do { try p.run() } catch { throw fail("cannot start \(exe): \(error)", code: .internalError) }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("trace-hash ") }) else {
+            throw fail("determinism check: the second process printed no trace hash", code: .internalError)
+        }
+        let other = String(line.dropFirst("trace-hash ".count))
+        if other == hash {
+            print("determinism: OK (two processes, trace hash \(hash.prefix(16)))")
+        } else {
+            throw fail("determinism check FAILED: trace hash \(hash) in this process, \(other) in a fresh one", code: .internalError)
+        }
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check scenario files; errors as file:line:column: message.")
+    @Argument(help: "Scenario files.") var files: [String]
+
+    func run() throws {
+        var bad = 0
+        for f in files {
+            do {
+                let s = try ScenarioLoader.load(path: f)
+                print("ok  \(f)  (\(s.name): \(s.protocolKind.rawValue), n=\(s.replicas), expect safety \(s.expect.safety.rawValue), liveness \(s.expect.liveness.rawValue))")
+            } catch {
+                bad += 1
+                print("\(error)")
+            }
+        }
+        if bad > 0 { throw ExitCode(RunStatus.invalidInput.rawValue) }
+    }
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure simulator and crypto throughput; prints JSON.")
+    @Option(help: "Replica counts to measure.") var n: [Int] = [4, 16, 64]
+    @Option(help: "Simulated seconds per configuration.") var seconds: Double = 5
+    func run() throws {
+        print(Benchmarks.run(replicaCounts: n, simSeconds: seconds))
+    }
+}
+
+/// Custom entry so that usage errors exit with the documented "invalid input" code (3).
+do {
+    var command = try BFTSim.parseAsRoot()
+    try command.run()
+} catch let code as ExitCode {
+    exit(code.rawValue)
+} catch {
+    let code = BFTSim.exitCode(for: error)
+    if code == .success { BFTSim.exit(withError: error) }
+    FileHandle.standardError.write(Data((BFTSim.fullMessage(for: error) + "\n").utf8))
+    exit(code == .success ? 0 : RunStatus.invalidInput.rawValue)
+}

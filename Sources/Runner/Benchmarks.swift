@@ -1,0 +1,108 @@
+import BFTCore
+import BFTCrypto
+import Foundation
+import ScenarioFormat
+import Simulation
+
+/// `bftsim bench`: wall-clock throughput of the simulator on fixed PBFT scenarios, and libsodium's raw
+/// Ed25519 rates on this machine for comparison. Wall time is read here only, never inside a run.
+public enum Benchmarks {
+    public struct Row: Codable {
+        public var crypto: String
+        public var n: Int
+        public var simSeconds: Double
+        public var wallSeconds: Double
+        public var events: UInt64
+        public var eventsPerSecond: Double
+        public var deliveredMessagesPerSecond: Double
+        public var committedRequestsPerSecond: Double
+        public var signaturesPerSecond: Double
+        public var verificationsPerSecond: Double
+        public var cacheHitRate: Double
+        public var safety: String
+        public var liveness: String
+    }
+    public struct Raw: Codable {
+        public var ed25519SignPerSecond: Double
+        public var ed25519VerifyPerSecond: Double
+        public var fastTagPerSecond: Double
+    }
+    public struct Report: Codable {
+        public var build: String
+        public var raw: Raw
+        public var runs: [Row]
+    }
+
+    /// The fixed benchmark scenario: PBFT normal case, 1 ms links, 32 closed-loop clients, batches of 16.
+    public static func scenario(n: Int, crypto: SignatureScheme, simSeconds: Double) -> Scenario {
+        Scenario(
+            name: "bench-pbft-n\(n)-\(crypto.rawValue)", protocolKind: .pbft, replicas: n, seed: 1, crypto: crypto,
+            stop: StopCondition(timeLimit: Nanoseconds(simSeconds * 1e9), untilClientsDone: false),
+            network: NetworkSpec(latency: .uniform(min: 500_000, max: 1_500_000)),
+            workload: WorkloadSpec(clients: 32, requestsPerClient: nil, keySpace: 1000),
+            parameters: ProtocolParameters(batchSizeMax: 16, batchDelayMax: 1_000_000, checkpointInterval: 64, watermarkWindow: 128),
+            liveness: LivenessSpec(bound: 60 * nanosPerSecond))
+    }
+
+    static func wallSeconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    public static func measure(n: Int, crypto: SignatureScheme, simSeconds: Double) -> Row {
+        let s = scenario(n: n, crypto: crypto, simSeconds: simSeconds)
+        var outcome: RunOutcome?
+        let wall = wallSeconds { outcome = try? ScenarioRun.execute(s, trace: .off) }
+        guard let o = outcome else { preconditionFailure("benchmark scenario failed to build") }
+        let w = max(wall, 1e-9)
+        return Row(crypto: crypto.rawValue, n: n, simSeconds: simSeconds, wallSeconds: round3(wall),
+                   events: o.simulation.eventsProcessed,
+                   eventsPerSecond: (Double(o.simulation.eventsProcessed) / w).rounded(),
+                   deliveredMessagesPerSecond: (Double(o.simulation.messagesDelivered) / w).rounded(),
+                   committedRequestsPerSecond: (Double(o.checks.requestsCompleted) / w).rounded(),
+                   signaturesPerSecond: (Double(o.crypto.signed) / w).rounded(),
+                   verificationsPerSecond: (Double(o.crypto.verified) / w).rounded(),
+                   cacheHitRate: o.crypto.verifyRequests == 0 ? 0 : round3(Double(o.crypto.cacheHits) / Double(o.crypto.verifyRequests)),
+                   safety: o.safety.rawValue, liveness: o.liveness.rawValue)
+    }
+
+    static func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+
+    public static func rawRates() -> Raw {
+        let kp = Ed25519KeyPair(seed: [UInt8](repeating: 7, count: 32))
+        let msg = [UInt8](repeating: 1, count: 128)
+        var sig = Signature.zero
+        var count = 0
+        let signWall = wallSeconds { while count < 5_000 { sig = kp.sign(msg); count += 1 } }
+        var ok = 0
+        let verifyWall = wallSeconds { for _ in 0..<3_000 { if Ed25519KeyPair.verify(sig, message: msg, publicKey: kp.publicKey) { ok += 1 } } }
+        precondition(ok == 3_000, "Ed25519 self-check failed")
+        let ring = Keyring(scheme: .fast, seed: 1, replicas: 1, clients: 0)
+        let signer = ring.signer(for: .replica(0))
+        let domain = SigningDomain("bftsim/bench")
+        let fastWall = wallSeconds { for _ in 0..<200_000 { _ = signer.sign(domain: domain, msg[...]) } }
+        return Raw(ed25519SignPerSecond: (5_000 / signWall).rounded(), ed25519VerifyPerSecond: (3_000 / verifyWall).rounded(),
+                   fastTagPerSecond: (200_000 / fastWall).rounded())
+    }
+
+    public static func run(replicaCounts: [Int], simSeconds: Double) -> String {
+        var rows: [Row] = []
+        for crypto in [SignatureScheme.fast, .ed25519] {
+            for n in replicaCounts {
+                // Larger clusters do quadratically more work per request; shorten their sim time.
+                let t = max(0.5, simSeconds * 4 / Double(max(4, n)))
+                rows.append(measure(n: n, crypto: crypto, simSeconds: t))
+            }
+        }
+        #if DEBUG
+        let build = "debug (numbers are 20-25x below release; use: swift run -c release bftsim bench)"
+        #else
+        let build = "release"
+        #endif
+        let report = Report(build: build, raw: rawRates(), runs: rows)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return String(decoding: (try? enc.encode(report)) ?? Data(), as: UTF8.self)
+    }
+}

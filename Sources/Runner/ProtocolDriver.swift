@@ -1,0 +1,63 @@
+import BFTCore
+import BFTCrypto
+import PBFT
+import ScenarioFormat
+
+/// What the harness needs from a protocol: how to build its replicas (honest or Byzantine), how to
+/// describe its wire messages, and how clients should address it. A new protocol is one new driver.
+public protocol ProtocolDriver {
+    var describe: MessageDescriber { get }
+    var clientTargeting: Client.Targeting { get }
+    /// Byzantine behaviour names this protocol implements.
+    var byzantineBehaviours: [String] { get }
+    func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine
+}
+
+public enum RunError: Error, CustomStringConvertible {
+    case unsupported(String)
+    case io(String)
+    public var description: String {
+        switch self {
+        case .unsupported(let s): return s
+        case .io(let s): return s
+        }
+    }
+}
+
+public func driver(for kind: ProtocolKind) -> any ProtocolDriver {
+    switch kind {
+    case .pbft: return PBFTDriver()
+    }
+}
+
+/// PBFT (Castro & Liskov) with optional test-only mutations for testing the checkers.
+public struct PBFTDriver: ProtocolDriver {
+    public var mutations: PBFTMutations = []
+    public init(mutations: PBFTMutations = []) { self.mutations = mutations }
+
+    public var describe: MessageDescriber { describePBFTMessage }
+    public var clientTargeting: Client.Targeting { .leader }
+    public var byzantineBehaviours: [String] { ["equivocate"] }
+
+    public func config(for scenario: Scenario) -> PBFTConfig {
+        let p = scenario.parameters
+        return PBFTConfig(n: scenario.replicas, f: scenario.f, batchSizeMax: p.batchSizeMax, batchDelayMax: p.batchDelayMax,
+                          checkpointInterval: p.checkpointInterval, watermarkWindow: p.watermarkWindow,
+                          viewChangeTimeout: p.viewChangeTimeout, viewChangeTimeoutMax: p.viewChangeTimeoutMax,
+                          mutations: mutations)
+    }
+
+    public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {
+        let config = config(for: scenario)
+        let signer = keyring.signer(for: .replica(id))
+        let honest = PBFTReplica(id: id, config: config, signer: signer, verifier: keyring.verifier)
+        switch behaviour {
+        case nil:
+            return honest
+        case "equivocate":
+            return EquivocatingPrimary(wrapping: honest, signer: signer, config: config)
+        case let other?:
+            throw .unsupported("PBFT has no Byzantine behaviour '\(other)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
+        }
+    }
+}

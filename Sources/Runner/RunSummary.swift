@@ -1,0 +1,197 @@
+import BFTCore
+import BFTCrypto
+import Checkers
+import Foundation
+import Histogram
+import ScenarioFormat
+import Simulation
+
+/// The machine-readable summary of a run (`summary.json`, keys sorted). Every field is a function of
+/// the scenario and seed: no wall-clock values, so two runs' summaries compare byte for byte.
+public struct RunSummary: Codable, Sendable {
+    public struct Check: Codable, Sendable {
+        public var name: String
+        public var verdict: String
+        public var time: Int64?
+        public var eventIndex: UInt64?
+        public var message: String?
+    }
+    public struct Latency: Codable, Sendable {
+        public var count: Int
+        public var p50: Int64
+        public var p90: Int64
+        public var p99: Int64
+        public var max: Int64
+        public var mean: Int64
+    }
+    public struct MessageCount: Codable, Sendable {
+        public var type: String
+        public var sent: Int
+        public var delivered: Int
+    }
+    public struct Crypto: Codable, Sendable {
+        public var scheme: String
+        public var signed: Int
+        public var verifyRequests: Int
+        public var verified: Int
+        public var cacheHits: Int
+        public var failures: Int
+    }
+
+    public var scenario: String
+    public var file: String?
+    public var protocolName: String
+    public var replicas: Int
+    public var f: Int
+    public var seed: UInt64
+    public var status: String
+    public var exitCode: Int32
+    public var expect: Expectations
+    public var safety: String
+    public var liveness: String
+    public var checks: [Check]
+    public var requestsIssued: Int
+    public var requestsCompleted: Int
+    public var batchesCommitted: Int
+    public var simDurationNs: Int64
+    public var throughputPerSimSecond: Double
+    public var latencyNs: Latency?
+    public var messages: [MessageCount]
+    public var messagesSent: Int
+    public var messagesDelivered: Int
+    public var messagesDropped: [String: Int]
+    public var viewChanges: Int
+    public var highestView: UInt64
+    public var crypto: Crypto
+    public var rejected: [String: Int]
+    public var events: UInt64
+    public var traceHash: String
+    public var diagnosis: [String]
+    public var replay: String
+
+    public init(outcome o: RunOutcome, file: String?) {
+        let s = o.scenario
+        scenario = s.name
+        self.file = file
+        protocolName = s.protocolKind.rawValue
+        replicas = s.replicas
+        f = s.f
+        seed = s.seed
+        status = o.status.label
+        exitCode = o.status.rawValue
+        expect = s.expect
+        safety = o.safety.rawValue
+        liveness = o.liveness.rawValue
+        checks = ViolationKind.allCases.map { kind in
+            let v = o.checks.violations.first { $0.kind == kind }
+            return Check(name: kind.rawValue, verdict: v == nil ? "holds" : "violated", time: v?.time, eventIndex: v?.eventIndex, message: v?.message)
+        }
+        requestsIssued = o.checks.requestsIssued
+        requestsCompleted = o.checks.requestsCompleted
+        batchesCommitted = o.checks.batchesCommitted
+        simDurationNs = o.simulation.endTime
+        let seconds = Double(o.simulation.endTime) / 1e9
+        throughputPerSimSecond = seconds > 0 ? (Double(requestsCompleted) / seconds * 10).rounded() / 10 : 0
+        latencyNs = RunSummary.latency(o.checks.latencies)
+        messages = o.simulation.messagesByType.map { MessageCount(type: $0.type, sent: $0.sent, delivered: $0.delivered) }
+        messagesSent = o.simulation.messagesSent
+        messagesDelivered = o.simulation.messagesDelivered
+        messagesDropped = o.simulation.messagesDropped
+        viewChanges = o.viewsEntered
+        highestView = o.highestView
+        crypto = Crypto(scheme: s.crypto.rawValue, signed: o.crypto.signed, verifyRequests: o.crypto.verifyRequests,
+                        verified: o.crypto.verified, cacheHits: o.crypto.cacheHits, failures: o.crypto.failures)
+        rejected = Dictionary(uniqueKeysWithValues: o.rejected.map { ($0.key.rawValue, $0.value) })
+        events = o.simulation.eventsProcessed
+        traceHash = o.simulation.traceHash.hex
+        diagnosis = o.checks.diagnosis.map(\.summary)
+        replay = RunSummary.replayCommand(file: file, seed: s.seed)
+    }
+
+    public static func replayCommand(file: String?, seed: UInt64) -> String {
+        "bftsim run \(file ?? "SCENARIO.yaml") --seed \(seed)"
+    }
+
+    static func latency(_ values: [Nanoseconds]) -> Latency? {
+        guard !values.isEmpty else { return nil }
+        var h = Histogram<UInt64>(highestTrackableValue: 3_600 * 1_000_000_000, numberOfSignificantValueDigits: .three)
+        var sum: Int64 = 0
+        for v in values {
+            _ = h.record(UInt64(max(0, v)))
+            sum += v
+        }
+        return Latency(count: values.count, p50: Int64(h.valueAtPercentile(50)), p90: Int64(h.valueAtPercentile(90)),
+                       p99: Int64(h.valueAtPercentile(99)), max: Int64(h.max), mean: sum / Int64(values.count))
+    }
+
+    public func json() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self) + "\n"
+    }
+
+    /// The human summary printed by `bftsim run`.
+    public func text() -> String {
+        var out: [String] = []
+        out.append("scenario  \(scenario)  (\(protocolName), n=\(replicas), f=\(f), seed=\(seed), crypto=\(crypto.scheme))")
+        out.append("outcome   \(status.uppercased())  safety: \(safety) (expected \(expect.safety.rawValue)), liveness: \(liveness) (expected \(expect.liveness.rawValue))")
+        for c in checks {
+            var line = "  \(c.verdict == "holds" ? "ok  " : "FAIL") \(c.name.padding(toLength: 14, withPad: " ", startingAt: 0))"
+            if let m = c.message, let t = c.time, let i = c.eventIndex { line += " at \(formatNanos(t)) (event \(i)): \(m)" }
+            out.append(line)
+        }
+        out.append("requests  \(requestsCompleted)/\(requestsIssued) completed, \(batchesCommitted) batches committed, sim time \(formatNanos(simDurationNs)), \(throughputPerSimSecond) req/s (sim)")
+        if let l = latencyNs {
+            out.append("latency   p50 \(formatNanos(l.p50))  p90 \(formatNanos(l.p90))  p99 \(formatNanos(l.p99))  max \(formatNanos(l.max))  (sim time)")
+        }
+        let dropped = messagesDropped.keys.sorted().map { "\($0) \(messagesDropped[$0]!)" }.joined(separator: ", ")
+        out.append("messages  \(messagesSent) sent, \(messagesDelivered) delivered\(dropped.isEmpty ? "" : ", dropped: \(dropped)")")
+        out.append("          " + messages.map { "\($0.type) \($0.sent)" }.joined(separator: "  "))
+        out.append("views     \(viewChanges) view entries after view 0, highest view \(highestView)")
+        out.append("crypto    \(crypto.signed) signed, \(crypto.verifyRequests) verifications (\(crypto.verified) computed, \(crypto.cacheHits) cached, \(crypto.failures) failed)")
+        if !rejected.isEmpty {
+            out.append("rejected  " + rejected.keys.sorted().map { "\($0) \(rejected[$0]!)" }.joined(separator: ", "))
+        }
+        if !diagnosis.isEmpty {
+            out.append("diagnosis (liveness):")
+            for d in diagnosis { out.append("  \(d)") }
+        }
+        out.append("trace     \(events) events, hash \(traceHash.prefix(16))")
+        if exitCode != 0 || safety == "violated" || liveness == "violated" {
+            out.append("replay    \(replay)")
+        }
+        return out.joined(separator: "\n")
+    }
+
+    public func markdown() -> String {
+        var md = "# \(scenario)\n\n"
+        md += "| | |\n|---|---|\n"
+        md += "| protocol | \(protocolName), n=\(replicas), f=\(f) |\n| seed | \(seed) |\n| outcome | **\(status)** (exit \(exitCode)) |\n"
+        md += "| safety | \(safety) (expected \(expect.safety.rawValue)) |\n| liveness | \(liveness) (expected \(expect.liveness.rawValue)) |\n"
+        md += "| requests | \(requestsCompleted)/\(requestsIssued) completed |\n| sim time | \(formatNanos(simDurationNs)) |\n"
+        md += "| throughput | \(throughputPerSimSecond) req/s (sim) |\n"
+        if let l = latencyNs { md += "| latency | p50 \(formatNanos(l.p50)), p90 \(formatNanos(l.p90)), p99 \(formatNanos(l.p99)), max \(formatNanos(l.max)) |\n" }
+        md += "| view changes | \(viewChanges) (highest view \(highestView)) |\n"
+        md += "| signatures | \(crypto.signed) made, \(crypto.verified) verified, \(crypto.cacheHits) cache hits |\n"
+        md += "| replay | `\(replay)` |\n\n## Checks\n\n| check | verdict | first violation |\n|---|---|---|\n"
+        for c in checks {
+            md += "| \(c.name) | \(c.verdict) | \(c.message.map { "\($0) (t=\(formatNanos(c.time ?? 0)), event \(c.eventIndex ?? 0))" } ?? "") |\n"
+        }
+        md += "\n## Messages\n\n| type | sent | delivered |\n|---|---|---|\n"
+        for m in messages { md += "| \(m.type) | \(m.sent) | \(m.delivered) |\n" }
+        if !diagnosis.isEmpty {
+            md += "\n## Liveness diagnosis\n\n"
+            for d in diagnosis { md += "- \(d)\n" }
+        }
+        return md
+    }
+}
+
+/// `1.5ms`, `2.000s`, `850µs`.
+public func formatNanos(_ ns: Int64) -> String {
+    let a = abs(ns)
+    if a >= 1_000_000_000 { return String(format: "%.3fs", Double(ns) / 1e9) }
+    if a >= 1_000_000 { return String(format: "%.2fms", Double(ns) / 1e6) }
+    if a >= 1_000 { return String(format: "%.1fµs", Double(ns) / 1e3) }
+    return "\(ns)ns"
+}

@@ -1,0 +1,108 @@
+import BFTCore
+import BFTCrypto
+import Checkers
+import ScenarioFormat
+import Simulation
+
+/// How a run ended, as the process exit code. A scenario that expects a violation and gets it is
+/// "as expected".
+public enum RunStatus: Int32, Sendable, Codable {
+    case asExpected = 0
+    case safetyViolation = 1
+    case livenessViolation = 2
+    case invalidInput = 3
+    case internalError = 4
+    /// The scenario expected a violation that did not happen.
+    case expectationNotMet = 5
+
+    public var label: String {
+        switch self {
+        case .asExpected: return "as expected"
+        case .safetyViolation: return "unexpected safety violation"
+        case .livenessViolation: return "unexpected liveness violation"
+        case .invalidInput: return "invalid input"
+        case .internalError: return "internal error"
+        case .expectationNotMet: return "expected violation did not happen"
+        }
+    }
+}
+
+/// Everything one simulated run produced.
+public struct RunOutcome {
+    public var scenario: Scenario
+    public var simulation: SimulationResult
+    public var checks: CheckReport
+    public var crypto: CryptoStats
+    public var rejected: [RejectReason: Int]
+    public var viewsEntered: Int
+    public var highestView: UInt64
+    public var status: RunStatus
+
+    public var safety: Verdict { checks.safetyVerdict }
+    public var liveness: Verdict { checks.livenessVerdict }
+}
+
+/// Builds a simulated cluster from a scenario and runs it with the checkers attached online.
+public enum ScenarioRun {
+    public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil) throws(RunError) -> RunOutcome {
+        let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
+        let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
+        var behaviours = [String?](repeating: nil, count: scenario.replicas)
+        for b in scenario.byzantine where b.replica < scenario.replicas { behaviours[b.replica] = b.behaviour }
+
+        var machines: [any StateMachine] = []
+        for id in 0..<scenario.replicas {
+            machines.append(try driver.makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: behaviours[id]))
+        }
+        let quorum = QuorumMath(n: scenario.replicas, f: scenario.f)
+        for c in 0..<scenario.workload.clients {
+            machines.append(Client(id: c, quorum: quorum, workload: scenario.workload, targeting: driver.clientTargeting,
+                                   signer: keyring.signer(for: .client(c)), verifier: keyring.verifier,
+                                   rng: DeterministicRNG(seed: scenario.seed, stream: "client/\(c)")))
+        }
+
+        let checker = InvariantChecker(config: checkerConfig(for: scenario))
+        var rejected: [RejectReason: Int] = [:]
+        var viewsEntered = 0
+        var highestView: UInt64 = 0
+        let byzantine = Set(scenario.byzantineReplicas)
+        let simulator = Simulator(scenario: scenario, machines: machines, describe: driver.describe, observer: { record in
+            checker.observe(record)
+            switch record.observation {
+            case .rejected(let reason, _):
+                rejected[reason, default: 0] += 1
+            case .viewEntered(let view, _):
+                if let r = record.source.replicaID, !byzantine.contains(r) {
+                    if view > 0 { viewsEntered += 1 }
+                    highestView = max(highestView, view)
+                }
+            default:
+                break
+            }
+        }, trace: trace)
+        let result = simulator.run()
+        let report = checker.finish(at: result.endTime)
+        return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,
+                          viewsEntered: viewsEntered, highestView: highestView,
+                          status: status(expect: scenario.expect, safety: report.safetyVerdict, liveness: report.livenessVerdict))
+    }
+
+    /// Liveness is promised only after GST, after the timeline's last fault or heal, and only when at
+    /// most f replicas are faulty (crashed or Byzantine).
+    public static func checkerConfig(for scenario: Scenario) -> CheckerConfig {
+        let lastTimeline = scenario.timeline.map(\.at).max() ?? 0
+        let faulty = Set(scenario.crashedReplicas).union(scenario.byzantineReplicas)
+        return CheckerConfig(n: scenario.replicas, f: scenario.f, byzantine: Set(scenario.byzantineReplicas),
+                             gst: scenario.network.gst, livenessBound: scenario.liveness.bound,
+                             livenessFrom: max(scenario.network.gst, lastTimeline),
+                             livenessApplies: faulty.count <= scenario.f)
+    }
+
+    static func status(expect: Expectations, safety: Verdict, liveness: Verdict) -> RunStatus {
+        if safety == .violated && expect.safety == .holds { return .safetyViolation }
+        if liveness == .violated && expect.liveness == .holds { return .livenessViolation }
+        if safety == .holds && expect.safety == .violated { return .expectationNotMet }
+        if liveness == .holds && expect.liveness == .violated { return .expectationNotMet }
+        return .asExpected
+    }
+}
