@@ -1,0 +1,20 @@
+# Entry points used by README.md and .ci/run. Each target installs what it needs first.
+SCENARIO ?= Scenarios/pbft/normal-case.yaml
+
+.PHONY: setup run test bench
+setup:
+	@scripts/setup.sh
+
+# Runs the default scenario end to end (release build: the simulator is 20-25x faster than debug).
+run: setup
+	swift build -c release --product bftsim
+	.build/release/bftsim run $(SCENARIO) --check-determinism
+
+# The whole test suite (Swift Testing). CI runs exactly this.
+test: setup
+	swift build --build-tests
+	swift test
+
+bench: setup
+	swift build -c release --product bftsim
+	.build/release/bftsim bench
