@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "bftsim", targets: ["bftsim"]),
         .library(name: "BFTCore", targets: ["BFTCore"]),
         .library(name: "PBFT", targets: ["PBFT"]),
+        .library(name: "HotStuff", targets: ["HotStuff"]),
         .library(name: "Simulation", targets: ["Simulation"]),
         .library(name: "Checkers", targets: ["Checkers"]),
         .library(name: "Runner", targets: ["Runner"]),
@@ -34,6 +35,8 @@ let package = Package(
         .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium"]),
         // PBFT (Castro & Liskov, OSDI'99 / TOCS'02), signature variant. Sans-IO.
         .target(name: "PBFT", dependencies: ["BFTCore"]),
+        // HotStuff (Yin et al., PODC'19), chained and two-chain (Jolteon/DiemBFT v4) variants. Sans-IO.
+        .target(name: "HotStuff", dependencies: ["BFTCore"]),
         // Scenario model and YAML/JSON loading with file:line:column errors.
         .target(name: "ScenarioFormat", dependencies: ["BFTCore", .product(name: "Yams", package: "Yams")]),
         // Discrete-event simulator shell: virtual time, network model, timeline, trace.
@@ -45,7 +48,7 @@ let package = Package(
         .target(name: "Checkers", dependencies: ["BFTCore"]),
         // Builds a run from a scenario: protocol factory, crypto, simulator, checkers, outputs.
         .target(name: "Runner", dependencies: [
-            "BFTCore", "BFTCrypto", "PBFT", "ScenarioFormat", "Simulation", "Checkers",
+            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         .executableTarget(name: "bftsim", dependencies: [
@@ -55,6 +58,7 @@ let package = Package(
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
         .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
         .testTarget(name: "PBFTTests", dependencies: ["PBFT", "BFTCore", "BFTCrypto"], resources: [.copy("Golden")]),
+        .testTarget(name: "HotStuffTests", dependencies: ["HotStuff", "BFTCore", "BFTCrypto"]),
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
