@@ -27,7 +27,7 @@ extension Simulator {
                 let generation = nextGeneration
                 nextGeneration += 1
                 timerGenerations[index][timer] = generation
-                schedule(at: now + max(0, after), .timer(machine: Int32(index), timer: timer, generation: generation))
+                schedule(at: later(by: after), .timer(machine: Int32(index), timer: timer, generation: generation))
             case .cancelTimer(let timer):
                 timerGenerations[index][timer] = nil
             case .observe(let observation):
@@ -36,6 +36,13 @@ extension Simulator {
         }
         batch.removeAll(keepingCapacity: true)
         actionBuffer = batch
+    }
+
+    /// `now + delay`, saturating (a timer set far in the future simply never fires before the limit).
+    @inline(__always)
+    func later(by delay: Nanoseconds) -> Nanoseconds {
+        let (sum, overflow) = now.addingReportingOverflow(max(0, delay))
+        return overflow ? .max : sum
     }
 
     /// Machine index of a principal, or nil when no such machine exists (the send goes nowhere).
@@ -75,7 +82,7 @@ extension Simulator {
             return
         }
         if let info { traceMessage("send", id: id, from: from, to: to, bytes: bytes, info, delay: outcome.delay) }
-        schedule(at: now + outcome.delay, .deliver(from: Int32(from), to: Int32(to), id: id, bytes: bytes))
+        schedule(at: later(by: outcome.delay), .deliver(from: Int32(from), to: Int32(to), id: id, bytes: bytes))
         if let duplicateDelay = outcome.duplicateDelay {
             messagesDuplicated += 1
             let copy = nextMessageID
@@ -83,7 +90,7 @@ extension Simulator {
             if let info {
                 traceMessage("send", id: copy, from: from, to: to, bytes: bytes, info, delay: duplicateDelay, duplicateOf: id)
             }
-            schedule(at: now + duplicateDelay, .deliver(from: Int32(from), to: Int32(to), id: copy, bytes: bytes))
+            schedule(at: later(by: duplicateDelay), .deliver(from: Int32(from), to: Int32(to), id: copy, bytes: bytes))
         }
     }
 

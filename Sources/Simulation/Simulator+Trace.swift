@@ -8,10 +8,15 @@ import ScenarioFormat
 /// `msg` id so a `send` pairs with its `deliver` or `drop`.
 extension Simulator {
     func emit(_ line: TraceLine) {
-        let text = line.rendered()
-        hasher?.absorb(text)
-        traceSink?.write(text)
+        var bytes = traceBuffer
+        traceBuffer = []
+        bytes.removeAll(keepingCapacity: true)
+        line.render(into: &bytes)
+        if let traceSink { traceSink.write(String(decoding: bytes, as: UTF8.self)) }
+        bytes.append(0x0A)
+        hasher?.absorb(bytes)
         traceLines += 1
+        traceBuffer = bytes
     }
 
     func traceMessage(_ kind: String, id: UInt64, from: Int, to: Int, bytes: [UInt8], _ info: MessageInfo,
@@ -26,7 +31,7 @@ extension Simulator {
         if let s = info.sequence { line.set("seq", s) }
         if let signer = info.signer { line.set("signer", signer.description) }
         if let reason { line.set("reason", reason.rawValue) }
-        if let delay { line.set("arrive", now + delay) }
+        if let delay { line.set("arrive", later(by: delay)) }
         if let duplicateOf { line.set("dupOf", duplicateOf) }
         emit(line)
     }

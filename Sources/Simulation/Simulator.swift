@@ -33,6 +33,8 @@ public final class Simulator {
     var nextGeneration: UInt64 = 1
     var durable: [[String: [UInt8]]]
     var actionBuffer: [ReplicaAction] = []
+    /// Reused for rendering trace lines.
+    var traceBuffer: [UInt8] = []
     var hasher: TraceHasher?
     var traceHash: Digest?
     /// The simulated time of the event being processed.

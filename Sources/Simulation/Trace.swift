@@ -95,13 +95,11 @@ struct TraceHasher {
         crypto_generichash_init(state, nil, 0, 32)
     }
 
-    mutating func absorb(_ line: String) {
-        var line = line
-        line.withUTF8 { buf in
+    /// Absorbs bytes (a rendered line including its newline).
+    mutating func absorb(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { buf in
             _ = crypto_generichash_update(state, buf.baseAddress, UInt64(buf.count))
         }
-        var newline: UInt8 = 0x0A
-        _ = crypto_generichash_update(state, &newline, 1)
     }
 
     /// Finishes the hash; the hasher must not be used afterwards.
@@ -116,7 +114,8 @@ struct TraceHasher {
 /// Builds one trace line: a compact JSON object whose keys are sorted (byte order) when rendered.
 ///
 /// Values are integers, strings or pre-rendered JSON (arrays of integers); never floats, so the text
-/// is the same on every platform.
+/// is the same on every platform. Keys are static strings and the line renders straight to bytes, so
+/// hashing a trace costs no string building.
 struct TraceLine {
     enum Value {
         case int(Int64)
@@ -125,60 +124,113 @@ struct TraceLine {
         case raw(String)
     }
 
-    private var fields: [(key: String, value: Value)] = []
+    private var keys: [StaticString] = []
+    private var values: [Value] = []
 
     init(kind: String, time: Nanoseconds, event: UInt64) {
-        fields.reserveCapacity(12)
-        fields.append(("kind", .string(kind)))
-        fields.append(("t", .int(time)))
-        fields.append(("i", .int(Int64(bitPattern: event))))
+        keys.reserveCapacity(12)
+        values.reserveCapacity(12)
+        set("kind", kind)
+        set("t", time)
+        set("i", event)
     }
 
-    mutating func set(_ key: String, _ value: Int64) { fields.append((key, .int(value))) }
-    mutating func set(_ key: String, _ value: Int) { fields.append((key, .int(Int64(value)))) }
-    mutating func set(_ key: String, _ value: UInt64) {
-        fields.append((key, value <= UInt64(Int64.max) ? .int(Int64(value)) : .string(String(value))))
+    mutating func set(_ key: StaticString, _ value: Int64) { append(key, .int(value)) }
+    mutating func set(_ key: StaticString, _ value: Int) { append(key, .int(Int64(value))) }
+    mutating func set(_ key: StaticString, _ value: UInt64) {
+        append(key, value <= UInt64(Int64.max) ? .int(Int64(value)) : .string(String(value)))
     }
-    mutating func set(_ key: String, _ value: String) { fields.append((key, .string(value))) }
-    mutating func setRaw(_ key: String, _ json: String) { fields.append((key, .raw(json))) }
+    mutating func set(_ key: StaticString, _ value: String) { append(key, .string(value)) }
+    mutating func setRaw(_ key: StaticString, _ json: String) { append(key, .raw(json)) }
 
-    func rendered() -> String {
-        let sorted = fields.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        var out = "{"
-        for (n, field) in sorted.enumerated() {
-            precondition(n == 0 || sorted[n - 1].key != field.key, "duplicate trace key \(field.key)")
-            if n > 0 { out += "," }
-            TraceLine.appendQuoted(field.key, to: &out)
-            out += ":"
-            switch field.value {
-            case .int(let v): out += String(v)
+    private mutating func append(_ key: StaticString, _ value: Value) {
+        keys.append(key)
+        values.append(value)
+    }
+
+    /// Appends the rendered line (without newline) to `out`.
+    func render(into out: inout [UInt8]) {
+        // Insertion sort of field indices by key bytes: lines have about ten fields.
+        var order = Array(keys.indices)
+        for i in 1..<max(1, order.count) {
+            var j = i
+            while j > 0, TraceLine.precedes(keys[order[j]], keys[order[j - 1]]) {
+                order.swapAt(j, j - 1)
+                j -= 1
+            }
+        }
+        out.append(UInt8(ascii: "{"))
+        for (n, f) in order.enumerated() {
+            if n > 0 {
+                precondition(!TraceLine.equal(keys[order[n - 1]], keys[f]), "duplicate trace key \(keys[f])")
+                out.append(UInt8(ascii: ","))
+            }
+            out.append(UInt8(ascii: "\""))
+            keys[f].withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: ":"))
+            switch values[f] {
+            case .int(let v): TraceLine.appendInt(v, to: &out)
             case .string(let s): TraceLine.appendQuoted(s, to: &out)
-            case .raw(let json): out += json
+            case .raw(let json): out.append(contentsOf: json.utf8)
             }
         }
-        out += "}"
-        return out
+        out.append(UInt8(ascii: "}"))
     }
 
-    static func appendQuoted(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+    /// The rendered line as a string.
+    func rendered() -> String {
+        var out: [UInt8] = []
+        render(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func precedes(_ a: StaticString, _ b: StaticString) -> Bool {
+        a.withUTF8Buffer { x in b.withUTF8Buffer { y in x.lexicographicallyPrecedes(y) } }
+    }
+
+    private static func equal(_ a: StaticString, _ b: StaticString) -> Bool {
+        a.withUTF8Buffer { x in b.withUTF8Buffer { y in x.elementsEqual(y) } }
+    }
+
+    static func appendInt(_ v: Int64, to out: inout [UInt8]) {
+        if v == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 20 digits, in a fixed-size buffer
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            while m > 0 {
+                buf[count] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                count += 1
+            }
+            for k in stride(from: count - 1, through: 0, by: -1) { out.append(buf[k]) }
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                out.append(contentsOf: Array("\\u00".utf8))
+                out.append(TraceLine.hexDigits[Int(b >> 4)])
+                out.append(TraceLine.hexDigits[Int(b & 0xf)])
+            default: out.append(b)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// `[[0,1],[2]]` for integer groups.
