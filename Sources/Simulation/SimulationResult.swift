@@ -44,6 +44,8 @@ public struct SimulationResult: Sendable {
     public var endTime: Nanoseconds
     /// Events popped from the queue and processed (deliveries, timers incl. stale re-armed ones, faults, starts).
     public var eventsProcessed: UInt64
+    /// Of those, timer events skipped because the timer was re-armed, cancelled or its machine crashed.
+    public var staleTimersSkipped: UInt64
     /// Point-to-point sends (a broadcast to n-1 replicas counts n-1).
     public var messagesSent: Int
     public var messagesDelivered: Int

@@ -117,7 +117,10 @@ extension Simulator {
     // MARK: Timers
 
     func onTimer(machine: Int, timer: TimerID, generation: UInt64) {
-        guard !crashed[machine], timerGenerations[machine][timer] == generation else { return }  // stale
+        guard !crashed[machine], timerGenerations[machine][timer] == generation else {
+            staleTimersSkipped += 1
+            return
+        }
         timerGenerations[machine][timer] = nil
         if tracing {
             var line = TraceLine(kind: "timer", time: now, event: eventIndex)

@@ -45,6 +45,7 @@ public final class Simulator {
 
     // MARK: Counters
     var eventsProcessed: UInt64 = 0
+    var staleTimersSkipped: UInt64 = 0
     var messagesSent = 0
     var messagesDelivered = 0
     var messagesDuplicated = 0
@@ -160,7 +161,8 @@ public final class Simulator {
             SimulationResult.TypeCount(type: name, sent: byType[name]!.sent, delivered: byType[name]!.delivered)
         }
         return SimulationResult(
-            endTime: now, eventsProcessed: eventsProcessed, messagesSent: messagesSent,
+            endTime: now, eventsProcessed: eventsProcessed, staleTimersSkipped: staleTimersSkipped,
+            messagesSent: messagesSent,
             messagesDelivered: messagesDelivered, messagesDuplicated: messagesDuplicated, messagesDropped: drops,
             messagesByType: typeCounts, bytesSent: bytesSent, traceHash: traceHash ?? .zero, traceLines: traceLines,
             stoppedBecause: reason, requestsCompleted: requestsCompleted,

@@ -41,7 +41,7 @@ struct BenchmarkTests {
             let start = DispatchTime.now().uptimeNanoseconds
             let result = sim.run()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            print("bench trace=\(mode) events=\(result.eventsProcessed) wall=\(seconds)s eventsPerSecond=\(Int(Double(result.eventsProcessed) / seconds))")
+            print("bench trace=\(mode) events=\(result.eventsProcessed) stale=\(result.staleTimersSkipped) wall=\(seconds)s eventsPerSecond=\(Int(Double(result.eventsProcessed) / seconds))")
         }
     }
 }

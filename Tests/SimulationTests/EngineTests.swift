@@ -41,6 +41,7 @@ struct EngineTests {
         #expect(log.entries.map(\.time) == [20, 30, 31])
         #expect(result.stoppedBecause == .noEvents)
         #expect(result.endTime == 31)
+        #expect(result.staleTimersSkipped == 2)  // the t=10 deadline of timer 1 and the cancelled t=15
     }
 
     @Test("a crashed replica takes no more inputs and its timers are dropped")
