@@ -1,36 +1,6 @@
 import Foundation
 import Simulation
 
-/// Buffered JSONL trace file. Lines are flushed in 1 MiB chunks and on `close()`.
-public final class FileTraceSink: TraceSink {
-    private let handle: UnsafeMutablePointer<FILE>
-    private var buffer: [UInt8] = []
-
-    public init(path: String) throws(RunError) {
-        guard let h = fopen(path, "w") else { throw .io("cannot write \(path): \(String(cString: strerror(errno)))") }
-        handle = h
-        buffer.reserveCapacity(1 << 20)
-    }
-
-    public func write(_ line: String) {
-        buffer.append(contentsOf: line.utf8)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 20 { flush() }
-    }
-
-    private func flush() {
-        buffer.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    public func close() {
-        flush()
-        fflush(handle)
-        fsync(fileno(handle))
-        fclose(handle)
-    }
-}
-
 /// Writes `summary.json`, `summary.md` (the trace is streamed by `FileTraceSink`).
 public enum RunOutputs {
     public static func prepare(directory: String) throws(RunError) {

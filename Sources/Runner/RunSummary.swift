@@ -96,7 +96,8 @@ public struct RunSummary: Codable, Sendable {
         messages = o.simulation.messagesByType.map { MessageCount(type: $0.type, sent: $0.sent, delivered: $0.delivered) }
         messagesSent = o.simulation.messagesSent
         messagesDelivered = o.simulation.messagesDelivered
-        messagesDropped = o.simulation.messagesDropped
+        let drops = o.simulation.messagesDropped
+        messagesDropped = Dictionary(uniqueKeysWithValues: DropReason.allCases.compactMap { r in drops[r] > 0 ? (r.rawValue, drops[r]) : nil })
         viewChanges = o.viewsEntered
         highestView = o.highestView
         crypto = Crypto(scheme: s.crypto.rawValue, signed: o.crypto.signed, verifyRequests: o.crypto.verifyRequests,

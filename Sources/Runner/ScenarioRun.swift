@@ -93,8 +93,8 @@ public enum ScenarioRun {
         let lastTimeline = scenario.timeline.map(\.at).max() ?? 0
         let faulty = Set(scenario.crashedReplicas).union(scenario.byzantineReplicas)
         return CheckerConfig(n: scenario.replicas, f: scenario.f, byzantine: Set(scenario.byzantineReplicas),
-                             gst: scenario.network.gst, livenessBound: scenario.liveness.bound,
-                             livenessFrom: max(scenario.network.gst, lastTimeline),
+                             gst: scenario.network.gst ?? 0, livenessBound: scenario.liveness.bound,
+                             livenessFrom: max(scenario.network.gst ?? 0, lastTimeline),
                              livenessApplies: faulty.count <= scenario.f)
     }
 

@@ -30,8 +30,10 @@ public struct LinkSpec: Sendable, Equatable, Codable {
 }
 
 /// The network model. Before GST messages may be lost, duplicated and delayed arbitrarily (within
-/// the distribution); from GST on, delivery is lossless, without duplication, partitions are healed
-/// and every delay is at most `delayMaxAfterGST` (partial synchrony, Dwork–Lynch–Stockmeyer).
+/// the distribution); from GST on, delivery is lossless, without duplication, and every delay is at
+/// most `delayMaxAfterGST` (partial synchrony, Dwork–Lynch–Stockmeyer). Partitions and cut links
+/// are explicit timeline faults and apply until the timeline heals them, before or after GST; the
+/// liveness promise starts after both GST and the timeline's last event.
 public struct NetworkSpec: Sendable, Equatable, Codable {
     public var latency: LatencyDistribution
     /// Probability a message is lost (before GST).
@@ -41,12 +43,12 @@ public struct NetworkSpec: Sendable, Equatable, Codable {
     /// Extra uniform jitter in `0...jitter` added to each delay; it reorders messages on a link.
     public var jitter: Nanoseconds
     public var links: [LinkSpec]
-    /// Global stabilisation time. `0` means synchronous from the start.
-    public var gst: Nanoseconds
+    /// Global stabilisation time; `nil` means never (loss and duplication apply for the whole run).
+    public var gst: Nanoseconds?
     public var delayMaxAfterGST: Nanoseconds
 
     public init(latency: LatencyDistribution = .constant(1 * nanosPerMillisecond), loss: Double = 0, duplication: Double = 0,
-                jitter: Nanoseconds = 0, links: [LinkSpec] = [], gst: Nanoseconds = 0,
+                jitter: Nanoseconds = 0, links: [LinkSpec] = [], gst: Nanoseconds? = nil,
                 delayMaxAfterGST: Nanoseconds = 50 * nanosPerMillisecond) {
         self.latency = latency
         self.loss = loss

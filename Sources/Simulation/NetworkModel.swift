@@ -60,7 +60,7 @@ struct NetworkModel {
         defaultLoss = spec.loss
         duplication = spec.duplication
         jitter = max(0, spec.jitter)
-        gst = spec.gst
+        gst = spec.gst ?? Nanoseconds.max
         delayMaxAfterGST = spec.delayMaxAfterGST
         latency = Array(repeating: spec.latency, count: n * n)
         loss = Array(repeating: spec.loss, count: n * n)
@@ -75,9 +75,10 @@ struct NetworkModel {
     // MARK: Deciding a send
 
     /// Whether a partition or cut link currently blocks `from → to` (both endpoint indices).
+    /// Timeline partitions apply before and after GST alike: they are explicit faults.
     @inline(__always)
     func isBlocked(from: Int, to: Int, at now: Nanoseconds) -> Bool {
-        guard hasFaults, now < gst, from < replicaCount, to < replicaCount, from != to else { return false }
+        guard hasFaults, from < replicaCount, to < replicaCount, from != to else { return false }
         if group[from] != group[to] { return true }
         return cut[from * replicaCount + to]
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BFTCore
 import Foundation
 import Runner
+import Simulation
 import ScenarioFormat
 
 /// Exit codes (also in README): 0 all as expected, 1 unexpected safety violation, 2 unexpected
@@ -57,7 +58,9 @@ struct Run: ParsableCommand {
             if noTrace {
                 outcome = try ScenarioRun.execute(scenario, trace: .hashOnly)
             } else {
-                let sink = try FileTraceSink(path: dir + "/trace.jsonl")
+                guard let sink = JSONLFileSink(path: dir + "/trace.jsonl") else {
+                    throw RunError.io("cannot write \(dir)/trace.jsonl")
+                }
                 outcome = try ScenarioRun.execute(scenario, trace: .full(sink))
                 sink.close()
             }
