@@ -6,6 +6,8 @@ struct Fields {
     var entries: [(key: String, keyNode: Node, value: Node)] = []
     /// The mapping's own node, for "missing key" diagnostics.
     var node: Node?
+    /// Valid keys already suggested for misspelled ones; no second "missing key" error for those.
+    var suggested: [String] = []
 
     subscript(key: String) -> Node? { entries.first { $0.key == key }?.value }
     func keyNode(_ key: String) -> Node? { entries.first { $0.key == key }?.keyNode }
@@ -66,7 +68,8 @@ struct ScenarioParser {
             }
             let key = keyScalar.string
             guard allowed.contains(key) else {
-                error(keyNode, "unknown key '\(key)' in \(what) (\(Suggestion.hint(for: key, in: allowed)))")
+                error(keyNode, "unknown key '\(key)' (\(Suggestion.hint(for: key, in: allowed)))")
+                if let s = Suggestion.closest(to: key, in: allowed) { result.suggested.append(s) }
                 continue
             }
             result.entries.append((key, keyNode, value))
@@ -85,7 +88,8 @@ struct ScenarioParser {
 
     mutating func requireKey(_ fields: Fields, _ key: String, what: String) -> Node? {
         if let node = fields[key] { return node }
-        error(fields.node, "missing required key '\(key)' in \(what)")
+        guard !fields.suggested.contains(key) else { return nil }
+        error(fields.node, what == "the scenario" ? "missing required key '\(key)'" : "missing required key '\(key)' in \(what)")
         return nil
     }
 
@@ -145,7 +149,7 @@ struct ScenarioParser {
     mutating func probability(_ node: Node, _ name: String) -> Double? {
         guard let value = number(node) else { return nil }
         guard value >= 0, value <= 1 else {
-            error(node, "\(name) must be a probability in [0, 1], got \(value)")
+            error(node, "\(name) must be a probability in [0, 1], got \(node.scalar?.string ?? "\(value)")")
             return nil
         }
         return value
