@@ -1,3 +1,4 @@
+import BFTCore
 import Foundation
 import ScenarioFormat
 import Testing
@@ -55,5 +56,20 @@ struct SchemaTests {
             #expect(property(variant, "distribution")?["const"] as? String == expected.name)
         }
         #expect(variants.count == ScenarioKeys.latencyDistributions.count)
+    }
+}
+
+@Suite("scenario format reference")
+struct ReferenceTests {
+    @Test("reference: the example in Scenarios/README.md parses")
+    func readmeExample() throws {
+        // Proves the documentation's example is a valid scenario, so a reader can copy it.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("Scenarios/README.md"), encoding: .utf8)
+        let afterExample = try #require(readme.components(separatedBy: "## Example").last)
+        let block = try #require(afterExample.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
+        let scenario = try ScenarioLoader.parse(block, file: "README.md")
+        #expect(scenario.name == "primary-crash")
+        #expect(scenario.timeline == [TimelineEvent(at: nanosPerSecond, action: .crash(replica: 0))])
     }
 }
