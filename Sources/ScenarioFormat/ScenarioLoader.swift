@@ -25,6 +25,8 @@ public enum ScenarioLoader {
 
     /// Parses scenario text; `file` names it in diagnostics.
     public static func parse(_ text: String, file: String) throws(ScenarioErrors) -> Scenario {
+        // Some editors start UTF-8 files with a byte-order mark; libyaml (through Yams) rejects it there.
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -106,10 +108,11 @@ public enum ScenarioLoader {
     /// the next place after `first` where `key` (optionally quoted) is followed by `:`.
     static func laterOccurrence(ofKey key: String, after first: Mark, in text: String) -> SourcePosition? {
         guard !key.isEmpty else { return nil }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift, so split on Unicode scalars.
+        let lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
         guard first.line >= 1, first.line <= lines.count else { return nil }
         for lineIndex in (first.line - 1)..<lines.count {
-            let scalars = Array(lines[lineIndex].unicodeScalars)
+            let scalars = Array(lines[lineIndex])
             let keyScalars = Array(key.unicodeScalars)
             var start = 0
             if lineIndex == first.line - 1 { start = first.column - 1 + 1 }

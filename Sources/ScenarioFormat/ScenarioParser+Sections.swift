@@ -26,8 +26,9 @@ extension ScenarioParser {
         if let node = top["f"], let f = integer(node, "f", atLeast: 0) {
             scenario.f = f
             if let n = replicaCount, f > (n - 1) / 3 {
-                let needed = f <= 1_000_000 ? "\(3 * f + 1)" : "more than 3 million"
-                error(node, "f = \(f) needs at least \(needed) replicas, got \(n)")
+                let (triple, overflow) = f.multipliedReportingOverflow(by: 3)
+                let needed = overflow || triple == Int.max ? "more than \(Int.max)" : "at least \(triple + 1)"
+                error(node, "f = \(f) needs \(needed) replicas, got \(n)")
             }
         }
         if let node = top["seed"], let seed = unsigned(node) { scenario.seed = seed }

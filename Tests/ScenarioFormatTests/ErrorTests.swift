@@ -52,6 +52,7 @@ struct ErrorTests {
         #expect(messages("name: x\nreplicas: 1025\n") == ["s.yaml:2:11: replicas must be between 1 and 1024, got 1025"])
         #expect(messages(header + "f: 2\n") == ["s.yaml:3:4: f = 2 needs at least 7 replicas, got 4"])
         #expect(messages(header + "f: -1\n") == ["s.yaml:3:4: f must be at least 0, got -1"])
+        #expect(messages(header + "f: 99999999999\n") == ["s.yaml:3:4: f = 99999999999 needs at least 299999999998 replicas, got 4"])
     }
 
     @Test("errors: probabilities outside [0, 1]")
@@ -102,6 +103,7 @@ struct ErrorTests {
     func duplicateKeys() {
         // Proves a repeated key is reported where the reader must delete it, naming the first.
         #expect(messages(header + "seed: 1\nseed: 2\n") == ["s.yaml:4:1: duplicate key 'seed' (first defined at 3:1)"])
+        #expect(messages("name: x\r\nreplicas: 4\r\nseed: 1\r\nseed: 2\r\n") == ["s.yaml:4:1: duplicate key 'seed' (first defined at 3:1)"])
         #expect(messages(header + "stop: {time_limit: 1s, time_limit: 2s}\n")
             == ["s.yaml:3:24: duplicate key 'time_limit' (first defined at 3:8)"])
     }

@@ -63,6 +63,13 @@ struct ParseTests {
         #expect(s.expect == Expectations(safety: .holds, liveness: .violated))
     }
 
+    @Test("parse: a byte-order mark and CRLF line ends are accepted")
+    func bomAndCRLF() throws {
+        // Proves files saved by Windows editors load.
+        let s = try ScenarioLoader.parse("\u{FEFF}name: x\r\nreplicas: 4\r\n", file: "w.yaml")
+        #expect(s == Scenario(name: "x", replicas: 4))
+    }
+
     @Test("parse: empty sections read as their defaults")
     func emptySections() throws {
         // Proves a section left empty (all its lines commented out) is not an error.
