@@ -1,0 +1,151 @@
+import BFTCore
+
+extension ScenarioLoader {
+    /// Writes `scenario` in the scenario format, every key explicit, in `ScenarioKeys` order.
+    ///
+    /// Canonical: equal scenarios give identical text, and parsing the text gives back an equal
+    /// scenario (the fuzzer saves generated scenarios with it).
+    public static func encodeYAML(_ scenario: Scenario) -> String {
+        var out: [String] = []
+        out.append("name: \(yamlString(scenario.name))")
+        out.append("description: \(yamlString(scenario.description))")
+        out.append("protocol: \(scenario.protocolKind.rawValue)")
+        out.append("replicas: \(scenario.replicas)")
+        out.append("f: \(scenario.f)")
+        out.append("seed: \(scenario.seed)")
+        out.append("crypto: \(scenario.crypto.rawValue)")
+        out.append("stop: {time_limit: \(dur(scenario.stop.timeLimit)), until_clients_done: \(scenario.stop.untilClientsDone)}")
+
+        let net = scenario.network
+        out.append("network:")
+        out.append("  latency: \(latency(net.latency))")
+        out.append("  loss: \(number(net.loss))")
+        out.append("  duplication: \(number(net.duplication))")
+        out.append("  jitter: \(dur(net.jitter))")
+        out.append("  gst: \(dur(net.gst))")
+        out.append("  delay_max_after_gst: \(dur(net.delayMaxAfterGST))")
+        if net.links.isEmpty {
+            out.append("  links: []")
+        } else {
+            out.append("  links:")
+            for link in net.links {
+                var parts = ["from: \(link.from)", "to: \(link.to)"]
+                if let l = link.latency { parts.append("latency: \(latency(l))") }
+                if let l = link.loss { parts.append("loss: \(number(l))") }
+                out.append("    - {\(parts.joined(separator: ", "))}")
+            }
+        }
+
+        let w = scenario.workload
+        out.append("workload:")
+        out.append("  clients: \(w.clients)")
+        switch w.mode {
+        case .closed(let think):
+            out.append("  mode: closed")
+            out.append("  think_time: \(dur(think))")
+        case .open(let rate):
+            out.append("  mode: open")
+            out.append("  rate: \(number(rate))")
+        }
+        out.append("  requests_per_client: \(w.requestsPerClient.map(String.init) ?? "unbounded")")
+        out.append("  key_space: \(w.keySpace)")
+        out.append("  read_ratio: \(number(w.readRatio))")
+        out.append("  append_ratio: \(number(w.appendRatio))")
+        out.append("  value_size: \(w.valueSize)")
+        out.append("  retry_timeout: \(dur(w.retryTimeout))")
+        out.append("  retry_timeout_max: \(dur(w.retryTimeoutMax))")
+
+        let p = scenario.parameters
+        out.append("parameters:")
+        out.append("  batch_size_max: \(p.batchSizeMax)")
+        out.append("  batch_delay_max: \(dur(p.batchDelayMax))")
+        out.append("  checkpoint_interval: \(p.checkpointInterval)")
+        out.append("  watermark_window: \(p.watermarkWindow)")
+        out.append("  view_change_timeout: \(dur(p.viewChangeTimeout))")
+        out.append("  view_change_timeout_max: \(dur(p.viewChangeTimeoutMax))")
+
+        if scenario.timeline.isEmpty {
+            out.append("timeline: []")
+        } else {
+            out.append("timeline:")
+            for event in scenario.timeline {
+                out.append("  - {at: \(dur(event.at)), \(action(event.action))}")
+            }
+        }
+        if scenario.byzantine.isEmpty {
+            out.append("byzantine: []")
+        } else {
+            out.append("byzantine:")
+            for b in scenario.byzantine {
+                out.append("  - {replica: \(b.replica), behaviour: \(yamlString(b.behaviour))}")
+            }
+        }
+        out.append("liveness: {bound: \(dur(scenario.liveness.bound))}")
+        out.append("expect: {safety: \(scenario.expect.safety.rawValue), liveness: \(scenario.expect.liveness.rawValue)}")
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    private static func dur(_ value: Nanoseconds) -> String { DurationSyntax.format(value) }
+
+    /// Shortest text that reads back as the same `Double`.
+    private static func number(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    private static func latency(_ l: LatencyDistribution) -> String {
+        switch l {
+        case .constant(let v): return dur(v)
+        case .uniform(let low, let high): return "{distribution: uniform, min: \(dur(low)), max: \(dur(high))}"
+        case .normal(let mean, let stddev): return "{distribution: normal, mean: \(dur(mean)), stddev: \(dur(stddev))}"
+        case .exponential(let mean): return "{distribution: exponential, mean: \(dur(mean))}"
+        case .lognormal(let median, let sigma): return "{distribution: lognormal, median: \(dur(median)), sigma: \(number(sigma))}"
+        }
+    }
+
+    private static func linkEnds(_ from: Int?, _ to: Int?) -> String {
+        guard let from, let to else { return "" }
+        return "from: \(from), to: \(to), "
+    }
+
+    private static func action(_ a: TimelineAction) -> String {
+        switch a {
+        case .crash(let r): return "crash: \(r)"
+        case .isolate(let r): return "isolate: \(r)"
+        case .heal: return "heal: true"
+        case .partition(let groups):
+            return "partition: [" + groups.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
+        case .cutLink(let from, let to, let oneWay): return "cut_link: {from: \(from), to: \(to), one_way: \(oneWay)}"
+        case .setLatency(let from, let to, let l): return "set_latency: {\(linkEnds(from, to))latency: \(latency(l))}"
+        case .setLoss(let from, let to, let loss): return "set_loss: {\(linkEnds(from, to))loss: \(number(loss))}"
+        }
+    }
+
+    /// A plain scalar when that is unambiguous YAML, otherwise a double-quoted string with escapes.
+    static func yamlString(_ s: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _.;()/+=-")
+        if let first = s.first, first.isASCII, first.isLetter || first.isNumber, s.last != " ",
+           s.allSatisfy({ safe.contains($0) }), !["null", "Null", "NULL"].contains(s) {
+            return s
+        }
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value)
+                    || scalar.value == 0x2028 || scalar.value == 0x2029 || scalar.value == 0xFEFF {
+                    out += "\\u" + String(repeating: "0", count: max(0, 4 - String(scalar.value, radix: 16).count))
+                        + String(scalar.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,50 @@
+/// Every key the scenario format accepts, in one place: the parser checks against these lists, the
+/// encoder writes them in this order, and a test compares them with `Scenarios/scenario.schema.json`.
+public enum ScenarioKeys {
+    public static let topLevel = [
+        "name", "description", "protocol", "replicas", "f", "seed", "crypto", "stop", "network",
+        "workload", "parameters", "timeline", "byzantine", "liveness", "expect",
+    ]
+    public static let required = ["name", "replicas"]
+    public static let stop = ["time_limit", "until_clients_done"]
+    public static let network = ["latency", "loss", "duplication", "jitter", "gst", "delay_max_after_gst", "links"]
+    public static let link = ["from", "to", "latency", "loss"]
+    /// Parameters of each latency distribution (besides `distribution` itself).
+    public static let latencyDistributions: [(name: String, parameters: [String])] = [
+        ("constant", ["value"]),
+        ("uniform", ["min", "max"]),
+        ("normal", ["mean", "stddev"]),
+        ("exponential", ["mean"]),
+        ("lognormal", ["median", "sigma"]),
+    ]
+    public static let workload = [
+        "clients", "mode", "think_time", "rate", "requests_per_client", "key_space", "read_ratio",
+        "append_ratio", "value_size", "retry_timeout", "retry_timeout_max",
+    ]
+    public static let workloadModes = ["closed", "open"]
+    public static let parameters = [
+        "batch_size_max", "batch_delay_max", "checkpoint_interval", "watermark_window",
+        "view_change_timeout", "view_change_timeout_max",
+    ]
+    /// The action keys of a timeline event; each event has `at` and exactly one of these.
+    public static let timelineActions = ["crash", "partition", "isolate", "cut_link", "heal", "set_latency", "set_loss"]
+    public static let cutLink = ["from", "to", "one_way"]
+    public static let setLatency = ["from", "to", "latency"]
+    public static let setLoss = ["from", "to", "loss"]
+    public static let byzantine = ["replica", "behaviour"]
+    public static let liveness = ["bound"]
+    public static let expect = ["safety", "liveness"]
+    public static let verdicts = ["holds", "violated"]
+
+    /// Keys valid in a latency map: `distribution` plus every distribution's parameters.
+    static var latencyAll: [String] {
+        var keys = ["distribution"]
+        for d in latencyDistributions { for p in d.parameters where !keys.contains(p) { keys.append(p) } }
+        return keys
+    }
+}
+
+extension ByzantineSpec {
+    /// Behaviour names a scenario may use. Issues that add Byzantine behaviours append here.
+    public static let knownBehaviours: [String] = ["equivocate"]
+}

@@ -1,0 +1,355 @@
+import BFTCore
+import Yams
+
+extension ScenarioParser {
+    /// The whole scenario from the root node.
+    mutating func scenario(_ root: Node) -> Scenario? {
+        guard let top = fields(root, allowed: ScenarioKeys.topLevel, what: "the scenario", allowNull: false) else { return nil }
+        var scenario = Scenario(name: "")
+
+        if let node = requireKey(top, "replicas", what: "the scenario"),
+           let n = integer(node, "replicas", atLeast: 1, atMost: 1024) {
+            scenario.replicas = n
+            replicaCount = n
+        }
+        if let node = requireKey(top, "name", what: "the scenario"), let name = string(node) {
+            if name.trimmingWhitespace().isEmpty { error(node, "name must not be empty") }
+            scenario.name = name
+        }
+        if let node = top["description"], let text = string(node) { scenario.description = text }
+        if let node = top["protocol"],
+           let text = choice(node, ProtocolKind.allCases.map(\.rawValue), what: "protocol"),
+           let kind = ProtocolKind(rawValue: text) {
+            scenario.protocolKind = kind
+        }
+        scenario.f = QuorumMath.maxFaulty(n: scenario.replicas)
+        if let node = top["f"], let f = integer(node, "f", atLeast: 0) {
+            scenario.f = f
+            if let n = replicaCount, f > (n - 1) / 3 {
+                let (triple, overflow) = f.multipliedReportingOverflow(by: 3)
+                let needed = overflow || triple == Int.max ? "more than \(Int.max)" : "at least \(triple + 1)"
+                error(node, "f = \(f) needs \(needed) replicas, got \(n)")
+            }
+        }
+        if let node = top["seed"], let seed = unsigned(node) { scenario.seed = seed }
+        if let node = top["crypto"],
+           let text = choice(node, SignatureScheme.allCases.map(\.rawValue), what: "crypto scheme"),
+           let scheme = SignatureScheme(rawValue: text) {
+            scenario.crypto = scheme
+        }
+        if let node = top["stop"] { scenario.stop = stop(node) }
+        if let node = top["network"] { scenario.network = network(node) }
+        if let node = top["workload"] { scenario.workload = workload(node) }
+        if let node = top["parameters"] { scenario.parameters = parameters(node) }
+        if let node = top["timeline"] { scenario.timeline = timeline(node) }
+        if let node = top["byzantine"] { scenario.byzantine = byzantine(node) }
+        if let node = top["liveness"], let spec = fields(node, allowed: ScenarioKeys.liveness, what: "'liveness'") {
+            if let b = spec["bound"], let bound = positiveDuration(b, "bound") { scenario.liveness.bound = bound }
+        }
+        if let node = top["expect"], let spec = fields(node, allowed: ScenarioKeys.expect, what: "'expect'") {
+            if let v = spec["safety"], let text = choice(v, ScenarioKeys.verdicts, what: "verdict"),
+               let verdict = Verdict(rawValue: text) {
+                scenario.expect.safety = verdict
+            }
+            if let v = spec["liveness"], let text = choice(v, ScenarioKeys.verdicts, what: "verdict"),
+               let verdict = Verdict(rawValue: text) {
+                scenario.expect.liveness = verdict
+            }
+        }
+        return scenario
+    }
+
+    mutating func stop(_ node: Node) -> StopCondition {
+        var stop = StopCondition()
+        guard let spec = fields(node, allowed: ScenarioKeys.stop, what: "'stop'") else { return stop }
+        if let v = spec["time_limit"], let d = positiveDuration(v, "time_limit") { stop.timeLimit = d }
+        if let v = spec["until_clients_done"], let b = boolean(v) { stop.untilClientsDone = b }
+        return stop
+    }
+
+    // MARK: Network
+
+    mutating func network(_ node: Node) -> NetworkSpec {
+        var net = NetworkSpec()
+        guard let spec = fields(node, allowed: ScenarioKeys.network, what: "'network'") else { return net }
+        if let v = spec["latency"], let l = latency(v) { net.latency = l }
+        if let v = spec["loss"], let p = probability(v, "loss") { net.loss = p }
+        if let v = spec["duplication"], let p = probability(v, "duplication") { net.duplication = p }
+        if let v = spec["jitter"], let d = duration(v, "jitter") { net.jitter = d }
+        if let v = spec["gst"], let d = duration(v, "gst") { net.gst = d }
+        if let v = spec["delay_max_after_gst"], let d = positiveDuration(v, "delay_max_after_gst") { net.delayMaxAfterGST = d }
+        if let v = spec["links"], let items = sequence(v, what: "'links'") {
+            for item in items {
+                guard let link = fields(item, allowed: ScenarioKeys.link, what: "a link", allowNull: false) else { continue }
+                let from = requireKey(link, "from", what: "a link").flatMap { replicaID($0) }
+                let to = requireKey(link, "to", what: "a link").flatMap { replicaID($0) }
+                let lat = link["latency"].flatMap { latency($0) }
+                let loss = link["loss"].flatMap { probability($0, "loss") }
+                if let from, let to, from == to {
+                    error(link["to"], "a link joins two different replicas, got from = to = \(from)")
+                }
+                if let from, let to { net.links.append(LinkSpec(from: from, to: to, latency: lat, loss: loss)) }
+            }
+        }
+        return net
+    }
+
+    /// A latency: a duration (constant) or a map naming a distribution and its parameters.
+    mutating func latency(_ node: Node) -> LatencyDistribution? {
+        if case .scalar = node, !node.isNull {
+            return duration(node, "latency").map { .constant($0) }
+        }
+        guard case .mapping = node else {
+            error(node, "expected a latency (a duration like 2ms, or a map with 'distribution'), got \(Self.describe(node))")
+            return nil
+        }
+        let names = ScenarioKeys.latencyDistributions.map(\.name)
+        // Read the distribution first so unknown keys are judged against its own parameters.
+        var kind: String?
+        if case .mapping(let m) = node, let d = m["distribution"] { kind = choice(d, names, what: "distribution") }
+        let allowed = ["distribution"] + (ScenarioKeys.latencyDistributions.first { $0.name == kind }?.parameters
+                                          ?? ScenarioKeys.latencyAll.filter { $0 != "distribution" })
+        guard let spec = fields(node, allowed: allowed, what: kind.map { "a \($0) latency" } ?? "a latency") else { return nil }
+        if !spec.has("distribution") { error(node, "missing required key 'distribution' in a latency (one of: \(names.joined(separator: ", ")))") }
+        guard let kind else { return nil }
+        let what = "a \(kind) latency"
+        func need(_ parser: inout ScenarioParser, _ key: String) -> Nanoseconds? {
+            parser.requireKey(spec, key, what: what).flatMap { parser.duration($0, key) }
+        }
+        switch kind {
+        case "constant":
+            return need(&self, "value").map { .constant($0) }
+        case "uniform":
+            let low = need(&self, "min"), high = need(&self, "max")
+            guard let low, let high else { return nil }
+            guard low <= high else {
+                error(spec["max"], "uniform latency needs min <= max, got min \(DurationSyntax.format(low)) and max \(DurationSyntax.format(high))")
+                return nil
+            }
+            return .uniform(min: low, max: high)
+        case "normal":
+            let mean = need(&self, "mean"), stddev = need(&self, "stddev")
+            guard let mean, let stddev else { return nil }
+            return .normal(mean: mean, stddev: stddev)
+        case "exponential":
+            return need(&self, "mean").map { .exponential(mean: $0) }
+        case "lognormal":
+            let median = need(&self, "median")
+            var sigma: Double?
+            if let s = requireKey(spec, "sigma", what: what), let value = number(s) {
+                if value < 0 { error(s, "sigma must not be negative, got \(value)") } else { sigma = value }
+            }
+            guard let median, let sigma else { return nil }
+            return .lognormal(median: median, sigma: sigma)
+        default:
+            return nil
+        }
+    }
+
+    // MARK: Workload
+
+    mutating func workload(_ node: Node) -> WorkloadSpec {
+        var w = WorkloadSpec()
+        guard let spec = fields(node, allowed: ScenarioKeys.workload, what: "'workload'") else { return w }
+        if let v = spec["clients"], let c = integer(v, "clients", atLeast: 1, atMost: 100_000) { w.clients = c }
+        var mode = "closed"
+        if let v = spec["mode"], let m = choice(v, ScenarioKeys.workloadModes, what: "workload mode") { mode = m }
+        if mode == "closed" {
+            var think: Nanoseconds = 0
+            if let v = spec["think_time"], let d = duration(v, "think_time") { think = d }
+            w.mode = .closed(thinkTime: think)
+            if spec.has("rate") { error(spec.keyNode("rate"), "rate applies only to mode: open (add 'mode: open')") }
+        } else {
+            if spec.has("think_time") { error(spec.keyNode("think_time"), "think_time applies only to mode: closed") }
+            if let v = spec["rate"] {
+                if let r = number(v) {
+                    if r > 0 { w.mode = .open(rate: r) } else { error(v, "rate must be positive (requests per second), got \(r)") }
+                }
+            } else {
+                error(spec.node, "mode: open needs 'rate' (requests per second over all clients)")
+            }
+        }
+        if let v = spec["requests_per_client"] {
+            if case .scalar(let s) = v, s.string == "unbounded" {
+                w.requestsPerClient = nil
+            } else if case .scalar(let s) = v, Int(s.string) == nil, !v.isNull {
+                error(v, "expected an integer or 'unbounded' for requests_per_client, got '\(s.string)'")
+            } else if let r = integer(v, "requests_per_client", atLeast: 1) {
+                w.requestsPerClient = r
+            }
+        }
+        if let v = spec["key_space"], let k = integer(v, "key_space", atLeast: 1) { w.keySpace = k }
+        if let v = spec["read_ratio"], let p = probability(v, "read_ratio") { w.readRatio = p }
+        if let v = spec["append_ratio"], let p = probability(v, "append_ratio") { w.appendRatio = p }
+        if spec.has("read_ratio") || spec.has("append_ratio"), w.readRatio + w.appendRatio > 1 {
+            error(spec["append_ratio"] ?? spec["read_ratio"],
+                  "read_ratio + append_ratio must be at most 1, got \(w.readRatio) + \(w.appendRatio)")
+        }
+        if let v = spec["value_size"], let s = integer(v, "value_size", atLeast: 0, atMost: 1 << 20) { w.valueSize = s }
+        if let v = spec["retry_timeout"], let d = positiveDuration(v, "retry_timeout") { w.retryTimeout = d }
+        if let v = spec["retry_timeout_max"], let d = positiveDuration(v, "retry_timeout_max") { w.retryTimeoutMax = d }
+        if w.retryTimeoutMax < w.retryTimeout {
+            error(spec["retry_timeout_max"] ?? spec["retry_timeout"],
+                  "retry_timeout_max (\(DurationSyntax.format(w.retryTimeoutMax))) must be at least retry_timeout (\(DurationSyntax.format(w.retryTimeout)))")
+        }
+        return w
+    }
+
+    // MARK: Protocol parameters
+
+    mutating func parameters(_ node: Node) -> ProtocolParameters {
+        var p = ProtocolParameters()
+        guard let spec = fields(node, allowed: ScenarioKeys.parameters, what: "'parameters'") else { return p }
+        if let v = spec["batch_size_max"], let b = integer(v, "batch_size_max", atLeast: 1) { p.batchSizeMax = b }
+        if let v = spec["batch_delay_max"], let d = duration(v, "batch_delay_max") { p.batchDelayMax = d }
+        var intervalValid = true
+        if let v = spec["checkpoint_interval"] {
+            if let k = integer(v, "checkpoint_interval", atLeast: 1) { p.checkpointInterval = k } else { intervalValid = false }
+        }
+        if let v = spec["watermark_window"], let window = integer(v) {
+            if intervalValid, window <= 0 || window % p.checkpointInterval != 0 {
+                error(v, "watermark_window must be a positive multiple of checkpoint_interval (\(p.checkpointInterval)), got \(window)")
+            } else {
+                p.watermarkWindow = window
+            }
+        } else if intervalValid, !spec.has("watermark_window"), p.watermarkWindow % p.checkpointInterval != 0 {
+            error(spec["checkpoint_interval"],
+                  "the default watermark_window (\(p.watermarkWindow)) is not a multiple of checkpoint_interval (\(p.checkpointInterval)); set watermark_window")
+        }
+        if let v = spec["view_change_timeout"], let d = positiveDuration(v, "view_change_timeout") { p.viewChangeTimeout = d }
+        if let v = spec["view_change_timeout_max"], let d = positiveDuration(v, "view_change_timeout_max") { p.viewChangeTimeoutMax = d }
+        if p.viewChangeTimeoutMax < p.viewChangeTimeout {
+            error(spec["view_change_timeout_max"] ?? spec["view_change_timeout"],
+                  "view_change_timeout_max (\(DurationSyntax.format(p.viewChangeTimeoutMax))) must be at least view_change_timeout (\(DurationSyntax.format(p.viewChangeTimeout)))")
+        }
+        return p
+    }
+
+    // MARK: Timeline
+
+    mutating func timeline(_ node: Node) -> [TimelineEvent] {
+        guard let items = sequence(node, what: "'timeline'") else { return [] }
+        var events: [TimelineEvent] = []
+        for item in items {
+            let allowed = ["at"] + ScenarioKeys.timelineActions
+            guard let spec = fields(item, allowed: allowed, what: "a timeline event", allowNull: false) else { continue }
+            let at = requireKey(spec, "at", what: "a timeline event").flatMap { duration($0, "at") }
+            let actions = spec.entries.filter { $0.key != "at" }
+            guard let first = actions.first else {
+                error(item, "a timeline event needs one action: \(ScenarioKeys.timelineActions.joined(separator: ", "))")
+                continue
+            }
+            for extra in actions.dropFirst() {
+                error(extra.keyNode, "a timeline event has one action, got '\(first.key)' and '\(extra.key)' (write one event per action)")
+            }
+            if let action = timelineAction(first.key, first.value), let at {
+                events.append(TimelineEvent(at: at, action: action))
+            }
+        }
+        return events
+    }
+
+    mutating func timelineAction(_ key: String, _ node: Node) -> TimelineAction? {
+        switch key {
+        case "crash":
+            return replicaID(node).map { .crash(replica: $0) }
+        case "isolate":
+            return replicaID(node).map { .isolate(replica: $0) }
+        case "heal":
+            guard let flag = boolean(node) else { return nil }
+            if !flag { error(node, "heal takes 'true' (remove the event to not heal)") ; return nil }
+            return .heal
+        case "partition":
+            return partition(node)
+        case "cut_link":
+            guard let spec = fields(node, allowed: ScenarioKeys.cutLink, what: "'cut_link'", allowNull: false) else { return nil }
+            let from = requireKey(spec, "from", what: "'cut_link'").flatMap { replicaID($0) }
+            let to = requireKey(spec, "to", what: "'cut_link'").flatMap { replicaID($0) }
+            var oneWay = false
+            if let v = spec["one_way"], let b = boolean(v) { oneWay = b }
+            guard let from, let to else { return nil }
+            if from == to { error(spec["to"], "cut_link joins two different replicas, got from = to = \(from)"); return nil }
+            return .cutLink(from: from, to: to, oneWay: oneWay)
+        case "set_latency":
+            guard let spec = fields(node, allowed: ScenarioKeys.setLatency, what: "'set_latency'", allowNull: false) else { return nil }
+            let ends = linkEnds(spec, what: "set_latency")
+            let lat = requireKey(spec, "latency", what: "'set_latency'").flatMap { latency($0) }
+            guard let ends, let lat else { return nil }
+            return .setLatency(from: ends.from, to: ends.to, latency: lat)
+        case "set_loss":
+            guard let spec = fields(node, allowed: ScenarioKeys.setLoss, what: "'set_loss'", allowNull: false) else { return nil }
+            let ends = linkEnds(spec, what: "set_loss")
+            let loss = requireKey(spec, "loss", what: "'set_loss'").flatMap { probability($0, "loss") }
+            guard let ends, let loss else { return nil }
+            return .setLoss(from: ends.from, to: ends.to, loss: loss)
+        default:
+            return nil
+        }
+    }
+
+    /// `from` and `to` of a link change: both (one directed link) or neither (every link).
+    mutating func linkEnds(_ spec: Fields, what: String) -> (from: Int?, to: Int?)? {
+        switch (spec["from"], spec["to"]) {
+        case (nil, nil):
+            return (nil, nil)
+        case (let f?, let t?):
+            let from = replicaID(f), to = replicaID(t)
+            guard let from, let to else { return nil }
+            if from == to { error(t, "\(what) names a link between two different replicas, got from = to = \(from)"); return nil }
+            return (from, to)
+        default:
+            error(spec.node, "\(what) needs both 'from' and 'to' (one directed link) or neither (every link)")
+            return nil
+        }
+    }
+
+    mutating func partition(_ node: Node) -> TimelineAction? {
+        guard case .sequence(let groupNodes) = node else {
+            error(node, "expected a list of replica groups for partition (like [[0, 1], [2, 3]]), got \(Self.describe(node))")
+            return nil
+        }
+        var groups: [[Int]] = []
+        var seen: Set<Int> = []
+        var ok = true
+        for groupNode in groupNodes {
+            guard case .sequence(let members) = groupNode else {
+                error(groupNode, "expected a group of replica ids (like [0, 1]), got \(Self.describe(groupNode))")
+                ok = false
+                continue
+            }
+            if members.isEmpty { error(groupNode, "a partition group needs at least one replica"); ok = false }
+            var group: [Int] = []
+            for member in members {
+                guard let id = replicaID(member) else { ok = false; continue }
+                if !seen.insert(id).inserted {
+                    error(member, "replica \(id) is in more than one partition group")
+                    ok = false
+                }
+                group.append(id)
+            }
+            groups.append(group)
+        }
+        if groupNodes.isEmpty { error(node, "a partition needs at least one group"); ok = false }
+        return ok ? .partition(groups: groups) : nil
+    }
+
+    // MARK: Byzantine
+
+    mutating func byzantine(_ node: Node) -> [ByzantineSpec] {
+        guard let items = sequence(node, what: "'byzantine'") else { return [] }
+        var specs: [ByzantineSpec] = []
+        var seen: Set<Int> = []
+        for item in items {
+            guard let spec = fields(item, allowed: ScenarioKeys.byzantine, what: "a byzantine entry", allowNull: false) else { continue }
+            let replica = requireKey(spec, "replica", what: "a byzantine entry").flatMap { replicaID($0) }
+            let behaviour = requireKey(spec, "behaviour", what: "a byzantine entry")
+                .flatMap { choice($0, ByzantineSpec.knownBehaviours, what: "behaviour") }
+            if let replica, !seen.insert(replica).inserted {
+                error(spec["replica"], "replica \(replica) already has a byzantine behaviour")
+                continue
+            }
+            if let replica, let behaviour { specs.append(ByzantineSpec(replica: replica, behaviour: behaviour)) }
+        }
+        return specs
+    }
+}
