@@ -22,7 +22,7 @@ extension ScenarioLoader {
         out.append("  loss: \(number(net.loss))")
         out.append("  duplication: \(number(net.duplication))")
         out.append("  jitter: \(dur(net.jitter))")
-        out.append("  gst: \(dur(net.gst))")
+        if let gst = net.gst { out.append("  gst: \(dur(gst))") }
         out.append("  delay_max_after_gst: \(dur(net.delayMaxAfterGST))")
         if net.links.isEmpty {
             out.append("  links: []")
