@@ -100,6 +100,19 @@ public final class InvariantChecker {
         }
     }
 
+    /// Checks records in order.
+    public func observe<S: Sequence>(contentsOf records: S) where S.Element == ObservationRecord {
+        for record in records { observe(record) }
+    }
+
+    /// Whether any safety violation has been detected so far (a shell may stop the run early on it).
+    public var safetyViolated: Bool {
+        zip(ViolationKind.allCases, violationCounts).contains { $0.0.isSafety && $0.1 > 0 }
+    }
+
+    /// Violations detected so far (online ones only; `finish(at:)` may add a liveness violation).
+    public var detectedViolations: [Violation] { violations }
+
     private func observeReplica(_ r: ReplicaID, _ record: ObservationRecord) {
         switch record.observation {
         case .viewEntered(let view, let leader):
