@@ -88,3 +88,9 @@ public struct ObservationRecord: Sendable, Equatable {
         self.observation = observation
     }
 }
+
+/// Whether a property held over a run; also what a scenario expects of it.
+public enum Verdict: String, Sendable, Equatable, Codable, CaseIterable {
+    case holds
+    case violated
+}

@@ -47,11 +47,6 @@ public struct Violation: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Whether a class of properties held over the run.
-public enum Verdict: String, Sendable, Codable, CaseIterable {
-    case holds
-    case violated
-}
-
 /// `1.234s` with millisecond precision (sub-millisecond values as microseconds), no Foundation.
 public func formatTime(_ t: Nanoseconds) -> String {
     let sign = t < 0 ? "-" : ""

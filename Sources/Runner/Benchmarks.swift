@@ -60,7 +60,7 @@ public enum Benchmarks {
                    events: o.simulation.eventsProcessed,
                    eventsPerSecond: (Double(o.simulation.eventsProcessed) / w).rounded(),
                    deliveredMessagesPerSecond: (Double(o.simulation.messagesDelivered) / w).rounded(),
-                   committedRequestsPerSecond: (Double(o.checks.requestsCompleted) / w).rounded(),
+                   committedRequestsPerSecond: (Double(o.checks.completedRequests) / w).rounded(),
                    signaturesPerSecond: (Double(o.crypto.signed) / w).rounded(),
                    verificationsPerSecond: (Double(o.crypto.verified) / w).rounded(),
                    cacheHitRate: o.crypto.verifyRequests == 0 ? 0 : round3(Double(o.crypto.cacheHits) / Double(o.crypto.verifyRequests)),

@@ -86,9 +86,9 @@ public struct RunSummary: Codable, Sendable {
             let v = o.checks.violations.first { $0.kind == kind }
             return Check(name: kind.rawValue, verdict: v == nil ? "holds" : "violated", time: v?.time, eventIndex: v?.eventIndex, message: v?.message)
         }
-        requestsIssued = o.checks.requestsIssued
-        requestsCompleted = o.checks.requestsCompleted
-        batchesCommitted = o.checks.batchesCommitted
+        requestsIssued = o.checks.issuedRequests
+        requestsCompleted = o.checks.completedRequests
+        batchesCommitted = o.checks.committedBatches
         simDurationNs = o.simulation.endTime
         let seconds = Double(o.simulation.endTime) / 1e9
         throughputPerSimSecond = seconds > 0 ? (Double(requestsCompleted) / seconds * 10).rounded() / 10 : 0

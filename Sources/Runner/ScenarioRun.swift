@@ -38,8 +38,8 @@ public struct RunOutcome {
     public var highestView: UInt64
     public var status: RunStatus
 
-    public var safety: Verdict { checks.safetyVerdict }
-    public var liveness: Verdict { checks.livenessVerdict }
+    public var safety: Verdict { checks.safety }
+    public var liveness: Verdict { checks.liveness }
 }
 
 /// Builds a simulated cluster from a scenario and runs it with the checkers attached online.
@@ -84,7 +84,7 @@ public enum ScenarioRun {
         let report = checker.finish(at: result.endTime)
         return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,
                           viewsEntered: viewsEntered, highestView: highestView,
-                          status: status(expect: scenario.expect, safety: report.safetyVerdict, liveness: report.livenessVerdict))
+                          status: status(expect: scenario.expect, safety: report.safety, liveness: report.liveness))
     }
 
     /// Liveness is promised only after GST, after the timeline's last fault or heal, and only when at

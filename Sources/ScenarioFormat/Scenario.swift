@@ -125,11 +125,6 @@ public struct ByzantineSpec: Sendable, Equatable, Codable {
     }
 }
 
-public enum Verdict: String, Sendable, Equatable, Codable {
-    case holds
-    case violated
-}
-
 /// What the scenario's author expects; a run that matches is "as expected", even for violations.
 public struct Expectations: Sendable, Equatable, Codable {
     public var safety: Verdict
