@@ -1,0 +1,254 @@
+import BFTCore
+
+extension PBFTReplica {
+    // MARK: Requests (rules R1–R3)
+
+    mutating func onRequestBytes(_ bytes: [UInt8], from: Principal, _ actions: inout [ReplicaAction]) {
+        let request: ClientRequest
+        do {
+            request = try ClientRequest(decoding: bytes)
+        } catch {
+            return reject(.malformed, from, &actions)
+        }
+        guard request.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        onRequest(request, from: from, &actions)
+    }
+
+    /// Rule R1/R2 (Castro & Liskov §4.1): a request already executed gets the cached reply again; an
+    /// older one is dropped; a new one is batched by the primary, or forwarded to the primary by a
+    /// backup, which then waits for it to execute (its view-change timer runs, rule V1).
+    mutating func onRequest(_ request: ClientRequest, from: Principal, _ actions: inout [ReplicaAction]) {
+        if let cached = replyCache[request.client] {
+            if request.timestamp == cached.timestamp {
+                sendReply(client: request.client, timestamp: cached.timestamp, result: cached.result, &actions)
+                return
+            }
+            if request.timestamp < cached.timestamp { return reject(.stale, from, &actions) }
+        }
+        noteWaiting(request)
+        if !isViewChanging {
+            if isPrimary {
+                enqueueForBatch(request, &actions)
+            } else if from.clientID != nil {
+                // R3: forward to the primary (only requests straight from clients, so nothing loops).
+                actions.append(.send(request.bytes, to: .replica(primary(of: view))))
+            }
+        }
+        refreshViewChangeTimer(restart: false, &actions)
+    }
+
+    /// Records a request this replica waits for (latest timestamp per client; bounded).
+    mutating func noteWaiting(_ request: ClientRequest) {
+        if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { return }
+        if let known = waiting[request.client] {
+            if known.timestamp >= request.timestamp { return }
+        } else if waiting.count >= PBFTReplica.waitingMax {
+            return
+        }
+        waiting[request.client] = request
+    }
+
+    func sendReply(client: ClientID, timestamp: UInt64, result: [UInt8], _ actions: inout [ReplicaAction]) {
+        let reply = ClientReply(view: view, client: client, timestamp: timestamp, result: result, signer: signer)
+        actions.append(.send(reply.bytes, to: .client(client)))
+    }
+
+    // MARK: Batching at the primary (rule N2)
+
+    mutating func enqueueForBatch(_ request: ClientRequest, _ actions: inout [ReplicaAction]) {
+        guard !assigned.contains(request.id) else { return }
+        guard pendingBatch.count < PBFTReplica.pendingBatchMax else { return }
+        assigned.insert(request.id)
+        pendingBatch.append(request)
+        sendBatches(force: false, &actions)
+    }
+
+    mutating func onBatchTimeout(_ actions: inout [ReplicaAction]) {
+        batchTimerArmed = false
+        sendBatches(force: true, &actions)
+    }
+
+    /// Rule N2: the primary sends a PRE-PREPARE when a batch is full, or when the batch delay expires
+    /// (`force`), as long as the next sequence number is inside the window (rule N1).
+    mutating func sendBatches(force: Bool, _ actions: inout [ReplicaAction]) {
+        guard !isViewChanging, isPrimary else { return }
+        while !pendingBatch.isEmpty && inWindow(nextSequence) {
+            let full = pendingBatch.count >= config.batchSizeMax
+            guard full || force || config.batchDelayMax <= 0 else {
+                if !batchTimerArmed {
+                    actions.append(.setTimer(PBFTReplica.batchTimer, after: config.batchDelayMax))
+                    batchTimerArmed = true
+                }
+                return
+            }
+            let count = min(config.batchSizeMax, pendingBatch.count)
+            var batch: [ClientRequest] = []
+            batch.reserveCapacity(count)
+            for request in pendingBatch[0..<count] {
+                // Drop requests executed meanwhile (exactly-once, rule R2).
+                if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { continue }
+                batch.append(request)
+            }
+            pendingBatch.removeFirst(count)
+            if batch.isEmpty { continue }
+            sendPrePrepare(batch, &actions)
+        }
+        if pendingBatch.isEmpty && batchTimerArmed {
+            actions.append(.cancelTimer(PBFTReplica.batchTimer))
+            batchTimerArmed = false
+        }
+    }
+
+    mutating func sendPrePrepare(_ batch: [ClientRequest], _ actions: inout [ReplicaAction]) {
+        let sequence = nextSequence
+        nextSequence += 1
+        let pp = PrePrepare(view: view, sequence: sequence, requests: batch, signer: signer)
+        var slot = Slot(n: config.n)
+        slot.prePrepare = pp
+        log[sequence] = slot
+        persistVote(phase: 1, view: view, sequence: sequence, digest: pp.digest, &actions)
+        actions.append(.broadcast(pp.bytes))
+        checkPrepared(sequence, &actions)
+    }
+
+    // MARK: Three-phase agreement (rules N2–N5)
+
+    /// Rule N2 (§4.2): a backup accepts a PRE-PREPARE if it is signed by the primary of its current
+    /// view, it is not changing views, the sequence is in the window, the digest is the batch's, every
+    /// request is correctly client-signed, and it accepted no other PRE-PREPARE for (v, n).
+    mutating func onPrePrepare(_ pp: PrePrepare, from: Principal, _ actions: inout [ReplicaAction]) {
+        guard !isViewChanging, pp.view == view else { return reject(.wrongView, from, &actions) }
+        guard pp.replica == primary(of: view) else { return reject(.unknownSender, from, &actions) }
+        guard pp.replica != id else { return }
+        guard inWindow(pp.sequence) else { return reject(.outsideWindow, from, &actions) }
+        guard pp.digest == batchDigest(pp.requests) else { return reject(.digestMismatch, from, &actions) }
+        if let existing = log[pp.sequence]?.prePrepare {
+            if existing.digest != pp.digest { reject(.conflicting, from, &actions) }
+            return
+        }
+        for request in pp.requests {
+            guard request.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        }
+        acceptPrePrepare(pp, &actions)
+    }
+
+    /// Stores an accepted PRE-PREPARE and, at a backup, sends PREPARE (rule N3).
+    mutating func acceptPrePrepare(_ pp: PrePrepare, _ actions: inout [ReplicaAction]) {
+        var slot = log[pp.sequence] ?? Slot(n: config.n)
+        slot.prePrepare = pp
+        for request in pp.requests {
+            noteWaiting(request)
+            assigned.insert(request.id)
+        }
+        if pp.replica != id {
+            let prepare = Prepare(view: pp.view, sequence: pp.sequence, digest: pp.digest, signer: signer)
+            slot.prepares[id] = prepare
+            persistVote(phase: 2, view: pp.view, sequence: pp.sequence, digest: pp.digest, &actions)
+            actions.append(.broadcast(prepare.bytes))
+        }
+        log[pp.sequence] = slot
+        checkPrepared(pp.sequence, &actions)
+        refreshViewChangeTimer(restart: false, &actions)
+    }
+
+    /// Rule N3: PREPAREs are accepted from backups of the current view inside the window; a signer's
+    /// first PREPARE for a sequence is kept and any later one ignored, so each signer counts once (Q2).
+    mutating func onPrepare(_ p: Prepare, from: Principal, _ actions: inout [ReplicaAction]) {
+        guard !isViewChanging, p.view == view else { return reject(.wrongView, from, &actions) }
+        guard p.replica != primary(of: view) else { return reject(.unknownSender, from, &actions) }
+        guard inWindow(p.sequence) else { return reject(.outsideWindow, from, &actions) }
+        var slot = log[p.sequence] ?? Slot(n: config.n)
+        guard slot.prepares[p.replica] == nil else { return }
+        slot.prepares[p.replica] = p
+        log[p.sequence] = slot
+        checkPrepared(p.sequence, &actions)
+    }
+
+    /// Rule N4: COMMITs are accepted from any replica of the current view inside the window, once per signer.
+    mutating func onCommit(_ c: Commit, from: Principal, _ actions: inout [ReplicaAction]) {
+        guard !isViewChanging, c.view == view else { return reject(.wrongView, from, &actions) }
+        guard inWindow(c.sequence) else { return reject(.outsideWindow, from, &actions) }
+        var slot = log[c.sequence] ?? Slot(n: config.n)
+        guard slot.commits[c.replica] == nil else { return }
+        slot.commits[c.replica] = c
+        log[c.sequence] = slot
+        checkCommitted(c.sequence, &actions)
+    }
+
+    /// Rule N3: prepared(m, v, n) holds once the replica has the PRE-PREPARE and `quorum - 1` matching
+    /// PREPAREs from distinct backups (2f when n = 3f+1; Q1). It then records the prepared
+    /// certificate and multicasts COMMIT (rule N4).
+    mutating func checkPrepared(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
+        guard var slot = log[sequence], let pp = slot.prePrepare, !slot.prepared else { return }
+        var matching: [Prepare] = []
+        for case let p? in slot.prepares where p.digest == pp.digest && p.view == pp.view {
+            matching.append(p)
+        }
+        guard matching.count >= quorum.quorum - 1 else { return }
+        slot.prepared = true
+        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: Array(matching.prefix(quorum.quorum - 1)))
+        let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
+        slot.commits[id] = commit
+        log[sequence] = slot
+        persistVote(phase: 3, view: pp.view, sequence: sequence, digest: pp.digest, &actions)
+        actions.append(.broadcast(commit.bytes))
+        checkCommitted(sequence, &actions)
+    }
+
+    /// Rule N5: committed-local(m, v, n) holds once the replica prepared m and has `quorum` matching
+    /// COMMITs from distinct replicas (2f+1 when n = 3f+1). It then executes in sequence order.
+    mutating func checkCommitted(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
+        guard var slot = log[sequence], let pp = slot.prePrepare, !slot.committed else { return }
+        var count = 0
+        if config.mutations.contains(.commitWithoutDigestMatch) {
+            // Deliberately broken (test-the-tester): any COMMIT for the sequence counts.
+            count = slot.commits.reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+        } else {
+            guard slot.prepared else { return }
+            for case let c? in slot.commits where c.digest == pp.digest { count += 1 }
+        }
+        guard count >= quorum.quorum else { return }
+        slot.committed = true
+        log[sequence] = slot
+        actions.append(.observe(.committed(sequence: sequence, view: pp.view, digest: pp.digest, requestCount: pp.requests.count)))
+        executeCommitted(&actions)
+    }
+
+    // MARK: Execution (rules E1–E2)
+
+    /// Rule E1: batches execute strictly in sequence order, each request at most once (rule R2).
+    mutating func executeCommitted(_ actions: inout [ReplicaAction]) {
+        var executedRequest = false
+        while let slot = log[lastExecuted + 1], slot.committed, let pp = slot.prePrepare {
+            executedRequest = execute(pp, &actions) || executedRequest
+        }
+        if executedRequest {
+            // Rule V6: progress in a stable view resets the view-change timeout.
+            viewChangeTimeoutCurrent = config.viewChangeTimeout
+            refreshViewChangeTimer(restart: true, &actions)
+        }
+        sendBatches(force: false, &actions)
+    }
+
+    /// Executes one committed batch; returns whether any request executed.
+    mutating func execute(_ pp: PrePrepare, _ actions: inout [ReplicaAction]) -> Bool {
+        precondition(pp.sequence == lastExecuted + 1, "execution out of order")
+        var any = false
+        for (index, request) in pp.requests.enumerated() {
+            assigned.remove(request.id)
+            if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { continue }
+            let result = store.execute(request.operation)
+            replyCache[request.client] = CachedReply(timestamp: request.timestamp, result: result)
+            if let known = waiting[request.client], known.timestamp <= request.timestamp {
+                waiting[request.client] = nil
+            }
+            sendReply(client: request.client, timestamp: request.timestamp, result: result, &actions)
+            actions.append(.observe(.executed(sequence: pp.sequence, index: index, request: request.id,
+                                              requestDigest: request.digest, result: Digest.of(result))))
+            any = true
+        }
+        lastExecuted = pp.sequence
+        if lastExecuted % K == 0 { takeCheckpoint(lastExecuted, &actions) }
+        return any
+    }
+}

@@ -1,0 +1,331 @@
+import BFTCore
+
+/// Test-only broken variants of the protocol, used to prove that the checkers catch violations.
+public struct PBFTMutations: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Breaks rule N5: a replica counts COMMITs for a sequence without requiring that they match the
+    /// digest of its own PRE-PREPARE (and so without requiring that it prepared that digest). Under an
+    /// equivocating primary two correct backups then commit different batches at one sequence.
+    public static let commitWithoutDigestMatch = PBFTMutations(rawValue: 1 << 0)
+}
+
+/// Parameters of a PBFT cluster (Specs/PBFT.md; Castro & Liskov §4).
+public struct PBFTConfig: Sendable, Hashable {
+    /// Number of replicas.
+    public var n: Int
+    /// Faults tolerated; `n >= 3f + 1` (rule Q1).
+    public var f: Int
+    /// Most requests in one PRE-PREPARE batch.
+    public var batchSizeMax: Int
+    /// Longest a request waits at the primary for its batch to fill (0 sends every request at once).
+    public var batchDelayMax: Nanoseconds
+    /// K: a checkpoint is taken after every K executed sequence numbers (rule C1).
+    public var checkpointInterval: Int
+    /// L: sequence numbers accepted lie in (h, h + L] for the stable checkpoint h (rule N1).
+    public var watermarkWindow: Int
+    /// First view-change timeout; doubles on each consecutive failed view change (rule V6).
+    public var viewChangeTimeout: Nanoseconds
+    public var viewChangeTimeoutMax: Nanoseconds
+    public var mutations: PBFTMutations
+
+    public init(n: Int = 4, f: Int? = nil, batchSizeMax: Int = 16, batchDelayMax: Nanoseconds = 2 * nanosPerMillisecond,
+                checkpointInterval: Int = 64, watermarkWindow: Int = 256,
+                viewChangeTimeout: Nanoseconds = 500 * nanosPerMillisecond, viewChangeTimeoutMax: Nanoseconds = 16 * nanosPerSecond,
+                mutations: PBFTMutations = []) {
+        self.n = n
+        self.f = f ?? QuorumMath.maxFaulty(n: n)
+        self.batchSizeMax = batchSizeMax
+        self.batchDelayMax = batchDelayMax
+        self.checkpointInterval = checkpointInterval
+        self.watermarkWindow = watermarkWindow
+        self.viewChangeTimeout = viewChangeTimeout
+        self.viewChangeTimeoutMax = viewChangeTimeoutMax
+        self.mutations = mutations
+    }
+}
+
+/// The last reply sent to a client (rule R2): PBFT's reply cache, part of the checkpointed state.
+struct CachedReply: Hashable, Sendable {
+    var timestamp: UInt64
+    var result: [UInt8]
+}
+
+/// One sequence number's agreement state in the current view (rules N2–N5).
+struct Slot {
+    var prePrepare: PrePrepare?
+    /// PREPAREs by replica id: a signer's first PREPARE counts, later ones are ignored (rule Q2).
+    var prepares: [Prepare?]
+    /// COMMITs by replica id, same rule.
+    var commits: [Commit?]
+    var prepared = false
+    var committed = false
+
+    init(n: Int) {
+        prepares = Array(repeating: nil, count: n)
+        commits = Array(repeating: nil, count: n)
+    }
+}
+
+/// A PBFT replica (Castro & Liskov, OSDI'99 / TOCS'02, signature variant) as a sans-IO state machine.
+///
+/// One `handle` call per input; actions come out in an order the shell must respect (persist before
+/// send, see `ReplicaAction`). Every rule cited in comments is numbered in `Specs/PBFT.md`.
+public struct PBFTReplica: StateMachine {
+    /// Timer kinds.
+    public static let batchTimer = TimerID(kind: 1)
+    public static let viewChangeTimer = TimerID(kind: 2)
+    public static let fetchTimer = TimerID(kind: 3)
+
+    /// Bound on requests known but not executed (one per client: clients have one outstanding request).
+    public static let waitingMax = 1 << 16
+    /// Bound on requests queued at the primary for batching.
+    public static let pendingBatchMax = 1 << 16
+
+    public let id: ReplicaID
+    public let config: PBFTConfig
+    public let quorum: QuorumMath
+    let signer: MessageSigner
+    let verifier: SignatureVerifier
+    public var principal: Principal { .replica(id) }
+
+    // View (rules V1–V6).
+    public internal(set) var view: UInt64 = 0
+    /// True between sending VIEW-CHANGE and entering the new view.
+    public internal(set) var isViewChanging = false
+    /// The view this replica is moving to while `isViewChanging`.
+    public internal(set) var pendingView: UInt64 = 0
+    var viewChangeTimeoutCurrent: Nanoseconds
+    var viewChangeTimerArmed = false
+    /// Each replica's highest valid VIEW-CHANGE, indexed by replica id (bounded by n).
+    var latestViewChanges: [ViewChange?]
+    var newViewSentFor: UInt64?
+
+    // Agreement (rules N1–N5).
+    var log: [UInt64: Slot] = [:]
+    /// Highest-view prepared certificate per sequence above the stable checkpoint (for VIEW-CHANGE).
+    var preparedCertificates: [UInt64: PreparedCertificate] = [:]
+    public internal(set) var lastExecuted: UInt64 = 0
+    /// Primary only: the next sequence number to assign.
+    var nextSequence: UInt64 = 1
+    /// Primary only: requests waiting to be put in a batch, in arrival order.
+    var pendingBatch: [ClientRequest] = []
+    var batchTimerArmed = false
+    /// Requests proposed (or queued for proposal) in the current view and not yet executed.
+    var assigned: Set<RequestID> = []
+    /// Requests this replica knows of and has not executed, latest per client (drives the view-change timer).
+    var waiting: [ClientID: ClientRequest] = [:]
+
+    // Checkpoints (rules C1–C3).
+    public internal(set) var stableSequence: UInt64 = 0
+    public internal(set) var stableDigest: Digest
+    var stableProof: [Checkpoint] = []
+    /// CHECKPOINT messages above the stable checkpoint, per replica (bounded per replica).
+    var checkpointVotes: [[UInt64: Checkpoint]]
+    /// Own checkpointed states (canonical bytes) at sequences ≥ the stable checkpoint.
+    var snapshots: [UInt64: (digest: Digest, state: [UInt8])] = [:]
+
+    // Application.
+    public internal(set) var store = KeyValueStore()
+    var replyCache: [ClientID: CachedReply] = [:]
+
+    // State transfer (rules S1–S3).
+    var fetching: (sequence: UInt64, digest: Digest)?
+
+    public init(id: ReplicaID, config: PBFTConfig, signer: MessageSigner, verifier: SignatureVerifier) {
+        precondition(id >= 0 && id < config.n, "replica id out of range")
+        precondition(config.n <= PBFTLimits.replicaCountMax, "n exceeds replicaCountMax")
+        precondition(signer.principal == .replica(id), "signer must belong to this replica")
+        precondition(config.checkpointInterval > 0, "checkpointInterval must be positive")
+        precondition(config.watermarkWindow >= config.checkpointInterval, "watermarkWindow must be at least checkpointInterval")
+        precondition(config.watermarkWindow <= PBFTLimits.certificatesMax, "watermarkWindow exceeds certificatesMax")
+        precondition(config.batchSizeMax >= 1 && config.batchSizeMax <= PBFTLimits.requestsPerBatchMax, "batchSizeMax out of range")
+        self.id = id
+        self.config = config
+        quorum = QuorumMath(n: config.n, f: config.f)
+        self.signer = signer
+        self.verifier = verifier
+        viewChangeTimeoutCurrent = config.viewChangeTimeout
+        latestViewChanges = Array(repeating: nil, count: config.n)
+        checkpointVotes = Array(repeating: [:], count: config.n)
+        let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])
+        stableDigest = Digest.of(genesis)
+        snapshots[0] = (stableDigest, genesis)
+    }
+
+    // MARK: Queries (tests and diagnosis)
+
+    public func primary(of view: UInt64) -> ReplicaID { Int(view % UInt64(config.n)) }
+    public var isPrimary: Bool { primary(of: view) == id }
+    /// Sequence numbers currently held in the agreement log (bounded by the watermark window).
+    public var logCount: Int { log.count }
+    public var preparedCertificateCount: Int { preparedCertificates.count }
+    public var snapshotCount: Int { snapshots.count }
+    public var waitingCount: Int { waiting.count }
+    /// The digest of the state at genesis (sequence 0): the first stable checkpoint.
+    public static let genesisStateDigest = Digest.of(encodeState(store: KeyValueStore(), replyCache: [:]))
+
+    /// The view this replica is in or moving to (rule V2 compares against it).
+    var ownView: UInt64 { isViewChanging ? pendingView : view }
+
+    var L: UInt64 { UInt64(config.watermarkWindow) }
+    var K: UInt64 { UInt64(config.checkpointInterval) }
+
+    /// Rule N1: sequence numbers between the low and high water marks, (h, h + L].
+    func inWindow(_ sequence: UInt64) -> Bool {
+        sequence > stableSequence && sequence <= stableSequence + L
+    }
+
+    // MARK: Input dispatch
+
+    public mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction]) {
+        switch input {
+        case .start:
+            actions.append(.observe(.viewEntered(view: view, leader: primary(of: view))))
+        case .recover(let durable):
+            onRecover(durable, &actions)
+        case .timer(let t):
+            switch t.kind {
+            case PBFTReplica.batchTimer.kind: onBatchTimeout(&actions)
+            case PBFTReplica.viewChangeTimer.kind: onViewChangeTimeout(&actions)
+            case PBFTReplica.fetchTimer.kind: onFetchTimeout(&actions)
+            default: break
+            }
+        case .message(let from, let bytes):
+            onMessage(from: from, bytes: bytes, &actions)
+        }
+    }
+
+    mutating func onMessage(from: Principal, bytes: [UInt8], _ actions: inout [ReplicaAction]) {
+        guard let tag = bytes.first else { return reject(.malformed, from, &actions) }
+        if tag == ClientWireTag.request { return onRequestBytes(bytes, from: from, &actions) }
+        let message: PBFTMessage
+        do {
+            message = try PBFTMessage.decode(bytes)
+        } catch {
+            return reject(.malformed, from, &actions)
+        }
+        guard message.replica < config.n else { return reject(.unknownSender, from, &actions) }
+        guard message.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        switch message {
+        case .prePrepare(let m): onPrePrepare(m, from: from, &actions)
+        case .prepare(let m): onPrepare(m, from: from, &actions)
+        case .commit(let m): onCommit(m, from: from, &actions)
+        case .checkpoint(let m): onCheckpoint(m, from: from, &actions)
+        case .viewChange(let m): onViewChange(m, from: from, &actions)
+        case .newView(let m): onNewView(m, from: from, &actions)
+        case .fetchState(let m): onFetchState(m, &actions)
+        case .state(let m): onCheckpointState(m, from: from, &actions)
+        }
+    }
+
+    func reject(_ reason: RejectReason, _ from: Principal, _ actions: inout [ReplicaAction]) {
+        actions.append(.observe(.rejected(reason: reason, from: from)))
+    }
+
+    // MARK: Durable state
+
+    /// Persists the view (and whether a view change is in progress) before any message that depends on it.
+    func persistView(_ actions: inout [ReplicaAction]) {
+        var w = ByteWriter(capacity: 9)
+        w.u64(ownView)
+        w.bool(isViewChanging)
+        actions.append(.persist(key: "view", bytes: w.bytes))
+    }
+
+    /// Persists the last vote this replica sent for a sequence (phase 1 PRE-PREPARE, 2 PREPARE,
+    /// 3 COMMIT), in a slot reused modulo the window so the durable footprint is bounded.
+    func persistVote(phase: UInt8, view: UInt64, sequence: UInt64, digest: Digest, _ actions: inout [ReplicaAction]) {
+        var w = ByteWriter(capacity: 49)
+        w.u8(phase)
+        w.u64(view)
+        w.u64(sequence)
+        w.digest(digest)
+        actions.append(.persist(key: "vote/\(sequence % L)", bytes: w.bytes))
+    }
+
+    /// Crash-recovery restarts in the persisted view with fresh state; state transfer then catches it up.
+    mutating func onRecover(_ durable: [String: [UInt8]], _ actions: inout [ReplicaAction]) {
+        if let bytes = durable["view"] {
+            var r = ByteReader(bytes)
+            if let v = try? r.u64("view"), let changing = try? r.bool("changing") {
+                if changing {
+                    isViewChanging = true
+                    pendingView = v
+                    view = v > 0 ? v - 1 : 0
+                } else {
+                    view = v
+                    pendingView = v
+                }
+            }
+        }
+        if isViewChanging {
+            actions.append(.observe(.viewChangeStarted(view: pendingView)))
+            armViewChangeTimer(&actions)
+        } else {
+            actions.append(.observe(.viewEntered(view: view, leader: primary(of: view))))
+        }
+    }
+
+    // MARK: Checkpointed state encoding (rule C1)
+
+    /// Canonical state: `kv snapshot (u32-prefixed) ‖ u32 clients ‖ (u32 client, u64 timestamp,
+    /// u32-prefixed result)` sorted by client. Replies are re-signed on demand, so no replica-specific
+    /// bytes enter the state.
+    static func encodeState(store: KeyValueStore, replyCache: [ClientID: CachedReply]) -> [UInt8] {
+        var w = ByteWriter(capacity: 256)
+        w.lengthPrefixed(store.snapshot())
+        w.u32(UInt32(replyCache.count))
+        for client in replyCache.keys.sorted() {
+            let entry = replyCache[client]!
+            w.u32(UInt32(client))
+            w.u64(entry.timestamp)
+            w.lengthPrefixed(entry.result)
+        }
+        return w.bytes
+    }
+
+    static func decodeState(_ bytes: [UInt8]) throws(DecodeError) -> (KeyValueStore, [ClientID: CachedReply]) {
+        var r = ByteReader(bytes)
+        let snapshot = try r.lengthPrefixed("state kv", max: PBFTLimits.stateSizeMax)
+        let store = try KeyValueStore(snapshot: snapshot)
+        let count = try r.count("state reply cache", max: 1 << 20, minElementSize: 16)
+        var cache: [ClientID: CachedReply] = [:]
+        var previous = -1
+        for _ in 0..<count {
+            let client = Int(try r.u32("state client"))
+            guard client > previous else { throw .invalid("state reply cache not strictly sorted") }
+            previous = client
+            let timestamp = try r.u64("state timestamp")
+            let result = try r.lengthPrefixed("state result", max: ClientReply.resultSizeMax)
+            cache[client] = CachedReply(timestamp: timestamp, result: result)
+        }
+        try r.expectEnd()
+        return (store, cache)
+    }
+
+    // MARK: View-change timer (rule V1, V6)
+
+    mutating func armViewChangeTimer(_ actions: inout [ReplicaAction]) {
+        actions.append(.setTimer(PBFTReplica.viewChangeTimer, after: viewChangeTimeoutCurrent))
+        viewChangeTimerArmed = true
+    }
+
+    mutating func cancelViewChangeTimer(_ actions: inout [ReplicaAction]) {
+        guard viewChangeTimerArmed else { return }
+        actions.append(.cancelTimer(PBFTReplica.viewChangeTimer))
+        viewChangeTimerArmed = false
+    }
+
+    /// Rule V1: the timer runs only while this replica waits for a request it knows of to execute.
+    /// `restart` re-arms it after progress (a request executed); otherwise an armed timer is left alone.
+    mutating func refreshViewChangeTimer(restart: Bool, _ actions: inout [ReplicaAction]) {
+        guard !isViewChanging else { return }
+        if waiting.isEmpty {
+            cancelViewChangeTimer(&actions)
+        } else if restart || !viewChangeTimerArmed {
+            armViewChangeTimer(&actions)
+        }
+    }
+}
