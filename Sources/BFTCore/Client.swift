@@ -36,8 +36,8 @@ public struct Client: StateMachine {
     private var queueHead = 0
     private var outstanding: ClientRequest?
     private var retryTimeout: Nanoseconds
-    /// Replies for the outstanding request, by replica: result digest and view.
-    private var replies: [ReplicaID: (result: Digest, view: UInt64)] = [:]
+    /// Replies for the outstanding request, indexed by replica: result digest and view.
+    private var replies: [(result: Digest, view: UInt64)?]
 
     public init(id: ClientID, quorum: QuorumMath, workload: WorkloadSpec, targeting: Targeting,
                 signer: MessageSigner, verifier: SignatureVerifier, rng: DeterministicRNG) {
@@ -50,6 +50,7 @@ public struct Client: StateMachine {
         self.verifier = verifier
         self.rng = rng
         self.retryTimeout = workload.retryTimeout
+        self.replies = Array(repeating: nil, count: quorum.n)
     }
 
     public var isIdle: Bool { outstanding == nil }
@@ -133,7 +134,7 @@ public struct Client: StateMachine {
         nextTimestamp += 1
         issued += 1
         outstanding = request
-        replies.removeAll(keepingCapacity: true)
+        for i in replies.indices { replies[i] = nil }
         retryTimeout = workload.retryTimeout
         actions.append(.observe(.requestIssued(request: request.id, digest: request.digest)))
         switch targeting {
@@ -178,7 +179,7 @@ public struct Client: StateMachine {
         replies[reply.replica] = (result, reply.view)
         var matching = 0
         var viewMax: UInt64 = 0
-        for (_, r) in replies where r.result == result {
+        for case let r? in replies where r.result == result {
             matching += 1
             viewMax = max(viewMax, r.view)
         }

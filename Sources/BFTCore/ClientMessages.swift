@@ -17,8 +17,10 @@ public struct ClientRequest: Hashable, Sendable {
     /// The exact signed wire bytes; `digest` is computed over them.
     public private(set) var bytes: [UInt8]
 
+    /// BLAKE2b-256 of `bytes`, computed once (PBFT's D(m), §4.2).
+    public private(set) var digest: Digest
+
     public var id: RequestID { RequestID(client: client, timestamp: timestamp) }
-    public var digest: Digest { Digest.of(bytes) }
 
     /// Builds and signs a request.
     public init(client: ClientID, timestamp: UInt64, operation: [UInt8], signer: MessageSigner) {
@@ -29,6 +31,7 @@ public struct ClientRequest: Hashable, Sendable {
         w.u64(timestamp)
         w.lengthPrefixed(operation)
         bytes = signer.sealed(w, domain: ClientRequest.domain)
+        digest = Digest.of(bytes)
         self.client = client
         self.timestamp = timestamp
         self.operation = operation
@@ -47,6 +50,7 @@ public struct ClientRequest: Hashable, Sendable {
         signature = try r.signature("request signature")
         try r.expectEnd()
         self.bytes = bytes
+        digest = Digest.of(bytes)
     }
 
     /// Reads a request embedded in a larger message (u32 length prefix, then the request bytes).

@@ -14,7 +14,9 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
         precondition(bytes.count == Digest.byteCount, "digest needs 32 bytes")
         var w = SIMD4<UInt64>.zero
         withUnsafeMutableBytes(of: &w) { dst in
-            for (i, b) in bytes.enumerated() { dst[i] = b }
+            if bytes.withContiguousStorageIfAvailable({ dst.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {
+                for (i, b) in bytes.enumerated() { dst[i] = b }
+            }
         }
         words = w
     }
@@ -72,7 +74,9 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
         precondition(bytes.count == Signature.byteCount, "signature needs 64 bytes")
         var w = SIMD8<UInt64>.zero
         withUnsafeMutableBytes(of: &w) { dst in
-            for (i, b) in bytes.enumerated() { dst[i] = b }
+            if bytes.withContiguousStorageIfAvailable({ dst.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {
+                for (i, b) in bytes.enumerated() { dst[i] = b }
+            }
         }
         words = w
     }

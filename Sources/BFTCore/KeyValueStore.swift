@@ -51,6 +51,8 @@ public struct KeyValueStore: Sendable, Equatable {
     public static let valueLengthMax = 1 << 20
 
     private var table: [String: [UInt8]] = [:]
+    /// The keys in sorted order, maintained on insertion (there is no delete), so a snapshot never sorts.
+    private var sortedKeys: [String] = []
 
     public init() {}
 
@@ -63,19 +65,37 @@ public struct KeyValueStore: Sendable, Equatable {
         return execute(op)
     }
 
+    public static func == (a: KeyValueStore, b: KeyValueStore) -> Bool { a.table == b.table }
+
+    /// Records a new key in `sortedKeys` (binary search insertion).
+    private mutating func noteNewKey(_ k: String) {
+        var lo = 0, hi = sortedKeys.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sortedKeys[mid] < k { lo = mid + 1 } else { hi = mid }
+        }
+        sortedKeys.insert(k, at: lo)
+    }
+
     public mutating func execute(_ op: Operation) -> [UInt8] {
         switch op {
         case .noop:
             return []
         case let .put(k, v):
-            if table[k] == nil && table.count >= Self.keyCountMax { return Array("FULL".utf8) }
+            if table[k] == nil {
+                if table.count >= Self.keyCountMax { return Array("FULL".utf8) }
+                noteNewKey(k)
+            }
             table[k] = v
             return Array("OK".utf8)
         case let .get(k):
             guard let v = table[k] else { return [0] }
             return [1] + v
         case let .append(k, v):
-            if table[k] == nil && table.count >= Self.keyCountMax { return Array("FULL".utf8) }
+            if table[k] == nil {
+                if table.count >= Self.keyCountMax { return Array("FULL".utf8) }
+                noteNewKey(k)
+            }
             var cur = table[k] ?? []
             if cur.count + v.count <= Self.valueLengthMax { cur.append(contentsOf: v) }
             table[k] = cur
@@ -89,7 +109,7 @@ public struct KeyValueStore: Sendable, Equatable {
     public func snapshot() -> [UInt8] {
         var w = ByteWriter(capacity: 16 + table.count * 32)
         w.u32(UInt32(table.count))
-        for k in table.keys.sorted() {
+        for k in sortedKeys {
             w.string(k)
             w.lengthPrefixed(table[k]!)
         }
@@ -105,6 +125,7 @@ public struct KeyValueStore: Sendable, Equatable {
             if let p = previous, !(p < k) { throw .invalid("kv snapshot keys not strictly sorted") }
             previous = k
             table[k] = try r.lengthPrefixed("kv value", max: Self.valueLengthMax)
+            sortedKeys.append(k)
         }
         try r.expectEnd()
     }

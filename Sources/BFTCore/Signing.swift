@@ -3,10 +3,13 @@
 public struct SigningDomain: Hashable, Sendable, CustomStringConvertible {
     public let name: String
     public let bytes: [UInt8]
+    /// First 16 bytes of BLAKE2b-256(bytes): a fixed-size stand-in for the domain in MAC schemes.
+    public let fingerprint: [UInt8]
     public init(_ name: String) {
         self.name = name
         // NUL terminator: no domain is a prefix of another domain's encoding.
         bytes = Array(name.utf8) + [0]
+        fingerprint = Array(Digest.of(bytes).bytes.prefix(16))
     }
     public var description: String { name }
 }

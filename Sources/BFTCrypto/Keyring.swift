@@ -31,15 +31,17 @@ public final class Keyring {
             }
             publicKeys = pks
             verifier = Ed25519Verifier(publicKeys: pks, stats: stats, cacheMax: verificationCacheMax)
-        case .fast:
-            var keys: [Principal: [UInt8]] = [:]
+        case .fast, .blake2b:
+            var replicaKeys: [any TagKey] = []
+            var clientKeys: [any TagKey] = []
             for p in principals {
-                let k = Keyring.secretSeed(seed: seed, principal: p, scheme: scheme)
-                keys[p] = k
+                let secret = Keyring.secretSeed(seed: seed, principal: p, scheme: scheme)
+                let k: any TagKey = scheme == .fast ? SipHashKey(secret) : FastKey(secret)
+                if case .replica = p { replicaKeys.append(k) } else { clientKeys.append(k) }
                 signers[p] = FastSigner(principal: p, key: k, stats: stats)
             }
             publicKeys = [:]
-            verifier = FastVerifier(keys: keys, stats: stats)
+            verifier = FastVerifier(replicaKeys: replicaKeys, clientKeys: clientKeys, stats: stats)
         }
     }
 
@@ -109,23 +111,31 @@ final class Ed25519Verifier: SignatureVerifier {
     }
 }
 
-/// Verifies fast tags by recomputing them. Recomputing a keyed BLAKE2b costs about what a cache
-/// lookup would, so there is no cache.
+/// Verifies MAC tags (fast, blake2b) by recomputing them. Recomputing a SipHash tag is cheaper than a
+/// cache lookup would be, so there is no cache.
 final class FastVerifier: SignatureVerifier {
-    private let keys: [Principal: [UInt8]]
+    private let replicaKeys: [any TagKey]
+    private let clientKeys: [any TagKey]
     private let stats: CryptoStats
-    init(keys: [Principal: [UInt8]], stats: CryptoStats) {
-        self.keys = keys
+    init(replicaKeys: [any TagKey], clientKeys: [any TagKey], stats: CryptoStats) {
+        self.replicaKeys = replicaKeys
+        self.clientKeys = clientKeys
         self.stats = stats
+    }
+    private func key(of signer: Principal) -> (any TagKey)? {
+        switch signer {
+        case .replica(let r): return r >= 0 && r < replicaKeys.count ? replicaKeys[r] : nil
+        case .client(let c): return c >= 0 && c < clientKeys.count ? clientKeys[c] : nil
+        }
     }
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
         stats.verifyRequests += 1
         stats.verified += 1
-        guard let k = keys[signer] else {
+        guard let k = key(of: signer) else {
             stats.failures += 1
             return false
         }
-        let ok = fastTag(key: k, domain: domain, message: message) == signature
+        let ok = k.tag(domain: domain, message: message) == signature
         if !ok { stats.failures += 1 }
         return ok
     }

@@ -57,21 +57,34 @@ public final class Ed25519KeyPair {
     }
 }
 
-/// Keyed BLAKE2b-512 over `domain ‖ message`.
-func fastTag(key: [UInt8], domain: SigningDomain, message: ArraySlice<UInt8>) -> Signature {
-    var out = Signature.zero
-    withUnsafeMutableBytes(of: &out.words) { o in
+/// A signer's BLAKE2b-512 key, absorbed once into a libsodium state template (64-byte aligned raw
+/// memory, never exposed). Each tag copies the template and absorbs `domain ‖ message`.
+final class FastKey {
+    private let template: UnsafeMutableRawPointer
+
+    init(_ key: [UInt8]) {
+        precondition(Sodium.ready, "libsodium failed to initialise")
+        template = .allocate(byteCount: crypto_generichash_statebytes(), alignment: 64)
         key.withUnsafeBufferPointer { k in
+            _ = bftsim_blake2b_keyed_template(template, k.baseAddress, k.count, 64)
+        }
+    }
+
+    deinit { template.deallocate() }
+
+    func tag(domain: SigningDomain, message: ArraySlice<UInt8>) -> Signature {
+        var out = Signature.zero
+        withUnsafeMutableBytes(of: &out.words) { o in
             domain.bytes.withUnsafeBufferPointer { d in
                 message.withUnsafeBufferPointer { m in
-                    _ = bftsim_blake2b_two_parts(
-                        o.baseAddress!.assumingMemoryBound(to: UInt8.self), 64, k.baseAddress, k.count,
+                    _ = bftsim_blake2b_from_template(
+                        o.baseAddress!.assumingMemoryBound(to: UInt8.self), 64, template,
                         d.baseAddress, UInt64(d.count), m.baseAddress, UInt64(m.count))
                 }
             }
         }
+        return out
     }
-    return out
 }
 
 final class Ed25519Signer: MessageSigner {
@@ -89,17 +102,53 @@ final class Ed25519Signer: MessageSigner {
     }
 }
 
+/// A signer's 16-byte SipHash key in raw memory that never leaves this object.
+final class SipHashKey {
+    private let key: UnsafeMutablePointer<UInt8>
+
+    init(_ secret: [UInt8]) {
+        precondition(secret.count >= 16, "SipHash key needs 16 bytes")
+        key = .allocate(capacity: 16)
+        for i in 0..<16 { key[i] = secret[i] }
+    }
+
+    deinit {
+        key.update(repeating: 0, count: 16)
+        key.deallocate()
+    }
+
+    func tag(domain: SigningDomain, message: ArraySlice<UInt8>) -> Signature {
+        var out = Signature.zero
+        withUnsafeMutableBytes(of: &out.words) { o in
+            domain.fingerprint.withUnsafeBufferPointer { d in
+                message.withUnsafeBufferPointer { m in
+                    _ = bftsim_siphash_tag(o.baseAddress!.assumingMemoryBound(to: UInt8.self), key, d.baseAddress,
+                                           m.baseAddress, UInt64(m.count))
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Either MAC key type, behind one interface.
+protocol TagKey: AnyObject {
+    func tag(domain: SigningDomain, message: ArraySlice<UInt8>) -> Signature
+}
+extension FastKey: TagKey {}
+extension SipHashKey: TagKey {}
+
 final class FastSigner: MessageSigner {
     let principal: Principal
-    private let key: [UInt8]
+    private let key: any TagKey
     private let stats: CryptoStats
-    init(principal: Principal, key: [UInt8], stats: CryptoStats) {
+    init(principal: Principal, key: any TagKey, stats: CryptoStats) {
         self.principal = principal
         self.key = key
         self.stats = stats
     }
     func sign(domain: SigningDomain, _ message: ArraySlice<UInt8>) -> Signature {
         stats.signed += 1
-        return fastTag(key: key, domain: domain, message: message)
+        return key.tag(domain: domain, message: message)
     }
 }

@@ -25,7 +25,9 @@ public enum Benchmarks {
     public struct Raw: Codable {
         public var ed25519SignPerSecond: Double
         public var ed25519VerifyPerSecond: Double
+        /// Tags per second for a 128-byte message, per scheme.
         public var fastTagPerSecond: Double
+        public var blake2bTagPerSecond: Double
     }
     public struct Report: Codable {
         public var build: String
@@ -78,17 +80,19 @@ public enum Benchmarks {
         var ok = 0
         let verifyWall = wallSeconds { for _ in 0..<3_000 { if Ed25519KeyPair.verify(sig, message: msg, publicKey: kp.publicKey) { ok += 1 } } }
         precondition(ok == 3_000, "Ed25519 self-check failed")
-        let ring = Keyring(scheme: .fast, seed: 1, replicas: 1, clients: 0)
-        let signer = ring.signer(for: .replica(0))
         let domain = SigningDomain("bftsim/bench")
-        let fastWall = wallSeconds { for _ in 0..<200_000 { _ = signer.sign(domain: domain, msg[...]) } }
+        func tagRate(_ scheme: SignatureScheme) -> Double {
+            let signer = Keyring(scheme: scheme, seed: 1, replicas: 1, clients: 0).signer(for: .replica(0))
+            let wall = wallSeconds { for _ in 0..<200_000 { _ = signer.sign(domain: domain, msg[...]) } }
+            return (200_000 / wall).rounded()
+        }
         return Raw(ed25519SignPerSecond: (5_000 / signWall).rounded(), ed25519VerifyPerSecond: (3_000 / verifyWall).rounded(),
-                   fastTagPerSecond: (200_000 / fastWall).rounded())
+                   fastTagPerSecond: tagRate(.fast), blake2bTagPerSecond: tagRate(.blake2b))
     }
 
-    public static func run(replicaCounts: [Int], simSeconds: Double) -> String {
+    public static func run(replicaCounts: [Int], simSeconds: Double, schemes: [SignatureScheme] = [.fast, .ed25519]) -> String {
         var rows: [Row] = []
-        for crypto in [SignatureScheme.fast, .ed25519] {
+        for crypto in schemes {
             for n in replicaCounts {
                 // Larger clusters do quadratically more work per request; shorten their sim time.
                 let t = max(0.5, simSeconds * 4 / Double(max(4, n)))

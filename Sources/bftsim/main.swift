@@ -126,11 +126,14 @@ struct Validate: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure simulator and crypto throughput; prints JSON.")
     @Option(help: "Replica counts to measure.") var n: [Int] = [4, 16, 64]
-    @Option(help: "Simulated seconds per configuration.") var seconds: Double = 5
+    @Option(help: "Simulated seconds per configuration (n=4; larger n run proportionally shorter).") var seconds: Double = 5
+    @Option(help: "Crypto schemes to measure (fast, ed25519).") var crypto: [SignatureScheme] = [.fast, .ed25519]
     func run() throws {
-        print(Benchmarks.run(replicaCounts: n, simSeconds: seconds))
+        print(Benchmarks.run(replicaCounts: n, simSeconds: seconds, schemes: crypto))
     }
 }
+
+extension SignatureScheme: ExpressibleByArgument {}
 
 /// Custom entry so that usage errors exit with the documented "invalid input" code (3).
 do {

@@ -43,6 +43,9 @@ struct SignatureTests {
         #expect(!v.verify(sig, domain: Self.domain, message: msg[...], signer: .client(99)))
         #expect(ring.stats.signed == 1)
         #expect(ring.stats.failures == 4)
+        // Signatures are deterministic per (key, domain, message) and differ across messages.
+        #expect(s0.sign(domain: Self.domain, msg[...]) == sig)
+        #expect(s0.sign(domain: Self.domain, tampered[...]) != sig)
     }
 
     @Test("a Byzantine replica holding only its own signer cannot produce a correct replica's signature", arguments: SignatureScheme.allCases)
