@@ -1,0 +1,129 @@
+import BFTCore
+
+extension HotStuffReplica {
+    // MARK: Views (P1–P3)
+
+    /// P2: enters `view` (only forwards), reports it, drops collectors for older views, restarts the
+    /// view timer and lets the leader propose.
+    mutating func enterView(_ view: UInt64, _ actions: inout [ReplicaAction]) {
+        precondition(view > currentView, "views only move forward")
+        currentView = view
+        actions.append(.observe(.viewEntered(view: view, leader: config.leader(of: view))))
+        voteCollectors = voteCollectors.filter { $0.key.view + 1 >= view }
+        newViewCollectors = newViewCollectors.filter { $0.key >= view }
+        timeoutCollectors = timeoutCollectors.filter { $0.key >= view }
+        viewTimerArmed = false
+        updateViewTimer(&actions)
+        tryPropose(&actions)
+    }
+
+    /// P4: `viewTimeout · 2^k`, capped at `viewTimeoutMax`, where k counts consecutive timeouts.
+    var viewTimeoutDuration: Nanoseconds {
+        var t = config.viewTimeout
+        for _ in 0..<min(consecutiveTimeouts, 62) {
+            guard t < config.viewTimeoutMax else { break }
+            t = t > config.viewTimeoutMax / 2 ? config.viewTimeoutMax : t * 2
+        }
+        return min(t, config.viewTimeoutMax)
+    }
+
+    /// Whether the replica is waiting for something to commit: a request in the mempool, or requests
+    /// in blocks not yet committed. The view timer runs only then (P2), so an idle cluster is quiet.
+    var hasWork: Bool {
+        if !mempool.isEmpty { return true }
+        // A highQC whose block is missing is work too: it must be fetched (S1).
+        guard tree.contains(highQC.block) else { return true }
+        guard let chain = tree.uncommittedChain(to: highQC.block) else { return false }
+        return chain.contains { !$0.requests.isEmpty }
+    }
+
+    /// Arms the view timer when there is work and it is not running; cancels it when idle.
+    mutating func updateViewTimer(_ actions: inout [ReplicaAction]) {
+        if hasWork {
+            guard !viewTimerArmed else { return }
+            viewTimerArmed = true
+            actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
+        } else if viewTimerArmed {
+            viewTimerArmed = false
+            actions.append(.cancelTimer(Self.viewTimer))
+        }
+    }
+
+    // MARK: Local timeout (P4)
+
+    /// P4: the current view timed out. The replica stops voting in it (H-V1), persists that, doubles
+    /// its timeout, and asks to move on: chained sends NEW-VIEW with its highQC to the next leader and
+    /// enters the next view (Alg. 5); two-chain broadcasts a TIMEOUT and waits for a TC (T1).
+    mutating func onViewTimeout(_ actions: inout [ReplicaAction]) {
+        viewTimerArmed = false
+        let view = currentView
+        actions.append(.observe(.viewChangeStarted(view: view + 1)))
+        actions.append(.observe(.pendingRequests(count: mempool.count)))
+        consecutiveTimeouts += 1
+        lastVotedView = max(lastVotedView, view)
+        persistSafetyState(&actions)
+        if rules.usesTimeoutCertificates {
+            let timeout = Timeout(view: view, highQC: highQC, signer: signer)
+            actions.append(.broadcast(HotStuffMessage.timeout(timeout).bytes))
+            // Re-arm first: the local TC (if this completes one) enters the next view and re-arms again.
+            viewTimerArmed = true
+            actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
+            onTimeout(timeout, from: principal, &actions)
+        } else {
+            let newView = NewView(view: view + 1, highQC: highQC, signer: signer)
+            enterView(view + 1, &actions)
+            send(.newView(newView), to: config.leader(of: view + 1), &actions)
+        }
+    }
+
+    // MARK: NEW-VIEW (chained, P5, P7)
+
+    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC; n−f NEW-VIEWs for a view let its leader
+    /// enter it (P7) and propose on the highest QC among them (P5).
+    mutating func onNewView(_ m: NewView, from: Principal, _ actions: inout [ReplicaAction]) {
+        guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
+        guard m.view >= currentView, m.view > 0 else { return }
+        guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
+        guard m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
+        guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+        learn(m.highQC, hint: m.sender, &actions)
+        guard config.leader(of: m.view) == id, m.view >= currentView else { return }
+        if newViewCollectors[m.view] == nil {
+            guard newViewCollectors.count < HotStuffLimits.collectorsMax else { return reject(.outsideWindow, from, &actions) }
+        }
+        var senders = newViewCollectors[m.view] ?? SignerSet(n: config.n)
+        guard senders.insert(m.sender) else { return }
+        newViewCollectors[m.view] = senders
+        guard senders.count >= quorum else { return }
+        if m.view > currentView { enterView(m.view, &actions) } else { tryPropose(&actions) }
+    }
+
+    // MARK: TIMEOUT and TC (two-chain, T1–T2)
+
+    /// T1: collects signed timeouts for a view; n−f from distinct replicas form a TC, which moves
+    /// everyone who sees it to the next view (P3). Each timeout's highQC is learned too.
+    mutating func onTimeout(_ m: Timeout, from: Principal, _ actions: inout [ReplicaAction]) {
+        guard rules.usesTimeoutCertificates else { return reject(.malformed, from, &actions) }
+        guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
+        guard m.view >= currentView else { return }
+        guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
+        guard m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
+        if timeoutCollectors[m.view] == nil {
+            guard timeoutCollectors.count < HotStuffLimits.collectorsMax else { return reject(.outsideWindow, from, &actions) }
+        }
+        var collector = timeoutCollectors[m.view] ?? TimeoutCollector(n: config.n)
+        guard !collector.formed, collector.entries[m.sender] == nil else { return }
+        guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+        collector.entries[m.sender] = m.entry
+        collector.count += 1
+        let complete = collector.count >= quorum
+        if complete { collector.formed = true }
+        timeoutCollectors[m.view] = collector
+        learn(m.highQC, hint: m.sender, &actions)
+        guard complete else { return }
+        let tc = TimeoutCertificate(view: m.view, entries: collector.entries.compactMap { $0 })
+        learn(tc, &actions)
+    }
+}
