@@ -26,6 +26,9 @@ struct Cluster {
     var observations: [Principal: [Observation]] = [:]
     var durable: [Principal: [String: [UInt8]]] = [:]
     var crashed: Set<Int> = []
+    /// Replicas played by the test itself: messages to them are captured, not delivered.
+    var intercepted: Set<Int> = []
+    var captured: [Envelope] = []
     /// Batches in which a vote left without a persist of the safety state before it.
     var votesWithoutPersist = 0
     var delivered = 0
@@ -103,6 +106,7 @@ struct Cluster {
         while !queue.isEmpty, steps < limit {
             let e = queue.removeFirst()
             steps += 1
+            if case .replica(let i) = e.to, intercepted.contains(i) { captured.append(e); continue }
             if case .replica(let i) = e.to, crashed.contains(i) { continue }
             if case .replica(let i) = e.from, crashed.contains(i) { continue }
             switch policy(e) {
