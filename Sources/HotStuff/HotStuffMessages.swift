@@ -91,24 +91,36 @@ public struct Vote: Hashable, Sendable {
     }
 }
 
-/// ⟨NEW-VIEW, view, highQC⟩σsender: chained HotStuff's pacemaker message, sent to the leader of `view`
-/// when the sender leaves `view − 1` (Yin et al. Alg. 5 `onNextSyncView`; P5).
+/// ⟨NEW-VIEW, view, highQC, lastVote?⟩σsender: chained HotStuff's pacemaker message, sent to the leader
+/// of `view` when the sender leaves `view − 1` (Yin et al. Alg. 5 `onNextSyncView`; P5). It carries the
+/// sender's last vote if that vote is newer than its highQC, so a QC whose collector (the next leader)
+/// crashed can still form at the leader after it (P8); without this, round-robin chained HotStuff at
+/// n = 4 with one crashed replica never sees three consecutive certified views.
 public struct NewView: Hashable, Sendable {
     public var view: UInt64
     public var sender: ReplicaID
     public var highQC: QuorumCertificate
+    public var lastVote: Vote?
     public private(set) var bytes: [UInt8]
 
-    public init(view: UInt64, highQC: QuorumCertificate, signer: MessageSigner) {
+    public init(view: UInt64, highQC: QuorumCertificate, lastVote: Vote? = nil, signer: MessageSigner) {
         guard case .replica(let sender) = signer.principal else { preconditionFailure("new-views are signed by replicas") }
-        var w = ByteWriter(capacity: 96 + highQC.signatures.count * 68)
+        precondition(lastVote.map { $0.voter == sender } ?? true, "a new-view carries only its sender's vote")
+        var w = ByteWriter(capacity: 200 + highQC.signatures.count * 68)
         w.u8(HotStuffWireTag.newView)
         w.u64(view)
         w.u32(UInt32(sender))
         highQC.encode(into: &w)
+        w.bool(lastVote != nil)
+        if let v = lastVote {
+            w.u64(v.view)
+            w.digest(v.block)
+            w.signature(v.signature)
+        }
         self.view = view
         self.sender = sender
         self.highQC = highQC
+        self.lastVote = lastVote
         bytes = signer.sealed(w, domain: HotStuffDomain.newView)
     }
 
@@ -117,6 +129,12 @@ public struct NewView: Hashable, Sendable {
         sender = Int(try r.u32("new-view sender"))
         guard sender < HotStuffLimits.replicasMax else { throw .valueOutOfRange(field: "new-view sender", value: UInt64(sender)) }
         highQC = try QuorumCertificate.decode(from: &r)
+        if try r.bool("new-view has vote") {
+            lastVote = Vote(view: try r.u64("new-view vote view"), block: try r.digest("new-view vote block"), voter: sender,
+                            signature: try r.signature("new-view vote signature"))
+        } else {
+            lastVote = nil
+        }
         _ = try r.signature("new-view signature")
         try r.expectEnd()
         bytes = r.bytes

@@ -6,6 +6,8 @@ extension HotStuffReplica {
     mutating func learn(_ qc: QuorumCertificate, hint: ReplicaID?, _ actions: inout [ReplicaAction]) {
         if qc.view > highQC.view {
             highQC = qc
+            // P4: a new certified block is progress; it resets the backoff.
+            consecutiveTimeouts = 0
             actions.append(.observe(.highQC(view: qc.view)))
         }
         if tree.contains(qc.block) {
@@ -14,8 +16,6 @@ extension HotStuffReplica {
             fetch(qc.block, hint: hint, &actions)
         }
         if qc.view >= currentView {
-            // P4: progress resets the backoff.
-            consecutiveTimeouts = 0
             enterView(qc.view + 1, &actions)
         }
     }
@@ -39,7 +39,7 @@ extension HotStuffReplica {
         }
         if let candidate = rules.commitCandidate(qc, tree: tree, mutations: config.mutations),
            candidate.height > tree.committed.height {
-            commit(candidate, &actions)
+            commit(candidate, via: qc, &actions)
         }
     }
 
@@ -61,8 +61,9 @@ extension HotStuffReplica {
     /// A candidate that does not extend the committed block is impossible with at most f faults and
     /// the honest rules (Specs/HotStuff.md §5); with mutations it is ignored here and the conflict
     /// shows up between replicas, which is what the checkers must catch.
-    mutating func commit(_ block: Block, _ actions: inout [ReplicaAction]) {
+    mutating func commit(_ block: Block, via qc: QuorumCertificate, _ actions: inout [ReplicaAction]) {
         guard let chain = tree.uncommittedChain(to: block.digest) else { return }
+        if chain.contains(where: { !$0.requests.isEmpty }) { commitQCView = max(commitQCView, qc.view) }
         for b in chain {
             tree.markCommitted(b)
             execute(b, &actions)

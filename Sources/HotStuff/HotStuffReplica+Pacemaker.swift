@@ -9,7 +9,8 @@ extension HotStuffReplica {
         precondition(view > currentView, "views only move forward")
         currentView = view
         actions.append(.observe(.viewEntered(view: view, leader: config.leader(of: view))))
-        voteCollectors = voteCollectors.filter { $0.key.view + 1 >= view }
+        let highQCView = highQC.view
+        voteCollectors = voteCollectors.filter { $0.key.view > highQCView }
         newViewCollectors = newViewCollectors.filter { $0.key >= view }
         timeoutCollectors = timeoutCollectors.filter { $0.key >= view }
         viewTimerArmed = false
@@ -70,7 +71,8 @@ extension HotStuffReplica {
             actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
             onTimeout(timeout, from: principal, &actions)
         } else {
-            let newView = NewView(view: view + 1, highQC: highQC, signer: signer)
+            let vote = lastVote.flatMap { $0.view > highQC.view ? $0 : nil }
+            let newView = NewView(view: view + 1, highQC: highQC, lastVote: vote, signer: signer)
             enterView(view + 1, &actions)
             send(.newView(newView), to: config.leader(of: view + 1), &actions)
         }
@@ -78,17 +80,19 @@ extension HotStuffReplica {
 
     // MARK: NEW-VIEW (chained, P5, P7)
 
-    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC; n−f NEW-VIEWs for a view let its leader
-    /// enter it (P7) and propose on the highest QC among them (P5).
+    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC (and its last vote, P8); n−f NEW-VIEWs for
+    /// a view let its leader enter it (P7) and propose on the highest QC among them (P5). Two-chain
+    /// replicas receive NEW-VIEWs only as P9 sync answers.
     mutating func onNewView(_ m: NewView, from: Principal, _ actions: inout [ReplicaAction]) {
         guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
-        guard m.view >= currentView, m.view > 0 else { return }
+        guard m.view > 0, m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
         guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
-        guard m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
         guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
         guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
         learn(m.highQC, hint: m.sender, &actions)
-        guard config.leader(of: m.view) == id, m.view >= currentView else { return }
+        if let vote = m.lastVote { onVote(vote, from: from, &actions) }
+        if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+        guard !rules.usesTimeoutCertificates, config.leader(of: m.view) == id, m.view >= currentView else { return }
         if newViewCollectors[m.view] == nil {
             guard newViewCollectors.count < HotStuffLimits.collectorsMax else { return reject(.outsideWindow, from, &actions) }
         }
@@ -99,6 +103,15 @@ extension HotStuffReplica {
         if m.view > currentView { enterView(m.view, &actions) } else { tryPropose(&actions) }
     }
 
+    /// P9: a replica asking to leave a view with an older highQC than ours gets ours in a NEW-VIEW,
+    /// so a replica that missed the proposal carrying a commit-making QC learns it even when the
+    /// replicas that have it are idle and no longer time out.
+    mutating func helpIfBehind(_ sender: ReplicaID, view: UInt64, highQCView: UInt64, _ actions: inout [ReplicaAction]) {
+        guard highQCView < highQC.view, highQC.view < view else { return }
+        let answer = NewView(view: view, highQC: highQC, signer: signer)
+        actions.append(.send(answer.bytes, to: .replica(sender)))
+    }
+
     // MARK: TIMEOUT and TC (two-chain, T1–T2)
 
     /// T1: collects signed timeouts for a view; n−f from distinct replicas form a TC, which moves
@@ -106,9 +119,13 @@ extension HotStuffReplica {
     mutating func onTimeout(_ m: Timeout, from: Principal, _ actions: inout [ReplicaAction]) {
         guard rules.usesTimeoutCertificates else { return reject(.malformed, from, &actions) }
         guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
-        guard m.view >= currentView else { return }
-        guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         guard m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
+        guard m.view >= currentView else {
+            // P9: a late timeout still tells us the sender may be behind.
+            if m.verify(verifier) { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+            return
+        }
+        guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         if timeoutCollectors[m.view] == nil {
             guard timeoutCollectors.count < HotStuffLimits.collectorsMax else { return reject(.outsideWindow, from, &actions) }
         }
@@ -122,6 +139,7 @@ extension HotStuffReplica {
         if complete { collector.formed = true }
         timeoutCollectors[m.view] = collector
         learn(m.highQC, hint: m.sender, &actions)
+        if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
         guard complete else { return }
         let tc = TimeoutCertificate(view: m.view, entries: collector.entries.compactMap { $0 })
         learn(tc, &actions)

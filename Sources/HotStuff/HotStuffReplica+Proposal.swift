@@ -18,7 +18,7 @@ extension HotStuffReplica {
         let batch = mempool.batch(max: config.batchSizeMax) { request in
             !inChain.contains(request.id) && !isExecuted(request)
         }
-        guard !batch.isEmpty || hasPendingRequests(above: parent.digest) else { return }
+        guard !batch.isEmpty || hasPendingRequests(above: parent.digest) || (commitQCView > 0 && highQC.view == commitQCView) else { return }
         proposedView = currentView
         let block = Block(view: currentView, parentHeight: parent.height, proposer: id, justify: highQC, requests: batch)
         let proposal = Proposal(block: block, timeoutCertificate: justification, signer: signer)
@@ -111,15 +111,17 @@ extension HotStuffReplica {
         actions.append(.observe(.voted(view: block.view, digest: block.digest)))
         persistSafetyState(&actions)
         let vote = Vote(view: block.view, block: block.digest, signer: signer)
+        lastVote = vote
         send(.vote(vote), to: config.leader(of: block.view + 1), &actions)
     }
 
     // MARK: Collecting votes (H-Q1)
 
-    /// A vote for view v, collected by the leader of v+1; n−f distinct valid signatures form a QC.
+    /// A vote for view v, collected by the leader of v+1 (or, from NEW-VIEWs, a later leader; P8);
+    /// n−f distinct valid signatures form a QC. Votes no newer than the highQC are useless and ignored.
     mutating func onVote(_ vote: Vote, from: Principal, _ actions: inout [ReplicaAction]) {
         guard vote.voter < config.n else { return reject(.unknownSender, from, &actions) }
-        guard vote.view + 1 >= currentView, vote.view > highQC.view else { return }
+        guard vote.view > highQC.view else { return }
         guard vote.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         let key = VoteKey(view: vote.view, block: vote.block)
         if voteCollectors[key] == nil {

@@ -36,6 +36,11 @@ public struct HotStuffReplica: StateMachine {
     public internal(set) var highTC: TimeoutCertificate?
     var voteCollectors: [VoteKey: VoteCollector] = [:]
     var newViewCollectors: [UInt64: SignerSet] = [:]
+    /// The view of the last QC that committed requests; a leader holding it as highQC proposes even
+    /// without new work, so the other replicas learn it and commit too (P5).
+    var commitQCView: UInt64 = 0
+    /// This replica's most recent vote, attached to its NEW-VIEW while newer than its highQC (P8).
+    var lastVote: Vote?
     var timeoutCollectors: [UInt64: TimeoutCollector] = [:]
 
     // Block tree and block sync (B1–B3, S1–S4).

@@ -145,13 +145,15 @@ struct Cluster {
             let armed = live.filter { timers[.replica($0)]?[HotStuffReplica.viewTimer] != nil || timers[.replica($0)]?[HotStuffReplica.fetchTimer] != nil }
             let clientArmed = (0..<clients.count).filter { timers[.client($0)]?[Client.retryTimer] != nil && !clients[$0].isFinished }
             if armed.isEmpty && clientArmed.isEmpty { return }
-            if clientsDone { return }
             for r in armed {
                 fire(HotStuffReplica.viewTimer, at: .replica(r))
                 fire(HotStuffReplica.fetchTimer, at: .replica(r))
             }
             run()
-            if armed.isEmpty { for c in clientArmed { fire(Client.retryTimer, at: .client(c)) } ; run() }
+            if armed.isEmpty {
+                for c in clientArmed { fire(Client.retryTimer, at: .client(c)) }
+                run()
+            }
         }
     }
 
