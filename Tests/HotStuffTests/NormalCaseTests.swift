@@ -76,4 +76,21 @@ struct NormalCaseTests {
         #expect(c.executed(1).count == executedBefore)
         #expect(c.queue.contains { $0.to == .client(0) && describeHotStuffMessage($0.bytes).type == "REPLY" })
     }
+
+    @Test("determinism: the same inputs give the same observations, and Ed25519 works like the fast scheme", arguments: HotStuffVariant.allCases)
+    func deterministic(variant: HotStuffVariant) {
+        // Proves the replica is a pure function of its inputs (no Dictionary-order or clock leaks).
+        func trace(_ scheme: SignatureScheme) -> [[Observation]] {
+            var c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 2, requests: 3, scheme: scheme)
+            c.crashed = [2]
+            c.start()
+            c.runWithTimeouts(rounds: 30)
+            #expect(c.clientsDone)
+            return (0..<4).map { c.observations[.replica($0)] ?? [] }
+        }
+        let a = trace(.fast)
+        #expect(a == trace(.fast))
+        let e = trace(.ed25519)
+        #expect(e.map { $0.count } == a.map { $0.count })
+    }
 }
