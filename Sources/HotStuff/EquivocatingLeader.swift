@@ -5,7 +5,7 @@ import BFTCore
 /// receives it and the second half receives a different, validly signed block for the same view and
 /// QC (the same batch minus its last request, or a one-request batch replaced by an empty one).
 /// Otherwise it behaves honestly. With an empty batch there is nothing to vary and both halves get
-/// the same block. Specs/HotStuff.md §6.
+/// the same block. Specs/HotStuff.md §11.
 public struct EquivocatingLeader: StateMachine {
     public private(set) var inner: HotStuffReplica
     private let signer: MessageSigner

@@ -8,7 +8,7 @@ import BFTCrypto
 /// different blocks at the same height; the honest rules under the same script do not.
 @Suite("HotStuff mutations are caught (test-the-tester)")
 struct TestTheTesterTests {
-    /// Specs/HotStuff.md §7.1. Chained. Correct replicas 0,1,2. b(2) ← b1(3) ← b2(5) has a view gap;
+    /// Specs/HotStuff.md §12.1. Chained. Correct replicas 0,1,2. b(2) ← b1(3) ← b2(5) has a view gap;
     /// a conflicting c(4) on p(1) is certified in the gap (voters are locked only on p), and later
     /// extended by d(7) ← e(8) ← f(9) ← g(10).
     static func parentLinksScript(mutations: HotStuffMutations) -> Cluster {
@@ -53,7 +53,7 @@ struct TestTheTesterTests {
         c.expectReplicaInvariants()
     }
 
-    /// Specs/HotStuff.md §7.2. b at height 2 commits at replica 0 only; replicas 1, 2 are locked on it
+    /// Specs/HotStuff.md §12.2. b at height 2 commits at replica 0 only; replicas 1, 2 are locked on it
     /// (chained) or hold its QC (two-chain); a conflicting c on p(1) with an old QC and no TC follows.
     static func lockScript(variant: HotStuffVariant, mutations: HotStuffMutations) -> Cluster {
         var s = ScriptedLeader(variant: variant, mutations: mutations)
