@@ -93,8 +93,9 @@ extension HotStuffReplica {
         if let vote = m.lastVote { onVote(vote, from: from, &actions) }
         if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
         guard !rules.usesTimeoutCertificates, config.leader(of: m.view) == id, m.view >= currentView else { return }
-        if newViewCollectors[m.view] == nil {
-            guard newViewCollectors.count < HotStuffLimits.collectorsMax else { return reject(.outsideWindow, from, &actions) }
+        if newViewCollectors[m.view] == nil, newViewCollectors.count >= HotStuffLimits.collectorsMax {
+            guard let furthest = newViewCollectors.keys.max(), m.view < furthest else { return reject(.outsideWindow, from, &actions) }
+            newViewCollectors[furthest] = nil
         }
         var senders = newViewCollectors[m.view] ?? SignerSet(n: config.n)
         guard senders.insert(m.sender) else { return }
@@ -126,13 +127,16 @@ extension HotStuffReplica {
             return
         }
         guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
-        if timeoutCollectors[m.view] == nil {
-            guard timeoutCollectors.count < HotStuffLimits.collectorsMax else { return reject(.outsideWindow, from, &actions) }
+        if let existing = timeoutCollectors[m.view] {
+            guard !existing.formed, existing.entries[m.sender] == nil else { return }
         }
-        var collector = timeoutCollectors[m.view] ?? TimeoutCollector(n: config.n)
-        guard !collector.formed, collector.entries[m.sender] == nil else { return }
         guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
         guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+        if timeoutCollectors[m.view] == nil, timeoutCollectors.count >= HotStuffLimits.collectorsMax {
+            guard let furthest = timeoutCollectors.keys.max(), m.view < furthest else { return reject(.outsideWindow, from, &actions) }
+            timeoutCollectors[furthest] = nil
+        }
+        var collector = timeoutCollectors[m.view] ?? TimeoutCollector(n: config.n)
         collector.entries[m.sender] = m.entry
         collector.count += 1
         let complete = collector.count >= quorum

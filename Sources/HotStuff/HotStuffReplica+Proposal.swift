@@ -124,12 +124,18 @@ extension HotStuffReplica {
         guard vote.view > highQC.view else { return }
         guard vote.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         let key = VoteKey(view: vote.view, block: vote.block)
-        if voteCollectors[key] == nil {
-            guard voteCollectors.count < HotStuffLimits.collectorsMax else { return reject(.outsideWindow, from, &actions) }
+        if let existing = voteCollectors[key] {
+            guard !existing.formed, existing.signatures[vote.voter] == nil else { return }
+        }
+        guard vote.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        if voteCollectors[key] == nil, voteCollectors.count >= HotStuffLimits.collectorsMax {
+            // Full: the collector furthest in the future makes room for a nearer one, so signed
+            // votes for far-future views cannot crowd out the votes that matter now.
+            guard let furthest = voteCollectors.keys.max(by: { ($0.view, $0.block) < ($1.view, $1.block) }),
+                  (key.view, key.block) < (furthest.view, furthest.block) else { return reject(.outsideWindow, from, &actions) }
+            voteCollectors[furthest] = nil
         }
         var collector = voteCollectors[key] ?? VoteCollector(n: config.n)
-        guard !collector.formed, collector.signatures[vote.voter] == nil else { return }
-        guard vote.verify(verifier) else { return reject(.badSignature, from, &actions) }
         collector.signatures[vote.voter] = vote.signature
         collector.count += 1
         let complete = collector.count >= quorum
