@@ -20,6 +20,9 @@ struct FaultTests {
             #expect(!changes.isEmpty, "r\(r) never timed out")
             // No correct replica ever entered a view led by the crashed replica and voted in it.
             #expect(c.votes(r).allSatisfy { c.config.leader(of: $0.view) != 1 })
+            // Two-chain moves on through timeout certificates (T1–T2).
+            let tcs = (c.observations[.replica(r)] ?? []).filter { if case .timeoutCertified = $0 { return true }; return false }
+            #expect(tcs.isEmpty == (variant == .chained))
         }
         c.expectReplicaInvariants()
     }

@@ -186,4 +186,23 @@ struct RuleTests {
         #expect(s.cluster.replica(2).tree.contains(parent.digest))
         #expect(s.cluster.votes(2).map(\.view) == [7])
     }
+
+    @Test("bounded memory: far-future signed votes cannot crowd out the votes of the current view")
+    func voteCollectorsAreBounded() {
+        // Proves the named maximum on vote collectors and its eviction order.
+        var s = ScriptedLeader(variant: .chained)
+        let ring = s.cluster.ring
+        for i in 0..<(HotStuffLimits.collectorsMax + 40) {
+            let v = Vote(view: 500 + UInt64(i), block: Digest.of([UInt8(i & 0xff), 1]), signer: ring.signer(for: .replica(3)))
+            s.cluster.input(.message(from: .replica(3), bytes: v.bytes), to: .replica(2))
+        }
+        #expect(s.cluster.replica(2).voteCollectors.count == HotStuffLimits.collectorsMax)
+        let digest = Digest.of([7])
+        for r in [0, 1, 3] {
+            let v = Vote(view: 1, block: digest, signer: ring.signer(for: .replica(r)))
+            s.cluster.input(.message(from: .replica(r), bytes: v.bytes), to: .replica(2))
+        }
+        #expect(s.cluster.replica(2).highQC.view == 1)
+        #expect(s.cluster.replica(2).voteCollectors.count <= HotStuffLimits.collectorsMax)
+    }
 }
