@@ -50,6 +50,9 @@ public enum Observation: Sendable, Equatable {
     case voted(view: UInt64, digest: Digest)
     /// HotStuff: the replica formed or verified a quorum certificate for block `digest` of `view` at `height`.
     case blockCertified(view: UInt64, digest: Digest, height: UInt64)
+    /// HotStuff: the block `digest` at `height`, whose parent is `parent`, committed (emitted just before
+    /// the generic `committed`), so a checker can verify that committed blocks form one hash chain.
+    case blockCommitted(height: UInt64, digest: Digest, parent: Digest)
     /// HotStuff: the replica's locked QC changed; `view` is the locked QC's view (never decreases).
     case locked(view: UInt64)
     /// HotStuff: the replica's highest known QC changed to one of `view`.
@@ -78,6 +81,7 @@ extension Observation {
         case .pendingRequests: return "pending"
         case .voted: return "vote"
         case .blockCertified: return "certified"
+        case .blockCommitted: return "block-commit"
         case .locked: return "locked"
         case .highQC: return "high-qc"
         case .timeoutCertified: return "timeout-certified"

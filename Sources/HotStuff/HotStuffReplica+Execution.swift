@@ -33,6 +33,7 @@ extension HotStuffReplica {
     /// E2: a request whose client timestamp is not newer than the client's last executed one is
     /// skipped (exactly once). Every replica signs and sends the reply.
     mutating func execute(_ block: Block, _ actions: inout [ReplicaAction]) {
+        actions.append(.observe(.blockCommitted(height: block.height, digest: block.digest, parent: block.parent)))
         actions.append(.observe(.committed(sequence: block.height, view: block.view, digest: block.digest,
                                            requestCount: block.requests.count)))
         for (index, request) in block.requests.enumerated() {

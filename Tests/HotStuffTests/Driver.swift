@@ -214,6 +214,13 @@ struct Cluster {
                 return nil
             }
             #expect(locks == locks.sorted(), "r\(r) lock decreased", sourceLocation: sourceLocation)
+            // Committed blocks form one hash chain from genesis.
+            var parent = Block.genesis.digest
+            for o in observations[.replica(r)] ?? [] {
+                guard case let .blockCommitted(_, digest, p) = o else { continue }
+                #expect(p == parent, "r\(r) committed a block off the chain", sourceLocation: sourceLocation)
+                parent = digest
+            }
         }
         #expect(votesWithoutPersist == 0, "a vote left before its safety state was persisted", sourceLocation: sourceLocation)
     }
