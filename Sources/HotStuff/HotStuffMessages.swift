@@ -145,29 +145,35 @@ public struct NewView: Hashable, Sendable {
     }
 }
 
-/// ⟨TIMEOUT, view, highQC⟩: two-chain's pacemaker message, broadcast when `view` times out (Jolteon §4; T1).
-/// The signature covers `view ‖ highQC.view` only, so n−f of them form a TC.
+/// ⟨TIMEOUT, view, highQC, highTC?⟩: two-chain's pacemaker message, broadcast when `view` times out
+/// (Jolteon §4; T1). The signature covers `view ‖ highQC.view` only, so n−f of them form a TC. The
+/// sender's highest TC rides along unsigned (it is self-certifying), so replicas that missed the
+/// timeouts of an earlier view catch up (P3, DiemBFT's `last_round_tc`).
 public struct Timeout: Hashable, Sendable {
     public var view: UInt64
     public var sender: ReplicaID
     public var highQC: QuorumCertificate
+    public var highTC: TimeoutCertificate?
     public var signature: Signature
 
-    public init(view: UInt64, highQC: QuorumCertificate, signer: MessageSigner) {
+    public init(view: UInt64, highQC: QuorumCertificate, highTC: TimeoutCertificate? = nil, signer: MessageSigner) {
         guard case .replica(let sender) = signer.principal else { preconditionFailure("timeouts are signed by replicas") }
         self.view = view
         self.sender = sender
         self.highQC = highQC
+        self.highTC = highTC
         let statement = TimeoutCertificate.timeoutStatement(view: view, highQCView: highQC.view)
         signature = signer.sign(domain: HotStuffDomain.timeout, statement[...])
     }
 
     public var bytes: [UInt8] {
-        var w = ByteWriter(capacity: 96 + highQC.signatures.count * 68)
+        var w = ByteWriter(capacity: 200 + highQC.signatures.count * 68 + (highTC?.entries.count ?? 0) * 76)
         w.u8(HotStuffWireTag.timeout)
         w.u64(view)
         w.u32(UInt32(sender))
         highQC.encode(into: &w)
+        w.bool(highTC != nil)
+        highTC?.encode(into: &w)
         w.signature(signature)
         return w.bytes
     }
@@ -177,6 +183,7 @@ public struct Timeout: Hashable, Sendable {
         sender = Int(try r.u32("timeout sender"))
         guard sender < HotStuffLimits.replicasMax else { throw .valueOutOfRange(field: "timeout sender", value: UInt64(sender)) }
         highQC = try QuorumCertificate.decode(from: &r)
+        highTC = try r.bool("timeout has tc") ? try TimeoutCertificate.decode(from: &r) : nil
         signature = try r.signature("timeout signature")
         try r.expectEnd()
     }

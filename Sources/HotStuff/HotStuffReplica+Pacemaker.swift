@@ -64,7 +64,7 @@ extension HotStuffReplica {
         lastVotedView = max(lastVotedView, view)
         persistSafetyState(&actions)
         if rules.usesTimeoutCertificates {
-            let timeout = Timeout(view: view, highQC: highQC, signer: signer)
+            let timeout = Timeout(view: view, highQC: highQC, highTC: highTC, signer: signer)
             actions.append(.broadcast(HotStuffMessage.timeout(timeout).bytes))
             // Re-arm first: the local TC (if this completes one) enters the next view and re-arms again.
             viewTimerArmed = true
@@ -121,6 +121,11 @@ extension HotStuffReplica {
         guard rules.usesTimeoutCertificates else { return reject(.malformed, from, &actions) }
         guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
         guard m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
+        if let tc = m.highTC, tc.view >= currentView, m.sender != id {
+            // P3: the sender's TC moves a replica that missed those timeouts.
+            guard tc.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+            learn(tc, &actions)
+        }
         guard m.view >= currentView else {
             // P9: a late timeout still tells us the sender may be behind.
             if m.verify(verifier) { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }

@@ -46,7 +46,8 @@ struct MessageFactory {
             let vote = rng.chance(0.5) ? Vote(view: rng.below(1 << 40), block: digest(), signer: signer) : nil
             return .newView(NewView(view: rng.below(1 << 40), highQC: qc(), lastVote: vote, signer: signer))
         case 3:
-            return .timeout(Timeout(view: rng.below(1 << 40), highQC: qc(), signer: ring.signer(for: .replica(replica()))))
+            return .timeout(Timeout(view: rng.below(1 << 40), highQC: qc(), highTC: rng.chance(0.5) ? tc() : nil,
+                                    signer: ring.signer(for: .replica(replica()))))
         case 4:
             return .blockRequest(BlockRequest(block: digest(), stopHeight: rng.below(1 << 40)))
         case 5:

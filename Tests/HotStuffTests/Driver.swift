@@ -11,8 +11,9 @@ struct Envelope {
     var info: MessageInfo { describeHotStuffMessage(bytes) }
 }
 
-/// A tiny in-test shell: delivers messages in FIFO order, can drop or hold them, and fires timers
-/// only when a test asks. The real simulator (virtual time, latency, faults) lives elsewhere.
+/// A tiny in-test shell: delivers messages in FIFO order with zero latency, can drop or hold them, and
+/// fires timers when a test asks — one at a time in virtual-deadline order in `runWithTimeouts`, so
+/// backoff matters as it would in the simulator. The real simulator (latency, faults) lives elsewhere.
 struct Cluster {
     let ring: Keyring
     let config: HotStuffConfig
@@ -22,7 +23,9 @@ struct Cluster {
     var held: [Envelope] = []
     /// Decides each message's fate when it is taken from the queue.
     var policy: (Envelope) -> Fate = { _ in .deliver }
+    /// Armed timers: absolute virtual deadlines.
     var timers: [Principal: [TimerID: Nanoseconds]] = [:]
+    var now: Nanoseconds = 0
     var observations: [Principal: [Observation]] = [:]
     var durable: [Principal: [String: [UInt8]]] = [:]
     var crashed: Set<Int> = []
@@ -88,7 +91,7 @@ struct Cluster {
             case .broadcast(let bytes):
                 for r in 0..<config.n where Principal.replica(r) != p { queue.append(Envelope(from: p, to: .replica(r), bytes: bytes)) }
             case .setTimer(let t, let after):
-                timers[p, default: [:]][t] = after
+                timers[p, default: [:]][t] = now + after
             case .cancelTimer(let t):
                 timers[p]?[t] = nil
             case .persist(let key, let bytes):
@@ -136,24 +139,23 @@ struct Cluster {
         for r in replicas { fire(HotStuffReplica.viewTimer, at: .replica(r)) }
     }
 
-    /// Runs to quiescence, firing armed view/fetch/client timers of live principals whenever the
-    /// network goes quiet, at most `rounds` times.
-    mutating func runWithTimeouts(rounds: Int = 20) {
+    /// Runs to quiescence, then repeatedly advances virtual time to the earliest armed timer of a live
+    /// principal, fires it and delivers what follows; at most `firings` timers. Ties fire in principal
+    /// and timer order, so runs are deterministic.
+    mutating func runWithTimeouts(firings: Int = 3000) {
         run()
-        for _ in 0..<rounds {
-            let live = (0..<config.n).filter { !crashed.contains($0) }
-            let armed = live.filter { timers[.replica($0)]?[HotStuffReplica.viewTimer] != nil || timers[.replica($0)]?[HotStuffReplica.fetchTimer] != nil }
-            let clientArmed = (0..<clients.count).filter { timers[.client($0)]?[Client.retryTimer] != nil && !clients[$0].isFinished }
-            if armed.isEmpty && clientArmed.isEmpty { return }
-            for r in armed {
-                fire(HotStuffReplica.viewTimer, at: .replica(r))
-                fire(HotStuffReplica.fetchTimer, at: .replica(r))
+        for _ in 0..<firings {
+            var next: (deadline: Nanoseconds, principal: Principal, timer: TimerID)?
+            for p in timers.keys.sorted() {
+                if case .replica(let i) = p, crashed.contains(i) { continue }
+                for (t, d) in (timers[p] ?? [:]).sorted(by: { ($0.key.kind, $0.key.key) < ($1.key.kind, $1.key.key) }) {
+                    if next == nil || d < next!.deadline { next = (d, p, t) }
+                }
             }
+            guard let (deadline, p, t) = next else { return }
+            now = max(now, deadline)
+            fire(t, at: p)
             run()
-            if armed.isEmpty {
-                for c in clientArmed { fire(Client.retryTimer, at: .client(c)) }
-                run()
-            }
         }
     }
 

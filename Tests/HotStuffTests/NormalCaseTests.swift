@@ -84,7 +84,7 @@ struct NormalCaseTests {
             var c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 2, requests: 3, scheme: scheme)
             c.crashed = [2]
             c.start()
-            c.runWithTimeouts(rounds: 30)
+            c.runWithTimeouts()
             #expect(c.clientsDone)
             return (0..<4).map { c.observations[.replica($0)] ?? [] }
         }
