@@ -9,8 +9,10 @@ extension HotStuffReplica {
         precondition(view > currentView, "views only move forward")
         currentView = view
         actions.append(.observe(.viewEntered(view: view, leader: config.leader(of: view))))
+        // Votes matter only above the highQC and, via NEW-VIEWs (P8), up to f+2 views back.
         let highQCView = highQC.view
-        voteCollectors = voteCollectors.filter { $0.key.view > highQCView }
+        let oldest = view > UInt64(config.f + 2) ? view - UInt64(config.f + 2) : 0
+        voteCollectors = voteCollectors.filter { $0.key.view > highQCView && $0.key.view >= oldest }
         newViewCollectors = newViewCollectors.filter { $0.key >= view }
         timeoutCollectors = timeoutCollectors.filter { $0.key >= view }
         viewTimerArmed = false
@@ -61,9 +63,9 @@ extension HotStuffReplica {
         actions.append(.observe(.viewChangeStarted(view: view + 1)))
         actions.append(.observe(.pendingRequests(count: mempool.count)))
         consecutiveTimeouts += 1
-        lastVotedView = max(lastVotedView, view)
-        persistSafetyState(&actions)
         if rules.usesTimeoutCertificates {
+            lastVotedView = max(lastVotedView, view)
+            persistSafetyState(&actions)
             let timeout = Timeout(view: view, highQC: highQC, highTC: highTC, signer: signer)
             actions.append(.broadcast(HotStuffMessage.timeout(timeout).bytes))
             // Re-arm first: the local TC (if this completes one) enters the next view and re-arms again.
@@ -71,18 +73,28 @@ extension HotStuffReplica {
             actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
             onTimeout(timeout, from: principal, &actions)
         } else {
-            let vote = lastVote.flatMap { $0.view > highQC.view ? $0 : nil }
-            let newView = NewView(view: view + 1, highQC: highQC, lastVote: vote, signer: signer)
-            enterView(view + 1, &actions)
-            send(.newView(newView), to: config.leader(of: view + 1), &actions)
+            leaveView(to: view + 1, &actions)
         }
+    }
+
+    /// Chained: stops voting below `next` (H-V1), persists that (R1), enters `next` and broadcasts
+    /// ⟨NEW-VIEW, next, highQC, lastVote?⟩ (P4, P8, P10), handling its own copy too.
+    mutating func leaveView(to next: UInt64, _ actions: inout [ReplicaAction]) {
+        lastVotedView = max(lastVotedView, next - 1)
+        persistSafetyState(&actions)
+        let vote = lastVote.flatMap { $0.view > highQC.view ? $0 : nil }
+        let newView = NewView(view: next, highQC: highQC, lastVote: vote, signer: signer)
+        if next > currentView { enterView(next, &actions) }
+        actions.append(.broadcast(HotStuffMessage.newView(newView).bytes))
+        onNewView(newView, from: principal, &actions)
     }
 
     // MARK: NEW-VIEW (chained, P5, P7)
 
-    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC (and its last vote, P8); n−f NEW-VIEWs for
-    /// a view let its leader enter it (P7) and propose on the highest QC among them (P5). Two-chain
-    /// replicas receive NEW-VIEWs only as P9 sync answers.
+    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC (and its last vote, P8); f+1 announcements
+    /// of later views move this replica there (P10); n−f NEW-VIEWs for a view let its leader enter it
+    /// (P7) and propose on the highest QC among them (P5). Chained replicas broadcast NEW-VIEW so every
+    /// replica sees the announcements; two-chain replicas receive NEW-VIEWs only as P9 sync answers.
     mutating func onNewView(_ m: NewView, from: Principal, _ actions: inout [ReplicaAction]) {
         guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
         guard m.view > 0, m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
@@ -92,6 +104,7 @@ extension HotStuffReplica {
         learn(m.highQC, hint: m.sender, &actions)
         if let vote = m.lastVote { onVote(vote, from: from, &actions) }
         if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+        if !rules.usesTimeoutCertificates { followAnnouncedViews(m.sender, view: m.view, &actions) }
         guard !rules.usesTimeoutCertificates, config.leader(of: m.view) == id, m.view >= currentView else { return }
         if newViewCollectors[m.view] == nil, newViewCollectors.count >= HotStuffLimits.collectorsMax {
             guard let furthest = newViewCollectors.keys.max(), m.view < furthest else { return reject(.outsideWindow, from, &actions) }
@@ -102,6 +115,20 @@ extension HotStuffReplica {
         newViewCollectors[m.view] = senders
         guard senders.count >= quorum else { return }
         if m.view > currentView { enterView(m.view, &actions) } else { tryPropose(&actions) }
+    }
+
+    /// P10 (view synchronisation without certificates, after Bracha's amplification): when f+1
+    /// replicas announced views ≥ w > current view, at least one correct replica timed out of w − 1,
+    /// so this replica leaves for w and announces it too. Otherwise replicas whose timers are out of phase by more than one
+    /// (capped) timeout would never share a view again.
+    mutating func followAnnouncedViews(_ sender: ReplicaID, view: UInt64, _ actions: inout [ReplicaAction]) {
+        guard view > announcedViews[sender] else { return }
+        announcedViews[sender] = view
+        let target = announcedViews.sorted(by: >)[config.f]
+        guard target > currentView else { return }
+        // Join: announce the view too, so n−f announcements (and the leader's quorum, P7) can form.
+        actions.append(.observe(.viewChangeStarted(view: target)))
+        leaveView(to: target, &actions)
     }
 
     /// P9: a replica asking to leave a view with an older highQC than ours gets ours in a NEW-VIEW,

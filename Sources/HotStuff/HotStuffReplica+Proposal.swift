@@ -121,7 +121,7 @@ extension HotStuffReplica {
     /// n−f distinct valid signatures form a QC. Votes no newer than the highQC are useless and ignored.
     mutating func onVote(_ vote: Vote, from: Principal, _ actions: inout [ReplicaAction]) {
         guard vote.voter < config.n else { return reject(.unknownSender, from, &actions) }
-        guard vote.view > highQC.view else { return }
+        guard vote.view > highQC.view, vote.view + UInt64(config.f + 2) >= currentView else { return }
         guard vote.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         let key = VoteKey(view: vote.view, block: vote.block)
         if let existing = voteCollectors[key] {

@@ -39,6 +39,8 @@ public struct HotStuffReplica: StateMachine {
     /// The view of the last QC that committed requests; a leader holding it as highQC proposes even
     /// without new work, so the other replicas learn it and commit too (P5).
     var commitQCView: UInt64 = 0
+    /// Per replica, the highest view it announced entering by NEW-VIEW (chained; P10).
+    var announcedViews: [UInt64]
     /// This replica's most recent vote, attached to its NEW-VIEW while newer than its highQC (P8).
     var lastVote: Vote?
     var timeoutCollectors: [UInt64: TimeoutCollector] = [:]
@@ -65,6 +67,7 @@ public struct HotStuffReplica: StateMachine {
         self.signer = signer
         self.verifier = verifier
         mempool = Mempool(capacity: config.mempoolMax)
+        announcedViews = Array(repeating: 0, count: config.n)
     }
 
     var quorum: Int { config.quorum.quorum }
