@@ -43,15 +43,23 @@ struct NormalCaseTests {
         }
     }
 
-    @Test("n=7: both variants commit with f=2", arguments: HotStuffVariant.allCases)
-    func sevenReplicas(variant: HotStuffVariant) {
-        // Proves quorum arithmetic beyond n=4 (quorum 5 of 7).
-        var c = Cluster(config: HotStuffConfig(n: 7, variant: variant), clients: 1, requests: 4)
+    @Test("n=7 and n=16: both variants commit; normal-case messages per block grow linearly", arguments: HotStuffVariant.allCases, [7, 16])
+    func largerClusters(variant: HotStuffVariant, n: Int) {
+        // Proves quorum arithmetic beyond n=4 and that the normal case sends O(n) replica messages per block.
+        var c = Cluster(config: HotStuffConfig(n: n, variant: variant), clients: 1, requests: 4)
+        var replicaMessages = 0
+        c.policy = { e in
+            if case .replica = e.from, case .replica = e.to { replicaMessages += 1 }
+            return .deliver
+        }
         c.start()
         c.run()
         #expect(c.clientsDone)
         #expect(c.conflictingCommits() == nil)
-        for r in 0..<7 { #expect(c.executed(r) == c.executed(0)) }
+        for r in 0..<n { #expect(c.executed(r) == c.executed(0)) }
+        let blocks = (0..<n).map { c.replica($0).tree.committed.height }.max()!
+        // One proposal broadcast (n−1) and n votes per block, plus the trailing uncommitted blocks.
+        #expect(replicaMessages <= Int(blocks + 3) * 2 * n)
         c.expectReplicaInvariants()
     }
 
