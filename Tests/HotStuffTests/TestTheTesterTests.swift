@@ -104,4 +104,27 @@ struct TestTheTesterTests {
         #expect(c.rejections(1, .conflicting) == 1)
         c.expectReplicaInvariants()
     }
+
+    static func forkingLeaderRun(_ attack: ForkingLeader.Attack, variant: HotStuffVariant, mutations: HotStuffMutations) -> Cluster {
+        let config = HotStuffConfig(n: 4, variant: variant, leaderSchedule: [3], mutations: mutations)
+        var c = Cluster(config: config, clients: 1, requests: 3) { i, honest, signer in
+            i == 3 ? ForkingLeader(wrapping: honest, attack: attack, signer: signer, config: config) as any StateMachine : honest
+        }
+        c.start()
+        c.run()
+        return c
+    }
+
+    @Test("ForkingLeader (scenario-level Byzantine behaviour) reproduces both schedules over the network",
+          arguments: [(ForkingLeader.Attack.viewGap, HotStuffVariant.chained, HotStuffMutations.commitOnParentLinks),
+                      (.belowLock, .chained, .voteWithoutLockCheck), (.belowLock, .twoChain, .voteWithoutLockCheck)])
+    func forkingLeader(attack: ForkingLeader.Attack, variant: HotStuffVariant, mutation: HotStuffMutations) {
+        // Proves the wrapper the integrator's scenarios use: conflict with the mutation, none without.
+        let broken = Self.forkingLeaderRun(attack, variant: variant, mutations: mutation)
+        #expect(broken.conflictingCommits()?.0 == 2)
+        #expect((broken.replicas[3] as? ForkingLeader)?.finished == true)
+        let honest = Self.forkingLeaderRun(attack, variant: variant, mutations: [])
+        #expect(honest.conflictingCommits() == nil)
+        honest.expectReplicaInvariants()
+    }
 }
