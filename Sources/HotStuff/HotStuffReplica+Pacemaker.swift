@@ -15,9 +15,19 @@ extension HotStuffReplica {
         voteCollectors = voteCollectors.filter { $0.key.view > highQCView && $0.key.view >= oldest }
         newViewCollectors = newViewCollectors.filter { $0.key >= view }
         timeoutCollectors = timeoutCollectors.filter { $0.key >= view }
-        viewTimerArmed = false
-        updateViewTimer(&actions)
+        restartViewTimer(&actions)
         tryPropose(&actions)
+    }
+
+    /// P2: a fresh timeout for the new view while there is work; otherwise no timer at all.
+    mutating func restartViewTimer(_ actions: inout [ReplicaAction]) {
+        if hasWork {
+            viewTimerArmed = true
+            actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
+        } else if viewTimerArmed {
+            viewTimerArmed = false
+            actions.append(.cancelTimer(Self.viewTimer))
+        }
     }
 
     /// P4: `viewTimeout · 2^k`, capped at `viewTimeoutMax`, where k counts consecutive timeouts.
@@ -55,8 +65,8 @@ extension HotStuffReplica {
     // MARK: Local timeout (P4)
 
     /// P4: the current view timed out. The replica stops voting in it (H-V1), persists that, doubles
-    /// its timeout, and asks to move on: chained sends NEW-VIEW with its highQC to the next leader and
-    /// enters the next view (Alg. 5); two-chain broadcasts a TIMEOUT and waits for a TC (T1).
+    /// its timeout, and asks to move on: chained enters the next view and broadcasts NEW-VIEW with its
+    /// highQC (Alg. 5, P10); two-chain broadcasts a TIMEOUT and waits for a TC (T1).
     mutating func onViewTimeout(_ actions: inout [ReplicaAction]) {
         viewTimerArmed = false
         let view = currentView

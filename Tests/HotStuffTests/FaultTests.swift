@@ -23,6 +23,8 @@ struct FaultTests {
             // Two-chain moves on through timeout certificates (T1–T2).
             let tcs = (c.observations[.replica(r)] ?? []).filter { if case .timeoutCertified = $0 { return true }; return false }
             #expect(tcs.isEmpty == (variant == .chained))
+            // Once everything committed the replica is idle: no view timer left armed (P2).
+            #expect(c.timers[.replica(r)]?[HotStuffReplica.viewTimer] == nil)
         }
         c.expectReplicaInvariants()
     }
