@@ -46,6 +46,19 @@ public enum Observation: Sendable, Equatable {
     case rejected(reason: RejectReason, from: Principal)
     /// A request the replica knows of and has not executed yet (sampled on timer events for diagnosis).
     case pendingRequests(count: Int)
+    /// HotStuff: the replica voted for the block `digest` proposed in `view` (at most once per view).
+    case voted(view: UInt64, digest: Digest)
+    /// HotStuff: the replica formed or verified a quorum certificate for block `digest` of `view` at `height`.
+    case blockCertified(view: UInt64, digest: Digest, height: UInt64)
+    /// HotStuff: the block `digest` at `height`, whose parent is `parent`, committed (emitted just before
+    /// the generic `committed`), so a checker can verify that committed blocks form one hash chain.
+    case blockCommitted(height: UInt64, digest: Digest, parent: Digest)
+    /// HotStuff: the replica's locked QC changed; `view` is the locked QC's view (never decreases).
+    case locked(view: UInt64)
+    /// HotStuff: the replica's highest known QC changed to one of `view`.
+    case highQC(view: UInt64)
+    /// Two-chain HotStuff: the replica formed or verified a timeout certificate for `view`.
+    case timeoutCertified(view: UInt64)
 
     // Client observations.
     /// The client signed and sent a new request.
@@ -66,6 +79,12 @@ extension Observation {
         case .stateTransferred: return "state-transfer"
         case .rejected: return "reject"
         case .pendingRequests: return "pending"
+        case .voted: return "vote"
+        case .blockCertified: return "certified"
+        case .blockCommitted: return "block-commit"
+        case .locked: return "locked"
+        case .highQC: return "high-qc"
+        case .timeoutCertified: return "timeout-certified"
         case .requestIssued: return "request"
         case .requestCompleted: return "complete"
         }

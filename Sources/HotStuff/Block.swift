@@ -1,0 +1,77 @@
+import BFTCore
+
+/// A node of the block tree (Yin et al. §5, "node"): a batch of client requests, the digest of its
+/// parent, its height and view, and the QC that justifies it (Specs/HotStuff.md B1).
+///
+/// The digest covers the whole canonical encoding, including the justify QC's signatures, so a chain
+/// of digests authenticates every embedded certificate (S2).
+public struct Block: Hashable, Sendable, CustomStringConvertible {
+    public let view: UInt64
+    public let height: UInt64
+    public let parent: Digest
+    public let proposer: ReplicaID
+    public let justify: QuorumCertificate
+    public let requests: [ClientRequest]
+    /// Canonical encoding (without message tag) and its BLAKE2b-256 digest, computed once.
+    public let encoded: [UInt8]
+    public let digest: Digest
+
+    public init(view: UInt64, height: UInt64, parent: Digest, proposer: ReplicaID,
+                justify: QuorumCertificate, requests: [ClientRequest]) {
+        self.view = view
+        self.height = height
+        self.parent = parent
+        self.proposer = proposer
+        self.justify = justify
+        self.requests = requests
+        var w = ByteWriter(capacity: 128 + requests.reduce(0) { $0 + $1.bytes.count + 4 })
+        w.u64(view)
+        w.u64(height)
+        w.digest(parent)
+        w.u32(UInt32(proposer))
+        justify.encode(into: &w)
+        w.u32(UInt32(requests.count))
+        for r in requests { r.encodeEmbedded(into: &w) }
+        encoded = w.bytes
+        digest = Digest.of(encoded)
+    }
+
+    /// The root of every tree: view 0, height 0, no requests, justified by a placeholder QC on the zero digest.
+    public static let genesis = Block(view: 0, height: 0, parent: .zero, proposer: 0,
+                                      justify: QuorumCertificate(view: 0, block: .zero, signatures: []), requests: [])
+
+    /// Creates the block a leader proposes on `justify` (B1: its parent is the block `justify` certifies).
+    public init(view: UInt64, parentHeight: UInt64, proposer: ReplicaID, justify: QuorumCertificate, requests: [ClientRequest]) {
+        self.init(view: view, height: parentHeight + 1, parent: justify.block, proposer: proposer, justify: justify, requests: requests)
+    }
+
+    public var description: String { "B(v\(view) h\(height) \(digest.short) ← \(parent.short))" }
+
+    public static func == (a: Block, b: Block) -> Bool { a.digest == b.digest && a.encoded == b.encoded }
+    public func hash(into h: inout Hasher) { h.combine(digest) }
+
+    func encode(into w: inout ByteWriter) { w.raw(encoded) }
+
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> Block {
+        let view = try r.u64("block view")
+        let height = try r.u64("block height")
+        let parent = try r.digest("block parent")
+        let proposer = Int(try r.u32("block proposer"))
+        guard proposer < HotStuffLimits.replicasMax else { throw .valueOutOfRange(field: "block proposer", value: UInt64(proposer)) }
+        let justify = try QuorumCertificate.decode(from: &r)
+        // A request is at least tag, client, timestamp, operation length and signature.
+        let count = try r.count("block requests", max: HotStuffLimits.batchSizeMax, minElementSize: 4 + 1 + 4 + 8 + 4 + Signature.byteCount)
+        var requests: [ClientRequest] = []
+        requests.reserveCapacity(count)
+        for _ in 0..<count { requests.append(try ClientRequest.decodeEmbedded(&r)) }
+        return Block(view: view, height: height, parent: parent, proposer: proposer, justify: justify, requests: requests)
+    }
+
+    /// B1: the shape every non-genesis block must have, checkable without its ancestors.
+    var isWellFormed: Bool {
+        guard height >= 1, view >= 1 else { return false }
+        guard parent == justify.block else { return false }
+        guard view > justify.view else { return false }
+        return true
+    }
+}

@@ -1,0 +1,162 @@
+import BFTCore
+
+/// Signing domains; one per signed statement so no signature can be replayed as another kind.
+enum HotStuffDomain {
+    static let proposal = SigningDomain("bftsim/hotstuff/v1/PROPOSAL")
+    static let vote = SigningDomain("bftsim/hotstuff/v1/VOTE")
+    static let newView = SigningDomain("bftsim/hotstuff/v1/NEW-VIEW")
+    static let timeout = SigningDomain("bftsim/hotstuff/v1/TIMEOUT")
+}
+
+/// A quorum certificate: n−f distinct replicas' signed votes on (view, block digest) (Yin et al. §4.1;
+/// Specs/HotStuff.md H-Q1). Signatures are sorted by signer, so the encoding is canonical.
+public struct QuorumCertificate: Hashable, Sendable, CustomStringConvertible {
+    public var view: UInt64
+    public var block: Digest
+    public var signatures: [(signer: ReplicaID, signature: Signature)]
+
+    public init(view: UInt64, block: Digest, signatures: [(signer: ReplicaID, signature: Signature)]) {
+        self.view = view
+        self.block = block
+        self.signatures = signatures.sorted { $0.signer < $1.signer }
+    }
+
+    /// The certificate of the genesis block (H-Q2): valid by definition, carries no signatures.
+    public static let genesis = QuorumCertificate(view: 0, block: Block.genesis.digest, signatures: [])
+
+    public var isGenesis: Bool { self == .genesis }
+    public var description: String { "QC(v\(view), \(block.short), \(signatures.count) sigs)" }
+
+    /// Bytes a vote signs: `view ‖ digest` (domain VOTE). The voter is the signer, not part of the bytes.
+    public static func voteStatement(view: UInt64, block: Digest) -> [UInt8] {
+        var w = ByteWriter(capacity: 40)
+        w.u64(view)
+        w.digest(block)
+        return w.bytes
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.view == b.view && a.block == b.block && a.signatures.count == b.signatures.count
+            && zip(a.signatures, b.signatures).allSatisfy { $0.signer == $1.signer && $0.signature == $1.signature }
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(view)
+        h.combine(block)
+        for s in signatures { h.combine(s.signer); h.combine(s.signature) }
+    }
+
+    func encode(into w: inout ByteWriter) {
+        w.u64(view)
+        w.digest(block)
+        w.u32(UInt32(signatures.count))
+        for s in signatures {
+            w.u32(UInt32(s.signer))
+            w.signature(s.signature)
+        }
+    }
+
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> QuorumCertificate {
+        let view = try r.u64("qc view")
+        let block = try r.digest("qc block")
+        let count = try r.count("qc signatures", max: HotStuffLimits.replicasMax, minElementSize: 4 + Signature.byteCount)
+        var sigs: [(signer: ReplicaID, signature: Signature)] = []
+        sigs.reserveCapacity(count)
+        for _ in 0..<count {
+            let signer = Int(try r.u32("qc signer"))
+            guard signer < HotStuffLimits.replicasMax else { throw .valueOutOfRange(field: "qc signer", value: UInt64(signer)) }
+            if let last = sigs.last, last.signer >= signer { throw .invalid("qc signers not strictly increasing") }
+            sigs.append((signer, try r.signature("qc signature")))
+        }
+        return QuorumCertificate(view: view, block: block, signatures: sigs)
+    }
+
+    /// H-Q1: the genesis QC, or at least `quorum` distinct signers in `0..<n`, each signature valid.
+    func isValid(config: HotStuffConfig, verifier: SignatureVerifier) -> Bool {
+        if view == 0 { return isGenesis }
+        guard signatures.count >= config.quorum.quorum else { return false }
+        let statement = QuorumCertificate.voteStatement(view: view, block: block)
+        var previous = -1
+        for s in signatures {
+            guard s.signer > previous, s.signer < config.n else { return false }
+            previous = s.signer
+            guard verifier.verify(s.signature, domain: HotStuffDomain.vote, message: statement[...], signer: .replica(s.signer)) else {
+                return false
+            }
+        }
+        return true
+    }
+}
+
+/// A timeout certificate: n−f distinct replicas' signed timeouts for one view, each naming the view of
+/// the highest QC its signer held (Jolteon §4; DiemBFT v4 `TimeoutCertificate`; Specs/HotStuff.md T1).
+public struct TimeoutCertificate: Hashable, Sendable, CustomStringConvertible {
+    public struct Entry: Hashable, Sendable {
+        public var signer: ReplicaID
+        public var highQCView: UInt64
+        public var signature: Signature
+        public init(signer: ReplicaID, highQCView: UInt64, signature: Signature) {
+            self.signer = signer
+            self.highQCView = highQCView
+            self.signature = signature
+        }
+    }
+    public var view: UInt64
+    public var entries: [Entry]
+
+    public init(view: UInt64, entries: [Entry]) {
+        self.view = view
+        self.entries = entries.sorted { $0.signer < $1.signer }
+    }
+
+    /// T2: the highest QC view any signer reported; a block justified by this TC must carry a QC at least this high.
+    public var highQCViewMax: UInt64 { entries.map(\.highQCView).max() ?? 0 }
+    public var description: String { "TC(v\(view), hqc≤\(highQCViewMax), \(entries.count) sigs)" }
+
+    /// Bytes a timeout signs: `view ‖ highQCView` (domain TIMEOUT).
+    public static func timeoutStatement(view: UInt64, highQCView: UInt64) -> [UInt8] {
+        var w = ByteWriter(capacity: 16)
+        w.u64(view)
+        w.u64(highQCView)
+        return w.bytes
+    }
+
+    func encode(into w: inout ByteWriter) {
+        w.u64(view)
+        w.u32(UInt32(entries.count))
+        for e in entries {
+            w.u32(UInt32(e.signer))
+            w.u64(e.highQCView)
+            w.signature(e.signature)
+        }
+    }
+
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> TimeoutCertificate {
+        let view = try r.u64("tc view")
+        let count = try r.count("tc entries", max: HotStuffLimits.replicasMax, minElementSize: 12 + Signature.byteCount)
+        var entries: [Entry] = []
+        entries.reserveCapacity(count)
+        for _ in 0..<count {
+            let signer = Int(try r.u32("tc signer"))
+            guard signer < HotStuffLimits.replicasMax else { throw .valueOutOfRange(field: "tc signer", value: UInt64(signer)) }
+            if let last = entries.last, last.signer >= signer { throw .invalid("tc signers not strictly increasing") }
+            entries.append(Entry(signer: signer, highQCView: try r.u64("tc high qc view"), signature: try r.signature("tc signature")))
+        }
+        return TimeoutCertificate(view: view, entries: entries)
+    }
+
+    /// T1: at least `quorum` distinct signers in `0..<n`, each timeout signature valid, and no signer
+    /// claims a QC at or above the timed-out view.
+    func isValid(config: HotStuffConfig, verifier: SignatureVerifier) -> Bool {
+        guard view > 0, entries.count >= config.quorum.quorum else { return false }
+        var previous = -1
+        for e in entries {
+            guard e.signer > previous, e.signer < config.n, e.highQCView < view else { return false }
+            previous = e.signer
+            let statement = TimeoutCertificate.timeoutStatement(view: view, highQCView: e.highQCView)
+            guard verifier.verify(e.signature, domain: HotStuffDomain.timeout, message: statement[...], signer: .replica(e.signer)) else {
+                return false
+            }
+        }
+        return true
+    }
+}

@@ -1,0 +1,110 @@
+import BFTCore
+
+/// Which consensus rules a replica runs (Specs/HotStuff.md §1). Both share the block tree, pacemaker,
+/// leader rotation, block sync and crypto; only the `ConsensusRules` type differs.
+public enum HotStuffVariant: String, Sendable, CaseIterable {
+    /// Chained HotStuff (Yin et al., PODC'19, Algorithms 3–5): three-chain commit, `safeNode` voting.
+    case chained
+    /// Two-chain HotStuff (Jolteon; DiemBFT v4): two-chain commit, timeout certificates.
+    case twoChain = "two-chain"
+
+    /// The rules object for this variant.
+    var rules: any ConsensusRules {
+        switch self {
+        case .chained: return ChainedRules()
+        case .twoChain: return TwoChainRules()
+        }
+    }
+}
+
+/// Deliberately broken rules, for testing that the checkers notice (test-the-tester). Never set in
+/// a real deployment; each one names the safety argument it breaks.
+public struct HotStuffMutations: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Chained: the three-chain commit rule checks only parent links, not consecutive views
+    /// (breaks H-C1; a view gap lets a conflicting block be certified in between).
+    public static let commitOnParentLinks = HotStuffMutations(rawValue: 1 << 0)
+    /// The vote rule accepts any block that passes the once-per-view rule: no `safeNode` lock check
+    /// (chained) and no QC/TC justification check (two-chain). Breaks H-V2.
+    public static let voteWithoutLockCheck = HotStuffMutations(rawValue: 1 << 1)
+}
+
+/// Static parameters of a HotStuff cluster; identical on every replica.
+public struct HotStuffConfig: Sendable {
+    public var n: Int
+    public var f: Int
+    public var variant: HotStuffVariant
+    /// Most requests a leader puts in one block.
+    public var batchSizeMax: Int
+    /// First view timeout (P4); doubles on each consecutive local timeout up to `viewTimeoutMax`.
+    public var viewTimeout: Nanoseconds
+    public var viewTimeoutMax: Nanoseconds
+    /// View `v` is led by `leaderSchedule[v % count]`; nil means round-robin `v % n` (P1).
+    public var leaderSchedule: [ReplicaID]?
+    public var mutations: HotStuffMutations
+    /// Committed blocks kept below the last committed one, to serve block sync to laggards (B3).
+    public var blockRetention: Int
+    /// Bound on verified client requests waiting to be proposed.
+    public var mempoolMax: Int
+
+    public init(n: Int, f: Int? = nil, variant: HotStuffVariant = .chained, batchSizeMax: Int = 64,
+                viewTimeout: Nanoseconds = 200 * nanosPerMillisecond,
+                viewTimeoutMax: Nanoseconds = 10 * nanosPerSecond,
+                leaderSchedule: [ReplicaID]? = nil, mutations: HotStuffMutations = [],
+                blockRetention: Int = 256, mempoolMax: Int = 10_000) {
+        let quorum = QuorumMath(n: n, f: f)
+        precondition(batchSizeMax >= 1, "batchSizeMax must be positive")
+        precondition(batchSizeMax <= HotStuffLimits.batchSizeMax, "batchSizeMax above the wire limit")
+        precondition(viewTimeout > 0, "viewTimeout must be positive")
+        precondition(viewTimeoutMax >= viewTimeout, "viewTimeoutMax below viewTimeout")
+        precondition(n <= HotStuffLimits.replicasMax, "too many replicas")
+        if let s = leaderSchedule {
+            precondition(!s.isEmpty, "leader schedule must not be empty")
+            precondition(s.allSatisfy { $0 >= 0 && $0 < n }, "leader schedule names a replica outside 0..<n")
+        }
+        precondition(blockRetention >= 1, "blockRetention must be positive")
+        precondition(mempoolMax >= 1, "mempoolMax must be positive")
+        self.n = n
+        self.f = quorum.f
+        self.variant = variant
+        self.batchSizeMax = batchSizeMax
+        self.viewTimeout = viewTimeout
+        self.viewTimeoutMax = viewTimeoutMax
+        self.leaderSchedule = leaderSchedule
+        self.mutations = mutations
+        self.blockRetention = blockRetention
+        self.mempoolMax = mempoolMax
+    }
+
+    public var quorum: QuorumMath { QuorumMath(n: n, f: f) }
+
+    /// P1: the leader of `view`.
+    public func leader(of view: UInt64) -> ReplicaID {
+        if let s = leaderSchedule { return s[Int(view % UInt64(s.count))] }
+        return Int(view % UInt64(n))
+    }
+}
+
+/// Named maxima: wire limits and in-memory bounds (STYLE: everything bounded).
+public enum HotStuffLimits {
+    /// Largest cluster the codec accepts.
+    public static let replicasMax = 1024
+    /// Most requests in one block on the wire.
+    public static let batchSizeMax = 4096
+    /// Most blocks in one BLOCK-RESPONSE (S2).
+    public static let blocksPerResponseMax = 32
+    /// Block-sync fetches in flight (S1).
+    public static let fetchesMax = 16
+    /// Verified blocks held while their ancestors are fetched (S3).
+    public static let orphansMax = 256
+    /// Proposals parked until their parent arrives (S3).
+    public static let parkedProposalsMax = 8
+    /// Vote / new-view / timeout collections kept (views ahead of or at the current one).
+    public static let collectorsMax = 64
+    /// Blocks in the tree above the committed root before new proposals are refused (B3).
+    public static let uncommittedBlocksMax = 4096
+    /// How far ahead of the current view votes, new-views and timeouts are collected.
+    public static let viewWindow: UInt64 = 1024
+}

@@ -1,0 +1,193 @@
+import BFTCore
+
+extension HotStuffReplica {
+    // MARK: Views (P1–P3)
+
+    /// P2: enters `view` (only forwards), reports it, drops collectors for older views, restarts the
+    /// view timer and lets the leader propose.
+    mutating func enterView(_ view: UInt64, _ actions: inout [ReplicaAction]) {
+        precondition(view > currentView, "views only move forward")
+        currentView = view
+        actions.append(.observe(.viewEntered(view: view, leader: config.leader(of: view))))
+        // Votes matter only above the highQC and, via NEW-VIEWs (P8), up to f+2 views back.
+        let highQCView = highQC.view
+        let oldest = view > UInt64(config.f + 2) ? view - UInt64(config.f + 2) : 0
+        voteCollectors = voteCollectors.filter { $0.key.view > highQCView && $0.key.view >= oldest }
+        newViewCollectors = newViewCollectors.filter { $0.key >= view }
+        timeoutCollectors = timeoutCollectors.filter { $0.key >= view }
+        restartViewTimer(&actions)
+        tryPropose(&actions)
+    }
+
+    /// P2: a fresh timeout for the new view while there is work; otherwise no timer at all.
+    mutating func restartViewTimer(_ actions: inout [ReplicaAction]) {
+        if hasWork {
+            viewTimerArmed = true
+            actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
+        } else if viewTimerArmed {
+            viewTimerArmed = false
+            actions.append(.cancelTimer(Self.viewTimer))
+        }
+    }
+
+    /// P4: `viewTimeout · 2^k`, capped at `viewTimeoutMax`, where k counts consecutive timeouts.
+    var viewTimeoutDuration: Nanoseconds {
+        var t = config.viewTimeout
+        for _ in 0..<min(consecutiveTimeouts, 62) {
+            guard t < config.viewTimeoutMax else { break }
+            t = t > config.viewTimeoutMax / 2 ? config.viewTimeoutMax : t * 2
+        }
+        return min(t, config.viewTimeoutMax)
+    }
+
+    /// Whether the replica is waiting for something to commit: a request in the mempool, or requests
+    /// in blocks not yet committed. The view timer runs only then (P2), so an idle cluster is quiet.
+    var hasWork: Bool {
+        if !mempool.isEmpty { return true }
+        // A highQC whose block is missing is work too: it must be fetched (S1).
+        guard tree.contains(highQC.block) else { return true }
+        guard let chain = tree.uncommittedChain(to: highQC.block) else { return false }
+        return chain.contains { !$0.requests.isEmpty }
+    }
+
+    /// Arms the view timer when there is work and it is not running; cancels it when idle.
+    mutating func updateViewTimer(_ actions: inout [ReplicaAction]) {
+        if hasWork {
+            guard !viewTimerArmed else { return }
+            viewTimerArmed = true
+            actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
+        } else if viewTimerArmed {
+            viewTimerArmed = false
+            actions.append(.cancelTimer(Self.viewTimer))
+        }
+    }
+
+    // MARK: Local timeout (P4)
+
+    /// P4: the current view timed out. The replica stops voting in it (H-V1), persists that, doubles
+    /// its timeout, and asks to move on: chained enters the next view and broadcasts NEW-VIEW with its
+    /// highQC (Alg. 5, P10); two-chain broadcasts a TIMEOUT and waits for a TC (T1).
+    mutating func onViewTimeout(_ actions: inout [ReplicaAction]) {
+        viewTimerArmed = false
+        let view = currentView
+        actions.append(.observe(.viewChangeStarted(view: view + 1)))
+        actions.append(.observe(.pendingRequests(count: mempool.count)))
+        consecutiveTimeouts += 1
+        if rules.usesTimeoutCertificates {
+            lastVotedView = max(lastVotedView, view)
+            persistSafetyState(&actions)
+            let timeout = Timeout(view: view, highQC: highQC, highTC: highTC, signer: signer)
+            actions.append(.broadcast(HotStuffMessage.timeout(timeout).bytes))
+            // Re-arm first: the local TC (if this completes one) enters the next view and re-arms again.
+            viewTimerArmed = true
+            actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
+            onTimeout(timeout, from: principal, &actions)
+        } else {
+            leaveView(to: view + 1, &actions)
+        }
+    }
+
+    /// Chained: stops voting below `next` (H-V1), persists that (R1), enters `next` and broadcasts
+    /// ⟨NEW-VIEW, next, highQC, lastVote?⟩ (P4, P8, P10), handling its own copy too.
+    mutating func leaveView(to next: UInt64, _ actions: inout [ReplicaAction]) {
+        lastVotedView = max(lastVotedView, next - 1)
+        persistSafetyState(&actions)
+        let vote = lastVote.flatMap { $0.view > highQC.view ? $0 : nil }
+        let newView = NewView(view: next, highQC: highQC, lastVote: vote, signer: signer)
+        if next > currentView { enterView(next, &actions) }
+        actions.append(.broadcast(HotStuffMessage.newView(newView).bytes))
+        onNewView(newView, from: principal, &actions)
+    }
+
+    // MARK: NEW-VIEW (chained, P5, P7)
+
+    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC (and its last vote, P8); f+1 announcements
+    /// of later views move this replica there (P10); n−f NEW-VIEWs for a view let its leader enter it
+    /// (P7) and propose on the highest QC among them (P5). Chained replicas broadcast NEW-VIEW so every
+    /// replica sees the announcements; two-chain replicas receive NEW-VIEWs only as P9 sync answers.
+    mutating func onNewView(_ m: NewView, from: Principal, _ actions: inout [ReplicaAction]) {
+        guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
+        guard m.view > 0, m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
+        guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
+        guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+        learn(m.highQC, hint: m.sender, &actions)
+        if let vote = m.lastVote { onVote(vote, from: from, &actions) }
+        if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+        if !rules.usesTimeoutCertificates { followAnnouncedViews(m.sender, view: m.view, &actions) }
+        guard !rules.usesTimeoutCertificates, config.leader(of: m.view) == id, m.view >= currentView else { return }
+        if newViewCollectors[m.view] == nil, newViewCollectors.count >= HotStuffLimits.collectorsMax {
+            guard let furthest = newViewCollectors.keys.max(), m.view < furthest else { return reject(.outsideWindow, from, &actions) }
+            newViewCollectors[furthest] = nil
+        }
+        var senders = newViewCollectors[m.view] ?? SignerSet(n: config.n)
+        guard senders.insert(m.sender) else { return }
+        newViewCollectors[m.view] = senders
+        guard senders.count >= quorum else { return }
+        if m.view > currentView { enterView(m.view, &actions) } else { tryPropose(&actions) }
+    }
+
+    /// P10 (view synchronisation without certificates, after Bracha's amplification): when f+1
+    /// replicas announced views ≥ w > current view, at least one correct replica timed out of w − 1,
+    /// so this replica leaves for w and announces it too. Otherwise replicas whose timers are out of phase by more than one
+    /// (capped) timeout would never share a view again.
+    mutating func followAnnouncedViews(_ sender: ReplicaID, view: UInt64, _ actions: inout [ReplicaAction]) {
+        guard view > announcedViews[sender] else { return }
+        announcedViews[sender] = view
+        let target = announcedViews.sorted(by: >)[config.f]
+        guard target > currentView else { return }
+        // Join: announce the view too, so n−f announcements (and the leader's quorum, P7) can form.
+        actions.append(.observe(.viewChangeStarted(view: target)))
+        leaveView(to: target, &actions)
+    }
+
+    /// P9: a replica asking to leave a view with an older highQC than ours gets ours in a NEW-VIEW,
+    /// so a replica that missed the proposal carrying a commit-making QC learns it even when the
+    /// replicas that have it are idle and no longer time out.
+    mutating func helpIfBehind(_ sender: ReplicaID, view: UInt64, highQCView: UInt64, _ actions: inout [ReplicaAction]) {
+        guard highQCView < highQC.view, highQC.view < view else { return }
+        let answer = NewView(view: view, highQC: highQC, signer: signer)
+        actions.append(.send(answer.bytes, to: .replica(sender)))
+    }
+
+    // MARK: TIMEOUT and TC (two-chain, T1–T2)
+
+    /// T1: collects signed timeouts for a view; n−f from distinct replicas form a TC, which moves
+    /// everyone who sees it to the next view (P3). Each timeout's highQC is learned too.
+    mutating func onTimeout(_ m: Timeout, from: Principal, _ actions: inout [ReplicaAction]) {
+        guard rules.usesTimeoutCertificates else { return reject(.malformed, from, &actions) }
+        guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
+        guard m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
+        if let tc = m.highTC, tc.view >= currentView, m.sender != id {
+            // P3: the sender's TC moves a replica that missed those timeouts.
+            guard tc.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+            learn(tc, &actions)
+        }
+        guard m.view >= currentView else {
+            // P9: a late timeout still tells us the sender may be behind.
+            if m.verify(verifier) { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+            return
+        }
+        guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
+        if let existing = timeoutCollectors[m.view] {
+            guard !existing.formed, existing.entries[m.sender] == nil else { return }
+        }
+        guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+        if timeoutCollectors[m.view] == nil, timeoutCollectors.count >= HotStuffLimits.collectorsMax {
+            guard let furthest = timeoutCollectors.keys.max(), m.view < furthest else { return reject(.outsideWindow, from, &actions) }
+            timeoutCollectors[furthest] = nil
+        }
+        var collector = timeoutCollectors[m.view] ?? TimeoutCollector(n: config.n)
+        collector.entries[m.sender] = m.entry
+        collector.count += 1
+        let complete = collector.count >= quorum
+        if complete { collector.formed = true }
+        timeoutCollectors[m.view] = collector
+        learn(m.highQC, hint: m.sender, &actions)
+        if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+        guard complete else { return }
+        let tc = TimeoutCertificate(view: m.view, entries: collector.entries.compactMap { $0 })
+        learn(tc, &actions)
+    }
+}

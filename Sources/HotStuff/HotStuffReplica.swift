@@ -1,0 +1,172 @@
+import BFTCore
+
+/// A HotStuff replica as a sans-IO state machine: chained (Yin et al., PODC'19, event-driven
+/// Algorithms 3–5) or two-chain (Jolteon / DiemBFT v4), chosen by `config.variant`.
+///
+/// The shared machinery lives in extensions split by concern — proposals and votes
+/// (`+Proposal`), certificates, locking and commit (`+Certificates`), the pacemaker (`+Pacemaker`),
+/// block sync (`+BlockSync`), client requests and execution (`+Execution`), durable safety state
+/// (`+Persistence`) — and the variant's safety rules sit behind `ConsensusRules`. Rule names
+/// (H-V1, P3, S2, ...) refer to Specs/HotStuff.md.
+public struct HotStuffReplica: StateMachine {
+    static let viewTimer = TimerID(kind: 0x4801)
+    static let fetchTimer = TimerID(kind: 0x4802)
+
+    public let id: ReplicaID
+    public let config: HotStuffConfig
+    let rules: any ConsensusRules
+    let signer: MessageSigner
+    let verifier: SignatureVerifier
+    public var principal: Principal { .replica(id) }
+
+    // Safety state (R1): persisted before any vote or timeout that depends on it leaves.
+    /// H-V1 (`vheight`): the highest view this replica voted in or timed out of.
+    public internal(set) var lastVotedView: UInt64 = 0
+    public internal(set) var lockedQC: QuorumCertificate = .genesis
+    public internal(set) var highQC: QuorumCertificate = .genesis
+
+    // Pacemaker (P1–P7).
+    public internal(set) var currentView: UInt64 = 0
+    /// The last view this replica proposed in (a leader proposes at most once per view).
+    var proposedView: UInt64 = 0
+    /// Consecutive local timeouts since the last QC-driven progress; the backoff exponent (P4).
+    var consecutiveTimeouts = 0
+    var viewTimerArmed = false
+    /// Highest TC seen (two-chain, T2).
+    public internal(set) var highTC: TimeoutCertificate?
+    var voteCollectors: [VoteKey: VoteCollector] = [:]
+    var newViewCollectors: [UInt64: SignerSet] = [:]
+    /// The view of the last QC that committed requests; a leader holding it as highQC proposes even
+    /// without new work, so the other replicas learn it and commit too (P5).
+    var commitQCView: UInt64 = 0
+    /// Per replica, the highest view it announced entering by NEW-VIEW (chained; P10).
+    var announcedViews: [UInt64]
+    /// This replica's most recent vote, attached to its NEW-VIEW while newer than its highQC (P8).
+    var lastVote: Vote?
+    var timeoutCollectors: [UInt64: TimeoutCollector] = [:]
+
+    // Block tree and block sync (B1–B3, S1–S4).
+    public internal(set) var tree = BlockTree()
+    var certifiedSeen: Set<Digest> = [Block.genesis.digest]
+    var orphans: [Digest: Block] = [:]
+    var fetches: [Digest: Fetch] = [:]
+    var fetchTimerArmed = false
+    var parkedProposals: [Proposal] = []
+
+    // Execution (E1–E4).
+    public internal(set) var store = KeyValueStore()
+    var clientTable: [ClientID: ClientRecord] = [:]
+    var mempool: Mempool
+
+    public init(id: ReplicaID, config: HotStuffConfig, signer: MessageSigner, verifier: SignatureVerifier) {
+        precondition(id >= 0 && id < config.n, "replica id outside 0..<n")
+        precondition(signer.principal == .replica(id), "signer must belong to this replica")
+        self.id = id
+        self.config = config
+        self.rules = config.variant.rules
+        self.signer = signer
+        self.verifier = verifier
+        mempool = Mempool(capacity: config.mempoolMax)
+        announcedViews = Array(repeating: 0, count: config.n)
+    }
+
+    var quorum: Int { config.quorum.quorum }
+
+    public mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction]) {
+        switch input {
+        case .start:
+            onStart(&actions)
+        case .recover(let durable):
+            restore(from: durable)
+            onStart(&actions)
+        case .timer(let t) where t == Self.viewTimer:
+            onViewTimeout(&actions)
+        case .timer(let t) where t == Self.fetchTimer:
+            onFetchTimeout(&actions)
+        case .timer:
+            break
+        case .message(let from, let bytes):
+            guard let message = try? HotStuffMessage(decoding: bytes) else {
+                actions.append(.observe(.rejected(reason: .malformed, from: from)))
+                return
+            }
+            dispatch(message, from: from, &actions)
+        }
+    }
+
+    mutating func dispatch(_ message: HotStuffMessage, from: Principal, _ actions: inout [ReplicaAction]) {
+        switch message {
+        case .proposal(let p): onProposal(p, from: from, &actions)
+        case .vote(let v): onVote(v, from: from, &actions)
+        case .newView(let m): onNewView(m, from: from, &actions)
+        case .timeout(let m): onTimeout(m, from: from, &actions)
+        case .blockRequest(let m): onBlockRequest(m, from: from, &actions)
+        case .blockResponse(let m): onBlockResponse(m, from: from, &actions)
+        case .request(let r): onClientRequest(r, from: from, &actions)
+        }
+    }
+
+    mutating func onStart(_ actions: inout [ReplicaAction]) {
+        let first = max(1, max(highQC.view, lastVotedView) + 1)
+        if currentView < first { enterView(first, &actions) }
+    }
+
+    func reject(_ reason: RejectReason, _ from: Principal, _ actions: inout [ReplicaAction]) {
+        actions.append(.observe(.rejected(reason: reason, from: from)))
+    }
+
+    /// Sends to one replica, or handles the message locally when it is addressed to this replica.
+    mutating func send(_ message: HotStuffMessage, to replica: ReplicaID, _ actions: inout [ReplicaAction]) {
+        if replica == id {
+            dispatch(message, from: principal, &actions)
+        } else {
+            actions.append(.send(message.bytes, to: .replica(replica)))
+        }
+    }
+}
+
+/// Votes for one (view, block), indexed by replica id so duplicates count once (H-Q1).
+struct VoteKey: Hashable {
+    var view: UInt64
+    var block: Digest
+}
+
+struct VoteCollector {
+    var signatures: [Signature?]
+    var count = 0
+    var formed = false
+    init(n: Int) { signatures = Array(repeating: nil, count: n) }
+}
+
+/// Distinct senders, indexed by replica id.
+struct SignerSet {
+    var members: [Bool]
+    var count = 0
+    init(n: Int) { members = Array(repeating: false, count: n) }
+    mutating func insert(_ r: ReplicaID) -> Bool {
+        guard !members[r] else { return false }
+        members[r] = true
+        count += 1
+        return true
+    }
+}
+
+struct TimeoutCollector {
+    var entries: [TimeoutCertificate.Entry?]
+    var count = 0
+    var formed = false
+    init(n: Int) { entries = Array(repeating: nil, count: n) }
+}
+
+struct Fetch {
+    var peer: ReplicaID
+    var attempts: Int
+}
+
+/// Per client: the last executed timestamp and its result, for exactly-once execution and reply
+/// retransmission (E3).
+struct ClientRecord: Equatable {
+    var timestamp: UInt64
+    var view: UInt64
+    var result: [UInt8]
+}

