@@ -132,6 +132,8 @@ public final class InvariantChecker {
             onExecuted(r, at: p, request: request, requestDigest: requestDigest, result: result, record)
         case .stateTransferred(let sequence, _):
             onStateTransferred(r, sequence: sequence)
+        case .voted, .blockCertified, .blockCommitted, .locked, .highQC, .timeoutCertified:
+            observeChainedBFT(r, record)
         }
     }
 

@@ -71,6 +71,19 @@ extension Simulator {
         case .requestCompleted(let request, let result):
             line.set("request", request.description)
             line.set("result", result.short)
+        case .voted(let view, let digest):
+            line.set("view", view)
+            line.set("digest", digest.short)
+        case .blockCertified(let view, let digest, let height):
+            line.set("view", view)
+            line.set("digest", digest.short)
+            line.set("height", height)
+        case .blockCommitted(let height, let digest, let parent):
+            line.set("height", height)
+            line.set("digest", digest.short)
+            line.set("parent", parent.short)
+        case .locked(let view), .highQC(let view), .timeoutCertified(let view):
+            line.set("view", view)
         }
         emit(line)
     }
