@@ -1,5 +1,6 @@
 import BFTCore
 import BFTCrypto
+import HotStuff
 import PBFT
 import ScenarioFormat
 
@@ -27,6 +28,8 @@ public enum RunError: Error, CustomStringConvertible {
 public func driver(for kind: ProtocolKind) -> any ProtocolDriver {
     switch kind {
     case .pbft: return PBFTDriver()
+    case .hotstuff: return HotStuffDriver(variant: .chained)
+    case .hotstuffTwoChain: return HotStuffDriver(variant: .twoChain)
     }
 }
 
@@ -58,6 +61,52 @@ public struct PBFTDriver: ProtocolDriver {
             return EquivocatingPrimary(wrapping: honest, signer: signer, config: config)
         case let other?:
             throw .unsupported("PBFT has no Byzantine behaviour '\(other)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
+        }
+    }
+}
+
+/// HotStuff, chained or two-chain, with optional test-only mutations.
+public struct HotStuffDriver: ProtocolDriver {
+    public var variant: HotStuffVariant
+    public var mutations: HotStuffMutations
+    public init(variant: HotStuffVariant, mutations: HotStuffMutations = []) {
+        self.variant = variant
+        self.mutations = mutations
+    }
+
+    public var describe: MessageDescriber { describeHotStuffMessage }
+    /// Leaders rotate every view, so clients send each request to every replica's mempool.
+    public var clientTargeting: Client.Targeting { .all }
+    public var byzantineBehaviours: [String] { ["equivocate"] + ForkingLeader.Attack.allCases.map(\.rawValue) }
+
+    public func config(for scenario: Scenario) -> HotStuffConfig {
+        let p = scenario.parameters
+        return HotStuffConfig(n: scenario.replicas, f: scenario.f, variant: variant,
+                              batchSizeMax: min(p.batchSizeMax, HotStuffLimits.batchSizeMax),
+                              viewTimeout: p.viewChangeTimeout, viewTimeoutMax: p.viewChangeTimeoutMax,
+                              leaderSchedule: p.leaderSchedule, mutations: mutations)
+    }
+
+    public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {
+        let config = config(for: scenario)
+        let signer = keyring.signer(for: .replica(id))
+        let honest = HotStuffReplica(id: id, config: config, signer: signer, verifier: keyring.verifier)
+        switch behaviour {
+        case nil:
+            return honest
+        case "equivocate":
+            return EquivocatingLeader(wrapping: honest, signer: signer, config: config)
+        case let name? where ForkingLeader.Attack(rawValue: name) != nil:
+            let attack = ForkingLeader.Attack(rawValue: name)!
+            guard config.leaderSchedule == [id] else {
+                throw .unsupported("behaviour '\(name)' scripts every view, so parameters.leader_schedule must be [\(id)]")
+            }
+            guard attack != .viewGap || variant == .chained else {
+                throw .unsupported("behaviour 'fork-view-gap' targets chained HotStuff (protocol: hotstuff)")
+            }
+            return ForkingLeader(wrapping: honest, attack: attack, signer: signer, config: config)
+        case let other?:
+            throw .unsupported("HotStuff has no Byzantine behaviour '\(other)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
         }
     }
 }

@@ -98,7 +98,7 @@ public struct RunSummary: Codable, Sendable {
         messagesDelivered = o.simulation.messagesDelivered
         let drops = o.simulation.messagesDropped
         messagesDropped = Dictionary(uniqueKeysWithValues: DropReason.allCases.compactMap { r in drops[r] > 0 ? (r.rawValue, drops[r]) : nil })
-        viewChanges = o.viewsEntered
+        viewChanges = o.viewChangesStarted
         highestView = o.highestView
         crypto = Crypto(scheme: s.crypto.rawValue, signed: o.crypto.signed, verifyRequests: o.crypto.verifyRequests,
                         verified: o.crypto.verified, cacheHits: o.crypto.cacheHits, failures: o.crypto.failures)
@@ -148,7 +148,7 @@ public struct RunSummary: Codable, Sendable {
         let dropped = messagesDropped.keys.sorted().map { "\($0) \(messagesDropped[$0]!)" }.joined(separator: ", ")
         out.append("messages  \(messagesSent) sent, \(messagesDelivered) delivered\(dropped.isEmpty ? "" : ", dropped: \(dropped)")")
         out.append("          " + messages.map { "\($0.type) \($0.sent)" }.joined(separator: "  "))
-        out.append("views     \(viewChanges) view entries after view 0, highest view \(highestView)")
+        out.append("views     highest view \(highestView); \(viewChanges) view changes/timeouts started by correct replicas")
         out.append("crypto    \(crypto.signed) signed, \(crypto.verifyRequests) verifications (\(crypto.verified) computed, \(crypto.cacheHits) cached, \(crypto.failures) failed)")
         if !rejected.isEmpty {
             out.append("rejected  " + rejected.keys.sorted().map { "\($0) \(rejected[$0]!)" }.joined(separator: ", "))

@@ -34,7 +34,8 @@ public struct RunOutcome {
     public var checks: CheckReport
     public var crypto: CryptoStats
     public var rejected: [RejectReason: Int]
-    public var viewsEntered: Int
+    /// View changes (PBFT) or view timeouts (HotStuff) started by correct replicas.
+    public var viewChangesStarted: Int
     public var highestView: UInt64
     public var status: RunStatus
 
@@ -44,9 +45,9 @@ public struct RunOutcome {
 
 /// Builds a simulated cluster from a scenario and runs it with the checkers attached online.
 public enum ScenarioRun {
-    public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil) throws(RunError) -> RunOutcome {
-        let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
-        let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
+    /// Builds every state machine of the scenario (replicas, then clients) without running anything.
+    /// Throws `RunError.unsupported` when the scenario asks for something the protocol lacks.
+    public static func buildMachines(_ scenario: Scenario, driver: any ProtocolDriver, keyring: Keyring) throws(RunError) -> [any StateMachine] {
         var behaviours = [String?](repeating: nil, count: scenario.replicas)
         for b in scenario.byzantine where b.replica < scenario.replicas { behaviours[b.replica] = b.behaviour }
 
@@ -60,10 +61,23 @@ public enum ScenarioRun {
                                    signer: keyring.signer(for: .client(c)), verifier: keyring.verifier,
                                    rng: DeterministicRNG(seed: scenario.seed, stream: "client/\(c)")))
         }
+        return machines
+    }
+
+    /// Checks that the scenario can be built for its protocol (behaviours, leader schedules, ...).
+    public static func check(_ scenario: Scenario) throws(RunError) {
+        let keyring = Keyring(scheme: .fast, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
+        _ = try buildMachines(scenario, driver: Runner.driver(for: scenario.protocolKind), keyring: keyring)
+    }
+
+    public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil) throws(RunError) -> RunOutcome {
+        let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
+        let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
+        let machines = try buildMachines(scenario, driver: driver, keyring: keyring)
 
         let checker = InvariantChecker(config: checkerConfig(for: scenario))
         var rejected: [RejectReason: Int] = [:]
-        var viewsEntered = 0
+        var viewChangesStarted = 0
         var highestView: UInt64 = 0
         let byzantine = Set(scenario.byzantineReplicas)
         let simulator = Simulator(scenario: scenario, machines: machines, describe: driver.describe, observer: { record in
@@ -72,10 +86,9 @@ public enum ScenarioRun {
             case .rejected(let reason, _):
                 rejected[reason, default: 0] += 1
             case .viewEntered(let view, _):
-                if let r = record.source.replicaID, !byzantine.contains(r) {
-                    if view > 0 { viewsEntered += 1 }
-                    highestView = max(highestView, view)
-                }
+                if let r = record.source.replicaID, !byzantine.contains(r) { highestView = max(highestView, view) }
+            case .viewChangeStarted:
+                if let r = record.source.replicaID, !byzantine.contains(r) { viewChangesStarted += 1 }
             default:
                 break
             }
@@ -83,7 +96,7 @@ public enum ScenarioRun {
         let result = simulator.run()
         let report = checker.finish(at: result.endTime)
         return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,
-                          viewsEntered: viewsEntered, highestView: highestView,
+                          viewChangesStarted: viewChangesStarted, highestView: highestView,
                           status: status(expect: scenario.expect, safety: report.safety, liveness: report.liveness))
     }
 

@@ -1,8 +1,13 @@
 import BFTCore
 
-/// Which protocol (and variant) a scenario runs. Later issues add HotStuff variants here.
+/// Which protocol (and variant) a scenario runs.
 public enum ProtocolKind: String, Sendable, Equatable, CaseIterable, Codable {
+    /// PBFT (Castro & Liskov), signature variant.
     case pbft
+    /// Chained HotStuff (Yin et al., PODC'19), three-chain commit.
+    case hotstuff
+    /// Two-chain HotStuff (Jolteon / DiemBFT v4), with timeout certificates.
+    case hotstuffTwoChain = "hotstuff-two-chain"
 }
 
 /// A latency distribution in nanoseconds. Samples are clamped to be at least 1 ns.
@@ -70,19 +75,23 @@ public struct ProtocolParameters: Sendable, Equatable, Codable {
     public var checkpointInterval: Int
     /// Watermark window L = H - h (a multiple of K, typically 2K).
     public var watermarkWindow: Int
-    /// Initial view-change timeout; doubles on each consecutive failed view change (§4.5.2).
+    /// Initial view-change timeout (PBFT §4.5.2) or view timeout (HotStuff pacemaker); doubles on each
+    /// consecutive failure up to `viewChangeTimeoutMax`.
     public var viewChangeTimeout: Nanoseconds
     public var viewChangeTimeoutMax: Nanoseconds
+    /// HotStuff: view v is led by `leaderSchedule[v % count]`; nil means round-robin `v % n`.
+    public var leaderSchedule: [Int]?
 
     public init(batchSizeMax: Int = 10, batchDelayMax: Nanoseconds = 2 * nanosPerMillisecond, checkpointInterval: Int = 32,
                 watermarkWindow: Int = 64, viewChangeTimeout: Nanoseconds = 400 * nanosPerMillisecond,
-                viewChangeTimeoutMax: Nanoseconds = 10 * nanosPerSecond) {
+                viewChangeTimeoutMax: Nanoseconds = 10 * nanosPerSecond, leaderSchedule: [Int]? = nil) {
         self.batchSizeMax = batchSizeMax
         self.batchDelayMax = batchDelayMax
         self.checkpointInterval = checkpointInterval
         self.watermarkWindow = watermarkWindow
         self.viewChangeTimeout = viewChangeTimeout
         self.viewChangeTimeoutMax = viewChangeTimeoutMax
+        self.leaderSchedule = leaderSchedule
     }
 }
 

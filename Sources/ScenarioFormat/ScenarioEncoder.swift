@@ -63,6 +63,7 @@ extension ScenarioLoader {
         out.append("  watermark_window: \(p.watermarkWindow)")
         out.append("  view_change_timeout: \(dur(p.viewChangeTimeout))")
         out.append("  view_change_timeout_max: \(dur(p.viewChangeTimeoutMax))")
+        if let schedule = p.leaderSchedule { out.append("  leader_schedule: [\(schedule.map(String.init).joined(separator: ", "))]") }
 
         if scenario.timeline.isEmpty {
             out.append("timeline: []")

@@ -24,7 +24,7 @@ public enum ScenarioKeys {
     public static let workloadModes = ["closed", "open"]
     public static let parameters = [
         "batch_size_max", "batch_delay_max", "checkpoint_interval", "watermark_window",
-        "view_change_timeout", "view_change_timeout_max",
+        "view_change_timeout", "view_change_timeout_max", "leader_schedule",
     ]
     /// The action keys of a timeline event; each event has `at` and exactly one of these.
     public static let timelineActions = ["crash", "partition", "isolate", "cut_link", "heal", "set_latency", "set_loss"]
@@ -46,5 +46,8 @@ public enum ScenarioKeys {
 
 extension ByzantineSpec {
     /// Behaviour names a scenario may use. Issues that add Byzantine behaviours append here.
-    public static let knownBehaviours: [String] = ["equivocate"]
+    /// `equivocate`: PBFT primary / HotStuff leader sends conflicting proposals to different halves.
+    /// `fork-view-gap`, `fork-below-lock`: HotStuff leader scripts a fork that a commit rule without the
+    /// consecutive-view check, or a vote rule without the lock check, would accept (Specs/HotStuff.md).
+    public static let knownBehaviours: [String] = ["equivocate", "fork-view-gap", "fork-below-lock"]
 }

@@ -218,6 +218,14 @@ extension ScenarioParser {
         }
         if let v = spec["view_change_timeout"], let d = positiveDuration(v, "view_change_timeout") { p.viewChangeTimeout = d }
         if let v = spec["view_change_timeout_max"], let d = positiveDuration(v, "view_change_timeout_max") { p.viewChangeTimeoutMax = d }
+        if let v = spec["leader_schedule"], let items = sequence(v, what: "'leader_schedule'") {
+            if items.isEmpty {
+                error(v, "leader_schedule needs at least one replica id")
+            } else {
+                let ids = items.compactMap { replicaID($0) }
+                if ids.count == items.count { p.leaderSchedule = ids }
+            }
+        }
         if p.viewChangeTimeoutMax < p.viewChangeTimeout {
             error(spec["view_change_timeout_max"] ?? spec["view_change_timeout"],
                   "view_change_timeout_max (\(DurationSyntax.format(p.viewChangeTimeoutMax))) must be at least view_change_timeout (\(DurationSyntax.format(p.viewChangeTimeout)))")

@@ -22,14 +22,21 @@ func fail(_ message: String, code: RunStatus) -> ExitCode {
 }
 
 func loadScenario(_ path: String, seed: UInt64?) throws -> Scenario {
+    var s: Scenario
     do {
-        var s = try ScenarioLoader.load(path: path)
-        if let seed { s.seed = seed }
-        return s
+        s = try ScenarioLoader.load(path: path)
     } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         throw ExitCode(RunStatus.invalidInput.rawValue)
     }
+    if let seed { s.seed = seed }
+    do {
+        try ScenarioRun.check(s)
+    } catch {
+        FileHandle.standardError.write(Data("\(path): \(error)\n".utf8))
+        throw ExitCode(RunStatus.invalidInput.rawValue)
+    }
+    return s
 }
 
 struct Run: ParsableCommand {
@@ -113,10 +120,14 @@ struct Validate: ParsableCommand {
         for f in files {
             do {
                 let s = try ScenarioLoader.load(path: f)
+                try ScenarioRun.check(s)
                 print("ok  \(f)  (\(s.name): \(s.protocolKind.rawValue), n=\(s.replicas), expect safety \(s.expect.safety.rawValue), liveness \(s.expect.liveness.rawValue))")
+            } catch let errors as ScenarioErrors {
+                bad += 1
+                print("\(errors)")
             } catch {
                 bad += 1
-                print("\(error)")
+                print("\(f): \(error)")
             }
         }
         if bad > 0 { throw ExitCode(RunStatus.invalidInput.rawValue) }
