@@ -8,6 +8,7 @@ import Simulation
 /// Ed25519 rates on this machine for comparison. Wall time is read here only, never inside a run.
 public enum Benchmarks {
     public struct Row: Codable {
+        public var protocolName: String
         public var crypto: String
         public var n: Int
         public var simSeconds: Double
@@ -33,12 +34,14 @@ public enum Benchmarks {
         public var build: String
         public var raw: Raw
         public var runs: [Row]
+        /// Messages per committed block at n = 4, 7, 16, 31, 64 and the log-log slopes.
+        public var messageComplexity: [MessageComplexity.Curve]?
     }
 
-    /// The fixed benchmark scenario: PBFT normal case, 1 ms links, 32 closed-loop clients, batches of 16.
-    public static func scenario(n: Int, crypto: SignatureScheme, simSeconds: Double) -> Scenario {
+    /// The fixed benchmark scenario: normal case, 0.5–1.5 ms links, 32 closed-loop clients, batches of 16.
+    public static func scenario(_ kind: ProtocolKind = .pbft, n: Int, crypto: SignatureScheme, simSeconds: Double) -> Scenario {
         Scenario(
-            name: "bench-pbft-n\(n)-\(crypto.rawValue)", protocolKind: .pbft, replicas: n, seed: 1, crypto: crypto,
+            name: "bench-\(kind.rawValue)-n\(n)-\(crypto.rawValue)", protocolKind: kind, replicas: n, seed: 1, crypto: crypto,
             stop: StopCondition(timeLimit: Nanoseconds(simSeconds * 1e9), untilClientsDone: false),
             network: NetworkSpec(latency: .uniform(min: 500_000, max: 1_500_000)),
             workload: WorkloadSpec(clients: 32, requestsPerClient: nil, keySpace: 1000),
@@ -52,13 +55,13 @@ public enum Benchmarks {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    public static func measure(n: Int, crypto: SignatureScheme, simSeconds: Double) -> Row {
-        let s = scenario(n: n, crypto: crypto, simSeconds: simSeconds)
+    public static func measure(_ kind: ProtocolKind = .pbft, n: Int, crypto: SignatureScheme, simSeconds: Double) -> Row {
+        let s = scenario(kind, n: n, crypto: crypto, simSeconds: simSeconds)
         var outcome: RunOutcome?
         let wall = wallSeconds { outcome = try? ScenarioRun.execute(s, trace: .off) }
         guard let o = outcome else { preconditionFailure("benchmark scenario failed to build") }
         let w = max(wall, 1e-9)
-        return Row(crypto: crypto.rawValue, n: n, simSeconds: simSeconds, wallSeconds: round3(wall),
+        return Row(protocolName: kind.rawValue, crypto: crypto.rawValue, n: n, simSeconds: simSeconds, wallSeconds: round3(wall),
                    events: o.simulation.eventsProcessed,
                    eventsPerSecond: (Double(o.simulation.eventsProcessed) / w).rounded(),
                    deliveredMessagesPerSecond: (Double(o.simulation.messagesDelivered) / w).rounded(),
@@ -90,13 +93,22 @@ public enum Benchmarks {
                    fastTagPerSecond: tagRate(.fast), blake2bTagPerSecond: tagRate(.blake2b))
     }
 
-    public static func run(replicaCounts: [Int], simSeconds: Double, schemes: [SignatureScheme] = [.fast, .ed25519]) -> String {
+    public static func run(replicaCounts: [Int], simSeconds: Double, schemes: [SignatureScheme] = [.fast, .ed25519],
+                           protocols: [ProtocolKind] = [.pbft, .hotstuff, .hotstuffTwoChain], complexity: Bool = true) -> String {
         var rows: [Row] = []
-        for crypto in schemes {
-            for n in replicaCounts {
-                // Larger clusters do quadratically more work per request; shorten their sim time.
-                let t = max(0.5, simSeconds * 4 / Double(max(4, n)))
-                rows.append(measure(n: n, crypto: crypto, simSeconds: t))
+        for kind in protocols {
+            for crypto in schemes {
+                for n in replicaCounts {
+                    // Larger clusters do more work per request; shorten their sim time.
+                    let t = max(0.5, simSeconds * 4 / Double(max(4, n)))
+                    rows.append(measure(kind, n: n, crypto: crypto, simSeconds: t))
+                }
+            }
+        }
+        var curves: [MessageComplexity.Curve]? = nil
+        if complexity {
+            curves = [ProtocolKind.pbft, .hotstuff, .hotstuffTwoChain].compactMap {
+                try? MessageComplexity.curve($0, sizes: [4, 7, 16, 31, 64])
             }
         }
         #if DEBUG
@@ -104,7 +116,7 @@ public enum Benchmarks {
         #else
         let build = "release"
         #endif
-        let report = Report(build: build, raw: rawRates(), runs: rows)
+        let report = Report(build: build, raw: rawRates(), runs: rows, messageComplexity: curves)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         return String(decoding: (try? enc.encode(report)) ?? Data(), as: UTF8.self)

@@ -138,13 +138,16 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure simulator and crypto throughput; prints JSON.")
     @Option(help: "Replica counts to measure.") var n: [Int] = [4, 16, 64]
     @Option(help: "Simulated seconds per configuration (n=4; larger n run proportionally shorter).") var seconds: Double = 5
-    @Option(help: "Crypto schemes to measure (fast, ed25519).") var crypto: [SignatureScheme] = [.fast, .ed25519]
+    @Option(help: "Crypto schemes to measure (fast, blake2b, ed25519).") var crypto: [SignatureScheme] = [.fast, .ed25519]
+    @Option(name: .customLong("protocol"), help: "Protocols to measure (pbft, hotstuff, hotstuff-two-chain).") var protocols: [ProtocolKind] = [.pbft, .hotstuff, .hotstuffTwoChain]
+    @Flag(help: "Skip the message-complexity curves (n = 4, 7, 16, 31, 64).") var noComplexity = false
     func run() throws {
-        print(Benchmarks.run(replicaCounts: n, simSeconds: seconds, schemes: crypto))
+        print(Benchmarks.run(replicaCounts: n, simSeconds: seconds, schemes: crypto, protocols: protocols, complexity: !noComplexity))
     }
 }
 
 extension SignatureScheme: ExpressibleByArgument {}
+extension ProtocolKind: ExpressibleByArgument {}
 
 /// Custom entry so that usage errors exit with the documented "invalid input" code (3).
 do {
