@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]
 )
