@@ -223,7 +223,7 @@ public struct Commit: PBFTVote {
 
 // MARK: - Checkpoints (§4.3)
 
-/// ⟨CHECKPOINT, n, d, i⟩σi: replica i's state digest after executing sequence n (rule C1).
+/// ⟨CHECKPOINT, n, d, i⟩σi: replica i's state digest after executing sequence n (rule K1).
 public struct Checkpoint: Hashable, Sendable {
     public static let domain = SigningDomain("bftsim/pbft/v1/CHECKPOINT")
     public let sequence: UInt64

@@ -1,11 +1,11 @@
 import BFTCore
 
 extension PBFTReplica {
-    /// Per replica, the most CHECKPOINTs above the stable checkpoint kept (rule C3): a correct replica
+    /// Per replica, the most CHECKPOINTs above the stable checkpoint kept (rule K3): a correct replica
     /// has at most L/K unstable checkpoints in flight; a Byzantine one can only evict its own entries.
     var checkpointVotesPerReplicaMax: Int { config.watermarkWindow / config.checkpointInterval + 2 }
 
-    /// Rule C1 (Castro & Liskov §4.3): after executing sequence n with n mod K = 0, a replica saves its
+    /// Rule K1 (Castro & Liskov §4.3): after executing sequence n with n mod K = 0, a replica saves its
     /// canonical state and multicasts ⟨CHECKPOINT, n, d, i⟩.
     mutating func takeCheckpoint(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
         let state = PBFTReplica.encodeState(store: store, replyCache: replyCache)
@@ -34,7 +34,7 @@ extension PBFTReplica {
         }
     }
 
-    /// Rule C2: a checkpoint is stable once `quorum` distinct replicas (2f+1 when n = 3f+1) sent
+    /// Rule K2: a checkpoint is stable once `quorum` distinct replicas (2f+1 when n = 3f+1) sent
     /// CHECKPOINTs with the same sequence and digest; those messages are its proof.
     mutating func checkStable(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
         guard sequence > stableSequence else { return }
@@ -70,7 +70,7 @@ extension PBFTReplica {
         return count >= quorum.quorum
     }
 
-    /// Rules C2/C3/S1: moves the low water mark to a newly stable checkpoint, discards the log,
+    /// Rules K2/K3/S1: moves the low water mark to a newly stable checkpoint, discards the log,
     /// certificates, votes and snapshots below it, and starts state transfer if this replica has not
     /// executed that far.
     mutating func adoptStableCheckpoint(_ sequence: UInt64, digest: Digest, proof: [Checkpoint], _ actions: inout [ReplicaAction]) {
@@ -89,7 +89,7 @@ extension PBFTReplica {
         sendBatches(force: false, &actions)
     }
 
-    /// Rule C3: everything at or below the stable checkpoint is discarded; memory stays bounded by the window.
+    /// Rule K3: everything at or below the stable checkpoint is discarded; memory stays bounded by the window.
     mutating func collectGarbage() {
         let h = stableSequence
         for s in log.keys where s <= h { log[s] = nil }
@@ -115,11 +115,20 @@ extension PBFTReplica {
         beginStateTransfer(sequence: target.sequence, digest: target.digest, &actions)
     }
 
-    /// Rule S2: a replica that holds the requested checkpointed state sends it.
+    /// Rule S2: a replica that holds the requested checkpointed state sends it. One whose stable
+    /// checkpoint is already newer (and so discarded the requested state) relays its stable
+    /// checkpoint's proof and sends that state instead; the requester adopts the newer checkpoint
+    /// from the proof (rule K2) and accepts the state against it (rule S3).
     func onFetchState(_ fetch: FetchState, _ actions: inout [ReplicaAction]) {
-        guard fetch.replica != id, let snapshot = snapshots[fetch.sequence], snapshot.digest == fetch.stateDigest else { return }
-        let reply = CheckpointState(sequence: fetch.sequence, state: snapshot.state, signer: signer)
-        actions.append(.send(reply.bytes, to: .replica(fetch.replica)))
+        guard fetch.replica != id else { return }
+        if let snapshot = snapshots[fetch.sequence], snapshot.digest == fetch.stateDigest {
+            let reply = CheckpointState(sequence: fetch.sequence, state: snapshot.state, signer: signer)
+            actions.append(.send(reply.bytes, to: .replica(fetch.replica)))
+        } else if stableSequence > fetch.sequence, let snapshot = snapshots[stableSequence] {
+            for checkpoint in stableProof { actions.append(.send(checkpoint.bytes, to: .replica(fetch.replica))) }
+            let reply = CheckpointState(sequence: stableSequence, state: snapshot.state, signer: signer)
+            actions.append(.send(reply.bytes, to: .replica(fetch.replica)))
+        }
     }
 
     /// Rule S3: the state is installed only if its digest matches the stable checkpoint certificate;

@@ -117,7 +117,7 @@ extension PBFTReplica {
     /// view, it is not changing views, the sequence is in the window, the digest is the batch's, every
     /// request is correctly client-signed, and it accepted no other PRE-PREPARE for (v, n).
     mutating func onPrePrepare(_ pp: PrePrepare, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard !isViewChanging, pp.view == view else { return reject(.wrongView, from, &actions) }
+        guard isCurrentView(pp.view, from: from, bytes: pp.bytes, &actions) else { return }
         guard pp.replica == primary(of: view) else { return reject(.unknownSender, from, &actions) }
         guard pp.replica != id else { return }
         guard inWindow(pp.sequence) else { return reject(.outsideWindow, from, &actions) }
@@ -154,25 +154,36 @@ extension PBFTReplica {
     /// Rule N3: PREPAREs are accepted from backups of the current view inside the window; a signer's
     /// first PREPARE for a sequence is kept and any later one ignored, so each signer counts once (Q2).
     mutating func onPrepare(_ p: Prepare, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard !isViewChanging, p.view == view else { return reject(.wrongView, from, &actions) }
+        guard isCurrentView(p.view, from: from, bytes: p.bytes, &actions) else { return }
         guard p.replica != primary(of: view) else { return reject(.unknownSender, from, &actions) }
         guard inWindow(p.sequence) else { return reject(.outsideWindow, from, &actions) }
-        var slot = log[p.sequence] ?? Slot(n: config.n)
-        guard slot.prepares[p.replica] == nil else { return }
-        slot.prepares[p.replica] = p
-        log[p.sequence] = slot
+        if log[p.sequence] == nil { log[p.sequence] = Slot(n: config.n) }
+        guard log[p.sequence]!.prepares[p.replica] == nil else { return }
+        log[p.sequence]!.prepares[p.replica] = p  // in place: no copy of the vote arrays
         checkPrepared(p.sequence, &actions)
     }
 
     /// Rule N4: COMMITs are accepted from any replica of the current view inside the window, once per signer.
     mutating func onCommit(_ c: Commit, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard !isViewChanging, c.view == view else { return reject(.wrongView, from, &actions) }
+        guard isCurrentView(c.view, from: from, bytes: c.bytes, &actions) else { return }
         guard inWindow(c.sequence) else { return reject(.outsideWindow, from, &actions) }
-        var slot = log[c.sequence] ?? Slot(n: config.n)
-        guard slot.commits[c.replica] == nil else { return }
-        slot.commits[c.replica] = c
-        log[c.sequence] = slot
+        if log[c.sequence] == nil { log[c.sequence] = Slot(n: config.n) }
+        guard log[c.sequence]!.commits[c.replica] == nil else { return }
+        log[c.sequence]!.commits[c.replica] = c
         checkCommitted(c.sequence, &actions)
+    }
+
+    /// Rule N1: normal-case messages count only in the replica's current view and not while it is
+    /// changing views. Messages for a later view (they can overtake its NEW-VIEW) are buffered,
+    /// bounded, and replayed when the replica enters that view; older ones are rejected.
+    mutating func isCurrentView(_ v: UInt64, from: Principal, bytes: [UInt8], _ actions: inout [ReplicaAction]) -> Bool {
+        if v == view && !isViewChanging { return true }
+        if v > view {
+            if futureMessages.count < PBFTReplica.futureMessagesMax { futureMessages.append((v, from, bytes)) }
+            return false
+        }
+        reject(.wrongView, from, &actions)
+        return false
     }
 
     /// Rule N3: prepared(m, v, n) holds once the replica has the PRE-PREPARE and `quorum - 1` matching

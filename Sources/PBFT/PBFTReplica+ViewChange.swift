@@ -24,6 +24,9 @@ extension PBFTReplica {
     mutating func onViewChangeTimeout(_ actions: inout [ReplicaAction]) {
         viewChangeTimerArmed = false
         if isViewChanging {
+            // Escalate only while something still waits; a replica whose requests executed meanwhile
+            // (e.g. through state transfer) stays quietly in its view change (no needless timers).
+            guard !waiting.isEmpty else { return }
             startViewChange(to: pendingView + 1, &actions)
         } else if !waiting.isEmpty {
             startViewChange(to: view + 1, &actions)
@@ -86,7 +89,7 @@ extension PBFTReplica {
         startViewChange(to: smallest, &actions)
     }
 
-    /// Checks a VIEW-CHANGE's embedded proofs: its checkpoint proof (rule C2) and each prepared
+    /// Checks a VIEW-CHANGE's embedded proofs: its checkpoint proof (rule K2) and each prepared
     /// certificate (rule N3), with certificates in strictly increasing sequence order inside the window
     /// above its checkpoint and from views below the new view.
     func isValidViewChange(_ vc: ViewChange) -> Bool {
@@ -230,6 +233,11 @@ extension PBFTReplica {
             acceptPrePrepare(pp, &actions)
         }
         nextSequence = max(plan.maxSequence, stableSequence) + 1
+        let buffered = futureMessages
+        futureMessages.removeAll()
+        for m in buffered where m.view >= v {
+            if m.view == v { onMessage(from: m.from, bytes: m.bytes, &actions) } else { futureMessages.append(m) }
+        }
         for client in waiting.keys.sorted() {
             guard let request = waiting[client], !assigned.contains(request.id) else { continue }
             if isPrimary {

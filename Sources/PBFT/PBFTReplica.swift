@@ -21,7 +21,7 @@ public struct PBFTConfig: Sendable, Hashable {
     public var batchSizeMax: Int
     /// Longest a request waits at the primary for its batch to fill (0 sends every request at once).
     public var batchDelayMax: Nanoseconds
-    /// K: a checkpoint is taken after every K executed sequence numbers (rule C1).
+    /// K: a checkpoint is taken after every K executed sequence numbers (rule K1).
     public var checkpointInterval: Int
     /// L: sequence numbers accepted lie in (h, h + L] for the stable checkpoint h (rule N1).
     public var watermarkWindow: Int
@@ -82,6 +82,8 @@ public struct PBFTReplica: StateMachine {
     public static let waitingMax = 1 << 16
     /// Bound on requests queued at the primary for batching.
     public static let pendingBatchMax = 1 << 16
+    /// Bound on buffered normal-case messages for views this replica has not entered yet.
+    public static let futureMessagesMax = 4096
 
     public let id: ReplicaID
     public let config: PBFTConfig
@@ -117,7 +119,7 @@ public struct PBFTReplica: StateMachine {
     /// Requests this replica knows of and has not executed, latest per client (drives the view-change timer).
     var waiting: [ClientID: ClientRequest] = [:]
 
-    // Checkpoints (rules C1–C3).
+    // Checkpoints (rules K1–K3).
     public internal(set) var stableSequence: UInt64 = 0
     public internal(set) var stableDigest: Digest
     var stableProof: [Checkpoint] = []
@@ -129,6 +131,9 @@ public struct PBFTReplica: StateMachine {
     // Application.
     public internal(set) var store = KeyValueStore()
     var replyCache: [ClientID: CachedReply] = [:]
+
+    /// Normal-case messages for views not yet entered: (view, from, bytes), replayed on entry (bounded).
+    var futureMessages: [(view: UInt64, from: Principal, bytes: [UInt8])] = []
 
     // State transfer (rules S1–S3).
     var fetching: (sequence: UInt64, digest: Digest)?
@@ -268,7 +273,7 @@ public struct PBFTReplica: StateMachine {
         }
     }
 
-    // MARK: Checkpointed state encoding (rule C1)
+    // MARK: Checkpointed state encoding (rule K1)
 
     /// Canonical state: `kv snapshot (u32-prefixed) ‖ u32 clients ‖ (u32 client, u64 timestamp,
     /// u32-prefixed result)` sorted by client. Replies are re-signed on demand, so no replica-specific

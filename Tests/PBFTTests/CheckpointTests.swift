@@ -3,9 +3,9 @@ import BFTCrypto
 import Testing
 @testable import PBFT
 
-@Suite("PBFT checkpoints and state transfer (Specs/PBFT.md C1–C3, S1–S3)")
+@Suite("PBFT checkpoints and state transfer (Specs/PBFT.md K1–K3, S1–S3)")
 struct CheckpointTests {
-    @Test("C1–C3: a checkpoint becomes stable with a quorum of matching CHECKPOINTs and the log below it is collected")
+    @Test("K1–K3: a checkpoint becomes stable with a quorum of matching CHECKPOINTs and the log below it is collected")
     func checkpointStableAndGarbageCollected() {
         // Proves checkpoints every K become stable everywhere and discard the log at or below them.
         let cluster = TestCluster(config: .test(batchSizeMax: 1, checkpointInterval: 4, watermarkWindow: 8))
@@ -27,7 +27,7 @@ struct CheckpointTests {
         #expect(cluster.replica(0).stableDigest == cluster.replica(3).stableDigest)
     }
 
-    @Test("C3: memory stays bounded over a long run across many checkpoints")
+    @Test("K3: memory stays bounded over a long run across many checkpoints")
     func boundedMemoryOnLongRun() {
         // Proves log, certificates, snapshots and checkpoint votes do not grow with the run's length.
         let cluster = TestCluster(config: .test(batchSizeMax: 2, checkpointInterval: 4, watermarkWindow: 8))
@@ -48,7 +48,7 @@ struct CheckpointTests {
         #expect(cluster.replica(2).stableSequence == 148)
     }
 
-    @Test("C2: CHECKPOINTs with different digests never make a checkpoint stable")
+    @Test("K2: CHECKPOINTs with different digests never make a checkpoint stable")
     func mismatchedCheckpointsNotStable() {
         // Proves stability needs matching digests from distinct signers.
         let cluster = TestCluster(config: .test())
