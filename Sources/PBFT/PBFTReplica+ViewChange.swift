@@ -24,10 +24,18 @@ extension PBFTReplica {
     mutating func onViewChangeTimeout(_ actions: inout [ReplicaAction]) {
         viewChangeTimerArmed = false
         if isViewChanging {
-            // Escalate only while something still waits; a replica whose requests executed meanwhile
-            // (e.g. through state transfer) stays quietly in its view change (no needless timers).
-            guard !waiting.isEmpty else { return }
-            startViewChange(to: pendingView + 1, &actions)
+            // Rule V6: move on to the next view only if a quorum asked for this view or a later one
+            // (so the new primary had what it needed and failed), a request still waits, and this
+            // replica already retransmitted its VIEW-CHANGE once (a replica that merely missed the
+            // NEW-VIEW gets it relayed in reply). Otherwise retransmit, since it may have been lost.
+            let supported = viewChangeSupport(atLeast: pendingView) >= quorum.quorum
+            if supported && !waiting.isEmpty && viewChangeRetransmittedFor == pendingView {
+                startViewChange(to: pendingView + 1, &actions)
+            } else {
+                if let own = latestViewChanges[id], own.newView == pendingView { actions.append(.broadcast(own.bytes)) }
+                viewChangeRetransmittedFor = pendingView
+                armViewChangeTimer(&actions)
+            }
         } else if !waiting.isEmpty {
             startViewChange(to: view + 1, &actions)
         }
@@ -63,9 +71,22 @@ extension PBFTReplica {
         tryNewView(&actions)
     }
 
+    /// Replicas (this one included) whose latest VIEW-CHANGE asks for `view` or a later one.
+    func viewChangeSupport(atLeast view: UInt64) -> Int {
+        var count = 0
+        for r in 0..<config.n where (latestViewChanges[r]?.newView ?? 0) >= view && latestViewChanges[r] != nil { count += 1 }
+        return count
+    }
+
     /// Rule V2: a valid VIEW-CHANGE for a view above this replica's is kept (the signer's highest);
     /// its checkpoint proof may advance the stable checkpoint; f+1 of them make this replica join.
+    /// A VIEW-CHANGE for the view this replica is already in means the sender missed its NEW-VIEW,
+    /// which is then relayed (rule V5: any replica may relay it, it is signed by the primary).
     mutating func onViewChange(_ vc: ViewChange, from: Principal, _ actions: inout [ReplicaAction]) {
+        if vc.newView == view, !isViewChanging, let nv = currentNewView, nv.view == view, vc.replica != id {
+            actions.append(.send(nv.bytes, to: .replica(vc.replica)))
+            return
+        }
         guard vc.newView > view else { return reject(.stale, from, &actions) }
         if let known = latestViewChanges[vc.replica], known.newView >= vc.newView { return }
         guard isValidViewChange(vc) else { return reject(.invalidCertificate, from, &actions) }
@@ -174,6 +195,7 @@ extension PBFTReplica {
         newViewSentFor = v
         actions.append(.broadcast(nv.bytes))
         enterView(v, plan: plan, prePrepares: prePrepares, &actions)
+        currentNewView = nv
     }
 
     /// Rule V5: a backup accepts a NEW-VIEW for a view at least the one it is moving to if it is
@@ -185,6 +207,7 @@ extension PBFTReplica {
         guard nv.replica != id else { return }
         guard let plan = verifiedPlan(nv) else { return reject(.invalidCertificate, from, &actions) }
         enterView(nv.view, plan: plan, prePrepares: nv.prePrepares, &actions)
+        currentNewView = nv
     }
 
     /// Recomputes O from the NEW-VIEW's VIEW-CHANGEs and returns the plan if the message matches it.

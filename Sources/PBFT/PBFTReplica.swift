@@ -103,6 +103,10 @@ public struct PBFTReplica: StateMachine {
     /// Each replica's highest valid VIEW-CHANGE, indexed by replica id (bounded by n).
     var latestViewChanges: [ViewChange?]
     var newViewSentFor: UInt64?
+    /// The pending view whose VIEW-CHANGE this replica already retransmitted once (rule V6).
+    var viewChangeRetransmittedFor: UInt64?
+    /// The NEW-VIEW that brought this replica into its current view (relayed to replicas that missed it).
+    var currentNewView: NewView?
 
     // Agreement (rules N1–N5).
     var log: [UInt64: Slot] = [:]

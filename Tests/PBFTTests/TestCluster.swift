@@ -77,7 +77,7 @@ final class TestCluster {
             case .broadcast(let bytes):
                 for r in 0..<config.n where r != i { enqueue(Envelope(from: .replica(i), to: .replica(r), bytes: bytes)) }
             case .setTimer(let t, let after):
-                timers[i][t] = after
+                timers[i][t] = now + after
             case .cancelTimer(let t):
                 timers[i][t] = nil
             case .persist(let key, let bytes):
@@ -90,11 +90,49 @@ final class TestCluster {
 
     func enqueue(_ e: Envelope) {
         if let filter, !filter(e) { return }
+        if var r = rng {
+            let lost = r.chance(lossRate)
+            let duplicated = r.chance(duplicateRate)
+            rng = r
+            if lost { return }
+            if duplicated { pending.append(e) }
+            pending.append(e)
+        }
         queue.append(e)
+    }
+
+    // MARK: Random delivery (chaos tests)
+
+    /// When set, messages are delivered in a random order drawn from it (with loss and duplication)
+    /// instead of FIFO; `queue` is then only a log of what was sent.
+    var rng: DeterministicRNG?
+    var pending: [Envelope] = []
+    var lossRate = 0.0
+    var duplicateRate = 0.0
+
+    /// Delivers up to `count` randomly chosen pending messages.
+    func deliverRandom(_ count: Int) {
+        var k = 0
+        while k < count, !pending.isEmpty, var r = rng {
+            let index = Int(r.below(UInt64(pending.count)))
+            rng = r
+            pending.swapAt(index, pending.count - 1)
+            let e = pending.removeLast()
+            k += 1
+            delivered += 1
+            precondition(delivered < stepMax, "test cluster did not quiesce")
+            guard case .replica(let to) = e.to, !crashed.contains(to) else { continue }
+            input(.message(from: e.from, bytes: e.bytes), at: to)
+        }
     }
 
     /// Delivers queued messages FIFO until the queue is empty.
     func run() {
+        if rng != nil {
+            while !pending.isEmpty { deliverRandom(1 << 20) }
+            head = queue.count
+            return
+        }
         while head < queue.count {
             let e = queue[head]
             head += 1
@@ -112,6 +150,29 @@ final class TestCluster {
             input(.timer(timer), at: i)
         }
         run()
+    }
+
+    /// Virtual time: timer deadlines are `now + after`. Tests that never advance it see durations.
+    var now: Nanoseconds = 0
+
+    /// Advances virtual time to the earliest armed timer of a live replica, fires every timer due
+    /// then (by replica, then kind), and runs to quiescence. Returns false if no timer is armed.
+    @discardableResult
+    func advanceToNextTimer() -> Bool {
+        var earliest: Nanoseconds?
+        for i in 0..<config.n where !crashed.contains(i) {
+            for (_, deadline) in timers[i] { earliest = min(earliest ?? deadline, deadline) }
+        }
+        guard let due = earliest else { return false }
+        now = due
+        for i in 0..<config.n where !crashed.contains(i) {
+            for t in timers[i].keys.sorted(by: { $0.kind < $1.kind }) where timers[i][t] == due {
+                timers[i][t] = nil
+                input(.timer(t), at: i)
+            }
+        }
+        run()
+        return true
     }
 
     // MARK: Clients

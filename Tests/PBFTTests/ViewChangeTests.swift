@@ -167,33 +167,68 @@ struct ViewChangeTests {
         #expect(cluster.executed(3).count == 1)
     }
 
-    @Test("V6: the view-change timeout doubles on consecutive failed view changes and resets after execution")
+    @Test("V6: the view-change timeout doubles on consecutive failed view changes, is capped, and resets after execution")
     func timeoutDoubles() {
-        // Proves exponential backoff of view changes (capped) and its reset on progress.
+        // Proves exponential backoff of view changes (capped at viewChangeTimeoutMax) and its reset on progress.
+        let cluster = TestCluster(config: .test(n: 7, f: 2))
+        cluster.start()
+        cluster.crashed = [0, 1]
+        cluster.filter = { describePBFTMessage($0.bytes).type != "NEW-VIEW" }  // every new view fails
+        let live = [2, 3, 4, 5, 6]
+        cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: live)
+        #expect(cluster.timers[6][PBFTReplica.viewChangeTimer] == 100 * nanosPerMillisecond)
+        // Each attempt: the timer fires once to retransmit the VIEW-CHANGE, once more to move on.
+        var timeouts: [Nanoseconds?] = []
+        for attempt in 0..<5 {
+            if attempt > 0 { cluster.fire(PBFTReplica.viewChangeTimer, at: live) }
+            cluster.fire(PBFTReplica.viewChangeTimer, at: live)
+            timeouts.append(cluster.timers[6][PBFTReplica.viewChangeTimer])
+            #expect(cluster.replica(6).pendingView == UInt64(attempt + 1))
+        }
+        let ms = nanosPerMillisecond
+        #expect(timeouts == [100 * ms, 200 * ms, 400 * ms, 800 * ms, 800 * ms])
+        // The network delivers NEW-VIEWs again: the next view completes and the request executes.
+        cluster.filter = nil
+        var attempts = 0
+        while cluster.executed(6).isEmpty && attempts < 16 {
+            cluster.fire(PBFTReplica.viewChangeTimer, at: live)
+            attempts += 1
+        }
+        #expect(cluster.executed(6).count == 1)
+        #expect(cluster.replica(6).viewChangeTimeoutCurrent == 100 * ms)
+    }
+
+    @Test("V6: without a quorum asking for its view a replica retransmits its VIEW-CHANGE instead of moving on")
+    func noEscalationWithoutQuorum() {
+        // Proves a lone replica cannot run ahead of the others' views (which would stall them forever).
         let cluster = TestCluster(config: .test())
         cluster.start()
-        cluster.crashed = [0, 1]  // primaries of views 0 and 1 are down: view 1 fails too
-        cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [2, 3])
-        #expect(cluster.timers[2][PBFTReplica.viewChangeTimer] == 100 * nanosPerMillisecond)
-        cluster.fire(PBFTReplica.viewChangeTimer, at: [2, 3])
-        #expect(cluster.timers[2][PBFTReplica.viewChangeTimer] == 100 * nanosPerMillisecond)
-        cluster.fire(PBFTReplica.viewChangeTimer, at: [2, 3])
-        #expect(cluster.replica(2).pendingView == 2)
-        #expect(cluster.timers[2][PBFTReplica.viewChangeTimer] == 200 * nanosPerMillisecond)
-        cluster.fire(PBFTReplica.viewChangeTimer, at: [2, 3])
-        #expect(cluster.timers[2][PBFTReplica.viewChangeTimer] == 400 * nanosPerMillisecond)
-        for _ in 0..<4 { cluster.fire(PBFTReplica.viewChangeTimer, at: [2, 3]) }
-        #expect(cluster.timers[2][PBFTReplica.viewChangeTimer] == 800 * nanosPerMillisecond, "capped at viewChangeTimeoutMax")
-        // Replica 1 recovers; the next view it leads (view 9 = 1 mod 4) completes and the request executes.
         cluster.crashed = [0]
-        var guardCount = 0
-        while cluster.replica(2).isViewChanging && guardCount < 8 {
-            cluster.fire(PBFTReplica.viewChangeTimer, at: [1, 2, 3])
-            guardCount += 1
-        }
-        #expect(cluster.replica(2).isViewChanging == false)
-        #expect(cluster.executed(2).count == 1)
-        #expect(cluster.replica(2).viewChangeTimeoutCurrent == 100 * nanosPerMillisecond)
+        cluster.filter = { _ in false }
+        cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [3])
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [3])
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [3])
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [3])
+        #expect(cluster.replica(3).pendingView == 1)
+        let resent = cluster.actionLog[3].last!.contains { if case .broadcast(let b) = $0 { return b.first == PBFTWireTag.viewChange }; return false }
+        #expect(resent)
+    }
+
+    @Test("V5: a replica that missed the NEW-VIEW gets it relayed when it retransmits its VIEW-CHANGE")
+    func newViewRelayed() {
+        // Proves a lost NEW-VIEW does not leave a correct replica outside the view for good.
+        let cluster = TestCluster(config: .test())
+        cluster.start()
+        cluster.crashed = [0]
+        cluster.filter = { e in !(e.to == .replica(3) && describePBFTMessage(e.bytes).type == "NEW-VIEW") }
+        cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [1, 2, 3])
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [1, 2, 3])
+        #expect(cluster.replica(1).view == 1)
+        #expect(cluster.replica(3).isViewChanging)
+        cluster.filter = nil
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [3])
+        #expect(cluster.replica(3).isViewChanging == false)
+        #expect(cluster.replica(3).view == 1)
     }
 
     @Test("V5: replicas ignore normal-case messages while changing views and stale VIEW-CHANGEs afterwards")
