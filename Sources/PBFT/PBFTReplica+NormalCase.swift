@@ -120,7 +120,11 @@ extension PBFTReplica {
         guard isCurrentView(pp.view, from: from, bytes: pp.bytes, &actions) else { return }
         guard pp.replica == primary(of: view) else { return reject(.unknownSender, from, &actions) }
         guard pp.replica != id else { return }
-        guard inWindow(pp.sequence) else { return reject(.outsideWindow, from, &actions) }
+        guard inWindow(pp.sequence) else {
+            // Far ahead of the window: others have moved on; look for their stable checkpoint (S1).
+            if pp.sequence > stableSequence + L { probeStableCheckpoint(&actions) }
+            return reject(.outsideWindow, from, &actions)
+        }
         guard pp.digest == batchDigest(pp.requests) else { return reject(.digestMismatch, from, &actions) }
         if let existing = log[pp.sequence]?.prePrepare {
             if existing.digest != pp.digest { reject(.conflicting, from, &actions) }
@@ -239,6 +243,7 @@ extension PBFTReplica {
             refreshViewChangeTimer(restart: true, &actions)
         }
         sendBatches(force: false, &actions)
+        noteMissingBatch(&actions)
     }
 
     /// Executes one committed batch; returns whether any request executed.

@@ -23,6 +23,7 @@ extension PBFTReplica {
     /// moves to the next view; if it expires again before the new view works, it moves on (rule V6).
     mutating func onViewChangeTimeout(_ actions: inout [ReplicaAction]) {
         viewChangeTimerArmed = false
+        actions.append(.observe(.pendingRequests(count: waiting.count)))
         if isViewChanging {
             // Rule V6: move on to the next view only if a quorum asked for this view or a later one
             // (so the new primary had what it needed and failed), a request still waits, and this
@@ -225,6 +226,7 @@ extension PBFTReplica {
             guard pp.view == nv.view, pp.replica == nv.replica, pp.sequence == proposal.sequence else { return nil }
             guard pp.digest == batchDigest(proposal.requests), pp.digest == batchDigest(pp.requests) else { return nil }
             guard pp.verify(verifier) else { return nil }
+            for request in pp.requests where !request.verify(verifier) { return nil }
         }
         return plan
     }

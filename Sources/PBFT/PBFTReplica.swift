@@ -77,6 +77,7 @@ public struct PBFTReplica: StateMachine {
     public static let batchTimer = TimerID(kind: 1)
     public static let viewChangeTimer = TimerID(kind: 2)
     public static let fetchTimer = TimerID(kind: 3)
+    public static let batchFetchTimer = TimerID(kind: 4)
 
     /// Bound on requests known but not executed (one per client: clients have one outstanding request).
     public static let waitingMax = 1 << 16
@@ -141,6 +142,10 @@ public struct PBFTReplica: StateMachine {
 
     // State transfer (rules S1–S3).
     var fetching: (sequence: UInt64, digest: Digest)?
+    /// A probe for a newer stable checkpoint is outstanding (rule S1; cleared by the fetch timer).
+    var probing = false
+    /// The batch-fetch timer is armed because a gap below committed batches was seen (rule S4).
+    var batchFetchTimerArmed = false
 
     public init(id: ReplicaID, config: PBFTConfig, signer: MessageSigner, verifier: SignatureVerifier) {
         precondition(id >= 0 && id < config.n, "replica id out of range")
@@ -199,6 +204,7 @@ public struct PBFTReplica: StateMachine {
             case PBFTReplica.batchTimer.kind: onBatchTimeout(&actions)
             case PBFTReplica.viewChangeTimer.kind: onViewChangeTimeout(&actions)
             case PBFTReplica.fetchTimer.kind: onFetchTimeout(&actions)
+            case PBFTReplica.batchFetchTimer.kind: onBatchFetchTimeout(&actions)
             default: break
             }
         case .message(let from, let bytes):
@@ -226,6 +232,8 @@ public struct PBFTReplica: StateMachine {
         case .newView(let m): onNewView(m, from: from, &actions)
         case .fetchState(let m): onFetchState(m, &actions)
         case .state(let m): onCheckpointState(m, from: from, &actions)
+        case .fetchBatch(let m): onFetchBatch(m, &actions)
+        case .batch(let m): onCommittedBatch(m, from: from, &actions)
         }
     }
 
@@ -275,6 +283,7 @@ public struct PBFTReplica: StateMachine {
         } else {
             actions.append(.observe(.viewEntered(view: view, leader: primary(of: view))))
         }
+        probeStableCheckpoint(&actions)
     }
 
     // MARK: Checkpointed state encoding (rule K1)

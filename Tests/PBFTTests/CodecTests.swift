@@ -51,21 +51,23 @@ struct MessageGenerator {
         case 4: return .viewChange(viewChange())
         case 5: return .newView(newView())
         case 6: return .fetchState(FetchState(sequence: u64(), stateDigest: digest(), signer: signer()))
-        default: return .state(CheckpointState(sequence: u64(), state: bytes(100), signer: signer()))
+        case 7: return .state(CheckpointState(sequence: u64(), state: bytes(100), signer: signer()))
+        case 8: return .fetchBatch(FetchBatch(sequence: u64(), signer: signer()))
+        default: return .batch(CommittedBatch(prePrepare: prePrepare(), commits: (0..<small(3)).map { _ in commit() }, signer: signer()))
         }
     }
 }
 
 @Suite("PBFT codec (Specs/PBFT.md W1–W3)")
 struct CodecTests {
-    static let typeNames = ["PRE-PREPARE", "PREPARE", "COMMIT", "CHECKPOINT", "VIEW-CHANGE", "NEW-VIEW", "FETCH-STATE", "STATE"]
+    static let typeNames = ["PRE-PREPARE", "PREPARE", "COMMIT", "CHECKPOINT", "VIEW-CHANGE", "NEW-VIEW", "FETCH-STATE", "STATE", "FETCH-BATCH", "BATCH"]
 
-    @Test("W1: every message type round-trips through its canonical encoding (property, 8 types x 60 values)")
+    @Test("W1: every message type round-trips through its canonical encoding (property, 10 types x 60 values)")
     func roundTrip() throws {
         // Proves decode(encode(m)) == m for random values, and that signatures verify after decoding.
         let keyring = Keyring(scheme: .fast, seed: 3, replicas: 4, clients: 2)
         var gen = MessageGenerator(seed: 11, keyring: keyring)
-        for kind in 0..<8 {
+        for kind in 0..<10 {
             for _ in 0..<60 {
                 let m = gen.message(kind: kind)
                 let decoded = try PBFTMessage.decode(m.bytes)
@@ -91,7 +93,7 @@ struct CodecTests {
             _ = try? PBFTMessage.decode(bytes)
             _ = describePBFTMessage(bytes)
         }
-        for kind in 0..<8 {
+        for kind in 0..<10 {
             let m = gen.message(kind: kind)
             let bytes = m.bytes
             for length in 0..<bytes.count {
@@ -168,7 +170,10 @@ struct CodecTests {
         let nv = NewView(view: 1, viewChanges: [vc], prePrepares: [PrePrepare(view: 1, sequence: 1, requests: [request], signer: r(1))], signer: r(1))
         let fetch = FetchState(sequence: 64, stateDigest: genesis, signer: r(2))
         let state = CheckpointState(sequence: 64, state: PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:]), signer: r(0))
-        return [("PRE-PREPARE", pp.bytes), ("PREPARE", prepare1.bytes), ("COMMIT", commit.bytes), ("CHECKPOINT", checkpoint.bytes),
+        let fetchBatch = FetchBatch(sequence: 1, signer: r(3))
+        let commits = (0..<3).map { Commit(view: 0, sequence: 1, digest: pp.digest, signer: r($0)) }
+        let batch = CommittedBatch(prePrepare: pp, commits: commits, signer: r(1))
+        return [("FETCH-BATCH", fetchBatch.bytes), ("BATCH", batch.bytes), ("PRE-PREPARE", pp.bytes), ("PREPARE", prepare1.bytes), ("COMMIT", commit.bytes), ("CHECKPOINT", checkpoint.bytes),
                 ("VIEW-CHANGE", vc.bytes), ("NEW-VIEW", nv.bytes), ("FETCH-STATE", fetch.bytes), ("STATE", state.bytes)]
     }
 
