@@ -150,14 +150,23 @@ private func encodeVote(tag: UInt8, domain: SigningDomain, view: UInt64, sequenc
     return signer.sealed(w, domain: domain)
 }
 
-private func decodeVote(_ bytes: [UInt8], tag: UInt8, name: String) throws(DecodeError) -> (UInt64, UInt64, Digest, ReplicaID) {
+/// Field names for decode errors, as literals (interpolating them on every decode would allocate).
+private struct VoteFields {
+    let tag, view, sequence, digest, replica, signature: String
+    static let prepare = VoteFields(tag: "PREPARE tag", view: "PREPARE view", sequence: "PREPARE sequence",
+                                    digest: "PREPARE digest", replica: "PREPARE replica", signature: "PREPARE signature")
+    static let commit = VoteFields(tag: "COMMIT tag", view: "COMMIT view", sequence: "COMMIT sequence",
+                                   digest: "COMMIT digest", replica: "COMMIT replica", signature: "COMMIT signature")
+}
+
+private func decodeVote(_ bytes: [UInt8], tag: UInt8, fields: VoteFields) throws(DecodeError) -> (UInt64, UInt64, Digest, ReplicaID) {
     var r = ByteReader(bytes)
-    try r.expectTag(tag, "\(name) tag")
-    let view = try r.u64("\(name) view")
-    let sequence = try r.u64("\(name) sequence")
-    let digest = try r.digest("\(name) digest")
-    let replica = try r.replicaID("\(name) replica")
-    try r.sealEnd("\(name) signature")
+    try r.expectTag(tag, fields.tag)
+    let view = try r.u64(fields.view)
+    let sequence = try r.u64(fields.sequence)
+    let digest = try r.digest(fields.digest)
+    let replica = try r.replicaID(fields.replica)
+    try r.sealEnd(fields.signature)
     return (view, sequence, digest, replica)
 }
 
@@ -179,7 +188,7 @@ public struct Prepare: PBFTVote {
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let v = try decodeVote(bytes, tag: PBFTWireTag.prepare, name: "PREPARE")
+        let v = try decodeVote(bytes, tag: PBFTWireTag.prepare, fields: .prepare)
         view = v.0
         sequence = v.1
         digest = v.2
@@ -210,7 +219,7 @@ public struct Commit: PBFTVote {
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let v = try decodeVote(bytes, tag: PBFTWireTag.commit, name: "COMMIT")
+        let v = try decodeVote(bytes, tag: PBFTWireTag.commit, fields: .commit)
         view = v.0
         sequence = v.1
         digest = v.2

@@ -194,17 +194,19 @@ extension PBFTReplica {
     /// PREPAREs from distinct backups (2f when n = 3f+1; Q1). It then records the prepared
     /// certificate and multicasts COMMIT (rule N4).
     mutating func checkPrepared(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        guard var slot = log[sequence], let pp = slot.prePrepare, !slot.prepared else { return }
+        guard let pp = log[sequence]?.prePrepare, log[sequence]?.prepared == false else { return }
+        var count = 0
+        for case let p? in log[sequence]!.prepares where p.digest == pp.digest && p.view == pp.view { count += 1 }
+        guard count >= quorum.quorum - 1 else { return }
         var matching: [Prepare] = []
-        for case let p? in slot.prepares where p.digest == pp.digest && p.view == pp.view {
+        matching.reserveCapacity(quorum.quorum - 1)
+        for case let p? in log[sequence]!.prepares where p.digest == pp.digest && p.view == pp.view && matching.count < quorum.quorum - 1 {
             matching.append(p)
         }
-        guard matching.count >= quorum.quorum - 1 else { return }
-        slot.prepared = true
-        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: Array(matching.prefix(quorum.quorum - 1)))
+        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: matching)
         let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
-        slot.commits[id] = commit
-        log[sequence] = slot
+        log[sequence]!.prepared = true  // in place: no copy of the vote arrays
+        log[sequence]!.commits[id] = commit
         persistVote(phase: 3, view: pp.view, sequence: sequence, digest: pp.digest, &actions)
         actions.append(.broadcast(commit.bytes))
         checkCommitted(sequence, &actions)
@@ -213,18 +215,17 @@ extension PBFTReplica {
     /// Rule N5: committed-local(m, v, n) holds once the replica prepared m and has `quorum` matching
     /// COMMITs from distinct replicas (2f+1 when n = 3f+1). It then executes in sequence order.
     mutating func checkCommitted(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        guard var slot = log[sequence], let pp = slot.prePrepare, !slot.committed else { return }
+        guard let pp = log[sequence]?.prePrepare, log[sequence]?.committed == false else { return }
         var count = 0
         if config.mutations.contains(.commitWithoutDigestMatch) {
             // Deliberately broken (test-the-tester): any COMMIT for the sequence counts.
-            count = slot.commits.reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+            for case _? in log[sequence]!.commits { count += 1 }
         } else {
-            guard slot.prepared else { return }
-            for case let c? in slot.commits where c.digest == pp.digest { count += 1 }
+            guard log[sequence]!.prepared else { return }
+            for case let c? in log[sequence]!.commits where c.digest == pp.digest { count += 1 }
         }
         guard count >= quorum.quorum else { return }
-        slot.committed = true
-        log[sequence] = slot
+        log[sequence]!.committed = true
         actions.append(.observe(.committed(sequence: sequence, view: pp.view, digest: pp.digest, requestCount: pp.requests.count)))
         executeCommitted(&actions)
     }
