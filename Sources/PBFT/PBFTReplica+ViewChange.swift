@@ -119,7 +119,8 @@ extension PBFTReplica {
         var previous = vc.stableSequence
         for certificate in vc.preparedCertificates {
             let pp = certificate.prePrepare
-            guard pp.sequence > previous, pp.sequence <= vc.stableSequence + L else { return false }
+            // `pp.sequence > previous >= stableSequence`, so the subtraction cannot overflow.
+            guard pp.sequence > previous, pp.sequence - vc.stableSequence <= L else { return false }
             guard pp.view < vc.newView else { return false }
             guard isValidPreparedCertificate(certificate) else { return false }
             previous = pp.sequence

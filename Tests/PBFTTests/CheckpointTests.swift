@@ -111,6 +111,31 @@ struct CheckpointTests {
     }
 }
 
+@Suite("PBFT committed certificates (Specs/PBFT.md S4–S5)")
+struct CommittedBatchTests {
+    @Test("S5: a BATCH is accepted only with quorum matching COMMITs from distinct replicas")
+    func committedCertificateChecked() {
+        // Proves a lagging replica executes a fetched batch only on proof that it committed.
+        let cluster = TestCluster(config: .test())
+        cluster.start()
+        let request = cluster.request(client: 0, timestamp: 1, putA)
+        let pp = PrePrepare(view: 0, sequence: 1, requests: [request], signer: cluster.keyring.signer(for: .replica(0)))
+        let commit = { (i: Int) in Commit(view: 0, sequence: 1, digest: pp.digest, signer: cluster.keyring.signer(for: .replica(i))) }
+        let responder = cluster.keyring.signer(for: .replica(1))
+        let short = CommittedBatch(prePrepare: pp, commits: [commit(0), commit(1)], signer: responder)
+        let repeated = CommittedBatch(prePrepare: pp, commits: [commit(0), commit(1), commit(1)], signer: responder)
+        let wrongDigest = CommittedBatch(prePrepare: pp, commits: [commit(0), commit(1),
+            Commit(view: 0, sequence: 1, digest: .zero, signer: cluster.keyring.signer(for: .replica(2)))], signer: responder)
+        for bad in [short, repeated, wrongDigest] { cluster.input(.message(from: .replica(1), bytes: bad.bytes), at: 3) }
+        #expect(cluster.rejections(3) == [.invalidCertificate, .invalidCertificate, .invalidCertificate])
+        #expect(cluster.replica(3).lastExecuted == 0)
+        let good = CommittedBatch(prePrepare: pp, commits: [commit(0), commit(1), commit(2)], signer: responder)
+        cluster.input(.message(from: .replica(1), bytes: good.bytes), at: 3)
+        #expect(cluster.replica(3).lastExecuted == 1)
+        #expect(cluster.executedRequests(3) == [request.id])
+    }
+}
+
 @Suite("PBFT durable state (Specs/PBFT.md D1)")
 struct DurableStateTests {
     @Test("D1, S1–S5: a restarted replica resumes in its persisted view and catches up by state transfer and batch fetching")

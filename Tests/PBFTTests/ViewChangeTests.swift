@@ -243,4 +243,30 @@ struct ViewChangeTests {
         cluster.input(.message(from: .replica(0), bytes: pp.bytes), at: 2)
         #expect(cluster.rejections(2) == [.wrongView])
     }
+
+    @Test("V2: VIEW-CHANGEs with forged proofs or extreme values are rejected without trapping")
+    func hostileViewChangeRejected() {
+        // Proves VIEW-CHANGE validation checks the checkpoint proof and certificates, and never overflows.
+        let cluster = TestCluster(config: .test())
+        cluster.start()
+        let r2 = cluster.keyring.signer(for: .replica(2))
+        let fakeProof = [Checkpoint(sequence: UInt64.max - 3, stateDigest: .zero, signer: r2)]
+        let huge = ViewChange(newView: 1, stableSequence: UInt64.max - 3, stableDigest: .zero, checkpointProof: fakeProof,
+                              preparedCertificates: [], signer: r2)
+        cluster.input(.message(from: .replica(2), bytes: huge.bytes), at: 1)
+        // A certificate with one PREPARE where quorum - 1 = 2 are needed.
+        let request = cluster.request(client: 0, timestamp: 1, putA)
+        let pp = PrePrepare(view: 0, sequence: 1, requests: [request], signer: cluster.keyring.signer(for: .replica(0)))
+        let thin = PreparedCertificate(prePrepare: pp, prepares: [Prepare(view: 0, sequence: 1, digest: pp.digest, signer: r2)])
+        let weak = ViewChange(newView: 1, stableSequence: 0, stableDigest: PBFTReplica.genesisStateDigest, checkpointProof: [],
+                              preparedCertificates: [thin], signer: r2)
+        cluster.input(.message(from: .replica(2), bytes: weak.bytes), at: 1)
+        // The same PREPARE twice does not make two.
+        let doubled = PreparedCertificate(prePrepare: pp, prepares: [thin.prepares[0], thin.prepares[0]])
+        let twice = ViewChange(newView: 1, stableSequence: 0, stableDigest: PBFTReplica.genesisStateDigest, checkpointProof: [],
+                               preparedCertificates: [doubled], signer: r2)
+        cluster.input(.message(from: .replica(2), bytes: twice.bytes), at: 1)
+        #expect(cluster.rejections(1) == [.invalidCertificate, .invalidCertificate, .invalidCertificate])
+        #expect(cluster.replica(1).latestViewChanges.allSatisfy { $0 == nil })
+    }
 }
