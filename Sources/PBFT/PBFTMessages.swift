@@ -10,6 +10,8 @@ public enum PBFTWireTag {
     public static let newView: UInt8 = 6
     public static let fetchState: UInt8 = 7
     public static let state: UInt8 = 8
+    public static let fetchBatch: UInt8 = 9
+    public static let batch: UInt8 = 10
 }
 
 /// Named bounds on every collection a PBFT message can carry, so decoding untrusted bytes never
@@ -148,14 +150,23 @@ private func encodeVote(tag: UInt8, domain: SigningDomain, view: UInt64, sequenc
     return signer.sealed(w, domain: domain)
 }
 
-private func decodeVote(_ bytes: [UInt8], tag: UInt8, name: String) throws(DecodeError) -> (UInt64, UInt64, Digest, ReplicaID) {
+/// Field names for decode errors, as literals (interpolating them on every decode would allocate).
+private struct VoteFields {
+    let tag, view, sequence, digest, replica, signature: String
+    static let prepare = VoteFields(tag: "PREPARE tag", view: "PREPARE view", sequence: "PREPARE sequence",
+                                    digest: "PREPARE digest", replica: "PREPARE replica", signature: "PREPARE signature")
+    static let commit = VoteFields(tag: "COMMIT tag", view: "COMMIT view", sequence: "COMMIT sequence",
+                                   digest: "COMMIT digest", replica: "COMMIT replica", signature: "COMMIT signature")
+}
+
+private func decodeVote(_ bytes: [UInt8], tag: UInt8, fields: VoteFields) throws(DecodeError) -> (UInt64, UInt64, Digest, ReplicaID) {
     var r = ByteReader(bytes)
-    try r.expectTag(tag, "\(name) tag")
-    let view = try r.u64("\(name) view")
-    let sequence = try r.u64("\(name) sequence")
-    let digest = try r.digest("\(name) digest")
-    let replica = try r.replicaID("\(name) replica")
-    try r.sealEnd("\(name) signature")
+    try r.expectTag(tag, fields.tag)
+    let view = try r.u64(fields.view)
+    let sequence = try r.u64(fields.sequence)
+    let digest = try r.digest(fields.digest)
+    let replica = try r.replicaID(fields.replica)
+    try r.sealEnd(fields.signature)
     return (view, sequence, digest, replica)
 }
 
@@ -177,7 +188,7 @@ public struct Prepare: PBFTVote {
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let v = try decodeVote(bytes, tag: PBFTWireTag.prepare, name: "PREPARE")
+        let v = try decodeVote(bytes, tag: PBFTWireTag.prepare, fields: .prepare)
         view = v.0
         sequence = v.1
         digest = v.2
@@ -208,7 +219,7 @@ public struct Commit: PBFTVote {
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let v = try decodeVote(bytes, tag: PBFTWireTag.commit, name: "COMMIT")
+        let v = try decodeVote(bytes, tag: PBFTWireTag.commit, fields: .commit)
         view = v.0
         sequence = v.1
         digest = v.2
@@ -223,7 +234,7 @@ public struct Commit: PBFTVote {
 
 // MARK: - Checkpoints (§4.3)
 
-/// ⟨CHECKPOINT, n, d, i⟩σi: replica i's state digest after executing sequence n (rule C1).
+/// ⟨CHECKPOINT, n, d, i⟩σi: replica i's state digest after executing sequence n (rule K1).
 public struct Checkpoint: Hashable, Sendable {
     public static let domain = SigningDomain("bftsim/pbft/v1/CHECKPOINT")
     public let sequence: UInt64
@@ -470,6 +481,79 @@ public struct CheckpointState: Hashable, Sendable {
     }
 }
 
+/// ⟨FETCH-BATCH, n, i⟩σi: replica i asks for the committed batch at sequence n (rule S4).
+public struct FetchBatch: Hashable, Sendable {
+    public static let domain = SigningDomain("bftsim/pbft/v1/FETCH-BATCH")
+    public let sequence: UInt64
+    public let replica: ReplicaID
+    public let bytes: [UInt8]
+
+    public init(sequence: UInt64, signer: MessageSigner) {
+        var w = ByteWriter(capacity: 1 + 8 + 4 + 64)
+        w.u8(PBFTWireTag.fetchBatch)
+        w.u64(sequence)
+        replica = replicaOf(signer)
+        w.u32(UInt32(replica))
+        bytes = signer.sealed(w, domain: FetchBatch.domain)
+        self.sequence = sequence
+    }
+
+    public init(decoding bytes: [UInt8]) throws(DecodeError) {
+        var r = ByteReader(bytes)
+        try r.expectTag(PBFTWireTag.fetchBatch, "FETCH-BATCH tag")
+        sequence = try r.u64("FETCH-BATCH sequence")
+        replica = try r.replicaID("FETCH-BATCH replica")
+        try r.sealEnd("FETCH-BATCH signature")
+        self.bytes = bytes
+    }
+
+    public func verify(_ verifier: SignatureVerifier) -> Bool {
+        verifier.verifyReplica(bytes, domain: FetchBatch.domain, replica: replica)
+    }
+}
+
+/// ⟨BATCH, m, C, j⟩σj: a committed certificate — the PRE-PREPARE m and `quorum` matching COMMITs
+/// from distinct replicas — sent by replica j in answer to FETCH-BATCH (rule S5). Self-certifying:
+/// the COMMITs include f+1 correct replicas that prepared m, so m committed.
+public struct CommittedBatch: Hashable, Sendable {
+    public static let domain = SigningDomain("bftsim/pbft/v1/BATCH")
+    public let prePrepare: PrePrepare
+    public let commits: [Commit]
+    public let replica: ReplicaID
+    public let bytes: [UInt8]
+
+    public init(prePrepare: PrePrepare, commits: [Commit], signer: MessageSigner) {
+        var w = ByteWriter(capacity: 64 + prePrepare.bytes.count + commits.count * 130)
+        w.u8(PBFTWireTag.batch)
+        w.lengthPrefixed(prePrepare.bytes)
+        w.u32(UInt32(commits.count))
+        for c in commits { w.lengthPrefixed(c.bytes) }
+        replica = replicaOf(signer)
+        w.u32(UInt32(replica))
+        bytes = signer.sealed(w, domain: CommittedBatch.domain)
+        self.prePrepare = prePrepare
+        self.commits = commits
+    }
+
+    public init(decoding bytes: [UInt8]) throws(DecodeError) {
+        var r = ByteReader(bytes)
+        try r.expectTag(PBFTWireTag.batch, "BATCH tag")
+        prePrepare = try PrePrepare(decoding: try r.embedded("BATCH pre-prepare"))
+        let count = try r.count("BATCH commits", max: PBFTLimits.replicaCountMax, minElementSize: 4)
+        var commits: [Commit] = []
+        commits.reserveCapacity(count)
+        for _ in 0..<count { commits.append(try Commit(decoding: try r.embedded("BATCH commit"))) }
+        self.commits = commits
+        replica = try r.replicaID("BATCH replica")
+        try r.sealEnd("BATCH signature")
+        self.bytes = bytes
+    }
+
+    public func verify(_ verifier: SignatureVerifier) -> Bool {
+        verifier.verifyReplica(bytes, domain: CommittedBatch.domain, replica: replica)
+    }
+}
+
 // MARK: - The message sum type
 
 /// Every replica-to-replica PBFT message. Encoding is done by each message's signing initializer;
@@ -483,6 +567,8 @@ public enum PBFTMessage: Hashable, Sendable {
     case newView(NewView)
     case fetchState(FetchState)
     case state(CheckpointState)
+    case fetchBatch(FetchBatch)
+    case batch(CommittedBatch)
 
     /// Parses untrusted bytes. Never traps; allocation is bounded by the input length.
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> PBFTMessage {
@@ -496,6 +582,8 @@ public enum PBFTMessage: Hashable, Sendable {
         case PBFTWireTag.newView: return .newView(try NewView(decoding: bytes))
         case PBFTWireTag.fetchState: return .fetchState(try FetchState(decoding: bytes))
         case PBFTWireTag.state: return .state(try CheckpointState(decoding: bytes))
+        case PBFTWireTag.fetchBatch: return .fetchBatch(try FetchBatch(decoding: bytes))
+        case PBFTWireTag.batch: return .batch(try CommittedBatch(decoding: bytes))
         default: throw .unknownTag(field: "PBFT message", tag: tag)
         }
     }
@@ -511,6 +599,8 @@ public enum PBFTMessage: Hashable, Sendable {
         case .newView(let m): return m.bytes
         case .fetchState(let m): return m.bytes
         case .state(let m): return m.bytes
+        case .fetchBatch(let m): return m.bytes
+        case .batch(let m): return m.bytes
         }
     }
 
@@ -525,6 +615,8 @@ public enum PBFTMessage: Hashable, Sendable {
         case .newView(let m): return m.replica
         case .fetchState(let m): return m.replica
         case .state(let m): return m.replica
+        case .fetchBatch(let m): return m.replica
+        case .batch(let m): return m.replica
         }
     }
 
@@ -539,6 +631,8 @@ public enum PBFTMessage: Hashable, Sendable {
         case .newView(let m): return m.verify(verifier)
         case .fetchState(let m): return m.verify(verifier)
         case .state(let m): return m.verify(verifier)
+        case .fetchBatch(let m): return m.verify(verifier)
+        case .batch(let m): return m.verify(verifier)
         }
     }
 
@@ -554,6 +648,8 @@ public enum PBFTMessage: Hashable, Sendable {
         case .newView(let m): return MessageInfo(type: "NEW-VIEW", view: m.view, signer: signer)
         case .fetchState(let m): return MessageInfo(type: "FETCH-STATE", sequence: m.sequence, signer: signer)
         case .state(let m): return MessageInfo(type: "STATE", sequence: m.sequence, signer: signer)
+        case .fetchBatch(let m): return MessageInfo(type: "FETCH-BATCH", sequence: m.sequence, signer: signer)
+        case .batch(let m): return MessageInfo(type: "BATCH", view: m.prePrepare.view, sequence: m.prePrepare.sequence, signer: signer)
         }
     }
 }

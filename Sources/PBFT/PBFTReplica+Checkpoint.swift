@@ -1,11 +1,11 @@
 import BFTCore
 
 extension PBFTReplica {
-    /// Per replica, the most CHECKPOINTs above the stable checkpoint kept (rule C3): a correct replica
+    /// Per replica, the most CHECKPOINTs above the stable checkpoint kept (rule K3): a correct replica
     /// has at most L/K unstable checkpoints in flight; a Byzantine one can only evict its own entries.
     var checkpointVotesPerReplicaMax: Int { config.watermarkWindow / config.checkpointInterval + 2 }
 
-    /// Rule C1 (Castro & Liskov §4.3): after executing sequence n with n mod K = 0, a replica saves its
+    /// Rule K1 (Castro & Liskov §4.3): after executing sequence n with n mod K = 0, a replica saves its
     /// canonical state and multicasts ⟨CHECKPOINT, n, d, i⟩.
     mutating func takeCheckpoint(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
         let state = PBFTReplica.encodeState(store: store, replyCache: replyCache)
@@ -22,6 +22,7 @@ extension PBFTReplica {
         guard checkpoint.sequence > stableSequence else { return }
         recordCheckpointVote(checkpoint)
         checkStable(checkpoint.sequence, &actions)
+        if checkpoint.sequence > lastExecuted { noteMissingBatch(&actions) }
     }
 
     /// Keeps a signer's first CHECKPOINT per sequence, evicting that signer's lowest when over its bound.
@@ -34,7 +35,7 @@ extension PBFTReplica {
         }
     }
 
-    /// Rule C2: a checkpoint is stable once `quorum` distinct replicas (2f+1 when n = 3f+1) sent
+    /// Rule K2: a checkpoint is stable once `quorum` distinct replicas (2f+1 when n = 3f+1) sent
     /// CHECKPOINTs with the same sequence and digest; those messages are its proof.
     mutating func checkStable(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
         guard sequence > stableSequence else { return }
@@ -70,7 +71,7 @@ extension PBFTReplica {
         return count >= quorum.quorum
     }
 
-    /// Rules C2/C3/S1: moves the low water mark to a newly stable checkpoint, discards the log,
+    /// Rules K2/K3/S1: moves the low water mark to a newly stable checkpoint, discards the log,
     /// certificates, votes and snapshots below it, and starts state transfer if this replica has not
     /// executed that far.
     mutating func adoptStableCheckpoint(_ sequence: UInt64, digest: Digest, proof: [Checkpoint], _ actions: inout [ReplicaAction]) {
@@ -89,64 +90,18 @@ extension PBFTReplica {
         sendBatches(force: false, &actions)
     }
 
-    /// Rule C3: everything at or below the stable checkpoint is discarded; memory stays bounded by the window.
+    /// Rule K3: everything at or below the stable checkpoint is discarded; memory stays bounded by the window.
     mutating func collectGarbage() {
         let h = stableSequence
         for s in log.keys where s <= h { log[s] = nil }
         for s in preparedCertificates.keys where s <= h { preparedCertificates[s] = nil }
         for s in snapshots.keys where s < h { snapshots[s] = nil }
+        // Requests this replica will never execute itself (state transfer skipped them) leave `assigned`.
+        for request in assigned {
+            if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { assigned.remove(request) }
+        }
         for r in 0..<config.n {
             for s in checkpointVotes[r].keys where s <= h { checkpointVotes[r][s] = nil }
         }
-    }
-
-    // MARK: State transfer (rules S1–S3)
-
-    /// Rule S1: a replica behind a stable checkpoint asks every peer for the state at it.
-    mutating func beginStateTransfer(sequence: UInt64, digest: Digest, _ actions: inout [ReplicaAction]) {
-        fetching = (sequence, digest)
-        let fetch = FetchState(sequence: sequence, stateDigest: digest, signer: signer)
-        actions.append(.broadcast(fetch.bytes))
-        actions.append(.setTimer(PBFTReplica.fetchTimer, after: config.viewChangeTimeout))
-    }
-
-    mutating func onFetchTimeout(_ actions: inout [ReplicaAction]) {
-        guard let target = fetching else { return }
-        beginStateTransfer(sequence: target.sequence, digest: target.digest, &actions)
-    }
-
-    /// Rule S2: a replica that holds the requested checkpointed state sends it.
-    func onFetchState(_ fetch: FetchState, _ actions: inout [ReplicaAction]) {
-        guard fetch.replica != id, let snapshot = snapshots[fetch.sequence], snapshot.digest == fetch.stateDigest else { return }
-        let reply = CheckpointState(sequence: fetch.sequence, state: snapshot.state, signer: signer)
-        actions.append(.send(reply.bytes, to: .replica(fetch.replica)))
-    }
-
-    /// Rule S3: the state is installed only if its digest matches the stable checkpoint certificate;
-    /// execution then resumes from the batches above it that this replica has committed.
-    mutating func onCheckpointState(_ message: CheckpointState, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard let target = fetching, message.sequence == target.sequence else { return }
-        let digest = Digest.of(message.state)
-        guard digest == target.digest else { return reject(.digestMismatch, from, &actions) }
-        let decoded: (KeyValueStore, [ClientID: CachedReply])
-        do {
-            decoded = try PBFTReplica.decodeState(message.state)
-        } catch {
-            return reject(.malformed, from, &actions)
-        }
-        store = decoded.0
-        replyCache = decoded.1
-        lastExecuted = message.sequence
-        snapshots[message.sequence] = (digest, message.state)
-        fetching = nil
-        actions.append(.cancelTimer(PBFTReplica.fetchTimer))
-        actions.append(.observe(.stateTransferred(sequence: message.sequence, stateDigest: digest)))
-        for client in waiting.keys.sorted() {
-            if let cached = replyCache[client], let w = waiting[client], cached.timestamp >= w.timestamp { waiting[client] = nil }
-        }
-        if isPrimary && nextSequence <= lastExecuted { nextSequence = lastExecuted + 1 }
-        collectGarbage()
-        executeCommitted(&actions)
-        refreshViewChangeTimer(restart: true, &actions)
     }
 }

@@ -117,10 +117,14 @@ extension PBFTReplica {
     /// view, it is not changing views, the sequence is in the window, the digest is the batch's, every
     /// request is correctly client-signed, and it accepted no other PRE-PREPARE for (v, n).
     mutating func onPrePrepare(_ pp: PrePrepare, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard !isViewChanging, pp.view == view else { return reject(.wrongView, from, &actions) }
+        guard isCurrentView(pp.view, from: from, bytes: pp.bytes, &actions) else { return }
         guard pp.replica == primary(of: view) else { return reject(.unknownSender, from, &actions) }
         guard pp.replica != id else { return }
-        guard inWindow(pp.sequence) else { return reject(.outsideWindow, from, &actions) }
+        guard inWindow(pp.sequence) else {
+            // Far ahead of the window: others have moved on; look for their stable checkpoint (S1).
+            if pp.sequence > stableSequence + L { probeStableCheckpoint(&actions) }
+            return reject(.outsideWindow, from, &actions)
+        }
         guard pp.digest == batchDigest(pp.requests) else { return reject(.digestMismatch, from, &actions) }
         if let existing = log[pp.sequence]?.prePrepare {
             if existing.digest != pp.digest { reject(.conflicting, from, &actions) }
@@ -154,42 +158,55 @@ extension PBFTReplica {
     /// Rule N3: PREPAREs are accepted from backups of the current view inside the window; a signer's
     /// first PREPARE for a sequence is kept and any later one ignored, so each signer counts once (Q2).
     mutating func onPrepare(_ p: Prepare, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard !isViewChanging, p.view == view else { return reject(.wrongView, from, &actions) }
+        guard isCurrentView(p.view, from: from, bytes: p.bytes, &actions) else { return }
         guard p.replica != primary(of: view) else { return reject(.unknownSender, from, &actions) }
         guard inWindow(p.sequence) else { return reject(.outsideWindow, from, &actions) }
-        var slot = log[p.sequence] ?? Slot(n: config.n)
-        guard slot.prepares[p.replica] == nil else { return }
-        slot.prepares[p.replica] = p
-        log[p.sequence] = slot
+        if log[p.sequence] == nil { log[p.sequence] = Slot(n: config.n) }
+        guard log[p.sequence]!.prepares[p.replica] == nil else { return }
+        log[p.sequence]!.prepares[p.replica] = p  // in place: no copy of the vote arrays
         checkPrepared(p.sequence, &actions)
     }
 
     /// Rule N4: COMMITs are accepted from any replica of the current view inside the window, once per signer.
     mutating func onCommit(_ c: Commit, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard !isViewChanging, c.view == view else { return reject(.wrongView, from, &actions) }
+        guard isCurrentView(c.view, from: from, bytes: c.bytes, &actions) else { return }
         guard inWindow(c.sequence) else { return reject(.outsideWindow, from, &actions) }
-        var slot = log[c.sequence] ?? Slot(n: config.n)
-        guard slot.commits[c.replica] == nil else { return }
-        slot.commits[c.replica] = c
-        log[c.sequence] = slot
+        if log[c.sequence] == nil { log[c.sequence] = Slot(n: config.n) }
+        guard log[c.sequence]!.commits[c.replica] == nil else { return }
+        log[c.sequence]!.commits[c.replica] = c
         checkCommitted(c.sequence, &actions)
+    }
+
+    /// Rule N1: normal-case messages count only in the replica's current view and not while it is
+    /// changing views. Messages for a later view (they can overtake its NEW-VIEW) are buffered,
+    /// bounded, and replayed when the replica enters that view; older ones are rejected.
+    mutating func isCurrentView(_ v: UInt64, from: Principal, bytes: [UInt8], _ actions: inout [ReplicaAction]) -> Bool {
+        if v == view && !isViewChanging { return true }
+        if v > view {
+            if futureMessages.count < PBFTReplica.futureMessagesMax { futureMessages.append((v, from, bytes)) }
+            return false
+        }
+        reject(.wrongView, from, &actions)
+        return false
     }
 
     /// Rule N3: prepared(m, v, n) holds once the replica has the PRE-PREPARE and `quorum - 1` matching
     /// PREPAREs from distinct backups (2f when n = 3f+1; Q1). It then records the prepared
     /// certificate and multicasts COMMIT (rule N4).
     mutating func checkPrepared(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        guard var slot = log[sequence], let pp = slot.prePrepare, !slot.prepared else { return }
+        guard let pp = log[sequence]?.prePrepare, log[sequence]?.prepared == false else { return }
+        var count = 0
+        for case let p? in log[sequence]!.prepares where p.digest == pp.digest && p.view == pp.view { count += 1 }
+        guard count >= quorum.quorum - 1 else { return }
         var matching: [Prepare] = []
-        for case let p? in slot.prepares where p.digest == pp.digest && p.view == pp.view {
+        matching.reserveCapacity(quorum.quorum - 1)
+        for case let p? in log[sequence]!.prepares where p.digest == pp.digest && p.view == pp.view && matching.count < quorum.quorum - 1 {
             matching.append(p)
         }
-        guard matching.count >= quorum.quorum - 1 else { return }
-        slot.prepared = true
-        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: Array(matching.prefix(quorum.quorum - 1)))
+        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: matching)
         let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
-        slot.commits[id] = commit
-        log[sequence] = slot
+        log[sequence]!.prepared = true  // in place: no copy of the vote arrays
+        log[sequence]!.commits[id] = commit
         persistVote(phase: 3, view: pp.view, sequence: sequence, digest: pp.digest, &actions)
         actions.append(.broadcast(commit.bytes))
         checkCommitted(sequence, &actions)
@@ -198,18 +215,17 @@ extension PBFTReplica {
     /// Rule N5: committed-local(m, v, n) holds once the replica prepared m and has `quorum` matching
     /// COMMITs from distinct replicas (2f+1 when n = 3f+1). It then executes in sequence order.
     mutating func checkCommitted(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        guard var slot = log[sequence], let pp = slot.prePrepare, !slot.committed else { return }
+        guard let pp = log[sequence]?.prePrepare, log[sequence]?.committed == false else { return }
         var count = 0
         if config.mutations.contains(.commitWithoutDigestMatch) {
             // Deliberately broken (test-the-tester): any COMMIT for the sequence counts.
-            count = slot.commits.reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+            for case _? in log[sequence]!.commits { count += 1 }
         } else {
-            guard slot.prepared else { return }
-            for case let c? in slot.commits where c.digest == pp.digest { count += 1 }
+            guard log[sequence]!.prepared else { return }
+            for case let c? in log[sequence]!.commits where c.digest == pp.digest { count += 1 }
         }
         guard count >= quorum.quorum else { return }
-        slot.committed = true
-        log[sequence] = slot
+        log[sequence]!.committed = true
         actions.append(.observe(.committed(sequence: sequence, view: pp.view, digest: pp.digest, requestCount: pp.requests.count)))
         executeCommitted(&actions)
     }
@@ -228,6 +244,7 @@ extension PBFTReplica {
             refreshViewChangeTimer(restart: true, &actions)
         }
         sendBatches(force: false, &actions)
+        noteMissingBatch(&actions)
     }
 
     /// Executes one committed batch; returns whether any request executed.

@@ -23,8 +23,20 @@ extension PBFTReplica {
     /// moves to the next view; if it expires again before the new view works, it moves on (rule V6).
     mutating func onViewChangeTimeout(_ actions: inout [ReplicaAction]) {
         viewChangeTimerArmed = false
+        actions.append(.observe(.pendingRequests(count: waiting.count)))
         if isViewChanging {
-            startViewChange(to: pendingView + 1, &actions)
+            // Rule V6: move on to the next view only if a quorum asked for this view or a later one
+            // (so the new primary had what it needed and failed), a request still waits, and this
+            // replica already retransmitted its VIEW-CHANGE once (a replica that merely missed the
+            // NEW-VIEW gets it relayed in reply). Otherwise retransmit, since it may have been lost.
+            let supported = viewChangeSupport(atLeast: pendingView) >= quorum.quorum
+            if supported && !waiting.isEmpty && viewChangeRetransmittedFor == pendingView {
+                startViewChange(to: pendingView + 1, &actions)
+            } else {
+                if let own = latestViewChanges[id], own.newView == pendingView { actions.append(.broadcast(own.bytes)) }
+                viewChangeRetransmittedFor = pendingView
+                armViewChangeTimer(&actions)
+            }
         } else if !waiting.isEmpty {
             startViewChange(to: view + 1, &actions)
         }
@@ -60,9 +72,22 @@ extension PBFTReplica {
         tryNewView(&actions)
     }
 
+    /// Replicas (this one included) whose latest VIEW-CHANGE asks for `view` or a later one.
+    func viewChangeSupport(atLeast view: UInt64) -> Int {
+        var count = 0
+        for r in 0..<config.n where (latestViewChanges[r]?.newView ?? 0) >= view && latestViewChanges[r] != nil { count += 1 }
+        return count
+    }
+
     /// Rule V2: a valid VIEW-CHANGE for a view above this replica's is kept (the signer's highest);
     /// its checkpoint proof may advance the stable checkpoint; f+1 of them make this replica join.
+    /// A VIEW-CHANGE for the view this replica is already in means the sender missed its NEW-VIEW,
+    /// which is then relayed (rule V5: any replica may relay it, it is signed by the primary).
     mutating func onViewChange(_ vc: ViewChange, from: Principal, _ actions: inout [ReplicaAction]) {
+        if vc.newView == view, !isViewChanging, let nv = currentNewView, nv.view == view, vc.replica != id {
+            actions.append(.send(nv.bytes, to: .replica(vc.replica)))
+            return
+        }
         guard vc.newView > view else { return reject(.stale, from, &actions) }
         if let known = latestViewChanges[vc.replica], known.newView >= vc.newView { return }
         guard isValidViewChange(vc) else { return reject(.invalidCertificate, from, &actions) }
@@ -86,7 +111,7 @@ extension PBFTReplica {
         startViewChange(to: smallest, &actions)
     }
 
-    /// Checks a VIEW-CHANGE's embedded proofs: its checkpoint proof (rule C2) and each prepared
+    /// Checks a VIEW-CHANGE's embedded proofs: its checkpoint proof (rule K2) and each prepared
     /// certificate (rule N3), with certificates in strictly increasing sequence order inside the window
     /// above its checkpoint and from views below the new view.
     func isValidViewChange(_ vc: ViewChange) -> Bool {
@@ -94,7 +119,8 @@ extension PBFTReplica {
         var previous = vc.stableSequence
         for certificate in vc.preparedCertificates {
             let pp = certificate.prePrepare
-            guard pp.sequence > previous, pp.sequence <= vc.stableSequence + L else { return false }
+            // `pp.sequence > previous >= stableSequence`, so the subtraction cannot overflow.
+            guard pp.sequence > previous, pp.sequence - vc.stableSequence <= L else { return false }
             guard pp.view < vc.newView else { return false }
             guard isValidPreparedCertificate(certificate) else { return false }
             previous = pp.sequence
@@ -171,6 +197,7 @@ extension PBFTReplica {
         newViewSentFor = v
         actions.append(.broadcast(nv.bytes))
         enterView(v, plan: plan, prePrepares: prePrepares, &actions)
+        currentNewView = nv
     }
 
     /// Rule V5: a backup accepts a NEW-VIEW for a view at least the one it is moving to if it is
@@ -182,6 +209,7 @@ extension PBFTReplica {
         guard nv.replica != id else { return }
         guard let plan = verifiedPlan(nv) else { return reject(.invalidCertificate, from, &actions) }
         enterView(nv.view, plan: plan, prePrepares: nv.prePrepares, &actions)
+        currentNewView = nv
     }
 
     /// Recomputes O from the NEW-VIEW's VIEW-CHANGEs and returns the plan if the message matches it.
@@ -199,6 +227,7 @@ extension PBFTReplica {
             guard pp.view == nv.view, pp.replica == nv.replica, pp.sequence == proposal.sequence else { return nil }
             guard pp.digest == batchDigest(proposal.requests), pp.digest == batchDigest(pp.requests) else { return nil }
             guard pp.verify(verifier) else { return nil }
+            for request in pp.requests where !request.verify(verifier) { return nil }
         }
         return plan
     }
@@ -230,6 +259,11 @@ extension PBFTReplica {
             acceptPrePrepare(pp, &actions)
         }
         nextSequence = max(plan.maxSequence, stableSequence) + 1
+        let buffered = futureMessages
+        futureMessages.removeAll()
+        for m in buffered where m.view >= v {
+            if m.view == v { onMessage(from: m.from, bytes: m.bytes, &actions) } else { futureMessages.append(m) }
+        }
         for client in waiting.keys.sorted() {
             guard let request = waiting[client], !assigned.contains(request.id) else { continue }
             if isPrimary {

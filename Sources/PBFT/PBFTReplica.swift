@@ -21,7 +21,7 @@ public struct PBFTConfig: Sendable, Hashable {
     public var batchSizeMax: Int
     /// Longest a request waits at the primary for its batch to fill (0 sends every request at once).
     public var batchDelayMax: Nanoseconds
-    /// K: a checkpoint is taken after every K executed sequence numbers (rule C1).
+    /// K: a checkpoint is taken after every K executed sequence numbers (rule K1).
     public var checkpointInterval: Int
     /// L: sequence numbers accepted lie in (h, h + L] for the stable checkpoint h (rule N1).
     public var watermarkWindow: Int
@@ -77,11 +77,14 @@ public struct PBFTReplica: StateMachine {
     public static let batchTimer = TimerID(kind: 1)
     public static let viewChangeTimer = TimerID(kind: 2)
     public static let fetchTimer = TimerID(kind: 3)
+    public static let batchFetchTimer = TimerID(kind: 4)
 
     /// Bound on requests known but not executed (one per client: clients have one outstanding request).
     public static let waitingMax = 1 << 16
     /// Bound on requests queued at the primary for batching.
     public static let pendingBatchMax = 1 << 16
+    /// Bound on buffered normal-case messages for views this replica has not entered yet.
+    public static let futureMessagesMax = 4096
 
     public let id: ReplicaID
     public let config: PBFTConfig
@@ -101,6 +104,10 @@ public struct PBFTReplica: StateMachine {
     /// Each replica's highest valid VIEW-CHANGE, indexed by replica id (bounded by n).
     var latestViewChanges: [ViewChange?]
     var newViewSentFor: UInt64?
+    /// The pending view whose VIEW-CHANGE this replica already retransmitted once (rule V6).
+    var viewChangeRetransmittedFor: UInt64?
+    /// The NEW-VIEW that brought this replica into its current view (relayed to replicas that missed it).
+    var currentNewView: NewView?
 
     // Agreement (rules N1–N5).
     var log: [UInt64: Slot] = [:]
@@ -117,7 +124,7 @@ public struct PBFTReplica: StateMachine {
     /// Requests this replica knows of and has not executed, latest per client (drives the view-change timer).
     var waiting: [ClientID: ClientRequest] = [:]
 
-    // Checkpoints (rules C1–C3).
+    // Checkpoints (rules K1–K3).
     public internal(set) var stableSequence: UInt64 = 0
     public internal(set) var stableDigest: Digest
     var stableProof: [Checkpoint] = []
@@ -130,8 +137,15 @@ public struct PBFTReplica: StateMachine {
     public internal(set) var store = KeyValueStore()
     var replyCache: [ClientID: CachedReply] = [:]
 
+    /// Normal-case messages for views not yet entered: (view, from, bytes), replayed on entry (bounded).
+    var futureMessages: [(view: UInt64, from: Principal, bytes: [UInt8])] = []
+
     // State transfer (rules S1–S3).
     var fetching: (sequence: UInt64, digest: Digest)?
+    /// A probe for a newer stable checkpoint is outstanding (rule S1; cleared by the fetch timer).
+    var probing = false
+    /// The batch-fetch timer is armed because a gap below committed batches was seen (rule S4).
+    var batchFetchTimerArmed = false
 
     public init(id: ReplicaID, config: PBFTConfig, signer: MessageSigner, verifier: SignatureVerifier) {
         precondition(id >= 0 && id < config.n, "replica id out of range")
@@ -190,6 +204,7 @@ public struct PBFTReplica: StateMachine {
             case PBFTReplica.batchTimer.kind: onBatchTimeout(&actions)
             case PBFTReplica.viewChangeTimer.kind: onViewChangeTimeout(&actions)
             case PBFTReplica.fetchTimer.kind: onFetchTimeout(&actions)
+            case PBFTReplica.batchFetchTimer.kind: onBatchFetchTimeout(&actions)
             default: break
             }
         case .message(let from, let bytes):
@@ -217,6 +232,8 @@ public struct PBFTReplica: StateMachine {
         case .newView(let m): onNewView(m, from: from, &actions)
         case .fetchState(let m): onFetchState(m, &actions)
         case .state(let m): onCheckpointState(m, from: from, &actions)
+        case .fetchBatch(let m): onFetchBatch(m, &actions)
+        case .batch(let m): onCommittedBatch(m, from: from, &actions)
         }
     }
 
@@ -266,9 +283,10 @@ public struct PBFTReplica: StateMachine {
         } else {
             actions.append(.observe(.viewEntered(view: view, leader: primary(of: view))))
         }
+        probeStableCheckpoint(&actions)
     }
 
-    // MARK: Checkpointed state encoding (rule C1)
+    // MARK: Checkpointed state encoding (rule K1)
 
     /// Canonical state: `kv snapshot (u32-prefixed) ‖ u32 clients ‖ (u32 client, u64 timestamp,
     /// u32-prefixed result)` sorted by client. Replies are re-signed on demand, so no replica-specific
