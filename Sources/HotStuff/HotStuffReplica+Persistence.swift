@@ -51,6 +51,7 @@ extension HotStuffReplica {
             store = restored.store
             clientTable = restored.clients
             certifiedSeen = [restored.block.digest]
+            lastPersistedCommitHeight = restored.block.height
         }
     }
 
