@@ -26,8 +26,15 @@ public struct ReplicaDiagnosis: Sendable, Equatable {
     public var pendingRequests: Int
     /// The replica's own last `.pendingRequests` sample, if any.
     public var reportedPendingRequests: Int?
+    /// HotStuff: view of the highest QC the replica reported (`.highQC`), if any.
+    public var highQCView: UInt64? = nil
+    /// HotStuff: view of the replica's locked QC (`.locked`), if any.
+    public var lockedView: UInt64? = nil
+    /// HotStuff: height of the last block the replica committed (`.blockCommitted`), if any.
+    public var lastCommittedHeight: UInt64? = nil
 
     /// One line for the CLI, e.g. `r2: view 1 (leader r1), changing to view 2; last executed seq 14; ...`.
+    /// HotStuff replicas add `; highQC view 7; locked view 6; committed height 12` for what they reported.
     public var summary: String {
         var s = "r\(replica): view \(view)"
         if let leader { s += " (leader r\(leader))" }
@@ -38,6 +45,9 @@ public struct ReplicaDiagnosis: Sendable, Equatable {
         if let st = stateTransferred { s += "; state transfer to seq \(st)" }
         s += "; \(pendingRequests) pending"
         if let p = reportedPendingRequests { s += " (self-reported \(p))" }
+        if let v = highQCView { s += "; highQC view \(v)" }
+        if let v = lockedView { s += "; locked view \(v)" }
+        if let h = lastCommittedHeight { s += "; committed height \(h)" }
         if byzantine { s += "; byzantine (untrusted)" }
         return s
     }

@@ -23,6 +23,9 @@ public struct CheckerConfig: Sendable, Equatable {
     /// Per-sequence agreement state is kept for this many sequences behind the highest committed one
     /// (see `InvariantChecker` on bounded memory).
     public var retainedSequences: UInt64
+    /// HotStuff per-view state (certified blocks, and each replica's votes) is kept for this many views
+    /// behind the highest view seen (see `InvariantChecker` on bounded memory).
+    public var retainedViews: UInt64
     /// At most this many violations are kept in a report (the first of each kind is always kept).
     public var violationsMax: Int
     /// Whether to keep the issue→complete latency of every completed request (8 bytes each).
@@ -37,6 +40,7 @@ public struct CheckerConfig: Sendable, Equatable {
         livenessFrom: Nanoseconds? = nil,
         livenessApplies: Bool = true,
         retainedSequences: UInt64 = 1 << 14,
+        retainedViews: UInt64 = 1 << 12,
         violationsMax: Int = 100,
         recordsLatencies: Bool = true
     ) {
@@ -44,6 +48,7 @@ public struct CheckerConfig: Sendable, Equatable {
         precondition(f >= 0, "f must be non-negative")
         precondition(livenessBound > 0, "livenessBound must be positive")
         precondition(retainedSequences >= 1, "retainedSequences must be positive")
+        precondition(retainedViews >= 1, "retainedViews must be positive")
         precondition(violationsMax >= ViolationKind.allCases.count, "violationsMax must hold one of each kind")
         self.n = n
         self.f = f
@@ -53,6 +58,7 @@ public struct CheckerConfig: Sendable, Equatable {
         self.livenessFrom = max(gst, livenessFrom ?? gst)
         self.livenessApplies = livenessApplies
         self.retainedSequences = retainedSequences
+        self.retainedViews = retainedViews
         self.violationsMax = violationsMax
         self.recordsLatencies = recordsLatencies
     }

@@ -28,7 +28,10 @@ extension InvariantChecker {
                 stableCheckpoint: t.stableCheckpoint,
                 stateTransferred: t.stateTransferred,
                 pendingRequests: pending,
-                reportedPendingRequests: t.reportedPending)
+                reportedPendingRequests: t.reportedPending,
+                highQCView: t.highQCView,
+                lockedView: t.lockedView,
+                lastCommittedHeight: t.lastCommittedHeight)
         }
     }
 

@@ -26,6 +26,13 @@ import BFTCore
 ///   sequences both replicas executed are identical.
 /// - **client result**: the result a client accepted for a request equals the result of the first
 ///   correct execution of it, whichever of the two records comes first.
+/// - **HotStuff** (Specs/HotStuff.md), from `.voted`, `.blockCertified`, `.blockCommitted` and `.locked`
+///   of correct replicas: **conflicting-certificates** — at most one block digest is certified per view,
+///   across replicas; **chain** — at each height one committed digest with one parent, each block's
+///   parent is the digest committed at the height below (by the same replica when that was its previous
+///   commit, and by any correct replica), so committed blocks form one hash chain; **lock-regression** —
+///   a replica's locked view never decreases; **double-vote** — a replica emits at most one `.voted` per
+///   view (a repeat with the same digest counts too: H-V1 allows one vote per view).
 /// - **liveness**: every issued request completes by `max(issue, livenessFrom) + livenessBound`. Detected
 ///   online at the first record later than the earliest missed deadline (or at a late completion), and at
 ///   `finish(at:)` for requests still outstanding whose deadline passed before the end. Judged the same way
@@ -40,7 +47,10 @@ import BFTCore
 /// while it is outstanding, or until it is completed and its position has left the window; then it is
 /// retired to a per-client interval set of timestamps (a few words per client when clients issue
 /// increasing timestamps). Per-replica state is O(n). Latencies cost 8 bytes per completed request
-/// unless `recordsLatencies` is false.
+/// unless `recordsLatencies` is false. HotStuff certificates and each correct replica's votes are kept
+/// for the last `config.retainedViews` views (behind the highest certified view, or that replica's highest
+/// vote) and committed blocks for the last `retainedSequences` heights, pruned in the same kind of sweeps;
+/// older ones are not compared. Locked view, highQC view and last committed block are O(1) per replica.
 public final class InvariantChecker {
     public let config: CheckerConfig
 
@@ -65,6 +75,18 @@ public final class InvariantChecker {
     var outstandingHead = 0
     /// Deadline of `issueOrder[outstandingHead]`, or `.max`: one comparison per record on the fast path.
     var nextDeadline: Nanoseconds = .max
+
+    // HotStuff per-view and per-height state (InvariantChecker+HotStuff.swift).
+    /// First correct certificate of each view in `certificateFloor...`.
+    var certificates: [UInt64: CertifiedBlock] = [:]
+    var highestCertifiedView: UInt64 = 0
+    /// Views below this have been pruned from `certificates`.
+    var certificateFloor: UInt64 = 0
+    /// First correct `.blockCommitted` at each height in `chainFloor...`.
+    var chainBlocks: [UInt64: ChainBlock] = [:]
+    var highestChainHeight: UInt64 = 0
+    /// Heights below this have been pruned from `chainBlocks`.
+    var chainFloor: UInt64 = 0
 
     // Report state.
     var violations: [Violation] = []
@@ -260,6 +282,15 @@ struct ReplicaTrack {
     var stableCheckpoint: UInt64?
     var stateTransferred: UInt64?
     var reportedPending: Int?
+    /// HotStuff: highest `.highQC` and `.locked` views, and the last `.blockCommitted` block.
+    var highQCView: UInt64?
+    var lockedView: UInt64?
+    var lastBlock: ChainBlock?
+    var lastCommittedHeight: UInt64?
+    /// HotStuff: this replica's votes in views `voteFloor...` (correct replicas only).
+    var votes: [UInt64: Digest] = [:]
+    var highestVotedView: UInt64 = 0
+    var voteFloor: UInt64 = 0
 
     mutating func onViewEntered(view v: UInt64, leader l: ReplicaID) {
         if v >= view {

@@ -14,6 +14,14 @@ public enum ViolationKind: String, Sendable, Codable, CaseIterable {
     case clientResult = "client-result"
     /// A request did not complete within the liveness bound.
     case liveness
+    /// HotStuff: correct replicas certified two different blocks in one view (Specs/HotStuff.md H-Q1, H-V1).
+    case conflictingCertificates = "conflicting-certificates"
+    /// HotStuff: blocks committed by correct replicas do not form one hash chain (H-C2, B1).
+    case chain
+    /// HotStuff: a correct replica's locked QC view decreased (H-L1).
+    case lockRegression = "lock-regression"
+    /// HotStuff: a correct replica voted twice in one view (H-V1).
+    case doubleVote = "double-vote"
 
     /// Safety kinds are every kind except liveness.
     public var isSafety: Bool { self != .liveness }
