@@ -68,19 +68,15 @@ extension HotStuffReplica {
             tree.markCommitted(b)
             execute(b, &actions)
         }
-        // Pruning and persisting the committed state cost O(tree) and O(state): do them once per
-        // `committedPersistInterval` heights rather than per block (amortised O(1) per commit).
-        // Recovery re-executes at most that many blocks, which peers still retain (blockRetention).
+        // Pruning costs O(tree): do it once the tree holds `pruneSlack` blocks beyond the retention
+        // (amortised O(1) per commit).
         if tree.count > config.blockRetention + HotStuffReplica.pruneSlack {
             tree.prune(retention: config.blockRetention)
             certifiedSeen = certifiedSeen.filter { tree.contains($0) }
             orphans = orphans.filter { $0.value.height > tree.committed.height }
         }
         parkedProposals.removeAll { $0.block.height <= tree.committed.height }
-        if tree.committed.height >= lastPersistedCommitHeight + HotStuffReplica.committedPersistInterval {
-            lastPersistedCommitHeight = tree.committed.height
-            persistCommittedState(&actions)
-        }
+        persistCommittedState(&actions)
         updateViewTimer(&actions)
     }
 }

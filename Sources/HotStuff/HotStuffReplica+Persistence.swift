@@ -51,7 +51,6 @@ extension HotStuffReplica {
             store = restored.store
             clientTable = restored.clients
             certifiedSeen = [restored.block.digest]
-            lastPersistedCommitHeight = restored.block.height
         }
     }
 

@@ -39,11 +39,6 @@ public struct HotStuffReplica: StateMachine {
     /// The view of the last QC that committed requests; a leader holding it as highQC proposes even
     /// without new work, so the other replicas learn it and commit too (P5).
     var commitQCView: UInt64 = 0
-    /// Height of the committed block last written with `persistCommittedState`.
-    var lastPersistedCommitHeight: UInt64 = 0
-    /// Committed state is persisted every this many heights (well below `blockRetention`, so peers
-    /// still hold every block a recovering replica must re-execute).
-    static let committedPersistInterval: UInt64 = 32
     /// The block tree is pruned once it holds this many blocks beyond `blockRetention`.
     static let pruneSlack = 64
     /// Per replica, the highest view it announced entering by NEW-VIEW (chained; P10).

@@ -121,10 +121,10 @@ struct ErrorTests {
     @Test("errors: unknown enumeration values suggest the closest valid value")
     func enumerations() {
         // Proves protocol, crypto, verdicts, distributions and Byzantine behaviours are validated by name.
-        #expect(messages(header + "expect: {safety: hold}\ncrypto: ed2551\nprotocol: hotstuff\n") == [
+        #expect(messages(header + "expect: {safety: hold}\ncrypto: ed2551\nprotocol: hotstuf\n") == [
             "s.yaml:3:18: unknown verdict 'hold' (did you mean 'holds'?)",
             "s.yaml:4:9: unknown crypto scheme 'ed2551' (did you mean 'ed25519'?)",
-            "s.yaml:5:11: unknown protocol 'hotstuff' (expected one of: pbft)",
+            "s.yaml:5:11: unknown protocol 'hotstuf' (did you mean 'hotstuff'?)",
         ])
         #expect(messages(header + "network: {latency: {distribution: unifrom, min: 1ms}}\n")
             == ["s.yaml:3:35: unknown distribution 'unifrom' (did you mean 'uniform'?)"])
