@@ -3,6 +3,10 @@ import PackageDescription
 
 // Targets split by concern (STYLE.md): protocol-free vocabulary, crypto, each protocol, the
 // simulator shell, checkers, scenario loading, the run harness that ties them, and the CLI.
+/// Release builds of the simulation stack: cross-module optimisation lets the codec, PRNG and
+/// digests inline into protocol code. Preconditions stay on (no -Ounchecked).
+let fast: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "bftsim",
     platforms: [.macOS(.v14)],
@@ -30,27 +34,27 @@ let package = Package(
         ),
         // Vocabulary shared by every protocol: identities, the replica boundary (inputs, actions,
         // observations), canonical byte codec, PRNG, digests, client requests/replies, the KV store.
-        .target(name: "BFTCore", dependencies: ["CSodium"]),
+        .target(name: "BFTCore", dependencies: ["CSodium"], swiftSettings: fast),
         // Signature schemes (Ed25519, keyed BLAKE2b "fast"), key derivation, verification cache.
-        .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium"]),
+        .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium"], swiftSettings: fast),
         // PBFT (Castro & Liskov, OSDI'99 / TOCS'02), signature variant. Sans-IO.
-        .target(name: "PBFT", dependencies: ["BFTCore"]),
+        .target(name: "PBFT", dependencies: ["BFTCore"], swiftSettings: fast),
         // HotStuff (Yin et al., PODC'19), chained and two-chain (Jolteon/DiemBFT v4) variants. Sans-IO.
-        .target(name: "HotStuff", dependencies: ["BFTCore"]),
+        .target(name: "HotStuff", dependencies: ["BFTCore"], swiftSettings: fast),
         // Scenario model and YAML/JSON loading with file:line:column errors.
         .target(name: "ScenarioFormat", dependencies: ["BFTCore", .product(name: "Yams", package: "Yams")]),
         // Discrete-event simulator shell: virtual time, network model, timeline, trace.
         .target(name: "Simulation", dependencies: [
             "BFTCore", "ScenarioFormat",
             .product(name: "HeapModule", package: "swift-collections"),
-        ]),
+        ], swiftSettings: fast),
         // Safety and liveness checkers over observations (never simulator internals).
-        .target(name: "Checkers", dependencies: ["BFTCore"]),
+        .target(name: "Checkers", dependencies: ["BFTCore"], swiftSettings: fast),
         // Builds a run from a scenario: protocol factory, crypto, simulator, checkers, outputs.
         .target(name: "Runner", dependencies: [
             "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
-        ]),
+        ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
             "Runner", "ScenarioFormat", "BFTCore", "Simulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
