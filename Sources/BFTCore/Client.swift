@@ -36,8 +36,8 @@ public struct Client: StateMachine {
     private var queueHead = 0
     private var outstanding: ClientRequest?
     private var retryTimeout: Nanoseconds
-    /// Replies for the outstanding request, indexed by replica: result digest and view.
-    private var replies: [(result: Digest, view: UInt64)?]
+    /// Replies for the outstanding request, indexed by replica: result bytes and view.
+    private var replies: [(result: [UInt8], view: UInt64)?]
 
     public init(id: ClientID, quorum: QuorumMath, workload: WorkloadSpec, targeting: Targeting,
                 signer: MessageSigner, verifier: SignatureVerifier, rng: DeterministicRNG) {
@@ -175,7 +175,7 @@ public struct Client: StateMachine {
             actions.append(.observe(.rejected(reason: .badSignature, from: from)))
             return
         }
-        let result = Digest.of(reply.result)
+        let result = reply.result
         replies[reply.replica] = (result, reply.view)
         var matching = 0
         var viewMax: UInt64 = 0
@@ -188,7 +188,7 @@ public struct Client: StateMachine {
         outstanding = nil
         completed += 1
         actions.append(.cancelTimer(Client.retryTimer))
-        actions.append(.observe(.requestCompleted(request: request.id, result: result)))
+        actions.append(.observe(.requestCompleted(request: request.id, result: Digest.fingerprint(ofResult: result))))
         switch workload.mode {
         case .closed(let think):
             if think > 0 { actions.append(.setTimer(Client.thinkTimer, after: think)) } else { issueNext(&actions) }

@@ -24,6 +24,20 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// BLAKE2b-256 of `data` (libsodium `crypto_generichash`).
     public static func of<C: ContiguousCollectionish>(_ data: C) -> Digest { data.blake2b() }
 
+    /// A fingerprint of an operation result for observations: the bytes themselves (length byte first,
+    /// zero-padded) when they fit in 31 bytes, else BLAKE2b-256. Injective on short results and
+    /// collision-resistant on long ones, so checkers compare results by fingerprint; it saves a hash
+    /// per replica per executed request (most results are a few bytes).
+    public static func fingerprint(ofResult result: [UInt8]) -> Digest {
+        guard result.count < Digest.byteCount else { return Digest.of(result) }
+        var d = Digest.zero
+        withUnsafeMutableBytes(of: &d.words) { out in
+            out[0] = UInt8(result.count)
+            for (i, b) in result.enumerated() { out[i + 1] = b }
+        }
+        return d
+    }
+
     /// BLAKE2b-256 over several parts, as if concatenated.
     public static func of(parts: [[UInt8]]) -> Digest {
         Digest.of(parts.reduce(into: [UInt8]()) { $0.append(contentsOf: $1) })

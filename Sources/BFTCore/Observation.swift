@@ -35,8 +35,9 @@ public enum Observation: Sendable, Equatable {
     case viewChangeStarted(view: UInt64)
     /// The batch/block with `digest` committed at position `sequence` of the total order (committed-local).
     case committed(sequence: UInt64, view: UInt64, digest: Digest, requestCount: Int)
-    /// The request executed as the `index`-th entry of the batch at `sequence`, producing `result`.
-    /// `requestDigest` is the digest of the client-signed request bytes.
+    /// The request executed as the `index`-th entry of the batch at `sequence`, producing the result
+    /// whose `Digest.fingerprint(ofResult:)` is `result`. `requestDigest` is the digest of the
+    /// client-signed request bytes.
     case executed(sequence: UInt64, index: Int, request: RequestID, requestDigest: Digest, result: Digest)
     /// A checkpoint at `sequence` became stable (2f+1 matching CHECKPOINTs).
     case checkpointStable(sequence: UInt64, stateDigest: Digest)
@@ -63,7 +64,7 @@ public enum Observation: Sendable, Equatable {
     // Client observations.
     /// The client signed and sent a new request.
     case requestIssued(request: RequestID, digest: Digest)
-    /// The client accepted a result (f+1 matching replies).
+    /// The client accepted a result (f+1 matching replies); `result` is its fingerprint.
     case requestCompleted(request: RequestID, result: Digest)
 }
 

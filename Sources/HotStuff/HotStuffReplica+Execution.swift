@@ -43,7 +43,7 @@ extension HotStuffReplica {
             let record = ClientRecord(timestamp: request.timestamp, view: block.view, result: result)
             clientTable[request.client] = record
             actions.append(.observe(.executed(sequence: block.height, index: index, request: request.id,
-                                              requestDigest: request.digest, result: Digest.of(result))))
+                                              requestDigest: request.digest, result: Digest.fingerprint(ofResult: result))))
             sendReply(client: request.client, record: record, &actions)
         }
     }

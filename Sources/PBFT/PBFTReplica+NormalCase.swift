@@ -261,7 +261,7 @@ extension PBFTReplica {
             }
             sendReply(client: request.client, timestamp: request.timestamp, result: result, &actions)
             actions.append(.observe(.executed(sequence: pp.sequence, index: index, request: request.id,
-                                              requestDigest: request.digest, result: Digest.of(result))))
+                                              requestDigest: request.digest, result: Digest.fingerprint(ofResult: result))))
             any = true
         }
         lastExecuted = pp.sequence

@@ -70,7 +70,10 @@ public enum ScenarioRun {
         _ = try buildMachines(scenario, driver: Runner.driver(for: scenario.protocolKind), keyring: keyring)
     }
 
-    public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil) throws(RunError) -> RunOutcome {
+    /// Runs the scenario. `checkers: false` skips the online checkers (benchmarks measure the
+    /// simulator and protocol alone with it); verdicts are then meaningless.
+    public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil,
+                               checkers: Bool = true) throws(RunError) -> RunOutcome {
         let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
         let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
         let machines = try buildMachines(scenario, driver: driver, keyring: keyring)
@@ -81,7 +84,7 @@ public enum ScenarioRun {
         var highestView: UInt64 = 0
         let byzantine = Set(scenario.byzantineReplicas)
         let simulator = Simulator(scenario: scenario, machines: machines, describe: driver.describe, observer: { record in
-            checker.observe(record)
+            if checkers { checker.observe(record) }
             switch record.observation {
             case .rejected(let reason, _):
                 rejected[reason, default: 0] += 1
