@@ -135,16 +135,17 @@ public struct RunDirectory: Sendable {
         path.isEmpty ? "(top level)" : path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 
-    /// Foundation's JSON errors carry a character index in the underlying error's text; fall back to
-    /// the line of the first byte that cannot start a JSON document.
+    /// JSONDecoder's syntax errors carry no position; JSONSerialization's say "around character N",
+    /// which becomes a line number.
     static func errorLine(_ ctx: DecodingError.Context, data: Data) -> Int? {
-        let text = "\(ctx.underlyingError.map { "\($0)" } ?? "")"
-        if let r = text.range(of: #"line (\d+)"#, options: .regularExpression),
-           let n = Int(text[r].dropFirst(5)) { return n }
-        if let r = text.range(of: #"index (\d+)"#, options: .regularExpression),
-           let offset = Int(text[r].dropFirst(6)), offset <= data.count {
-            return data.prefix(offset).reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+        do {
+            _ = try JSONSerialization.jsonObject(with: data)
+            return nil
+        } catch {
+            let text = "\((error as NSError).userInfo)"
+            guard let r = text.range(of: #"character (\d+)"#, options: .regularExpression),
+                  let offset = Int(text[r].dropFirst(10)) else { return nil }
+            return data.prefix(min(offset, data.count)).reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
         }
-        return nil
     }
 }
