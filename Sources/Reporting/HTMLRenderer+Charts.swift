@@ -51,7 +51,8 @@ extension HTMLRenderer {
         for (name, v) in [("p50", l.p50Ns), ("p90", l.p90Ns), ("p99", l.p99Ns)] where v > 0 {
             let px = x(log10(Double(v)))
             cdf += "<line x1=\"\(SVG.num(px))\" y1=\"\(SVG.num(topPad))\" x2=\"\(SVG.num(px))\" y2=\"\(SVG.num(topPad + ph))\" stroke=\"#e8841a\" stroke-dasharray=\"3 3\"/>"
-            cdf += "<text x=\"\(SVG.num(px + 3))\" y=\"\(SVG.num(topPad + 10 + (name == "p90" ? 12 : name == "p99" ? 24 : 0)))\" font-size=\"10\" fill=\"#b54708\">\(name) \(formatDuration(v))</text>"
+            let nearRight = px > left + pw - 90
+            cdf += "<text x=\"\(SVG.num(nearRight ? px - 3 : px + 3))\" y=\"\(SVG.num(topPad + ph * 0.55 + (name == "p90" ? 13 : name == "p99" ? 26 : 0)))\" font-size=\"10\" fill=\"#b54708\"\(nearRight ? " text-anchor=\"end\"" : "")>\(name) \(formatDuration(v))</text>"
         }
         cdf += "</svg></div>"
         // Histogram: one bar per bin (about 12% wide).

@@ -31,6 +31,7 @@ extension HTMLRenderer {
         <pattern id="tl-adv" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#dbe8fb"/><line x1="0" y1="0" x2="0" y2="6" stroke="#9fbef0" stroke-width="3"/></pattern>
         <pattern id="tl-crash" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#d0d5dd"/><line x1="0" y1="0" x2="0" y2="6" stroke="#98a2b3" stroke-width="2"/></pattern>
         <pattern id="tl-byz" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><line x1="0" y1="0" x2="0" y2="8" stroke="#a1368f" stroke-width="2.5" stroke-opacity=".35"/></pattern>
+        <pattern id="tl-vc" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(-45)"><rect width="6" height="6" fill="#fde2e1"/><line x1="0" y1="0" x2="0" y2="6" stroke="#f19a98" stroke-width="2"/></pattern>
         <pattern id="tl-fault" width="7" height="7" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="7" height="7" fill="#f79009" fill-opacity=".16"/><line x1="0" y1="0" x2="0" y2="7" stroke="#f79009" stroke-width="2" stroke-opacity=".45"/></pattern>
         </defs>
 
@@ -57,6 +58,10 @@ extension HTMLRenderer {
                 if laneH >= 14, x1 - x0 > Double(text.count) * 6.5 + 6 {
                     s += "<text x=\"\(SVG.num(x0 + 4))\" y=\"\(SVG.num(y0 + fontSize + 1))\" font-size=\"\(SVG.num(fontSize - 1))\" fill=\"#475467\">\(text)</text>"
                 }
+            }
+            for c in lane.changingViews {
+                let x0 = x(c.fromNs), x1 = max(x(c.toNs), x0 + 1)
+                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(x1 - x0))\" height=\"\(SVG.num(h))\" fill=\"url(#tl-vc)\"><title>r\(k) changing view \(formatDuration(c.fromNs))–\(formatDuration(c.toNs))</title></rect>"
             }
             if let c = lane.crashedAtNs {
                 let x0 = x(c)
@@ -111,6 +116,7 @@ extension HTMLRenderer {
         s += "<span><svg width=\"14\" height=\"12\"><rect width=\"14\" height=\"12\" fill=\"#9fbef0\"/></svg>views advancing faster than one bucket</span>"
         s += "<span><svg width=\"8\" height=\"12\"><line x1=\"4\" y1=\"2\" x2=\"4\" y2=\"12\" stroke=\"#1d2330\" stroke-width=\"1.5\"/></svg>commits</span>"
         s += "<span><svg width=\"12\" height=\"10\"><path d=\"M1 1h10l-5 7z\" fill=\"#d63c3c\"/></svg>view change started</span>"
+        s += "<span><span class=\"sw\" style=\"background:#f6b5b3\"></span>changing view (no view to work in)</span>"
         s += "<span><span class=\"sw\" style=\"background:#98a2b3\"></span>crashed</span>"
         s += "<span><span class=\"sw\" style=\"background:#fbd9a8\"></span>partitioned / isolated / link cut</span>"
         s += "<span><span class=\"sw\" style=\"background:#f0c8e6;border:1px solid #a1368f\"></span>Byzantine replica</span>"

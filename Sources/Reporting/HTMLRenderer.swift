@@ -118,9 +118,10 @@ public struct HTMLRenderer {
         }
         h += ".</p>\n"
         let maxValue = m.rows.map { $0.perDecision ?? Double($0.sent) }.max() ?? 1
-        let rowH = 22.0, labelW = 130.0, barW = 520.0
+        let rowH = 26.0, labelW = 104.0, barW = 330.0
         let height = Double(m.rows.count) * rowH + 8
-        h += "<div class=\"split\"><svg class=\"chart\" viewBox=\"0 0 \(SVG.num(labelW + barW + 80)) \(SVG.num(height))\" width=\"\(SVG.num(labelW + barW + 80))\" role=\"img\" aria-label=\"messages per decision by type\">"
+        let svgHeight = height + 20
+        h += "<div class=\"split\"><svg class=\"chart\" viewBox=\"0 0 \(SVG.num(labelW + barW + 80)) \(SVG.num(svgHeight))\" width=\"\(SVG.num(labelW + barW + 80))\" role=\"img\" aria-label=\"messages per decision by type\"><text class=\"axis\" x=\"\(SVG.num(labelW))\" y=\"\(SVG.num(height + 14))\">messages sent per committed decision</text>"
         for (k, r) in m.rows.enumerated() {
             let y = Double(k) * rowH + 4
             let v = r.perDecision ?? Double(r.sent)
@@ -140,12 +141,12 @@ public struct HTMLRenderer {
     func viewChanges() -> String {
         let v = report.viewChanges
         var h = "<section id=\"viewchanges\" class=\"card\"><h2>View changes</h2>\n"
-        h += "<p class=\"cap\">\(v.total) view changes / timeouts started by correct replicas; highest view reached \(v.highestView).</p>\n"
+        h += "<p class=\"cap\">\(v.total) view changes / timeouts started by correct replicas; highest view reached \(v.highestView). One row per target view: when the first replica asked for it, how many did, and when it was first entered.</p>\n"
         if v.views.isEmpty {
             h += "<p class=\"muted\">No replica started a view change: the first leader served the whole run.</p>"
         } else {
-            let shown = v.views.prefix(60)
-            h += "<table><thead><tr><th>target view</th><th>leader</th><th>first start</th><th>replicas starting</th><th>first entered</th><th>replicas entered</th><th>took</th></tr></thead><tbody>"
+            let shown = v.views.prefix(25)
+            h += "<table><thead><tr><th>target view</th><th>leader</th><th>first start</th><th>replicas starting</th><th>first entered</th><th>replicas entered</th><th>start → entered</th></tr></thead><tbody>"
             for x in shown {
                 let took = x.enteredNs.map { formatDuration($0 - x.firstStartNs) } ?? "never"
                 h += "<tr><td>\(x.view)</td><td>\(x.leader.map { "r\($0)" } ?? "–")</td><td>\(formatDuration(x.firstStartNs))</td><td>\(x.starters)</td>"

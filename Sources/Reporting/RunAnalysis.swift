@@ -14,7 +14,7 @@ public enum RunAnalysis {
     /// Time buckets of the throughput chart.
     public static let throughputBuckets = 100
     /// Messages drawn in the space-time diagram.
-    public static let arrowsMax = 220
+    public static let arrowsMax = 160
     /// Observation markers (commits, view entries) drawn in the space-time diagram.
     public static let markersMax = 400
     /// View-change start marks kept per replica lane.
@@ -162,7 +162,10 @@ extension RunAnalysis {
             case "isolate", "crash":
                 if let id = r.replica("node") { replicas = [id] }
                 label = "\(action) r\(replicas.first ?? -1)"
-                if action == "crash", let id = replicas.first, id < n, lanes[id].crashedAt == nil { lanes[id].crashedAt = t }
+                if action == "crash", let id = replicas.first, id < n, lanes[id].crashedAt == nil {
+                    lanes[id].crashedAt = t
+                    lanes[id].closeChange(at: t)
+                }
             case "cut", "cut-one-way":
                 replicas = [r.replica("from"), r.replica("to")].compactMap { $0 }
                 label = "\(action) \(r.string("from") ?? "?")→\(r.string("to") ?? "?")"
@@ -272,6 +275,8 @@ extension RunAnalysis {
         var viewChangeStarts: [Int64] = []
         var viewChangeStartsOmitted = 0
         var crashedAt: Int64?
+        var changing: [RunReport.Interval] = []
+        var changingSince: Int64?
 
         init(buckets: Int) {
             commits = [Int](repeating: 0, count: buckets)
@@ -280,6 +285,7 @@ extension RunAnalysis {
         /// A view held for less than one bucket merges into the current span, which then covers a
         /// range of views: so a lane has at most one span per bucket.
         mutating func enter(view: UInt64, leader: Int?, at t: Int64, bucketNs: Int64) {
+            closeChange(at: t)
             if var last = spans.last {
                 if t - lastEntry < bucketNs {
                     last.viewLast = max(last.viewLast, view)
@@ -294,16 +300,26 @@ extension RunAnalysis {
             lastEntry = t
         }
 
+        mutating func closeChange(at t: Int64) {
+            guard let since = changingSince else { return }
+            changingSince = nil
+            if t > since, changing.count < RunAnalysis.viewChangeMarksMax { changing.append(.init(fromNs: since, toNs: t)) }
+        }
+
         mutating func startViewChange(at t: Int64) {
+            if changingSince == nil { changingSince = t }
             if viewChangeStarts.count < RunAnalysis.viewChangeMarksMax { viewChangeStarts.append(t) } else { viewChangeStartsOmitted += 1 }
         }
 
         func report(replica: Int, byzantine: String?, endNs: Int64) -> RunReport.Lane {
             var spans = self.spans
+            var lane = self
+            lane.closeChange(at: crashedAt ?? endNs)
             if !spans.isEmpty { spans[spans.count - 1].toNs = crashedAt ?? endNs }
             let commits = self.commits.enumerated().filter { $0.element > 0 }.map { RunReport.BucketCount(bucket: $0.offset, count: $0.element) }
             return .init(replica: replica, byzantine: byzantine, crashedAtNs: crashedAt, views: spans, commits: commits,
-                         viewChangeStartsNs: viewChangeStarts, viewChangeStartsOmitted: viewChangeStartsOmitted)
+                         viewChangeStartsNs: viewChangeStarts, viewChangeStartsOmitted: viewChangeStartsOmitted,
+                         changingViews: lane.changing)
         }
     }
 }

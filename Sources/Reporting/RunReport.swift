@@ -56,6 +56,14 @@ public struct RunReport: Codable, Sendable {
         /// Times this replica started a view change (PBFT) or timed out of a view (HotStuff).
         public var viewChangeStartsNs: [Int64]
         public var viewChangeStartsOmitted: Int
+        /// From starting a view change to entering a view (or crashing, or the end): the replica is
+        /// not processing requests. Zero-length changes (HotStuff timeouts) are left out.
+        public var changingViews: [Interval]
+    }
+
+    public struct Interval: Codable, Sendable {
+        public var fromNs: Int64
+        public var toNs: Int64
     }
 
     public struct ViewSpan: Codable, Sendable {
