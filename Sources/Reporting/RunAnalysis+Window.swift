@@ -12,6 +12,9 @@ extension RunAnalysis {
         let focus: SummaryRecord.Check?
         let beforeMax: Int
         let afterMax: Int
+        let clientMax: Int
+        var clientLive = 0
+        var clientSkipped = 0
         var arrows: [RunReport.Arrow?]
         var arrowMsg: [Int64]
         /// Next ring slot to write and the number of live slots.
@@ -29,13 +32,15 @@ extension RunAnalysis {
         init(replicas: Int, focus: SummaryRecord.Check?) {
             n = replicas
             self.focus = focus
+            let cap = RunAnalysis.arrowsMax(replicas: replicas)
             if focus != nil {
-                beforeMax = RunAnalysis.arrowsMax * 2 / 3
-                afterMax = RunAnalysis.arrowsMax - beforeMax
+                beforeMax = cap * 2 / 3
+                afterMax = cap - beforeMax
             } else {
-                beforeMax = RunAnalysis.arrowsMax
+                beforeMax = cap
                 afterMax = 0
             }
+            clientMax = Int(Double(cap) * RunAnalysis.clientArrowsShare)
             arrows = [RunReport.Arrow?](repeating: nil, count: beforeMax + afterMax)
             arrowMsg = [Int64](repeating: -1, count: beforeMax + afterMax)
         }
@@ -80,6 +85,11 @@ extension RunAnalysis {
                 from: lane(r.string("from")), to: lane(r.string("to")), sendNs: r.time, deliverNs: nil,
                 type: r.string("type") ?? "?", view: r.int("view").map { UInt64(max(0, $0)) },
                 seq: r.int("seq").map { UInt64(max(0, $0)) }, dropped: dropped)
+            let isClient = arrow.from == n || arrow.to == n
+            if isClient && clientLive >= clientMax {
+                clientSkipped += 1
+                return
+            }
             if beforeFocus {
                 let capacity = beforeMax
                 if live == capacity {
@@ -89,11 +99,13 @@ extension RunAnalysis {
                         return
                     }
                     byMsg.removeValue(forKey: arrowMsg[head])
+                    if let old = arrows[head], old.from == n || old.to == n { clientLive -= 1 }
                 } else {
                     live += 1
                 }
                 put(arrow, msg: msg, slot: head)
                 head = (head + 1) % capacity
+                if isClient { clientLive += 1 }
             } else {
                 guard afterCount < afterMax else {
                     accepting = false
@@ -102,6 +114,7 @@ extension RunAnalysis {
                 }
                 put(arrow, msg: msg, slot: beforeMax + afterCount)
                 afterCount += 1
+                if isClient { clientLive += 1 }
             }
             lastSendNs = max(lastSendNs, r.time)
         }
@@ -151,9 +164,12 @@ extension RunAnalysis {
                 caption = "The first \(kept.count) messages of the run"
             }
             caption += ": \(formatDuration(from)) – \(formatDuration(to))."
+            if clientSkipped > 0 {
+                caption += " Client messages are limited to \(clientMax) arrows so replica traffic shows."
+            }
             return .init(caption: caption, fromNs: from, toNs: to,
                          lanes: (0..<n).map { "r\($0)" } + ["clients"], arrows: kept, markers: markers,
-                         arrowsMax: RunAnalysis.arrowsMax, omitted: focus == nil ? 0 : omitted,
+                         arrowsMax: beforeMax + afterMax, omitted: focus == nil ? 0 : omitted,
                          focusNs: focus?.time)
         }
     }

@@ -13,8 +13,15 @@ public enum RunAnalysis {
     public static let timelineBuckets = 400
     /// Time buckets of the throughput chart.
     public static let throughputBuckets = 100
-    /// Messages drawn in the space-time diagram.
+    /// Messages drawn in the space-time diagram at small n; larger clusters get 6 per replica (one
+    /// broadcast is n arrows), up to `arrowsCeiling`.
     public static let arrowsMax = 160
+    public static let arrowsCeiling = 480
+    /// Share of the window's arrows that client messages (REQUEST, REPLY) may take, so a client
+    /// fan-out at n=64 does not crowd out the protocol's own messages.
+    public static let clientArrowsShare = 0.2
+
+    public static func arrowsMax(replicas n: Int) -> Int { min(arrowsCeiling, max(arrowsMax, 6 * n)) }
     /// Observation markers (commits, view entries) drawn in the space-time diagram.
     public static let markersMax = 400
     /// View-change start marks kept per replica lane.
@@ -194,7 +201,7 @@ extension RunAnalysis {
             var notes: [String] = []
             notes.append("Timeline: \(RunAnalysis.timelineBuckets) buckets of \(formatDuration(bucketNs)); views held for less than one bucket are merged into hatched 'advancing' spans.")
             let st = window.report(endNs: endNs)
-            if st.omitted > 0 { notes.append("Space-time: \(st.arrows.count) messages drawn, \(st.omitted) more in the window not drawn (cap \(RunAnalysis.arrowsMax)).") }
+            if st.omitted > 0 { notes.append("Space-time: \(st.arrows.count) messages drawn, \(st.omitted) more in the window not drawn (cap \(st.arrowsMax)).") }
             if faultsOmitted > 0 { notes.append("\(faultsOmitted) faults beyond \(RunAnalysis.faultsMax) not drawn.") }
             if viewsOmitted > 0 { notes.append("\(viewsOmitted) view changes to views beyond the first \(RunAnalysis.viewChangesMax) not tabulated.") }
             if pendingOverflow > 0 { notes.append("\(pendingOverflow) requests beyond \(RunAnalysis.pendingRequestsMax) outstanding were not timed.") }

@@ -64,7 +64,7 @@ struct ScaleTests {
         #expect(report.timeline.faults.first?.action == "partition")
         #expect(report.timeline.faults.first?.replicas == [3, 4])
         #expect(report.timeline.faults.first?.toNs != nil, "the heal closes the partition")
-        #expect(report.spaceTime.arrows.count <= RunAnalysis.arrowsMax)
+        #expect(report.spaceTime.arrows.count <= RunAnalysis.arrowsMax(replicas: 64))
         #expect(report.spaceTime.lanes.count == 65)
         #expect(report.latency?.count == 600)
         let html = HTMLRenderer(report: report).render()
