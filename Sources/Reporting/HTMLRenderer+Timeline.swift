@@ -56,7 +56,7 @@ extension HTMLRenderer {
                 s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(x1 - x0))\" height=\"\(SVG.num(h))\" fill=\"\(fill)\"><title>r\(k): \(title), \(formatDuration(span.fromNs))–\(formatDuration(span.toNs))</title></rect>"
                 let text = advancing ? "v\(span.viewFirst)–\(span.viewLast)" : "v\(span.viewFirst)"
                 if laneH >= 14, x1 - x0 > Double(text.count) * 6.5 + 6 {
-                    s += "<text x=\"\(SVG.num(x0 + 4))\" y=\"\(SVG.num(y0 + fontSize + 1))\" font-size=\"\(SVG.num(fontSize - 1))\" fill=\"#475467\">\(text)</text>"
+                    s += "<text x=\"\(SVG.num(x0 + 4))\" y=\"\(SVG.num(y0 + fontSize + 1))\" font-size=\"\(SVG.num(fontSize - 1))\" fill=\"#344054\" stroke=\"#fff\" stroke-width=\"3\" stroke-opacity=\".85\" paint-order=\"stroke\">\(text)</text>"
                 }
             }
             for c in lane.changingViews {
