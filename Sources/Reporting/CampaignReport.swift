@@ -25,17 +25,17 @@ public struct CampaignDirectory: Sendable {
 /// Entry points used by the CLI and tests.
 public enum Reports {
     /// Reads `directory` (summary.json and trace.jsonl) and renders it in `format`.
-    public static func render(directory: String, format: ReportFormat, byzantine: [ByzantineReplica] = []) throws(ReportError) -> String {
+    public static func render(directory: String, format: ReportFormat, byzantine: [ByzantineReplica] = [], windowAt: Int64? = nil) throws(ReportError) -> String {
         if CampaignDirectory.isCampaign(directory) { _ = try CampaignDirectory(path: directory) }
         let run = try RunDirectory(path: directory)
-        let report = try RunAnalysis.analyze(run, byzantine: byzantine)
+        let report = try RunAnalysis.analyze(run, byzantine: byzantine, windowAt: windowAt)
         return format.render(report)
     }
 
     /// Renders and writes the report; returns the path written.
     @discardableResult
-    public static func write(directory: String, format: ReportFormat, to out: String? = nil, byzantine: [ByzantineReplica] = []) throws(ReportError) -> String {
-        let text = try render(directory: directory, format: format, byzantine: byzantine)
+    public static func write(directory: String, format: ReportFormat, to out: String? = nil, byzantine: [ByzantineReplica] = [], windowAt: Int64? = nil) throws(ReportError) -> String {
+        let text = try render(directory: directory, format: format, byzantine: byzantine, windowAt: windowAt)
         let path = out ?? directory + "/report." + format.fileExtension
         do {
             try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -95,8 +95,10 @@ extension HTMLRenderer {
             s += "<line class=\"grid\" x1=\"\(SVG.num(left))\" y1=\"\(SVG.num(ty))\" x2=\"\(SVG.num(left + pw))\" y2=\"\(SVG.num(ty))\"/>"
             s += "<text class=\"axis\" x=\"\(SVG.num(left - 6))\" y=\"\(SVG.num(ty + 3))\" text-anchor=\"end\">\(SVG.num(v))</text>"
         }
-        for t in SVG.ticks(0, end) {
-            s += "<text class=\"axis\" x=\"\(SVG.num(x(t)))\" y=\"\(SVG.num(h - 8))\" text-anchor=\"middle\">\(SVG.timeLabel(t))</text>"
+        let tickValues = SVG.ticks(0, end)
+        let tickStep = tickValues.count > 1 ? tickValues[1] - tickValues[0] : end
+        for t in tickValues {
+            s += "<text class=\"axis\" x=\"\(SVG.num(x(t)))\" y=\"\(SVG.num(h - 8))\" text-anchor=\"middle\">\(SVG.timeLabel(t, step: tickStep))</text>"
         }
         var area = "M\(SVG.num(left)) \(SVG.num(topPad + ph))"
         for (k, r) in rates.enumerated() {

@@ -27,10 +27,12 @@ extension HTMLRenderer {
             s += "<marker id=\"st-\(SVG.ident(t))\" viewBox=\"0 0 8 8\" refX=\"7.5\" refY=\"4\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0 0L8 4L0 8z\" fill=\"\(typeColours[t] ?? "#888")\"/></marker>"
         }
         s += "</defs>\n"
-        for t in SVG.ticks(from, from + span) {
+        let tickValues = SVG.ticks(from, from + span)
+        let tickStep = tickValues.count > 1 ? tickValues[1] - tickValues[0] : span
+        for t in tickValues {
             let tx = labelW + (t - from) / span * plotW
             s += "<line class=\"grid\" x1=\"\(SVG.num(tx))\" y1=\"\(SVG.num(top - 8))\" x2=\"\(SVG.num(tx))\" y2=\"\(SVG.num(height - 16))\"/>"
-            s += "<text class=\"axis\" x=\"\(SVG.num(tx))\" y=\"\(SVG.num(top - 14))\" text-anchor=\"middle\">\(SVG.timeLabel(t))</text>"
+            s += "<text class=\"axis\" x=\"\(SVG.num(tx))\" y=\"\(SVG.num(top - 14))\" text-anchor=\"middle\">\(SVG.timeLabel(t, step: tickStep))</text>"
         }
         let showEvery = lanes > 33 ? 4 : (lanes > 17 ? 2 : 1)
         for (k, name) in st.lanes.enumerated() {

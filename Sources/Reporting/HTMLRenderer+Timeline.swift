@@ -37,10 +37,12 @@ extension HTMLRenderer {
 
         """
         // Axis and grid.
-        for t in SVG.ticks(0, end) {
+        let tickValues = SVG.ticks(0, end)
+        let tickStep = tickValues.count > 1 ? tickValues[1] - tickValues[0] : end
+        for t in tickValues {
             let tx = labelW + t / end * plotW
             s += "<line class=\"grid\" x1=\"\(SVG.num(tx))\" y1=\"\(SVG.num(top - 4))\" x2=\"\(SVG.num(tx))\" y2=\"\(SVG.num(height - 8))\"/>"
-            s += "<text class=\"axis\" x=\"\(SVG.num(tx))\" y=\"\(SVG.num(top - 9))\" text-anchor=\"middle\">\(SVG.timeLabel(t))</text>"
+            s += "<text class=\"axis\" x=\"\(SVG.num(tx))\" y=\"\(SVG.num(top - 9))\" text-anchor=\"middle\">\(SVG.timeLabel(t, step: tickStep))</text>"
         }
         s += "\n"
         let fontSize = min(11, max(6, laneH - 4))

@@ -54,7 +54,13 @@ extension RunAnalysis {
         var beforeFocus: Bool = true
 
         mutating func absorb(_ r: TraceRecord) {
-            if let f = focus, let e = f.eventIndex, r.event > e { beforeFocus = false }
+            if let f = focus {
+                if let e = f.eventIndex {
+                    if r.event > e { beforeFocus = false }
+                } else if let t = f.time, r.time > t {
+                    beforeFocus = false
+                }
+            }
             switch r.kind {
             case "send":
                 guard let msg = r.int("msg") else { return }
@@ -146,16 +152,39 @@ extension RunAnalysis {
             markers.append(.init(lane: laneIndex, timeNs: r.time, kind: kind, label: label))
         }
 
+        /// Drops the messages before the longest quiet gap preceding the focus when that gap is more
+        /// than a third of the window, repeatedly: after a stall the window then shows what happened
+        /// around the focus instead of squeezing it against the edge. Returns how many were dropped.
+        static func trimQuietLead(_ kept: inout [RunReport.Arrow], focusNs: Int64?) -> Int {
+            guard let focusNs, kept.count > 20 else { return 0 }
+            let span = (kept.last!.sendNs - kept.first!.sendNs)
+            var best = 0
+            var bestGap: Int64 = 0
+            for k in 1..<kept.count where kept[k - 1].sendNs <= focusNs {
+                let gap = kept[k].sendNs - kept[k - 1].sendNs
+                if gap > bestGap { bestGap = gap; best = k }
+            }
+            guard best > 0, bestGap * 3 > span, kept.count - best >= 10 else { return 0 }
+            kept.removeFirst(best)
+            return best + trimQuietLead(&kept, focusNs: focusNs)
+        }
+
         func report(endNs: Int64) -> RunReport.SpaceTime {
             var kept = arrows.compactMap { $0 }
             kept.sort { ($0.sendNs, $0.from, $0.to) < ($1.sendNs, $1.from, $1.to) }
+            let trimmed = Self.trimQuietLead(&kept, focusNs: focus?.time)
             let from = kept.first?.sendNs ?? 0
             let last = kept.map(\.sendNs).max() ?? 0
             let latestArrival = kept.compactMap(\.deliverNs).max() ?? last
             let to = max(last + 1, min(latestArrival, last + max((last - from) / 4, 1_000_000)))
             var markers = self.markers.filter { $0.timeNs >= from && $0.timeNs <= to }
             var caption: String
-            if let f = focus {
+            if let f = focus, f.eventIndex == nil {
+                caption = "Around \(formatDuration(f.time ?? 0)) (requested with --window-at)"
+                if let t = f.time, t >= from, t <= to {
+                    markers.append(.init(lane: -1, timeNs: t, kind: "focus", label: "--window-at \(formatDuration(t))"))
+                }
+            } else if let f = focus {
                 caption = "Around the first violation (\(f.name) at \(formatDuration(f.time ?? 0)), event \(f.eventIndex ?? 0))"
                 if let t = f.time, t >= from, t <= to {
                     markers.append(.init(lane: -1, timeNs: t, kind: "violation", label: "\(f.name) violated"))
@@ -164,6 +193,9 @@ extension RunAnalysis {
                 caption = "The first \(kept.count) messages of the run"
             }
             caption += ": \(formatDuration(from)) – \(formatDuration(to))."
+            if trimmed > 0 {
+                caption += " \(trimmed) earlier messages before a quiet period are left out."
+            }
             if clientSkipped > 0 {
                 caption += " Client messages are limited to \(clientMax) arrows so replica traffic shows."
             }

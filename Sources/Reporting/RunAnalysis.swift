@@ -38,8 +38,9 @@ public enum RunAnalysis {
 
     /// Reads the trace of `directory` and computes every figure. `byzantine` names replicas running
     /// Byzantine behaviours when the summary does not record them (the CLI reads the scenario file).
-    public static func analyze(_ directory: RunDirectory, byzantine: [ByzantineReplica] = []) throws(ReportError) -> RunReport {
-        var state = State(summary: directory.summary, byzantine: directory.summary.byzantine ?? byzantine)
+    /// `windowAt` centres the space-time diagram at that simulated time instead of the first violation.
+    public static func analyze(_ directory: RunDirectory, byzantine: [ByzantineReplica] = [], windowAt: Int64? = nil) throws(ReportError) -> RunReport {
+        var state = State(summary: directory.summary, byzantine: directory.summary.byzantine ?? byzantine, windowAt: windowAt)
         try TraceReader(path: directory.tracePath).forEach { record throws(ReportError) in
             state.absorb(record)
         }
@@ -72,7 +73,7 @@ extension RunAnalysis {
         var viewsOmitted = 0
         var window: WindowState
 
-        init(summary: SummaryRecord, byzantine: [ByzantineReplica]) {
+        init(summary: SummaryRecord, byzantine: [ByzantineReplica], windowAt: Int64?) {
             self.summary = summary
             self.byzantine = byzantine
             n = summary.replicas
@@ -82,9 +83,10 @@ extension RunAnalysis {
             lanes = (0..<summary.replicas).map { _ in LaneState(buckets: RunAnalysis.timelineBuckets) }
             latencyBins = [Int](repeating: 0, count: RunAnalysis.latencyBinCount)
             completed = [Int](repeating: 0, count: RunAnalysis.throughputBuckets)
-            let focus = summary.checks.filter { $0.verdict == "violated" && $0.eventIndex != nil }
+            let violation = summary.checks.filter { $0.verdict == "violated" && $0.eventIndex != nil }
                 .min { ($0.eventIndex ?? 0) < ($1.eventIndex ?? 0) }
-            window = WindowState(replicas: summary.replicas, focus: focus)
+            let requested = windowAt.map { SummaryRecord.Check(name: "--window-at", verdict: "", time: $0, eventIndex: nil, message: nil) }
+            window = WindowState(replicas: summary.replicas, focus: requested ?? violation)
         }
 
         func bucket(_ t: Int64) -> Int { Int(min(max(0, t / bucketNs), Int64(RunAnalysis.timelineBuckets - 1))) }
@@ -329,4 +331,16 @@ extension RunAnalysis {
                          changingViews: lane.changing)
         }
     }
+}
+
+/// Parses a simulated duration for `--window-at`: `1.8s`, `250ms`, `40us`/`40µs`, `1500ns` or plain
+/// nanoseconds. Returns nil when the text is not one.
+public func parseDuration(_ text: String) -> Int64? {
+    let t = text.trimmingCharacters(in: .whitespaces)
+    for (suffix, scale) in [("ms", 1e6), ("µs", 1e3), ("us", 1e3), ("ns", 1.0), ("s", 1e9)] where t.hasSuffix(suffix) {
+        guard let v = Double(t.dropLast(suffix.count)), v >= 0, v.isFinite else { return nil }
+        return Int64((v * scale).rounded())
+    }
+    guard let v = Int64(t), v >= 0 else { return nil }
+    return v
 }

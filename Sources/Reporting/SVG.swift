@@ -41,6 +41,19 @@ enum SVG {
         return out
     }
 
+    /// Axis tick label precise enough to tell ticks `step` apart: `1.798s`, `1.8s`, `250ms`.
+    static func timeLabel(_ ns: Double, step: Double) -> String {
+        let a = abs(ns)
+        let (scale, unit) = a >= 1e9 ? (1e9, "s") : a >= 1e6 ? (1e6, "ms") : a >= 1e3 ? (1e3, "µs") : (1.0, "ns")
+        let decimals = max(0, min(6, Int((-log10(step / scale)).rounded(.up))))
+        var t = String(format: "%.\(decimals)f", ns / scale)
+        if t.contains(".") {
+            while t.hasSuffix("0") { t.removeLast() }
+            if t.hasSuffix(".") { t.removeLast() }
+        }
+        return t + unit
+    }
+
     /// Short time label for axis ticks: `250ms`, `1.5s`, `40µs`.
     static func timeLabel(_ ns: Double) -> String {
         let a = abs(ns)

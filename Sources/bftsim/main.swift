@@ -171,8 +171,16 @@ struct Report: ParsableCommand {
     @Argument(help: "Run directory written by `bftsim run --out DIR`.") var directory: String
     @Option(help: "html, md or json.") var format: ReportFormat = .html
     @Option(help: "Output file (default: DIR/report.html, .md or .json; '-' for standard output).") var out: String?
+    @Option(help: "Centre the space-time diagram at this simulated time (1.8s, 250ms, 40us, or ns) instead of the first violation.") var windowAt: String?
 
     func run() throws {
+        var at: Int64?
+        if let windowAt {
+            guard let t = parseDuration(windowAt) else {
+                throw fail("--window-at: '\(windowAt)' is not a duration (try 1.8s, 250ms or 40us)", code: .invalidInput)
+            }
+            at = t
+        }
         // Byzantine replicas come from the scenario file the summary names, when it can be read.
         var byzantine: [ByzantineReplica] = []
         if let run = try? RunDirectory(path: directory), let file = run.summary.file,
@@ -181,9 +189,9 @@ struct Report: ParsableCommand {
         }
         do {
             if out == "-" {
-                print(try Reports.render(directory: directory, format: format, byzantine: byzantine), terminator: "")
+                print(try Reports.render(directory: directory, format: format, byzantine: byzantine, windowAt: at), terminator: "")
             } else {
-                print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine))")
+                print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine, windowAt: at))")
             }
         } catch {
             throw fail("\(error)", code: .invalidInput)

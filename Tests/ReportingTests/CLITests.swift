@@ -80,4 +80,44 @@ struct ReportCLITests {
         #expect(missing.status == 3)
         #expect(missing.err.contains("trace.jsonl: missing"), "\(missing.err)")
     }
+
+    @Test("--window-at centres the space-time diagram at a chosen time; a bad duration exits 3")
+    func windowAt() throws {
+        // The primary crashes at 1s and the backups change view at about 1.8s: the window must hold it.
+        let dir = try Fixture.primaryCrash()
+        let r = try Fixture.run(Fixture.bftsim, ["report", dir, "--format", "json", "--out", "-", "--window-at", "1.79s"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let st = try #require(object?["spaceTime"] as? [String: Any])
+        let arrows = try #require(st["arrows"] as? [[String: Any]])
+        #expect(arrows.contains { $0["type"] as? String == "VIEW-CHANGE" })
+        #expect((st["caption"] as? String ?? "").contains("--window-at"))
+        let bad = try Fixture.run(Fixture.bftsim, ["report", dir, "--window-at", "soon"])
+        #expect(bad.status == 3)
+        #expect(bad.err.contains("--window-at"))
+    }
+
+    @Test("a fuzz campaign directory is recognised and refused clearly (campaign reports are not built yet)")
+    func campaignNotYet() throws {
+        let dir = Fixture.temporaryDirectory("cli-campaign")
+        try "{}".write(toFile: dir + "/campaign.json", atomically: true, encoding: .utf8)
+        let r = try Fixture.run(Fixture.bftsim, ["report", dir])
+        #expect(r.status == 3)
+        #expect(r.err.contains("campaign.json: fuzz campaign reports are not implemented yet"), "\(r.err)")
+    }
+}
+
+@Suite("Durations for --window-at")
+struct DurationParseTests {
+    @Test("units s, ms, us/µs, ns and bare nanoseconds parse; junk does not")
+    func parses() {
+        #expect(parseDuration("1.8s") == 1_800_000_000)
+        #expect(parseDuration("250ms") == 250_000_000)
+        #expect(parseDuration("40us") == 40_000)
+        #expect(parseDuration("40µs") == 40_000)
+        #expect(parseDuration("1500ns") == 1_500)
+        #expect(parseDuration("1500") == 1_500)
+        #expect(parseDuration("soon") == nil)
+        #expect(parseDuration("-1s") == nil)
+    }
 }
