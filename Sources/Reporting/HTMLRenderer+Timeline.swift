@@ -113,15 +113,25 @@ extension HTMLRenderer {
             s += "<line x1=\"\(SVG.num(x0))\" y1=\"\(SVG.num(top))\" x2=\"\(SVG.num(x0))\" y2=\"\(SVG.num(height - 8))\" stroke=\"#b54708\" stroke-dasharray=\"3 3\"><title>\(SVG.escape(f.label))</title></line>"
         }
         s += "</svg>\n"
+        // Legend: only what this run has.
+        let lanesAll = tl.lanes
+        let hasAdvancing = lanesAll.contains { $0.views.contains { $0.viewLast > $0.viewFirst } }
+        let hasStarts = lanesAll.contains { !$0.viewChangeStartsNs.isEmpty }
+        let hasChanging = lanesAll.contains { !$0.changingViews.isEmpty }
+        let hasCrash = lanesAll.contains { $0.crashedAtNs != nil }
+        let hasFault = tl.faults.contains { ["partition", "isolate", "cut", "cut-one-way"].contains($0.action) }
+        let hasLink = tl.faults.contains { $0.action == "set-latency" || $0.action == "set-loss" }
+        let hasByzantine = lanesAll.contains { $0.byzantine != nil }
         s += "<div class=\"legend\">"
         s += "<span><span class=\"sw\" style=\"background:#dbe8fb\"></span><span class=\"sw\" style=\"background:#e3f3df\"></span>view bands (colour changes with the view)</span>"
-        s += "<span><svg width=\"14\" height=\"12\"><rect width=\"14\" height=\"12\" fill=\"#9fbef0\"/></svg>views advancing faster than one bucket</span>"
+        if hasAdvancing { s += "<span><svg width=\"14\" height=\"12\"><rect width=\"14\" height=\"12\" fill=\"#9fbef0\"/></svg>views advancing faster than one bucket</span>" }
         s += "<span><svg width=\"8\" height=\"12\"><line x1=\"4\" y1=\"2\" x2=\"4\" y2=\"12\" stroke=\"#1d2330\" stroke-width=\"1.5\"/></svg>commits</span>"
-        s += "<span><svg width=\"12\" height=\"10\"><path d=\"M1 1h10l-5 7z\" fill=\"#d63c3c\"/></svg>view change started</span>"
-        s += "<span><span class=\"sw\" style=\"background:#f6b5b3\"></span>changing view (no view to work in)</span>"
-        s += "<span><span class=\"sw\" style=\"background:#98a2b3\"></span>crashed</span>"
-        s += "<span><span class=\"sw\" style=\"background:#fbd9a8\"></span>partitioned / isolated / link cut</span>"
-        s += "<span><span class=\"sw\" style=\"background:#f0c8e6;border:1px solid #a1368f\"></span>Byzantine replica</span>"
+        if hasStarts { s += "<span><svg width=\"12\" height=\"10\"><path d=\"M1 1h10l-5 7z\" fill=\"#d63c3c\"/></svg>view change started</span>" }
+        if hasChanging { s += "<span><span class=\"sw\" style=\"background:#f6b5b3\"></span>changing view (no view to work in)</span>" }
+        if hasCrash { s += "<span><span class=\"sw\" style=\"background:#98a2b3\"></span>crashed</span>" }
+        if hasFault { s += "<span><span class=\"sw\" style=\"background:#fbd9a8\"></span>partitioned / isolated / link cut</span>" }
+        if hasLink { s += "<span><svg width=\"8\" height=\"12\"><line x1=\"4\" y1=\"0\" x2=\"4\" y2=\"12\" stroke=\"#b54708\" stroke-dasharray=\"3 2\"/></svg>link latency / loss changed</span>" }
+        if hasByzantine { s += "<span><span class=\"sw\" style=\"background:#f0c8e6;border:1px solid #a1368f\"></span>Byzantine replica</span>" }
         s += "</div>\n"
         if n > 24 { s += "<p class=\"fine\">\(n) lanes: labels every fourth lane when lanes are thin; hover a band for its view.</p>\n" }
         if tl.faultsOmitted > 0 { s += "<p class=\"fine\">\(tl.faultsOmitted) further faults not drawn.</p>\n" }
