@@ -94,7 +94,8 @@ extension HTMLRenderer {
             let title = "<title>\(SVG.escape(st.lanes[m.lane])): \(SVG.escape(m.label)) at \(formatDuration(m.timeNs))</title>"
             switch m.kind {
             case "commit":
-                s += "<circle cx=\"\(SVG.num(mx))\" cy=\"\(SVG.num(my))\" r=\"3\" fill=\"#1d2330\">\(title)</circle>"
+                // Just below the lane: HotStuff commits at the moment it enters a view (the diamond).
+                s += "<circle cx=\"\(SVG.num(mx))\" cy=\"\(SVG.num(my + min(6, laneGap / 3)))\" r=\"2.6\" fill=\"#1d2330\">\(title)</circle>"
             case "view-entered":
                 s += "<path d=\"M\(SVG.num(mx)) \(SVG.num(my - 5))l4 5l-4 5l-4 -5z\" fill=\"#2f6fdf\" stroke=\"#fff\" stroke-width=\".8\">\(title)</path>"
             case "view-change":
@@ -109,7 +110,7 @@ extension HTMLRenderer {
         for t in typesShown {
             s += "<span><svg width=\"22\" height=\"10\"><line x1=\"1\" y1=\"5\" x2=\"16\" y2=\"5\" stroke=\"\(typeColours[t] ?? "#888")\" stroke-width=\"2\"/><path d=\"M15 1l6 4l-6 4z\" fill=\"\(typeColours[t] ?? "#888")\"/></svg>\(SVG.escape(t))</span>"
         }
-        s += "<span><svg width=\"10\" height=\"10\"><circle cx=\"5\" cy=\"5\" r=\"3.5\" fill=\"#1d2330\"/></svg>commit</span>"
+        s += "<span><svg width=\"10\" height=\"10\"><circle cx=\"5\" cy=\"5\" r=\"3\" fill=\"#1d2330\"/></svg>commit (just below the lane)</span>"
         s += "<span><svg width=\"10\" height=\"12\"><path d=\"M5 1l4 5l-4 5l-4 -5z\" fill=\"#2f6fdf\"/></svg>view entered</span>"
         s += "<span><svg width=\"12\" height=\"10\"><path d=\"M1 1h10l-5 7z\" fill=\"#d63c3c\"/></svg>view change started</span>"
         s += "<span><svg width=\"12\" height=\"12\"><path d=\"M1 1l10 10m0 -10l-10 10\" stroke=\"#c62f2f\" stroke-width=\"1.5\"/></svg>dropped</span>"

@@ -132,7 +132,8 @@ extension RunAnalysis {
         }
 
         mutating func mark(_ r: TraceRecord) {
-            guard accepting || markers.count < RunAnalysis.markersMax else { return }
+            // Before a focus the newest markers matter (a ring); after it, or without one, the first.
+            let cap = focus != nil && !beforeFocus ? RunAnalysis.markersMax * 3 / 2 : RunAnalysis.markersMax
             let kind = r.kind == "fault" ? (r.string("action") ?? "fault") : (r.string("obs") ?? "")
             let label: String
             switch kind {
@@ -145,8 +146,8 @@ extension RunAnalysis {
             }
             let laneIndex = r.kind == "fault" && (kind == "partition" || kind == "heal") ? -1 : lane(r.string("node"))
             guard laneIndex < n else { return }
-            if markers.count == RunAnalysis.markersMax {
-                guard accepting else { return }
+            if markers.count >= cap {
+                guard accepting, focus != nil, beforeFocus else { return }
                 markers.removeFirst()
             }
             markers.append(.init(lane: laneIndex, timeNs: r.time, kind: kind, label: label))
