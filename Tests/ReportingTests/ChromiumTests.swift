@@ -21,8 +21,10 @@ enum Chromium {
     /// Screenshots `html` (a file) at `width`×`height`; returns the PNG bytes.
     static func screenshot(_ binary: String, html: String, png: String, width: Int, height: Int) throws -> Data {
         try? FileManager.default.removeItem(atPath: png)
+        let profile = "\(NSTemporaryDirectory())/bftsim-chromium-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
         var args = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                    "--user-data-dir=\(NSTemporaryDirectory())/bftsim-chromium-\(getpid())",
+                    "--user-data-dir=\(profile)",
                     "--screenshot=\(png)", "--window-size=\(width),\(height)", "file://\(html)"]
         var exe = binary
         if FileManager.default.isExecutableFile(atPath: "/usr/bin/timeout") {
