@@ -6,8 +6,9 @@ import Testing
 enum Chromium {
     static let candidates = ["chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "headless_shell"]
 
-    /// The first Chromium binary on PATH, or nil.
+    /// The first Chromium binary on PATH, or nil (also when BFTSIM_NO_CHROMIUM is set).
     static var binary: String? {
+        if ProcessInfo.processInfo.environment["BFTSIM_NO_CHROMIUM"] != nil { return nil }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for name in candidates {
             for dir in path.split(separator: ":") {
@@ -55,7 +56,7 @@ struct ChromiumTests {
         // Proves a real browser draws the page: the screenshot has the requested dimensions and holds
         // far more than a blank page of the same size compresses to.
         guard let chromium = Chromium.binary else {
-            print("SKIPPED rendersInChromium: no Chromium on PATH (tried \(Chromium.candidates.joined(separator: ", "))); scripts/setup.sh installs chromium-headless-shell")
+            print("SKIPPED rendersInChromium: no Chromium on PATH (tried \(Chromium.candidates.joined(separator: ", ")), or BFTSIM_NO_CHROMIUM is set); scripts/setup.sh installs chromium-headless-shell")
             return
         }
         let dir = try Fixture.primaryCrash()
