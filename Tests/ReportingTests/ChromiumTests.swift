@@ -51,7 +51,8 @@ enum Chromium {
 
 @Suite("Report in a browser")
 struct ChromiumTests {
-    @Test("the HTML report renders in headless Chromium to a non-blank PNG of the expected size")
+    @Test("the HTML report renders in headless Chromium to a non-blank PNG of the expected size",
+          .enabled(if: Chromium.binary != nil, "no Chromium on PATH (or BFTSIM_NO_CHROMIUM set); scripts/setup.sh installs chromium-headless-shell"))
     func rendersInChromium() throws {
         // Proves a real browser draws the page: the screenshot has the requested dimensions and holds
         // far more than a blank page of the same size compresses to.
