@@ -1,7 +1,7 @@
 # Entry points used by README.md and .ci/run. Each target installs what it needs first.
 SCENARIO ?= Scenarios/pbft/normal-case.yaml
 
-.PHONY: setup run test bench
+.PHONY: setup run test bench reports
 setup:
 	@scripts/setup.sh
 
@@ -18,3 +18,7 @@ test: setup
 bench: setup
 	swift build -c release --product bftsim
 	.build/release/bftsim bench
+
+# Regenerates the sample reports in Reports/ (see Reports/README.md).
+reports: setup
+	scripts/reports.sh

@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "Simulation", targets: ["Simulation"]),
         .library(name: "Checkers", targets: ["Checkers"]),
         .library(name: "Runner", targets: ["Runner"]),
+        .library(name: "Reporting", targets: ["Reporting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,8 +56,10 @@ let package = Package(
             "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
+        // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
+        .target(name: "Reporting", dependencies: ["BFTCore"]),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
@@ -66,6 +69,7 @@ let package = Package(
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]

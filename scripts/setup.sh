@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Installs what bftsim needs on a fresh Debian/Ubuntu machine: libsodium (Ed25519) via apt.
-# Idempotent: does nothing when everything is present.
+# Installs what bftsim needs on a fresh Debian/Ubuntu machine: libsodium (Ed25519) via apt, and
+# headless Chromium, which the report tests use to render HTML reports to PNG (they skip without it).
+# Idempotent: does nothing when everything is present. BFTSIM_NO_CHROMIUM=1 skips Chromium.
 set -euo pipefail
 need=()
 pkg-config --exists libsodium 2>/dev/null || need+=(libsodium-dev pkg-config)
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Chromium is optional (report screenshot tests skip without it), so a failed install only warns.
+if [ -z "${BFTSIM_NO_CHROMIUM:-}" ] && command -v apt-get >/dev/null \
+   && ! command -v chromium-headless-shell >/dev/null && ! command -v chromium >/dev/null; then
+  echo "setup: installing chromium-headless-shell (report rendering tests)" >&2
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium-headless-shell; } >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null 2>&1; } \
+    || echo "setup: could not install Chromium; report rendering tests will skip" >&2
 fi
 command -v swift >/dev/null || { echo "setup: swift (6.x) is not on PATH" >&2; exit 1; }

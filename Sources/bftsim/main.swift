@@ -1,6 +1,7 @@
 import ArgumentParser
 import BFTCore
 import Foundation
+import Reporting
 import Runner
 import Simulation
 import ScenarioFormat
@@ -12,7 +13,7 @@ struct BFTSim: ParsableCommand {
         commandName: "bftsim",
         abstract: "Simulate, attack and check Byzantine-fault-tolerant consensus (PBFT).",
         discussion: "Exit codes: 0 as expected, 1 safety violation, 2 liveness violation, 3 invalid input, 4 internal error, 5 expected violation not found.",
-        subcommands: [Run.self, Validate.self, Bench.self]
+        subcommands: [Run.self, Validate.self, Bench.self, Report.self]
     )
 }
 
@@ -48,9 +49,13 @@ struct Run: ParsableCommand {
     @Flag(help: "Run the scenario again in a fresh process and compare trace hashes.") var checkDeterminism = false
     @Flag(help: "Do not write trace.jsonl (the trace hash is still computed).") var noTrace = false
     @Flag(help: "Print only the outcome line.") var quiet = false
+    @Flag(help: "Also write report.html (charts; needs the trace) next to the summary.") var report = false
     @Flag(help: .hidden) var printTraceHash = false
 
     func run() throws {
+        if report && noTrace {
+            throw fail("--report needs trace.jsonl, which --no-trace turns off; drop one of the two flags", code: .invalidInput)
+        }
         let scenario = try loadScenario(file, seed: seed)
         if printTraceHash {
             let outcome: RunOutcome
@@ -78,6 +83,14 @@ struct Run: ParsableCommand {
         try? RunOutputs.write(summary, to: dir)
         print(quiet ? "\(scenario.name): \(summary.status) (safety \(summary.safety), liveness \(summary.liveness))" : summary.text())
         if !quiet { print("output    \(dir)/summary.json, summary.md\(noTrace ? "" : ", trace.jsonl")") }
+        if report {
+            do {
+                let path = try Reports.write(directory: dir, format: .html, byzantine: byzantineReplicas(scenario))
+                print("report    \(path)")
+            } catch {
+                throw fail("\(error)", code: .invalidInput)
+            }
+        }
         if checkDeterminism {
             try compareWithFreshProcess(scenario: scenario, hash: outcome.simulation.traceHash.hex)
         }
@@ -146,6 +159,47 @@ struct Bench: ParsableCommand {
     }
 }
 
+/// The scenario's Byzantine replicas in the report's terms (summary.json does not record them).
+func byzantineReplicas(_ scenario: Scenario) -> [ByzantineReplica] {
+    scenario.byzantine.map { ByzantineReplica(replica: $0.replica, behaviour: $0.behaviour) }
+}
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render a run directory (summary.json + trace.jsonl) as HTML, Markdown or JSON.",
+        discussion: "Writes DIR/report.html by default. Bad input (missing directory, unreadable summary.json, a truncated trace line) exits 3 with file:line.")
+    @Argument(help: "Run directory written by `bftsim run --out DIR`.") var directory: String
+    @Option(help: "html, md or json.") var format: ReportFormat = .html
+    @Option(help: "Output file (default: DIR/report.html, .md or .json; '-' for standard output).") var out: String?
+    @Option(help: "Centre the space-time diagram at this simulated time (1.8s, 250ms, 40us, or ns) instead of the first violation.") var windowAt: String?
+
+    func run() throws {
+        var at: Int64?
+        if let windowAt {
+            guard let t = parseDuration(windowAt) else {
+                throw fail("--window-at: '\(windowAt)' is not a duration (try 1.8s, 250ms or 40us)", code: .invalidInput)
+            }
+            at = t
+        }
+        // Byzantine replicas come from the scenario file the summary names, when it can be read.
+        var byzantine: [ByzantineReplica] = []
+        if let run = try? RunDirectory(path: directory), let file = run.summary.file,
+           let s = try? ScenarioLoader.load(path: file) {
+            byzantine = byzantineReplicas(s)
+        }
+        do {
+            if out == "-" {
+                print(try Reports.render(directory: directory, format: format, byzantine: byzantine, windowAt: at), terminator: "")
+            } else {
+                print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine, windowAt: at))")
+            }
+        } catch {
+            throw fail("\(error)", code: .invalidInput)
+        }
+    }
+}
+
+extension ReportFormat: ExpressibleByArgument {}
 extension SignatureScheme: ExpressibleByArgument {}
 extension ProtocolKind: ExpressibleByArgument {}
 

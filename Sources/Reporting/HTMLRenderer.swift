@@ -1,0 +1,220 @@
+import Foundation
+
+/// Renders a `RunReport` as one self-contained HTML page: inline CSS and SVG, no scripts, no fonts
+/// or images from the network, with print styles. Sections carry stable ids (`header`, `timeline`,
+/// `spacetime`, `latency`, `throughput`, `messages`, `viewchanges`, `diagnosis`) for tests and links.
+public struct HTMLRenderer {
+    public let report: RunReport
+    /// Drawing width of full-width charts in SVG user units.
+    let width = 1100.0
+    let typeColours: [String: String]
+
+    public init(report: RunReport) {
+        self.report = report
+        var types = report.messages.rows.map(\.type)
+        for a in report.spaceTime.arrows where !types.contains(a.type) { types.append(a.type) }
+        typeColours = SVG.colours(for: types)
+    }
+
+    public func render() -> String {
+        var h = """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8"/>
+        <meta name="viewport" content="width=device-width, initial-scale=1"/>
+        <title>\(SVG.escape(report.header.scenario)) — bftsim report</title>
+        <style>\(Self.css)</style>
+        </head>
+        <body>
+        <main>
+
+        """
+        h += header()
+        h += timeline()
+        h += spaceTime()
+        h += latency()
+        h += throughput()
+        h += messages()
+        h += viewChanges()
+        h += diagnosis()
+        h += notes()
+        h += "</main>\n</body>\n</html>\n"
+        return h
+    }
+
+    // MARK: sections
+
+    func verdictClass(_ verdict: String, expected: String) -> String {
+        if verdict == "holds" { return expected == "holds" ? "ok" : "warn" }
+        return expected == "violated" ? "warn" : "bad"
+    }
+
+    func header() -> String {
+        let hd = report.header
+        let statusClass = hd.exitCode == 0 ? "ok" : "bad"
+        var h = "<section id=\"header\" class=\"card\">\n"
+        h += "<div class=\"title\"><h1>\(SVG.escape(hd.scenario))</h1>"
+        h += "<span class=\"badge \(statusClass)\">\(SVG.escape(hd.status.uppercased()))\(hd.exitCode == 0 ? "" : " · exit \(hd.exitCode)")</span></div>\n"
+        h += "<p class=\"sub\">\(SVG.escape(hd.protocolName)) · n=\(hd.replicas), f=\(hd.f) · seed \(hd.seed)"
+        if let file = hd.file { h += " · <code>\(SVG.escape(file))</code>" }
+        h += "</p>\n<div class=\"verdicts\">"
+        h += "<span class=\"badge \(verdictClass(hd.safety, expected: hd.expectSafety))\">safety: \(hd.safety)<small> (expected \(hd.expectSafety))</small></span>"
+        h += "<span class=\"badge \(verdictClass(hd.liveness, expected: hd.expectLiveness))\">liveness: \(hd.liveness)<small> (expected \(hd.expectLiveness))</small></span>"
+        for b in hd.byzantine { h += "<span class=\"badge byz\">r\(b.replica) Byzantine: \(SVG.escape(b.behaviour))</span>" }
+        h += "</div>\n<dl class=\"stats\">"
+        func stat(_ k: String, _ v: String) { h += "<div><dt>\(k)</dt><dd>\(v)</dd></div>" }
+        stat("requests", "\(hd.requestsCompleted) / \(hd.requestsIssued)")
+        stat("decisions", "\(hd.batchesCommitted)")
+        stat("sim time", formatDuration(hd.simDurationNs))
+        stat("throughput", "\(report.throughput.meanPerSecond) req/s")
+        if let l = report.latency {
+            stat("latency p50", formatDuration(l.p50Ns))
+            stat("latency p99", formatDuration(l.p99Ns))
+        }
+        stat("view changes", "\(report.viewChanges.total) (highest view \(report.viewChanges.highestView))")
+        stat("messages", "\(report.messages.sent) sent")
+        stat("events", "\(hd.events)")
+        h += "</dl>\n"
+        if !report.violations.isEmpty {
+            h += "<div class=\"violations\"><h3>Violations</h3><ul>"
+            for v in report.violations {
+                h += "<li><b>\(SVG.escape(v.check))</b>"
+                if let t = v.timeNs { h += " at \(formatDuration(t))" }
+                if let i = v.eventIndex { h += " (event \(i))" }
+                h += ": \(SVG.escape(v.message))</li>"
+            }
+            h += "</ul></div>\n"
+        }
+        h += "<div class=\"replay\"><span>Replay</span><code>\(SVG.escape(hd.replay))</code></div>\n"
+        h += "<p class=\"fine\">trace hash <code>\(hd.traceHash.prefix(16))</code> · all times are simulated</p>\n"
+        h += "</section>\n"
+        return h
+    }
+
+    func diagnosis() -> String {
+        guard !report.diagnosis.isEmpty else { return "" }
+        var h = "<section id=\"diagnosis\" class=\"card\"><h2>Liveness diagnosis</h2><ul class=\"diag\">"
+        for d in report.diagnosis { h += "<li>\(SVG.escape(d))</li>" }
+        h += "</ul></section>\n"
+        return h
+    }
+
+    func notes() -> String {
+        guard !report.notes.isEmpty else { return "" }
+        var h = "<section id=\"notes\" class=\"card fine\"><h2>How this report aggregates</h2><ul>"
+        for n in report.notes { h += "<li>\(SVG.escape(n))</li>" }
+        h += "</ul><p>Generated by <code>bftsim report</code>; every figure is also in <code>--format json</code>.</p></section>\n"
+        return h
+    }
+
+    func messages() -> String {
+        let m = report.messages
+        var h = "<section id=\"messages\" class=\"card\"><h2>Messages per committed decision</h2>\n"
+        h += "<p class=\"cap\">\(m.sent) sent, \(m.delivered) delivered over \(m.decisions) committed decisions"
+        if let p = m.perDecision { h += " — <b>\(SVG.num(p))</b> messages per decision" }
+        if !m.dropped.isEmpty {
+            h += "; dropped: " + m.dropped.keys.sorted().map { "\(SVG.escape($0)) \(m.dropped[$0]!)" }.joined(separator: ", ")
+        }
+        h += ".</p>\n"
+        let maxValue = m.rows.map { $0.perDecision ?? Double($0.sent) }.max() ?? 1
+        let rowH = 26.0, labelW = 104.0, barW = 330.0
+        let height = Double(m.rows.count) * rowH + 8
+        let svgHeight = height + 20
+        h += "<div class=\"split\"><svg class=\"chart\" viewBox=\"0 0 \(SVG.num(labelW + barW + 80)) \(SVG.num(svgHeight))\" width=\"\(SVG.num(labelW + barW + 80))\" role=\"img\" aria-label=\"messages per decision by type\"><text class=\"axis\" x=\"\(SVG.num(labelW))\" y=\"\(SVG.num(height + 14))\">messages sent per committed decision</text>"
+        for (k, r) in m.rows.enumerated() {
+            let y = Double(k) * rowH + 4
+            let v = r.perDecision ?? Double(r.sent)
+            let w = maxValue > 0 ? v / maxValue * barW : 0
+            h += "<text x=\"\(SVG.num(labelW - 8))\" y=\"\(SVG.num(y + 14))\" text-anchor=\"end\" class=\"lbl\">\(SVG.escape(r.type))</text>"
+            h += "<rect x=\"\(SVG.num(labelW))\" y=\"\(SVG.num(y + 2))\" width=\"\(SVG.num(max(1, w)))\" height=\"\(SVG.num(rowH - 6))\" rx=\"2\" fill=\"\(typeColours[r.type] ?? "#888")\"/>"
+            h += "<text x=\"\(SVG.num(labelW + w + 6))\" y=\"\(SVG.num(y + 14))\" class=\"val\">\(SVG.num(v))</text>"
+        }
+        h += "</svg>\n<table><thead><tr><th>type</th><th>sent</th><th>delivered</th><th>per decision</th></tr></thead><tbody>"
+        for r in m.rows {
+            h += "<tr><td><span class=\"sw\" style=\"background:\(typeColours[r.type] ?? "#888")\"></span>\(SVG.escape(r.type))</td><td>\(r.sent)</td><td>\(r.delivered)</td><td>\(r.perDecision.map { SVG.num($0) } ?? "–")</td></tr>"
+        }
+        h += "</tbody></table></div></section>\n"
+        return h
+    }
+
+    func viewChanges() -> String {
+        let v = report.viewChanges
+        var h = "<section id=\"viewchanges\" class=\"card\"><h2>View changes</h2>\n"
+        h += "<p class=\"cap\">\(v.total) view changes / timeouts started by correct replicas; highest view reached \(v.highestView). One row per target view: when the first replica asked for it, how many did, and when it was first entered.</p>\n"
+        if v.views.isEmpty {
+            h += "<p class=\"muted\">No replica started a view change: the first leader served the whole run.</p>"
+        } else {
+            let shown = v.views.prefix(25)
+            h += "<table><thead><tr><th>target view</th><th>leader</th><th>first start</th><th>replicas starting</th><th>first entered</th><th>replicas entered</th><th>start → entered</th></tr></thead><tbody>"
+            for x in shown {
+                let took = x.enteredNs.map { formatDuration($0 - x.firstStartNs) } ?? "never"
+                h += "<tr><td>\(x.view)</td><td>\(x.leader.map { "r\($0)" } ?? "–")</td><td>\(formatDuration(x.firstStartNs))</td><td>\(x.starters)</td>"
+                h += "<td>\(x.enteredNs.map(formatDuration) ?? "<span class=\"bad-t\">never</span>")</td><td>\(x.entered)</td><td>\(took)</td></tr>"
+            }
+            h += "</tbody></table>"
+            let more = v.views.count - shown.count + v.viewsOmitted
+            if more > 0 { h += "<p class=\"fine\">\(more) more target views not listed (see <code>--format json</code>).</p>" }
+        }
+        h += "</section>\n"
+        return h
+    }
+
+    static let css = """
+    :root{--ink:#1d2330;--muted:#667085;--line:#e4e7ec;--bg:#f4f6f9;--ok:#1f8a4c;--bad:#c62f2f;--warn:#b7791f;--byz:#a1368f}
+    *{box-sizing:border-box}
+    body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+    main{max-width:1180px;margin:0 auto;padding:24px 20px 48px}
+    .card{background:#fff;border:1px solid var(--line);border-radius:10px;padding:18px 22px;margin:0 0 18px;box-shadow:0 1px 2px rgba(16,24,40,.05)}
+    h1{font-size:24px;margin:0}
+    h2{font-size:17px;margin:0 0 6px}
+    h3{font-size:14px;margin:0 0 4px}
+    code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+    .title{display:flex;align-items:center;gap:14px;flex-wrap:wrap}
+    .sub{color:var(--muted);margin:4px 0 10px}
+    .badge{display:inline-block;padding:3px 10px;border-radius:999px;font-weight:600;font-size:12.5px;margin:0 6px 4px 0;border:1px solid transparent}
+    .badge small{font-weight:400;opacity:.8}
+    .badge.ok{background:#e7f6ed;color:var(--ok);border-color:#b5e2c5}
+    .badge.bad{background:#fdecec;color:var(--bad);border-color:#f5b8b8}
+    .badge.warn{background:#fdf5e6;color:var(--warn);border-color:#f1d9a6}
+    .badge.byz{background:#f8e9f5;color:var(--byz);border-color:#e8bfdf}
+    .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px;margin:12px 0}
+    .stats div{background:#f8f9fb;border:1px solid var(--line);border-radius:8px;padding:6px 10px}
+    .stats dt{color:var(--muted);font-size:11.5px;text-transform:uppercase;letter-spacing:.04em}
+    .stats dd{margin:0;font-weight:600;font-size:15px}
+    .replay{display:flex;gap:10px;align-items:center;background:#101828;color:#e4e7ec;border-radius:8px;padding:8px 12px;overflow-x:auto}
+    .replay span{color:#98a2b3;font-size:11.5px;text-transform:uppercase;letter-spacing:.05em}
+    .replay code{color:#fff;white-space:nowrap}
+    .violations{background:#fdecec;border:1px solid #f5b8b8;border-radius:8px;padding:8px 12px;margin:0 0 12px;color:#7a1b1b}
+    .violations ul{margin:0;padding-left:18px}
+    .cap{color:var(--muted);margin:0 0 10px}
+    .fine{color:var(--muted);font-size:12px}
+    .muted{color:var(--muted)}
+    .bad-t{color:var(--bad);font-weight:600}
+    svg.chart{display:block;max-width:100%;height:auto;font-family:inherit}
+    svg .lbl{font-size:11px;fill:#344054}
+    svg .val{font-size:10.5px;fill:#475467}
+    svg .axis{font-size:10px;fill:#667085}
+    svg .grid{stroke:#eef0f3;stroke-width:1}
+    svg .note{font-size:10.5px;fill:#98a2b3;font-style:italic}
+    .legend{display:flex;flex-wrap:wrap;gap:6px 16px;margin:8px 0 0;font-size:12px;color:#475467}
+    .legend span{display:inline-flex;align-items:center;gap:6px}
+    .sw{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-1px;margin-right:5px}
+    .split{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
+    .split > *{flex:1 1 420px;min-width:0}
+    table{border-collapse:collapse;font-size:12.5px;width:100%}
+    th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line)}
+    th{color:var(--muted);font-weight:600;font-size:11.5px;text-transform:uppercase;letter-spacing:.03em}
+    td:not(:first-child),th:not(:first-child){text-align:right}
+    .diag li{margin:2px 0}
+    #diagnosis{border-left:4px solid var(--warn)}
+    @media print{
+      body{background:#fff;font-size:11px}
+      main{max-width:none;padding:0}
+      .card{box-shadow:none;border:1px solid #ccc;break-inside:avoid;page-break-inside:avoid}
+      .replay{background:#fff;color:#000;border:1px solid #999}
+      .replay code{color:#000}
+      #spacetime,#timeline{break-before:auto}
+    }
+    """
+}
