@@ -1,12 +1,16 @@
 # Entry points used by README.md and .ci/run. Each target installs what it needs first.
 SCENARIO ?= Scenarios/pbft/normal-case.yaml
 
-.PHONY: setup run test bench reports
+.PHONY: setup setup-core run test bench reports reports
 setup:
 	@scripts/setup.sh
 
+# libsodium only (no Chromium): enough to build and run.
+setup-core:
+	@BFTSIM_NO_CHROMIUM=1 scripts/setup.sh
+
 # Runs the default scenario end to end (release build: the simulator is 20-25x faster than debug).
-run: setup
+run: setup-core
 	swift build -c release --product bftsim
 	.build/release/bftsim run $(SCENARIO) --check-determinism
 
@@ -15,7 +19,7 @@ test: setup
 	swift build --build-tests
 	swift test
 
-bench: setup
+bench: setup-core
 	swift build -c release --product bftsim
 	.build/release/bftsim bench
 
