@@ -1,7 +1,7 @@
 # Entry points used by README.md and .ci/run. Each target installs what it needs first.
 SCENARIO ?= Scenarios/pbft/normal-case.yaml
 
-.PHONY: setup setup-core run test bench reports reports
+.PHONY: setup setup-core run test bench reports
 setup:
 	@scripts/setup.sh
 
