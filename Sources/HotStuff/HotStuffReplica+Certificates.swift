@@ -67,6 +67,7 @@ extension HotStuffReplica {
         for b in chain {
             tree.markCommitted(b)
             execute(b, &actions)
+            persistCommittedBlock(b, &actions)
         }
         // Pruning costs O(tree): do it once the tree holds `pruneSlack` blocks beyond the retention
         // (amortised O(1) per commit).
@@ -76,7 +77,10 @@ extension HotStuffReplica {
             orphans = orphans.filter { $0.value.height > tree.committed.height }
         }
         parkedProposals.removeAll { $0.block.height <= tree.committed.height }
-        persistCommittedState(&actions)
+        if tree.committed.height >= lastSnapshotHeight + HotStuffReplica.snapshotInterval {
+            lastSnapshotHeight = tree.committed.height
+            persistCommittedState(&actions)
+        }
         updateViewTimer(&actions)
     }
 }

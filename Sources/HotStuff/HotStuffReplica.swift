@@ -39,6 +39,12 @@ public struct HotStuffReplica: StateMachine {
     /// The view of the last QC that committed requests; a leader holding it as highQC proposes even
     /// without new work, so the other replicas learn it and commit too (P5).
     var commitQCView: UInt64 = 0
+    /// Height of the committed block in the last durable snapshot (R2).
+    var lastSnapshotHeight: UInt64 = 0
+    /// A full snapshot of the committed state is persisted every this many heights; each committed
+    /// block is logged in between (R2), in a ring of `commitLogSlots` keys.
+    static let snapshotInterval: UInt64 = 32
+    static let commitLogSlots: UInt64 = 64
     /// The block tree is pruned once it holds this many blocks beyond `blockRetention`.
     static let pruneSlack = 64
     /// Per replica, the highest view it announced entering by NEW-VIEW (chained; P10).
