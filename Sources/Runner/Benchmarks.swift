@@ -23,6 +23,8 @@ public enum Benchmarks {
         public var eventsPerSecondWithoutCheckers: Double
         public var deliveredMessagesPerSecond: Double
         public var committedRequestsPerSecond: Double
+        /// The same per wall-clock second (what a user waits; includes time other processes took).
+        public var committedRequestsPerWallSecond: Double
         public var signaturesPerSecond: Double
         public var verificationsPerSecond: Double
         public var cacheHitRate: Double
@@ -90,6 +92,7 @@ public enum Benchmarks {
                    eventsPerSecondWithoutCheckers: (Double(o.simulation.eventsProcessed) / max(bare, 1e-9)).rounded(),
                    deliveredMessagesPerSecond: (Double(o.simulation.messagesDelivered) / w).rounded(),
                    committedRequestsPerSecond: (Double(o.checks.completedRequests) / w).rounded(),
+                   committedRequestsPerWallSecond: (Double(o.checks.completedRequests) / max(wall, 1e-9)).rounded(),
                    signaturesPerSecond: (Double(o.crypto.signed) / w).rounded(),
                    verificationsPerSecond: (Double(o.crypto.verified) / w).rounded(),
                    cacheHitRate: o.crypto.verifyRequests == 0 ? 0 : round3(Double(o.crypto.cacheHits) / Double(o.crypto.verifyRequests)),
