@@ -222,7 +222,7 @@ public struct PBFTReplica: StateMachine {
             return reject(.malformed, from, &actions)
         }
         guard message.replica < config.n else { return reject(.unknownSender, from, &actions) }
-        guard message.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard message.verify(verifier) else { return reject(.signatureFailure(claimed: message.replica, from: from), from, &actions) }
         switch message {
         case .prePrepare(let m): onPrePrepare(m, from: from, &actions)
         case .prepare(let m): onPrepare(m, from: from, &actions)
