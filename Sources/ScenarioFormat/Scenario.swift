@@ -228,7 +228,8 @@ public struct ByzantineSpec: Sendable, Equatable, Codable {
 ///
 /// Nodes are numbered as the Twins generator numbers them: replicas `0..<n`, then the twin of
 /// `replicas[k]` is node `n + k`. Round r's partition (`roundPartitions[r]`, groups of nodes) is put in
-/// force when the first replica enters view r; after the listed rounds the network heals.
+/// force when the first replica enters view r; after the listed rounds the last one stays in force.
+/// Clients reach every instance of a replica id.
 /// `roundLeaders[r]` leads view r (HotStuff; beyond the list leaders go round-robin).
 public struct TwinsSpec: Sendable, Equatable, Codable {
     public var replicas: [Int]

@@ -240,7 +240,7 @@ extension Simulator {
         if case .requestCompleted = observation { requestsCompleted += 1 }
         if case .viewEntered(let view, _) = observation, view > twinsRound, let rounds = scenario.twins?.roundPartitions {
             twinsRound = view
-            if view < UInt64(rounds.count) { network.partition(groups: rounds[Int(view)]) } else { network.heal() }
+            network.partition(groups: rounds[Int(min(view, UInt64(rounds.count - 1)))])
         }
         observer(ObservationRecord(time: now, eventIndex: eventIndex, source: principals[index], observation: observation))
         if tracing { traceObservation(observation, by: index) }
