@@ -69,6 +69,9 @@ public enum Observation: Sendable, Equatable {
     case highQC(view: UInt64)
     /// Two-chain HotStuff: the replica formed or verified a timeout certificate for `view`.
     case timeoutCertified(view: UInt64)
+    /// The shell restarted the replica after a crash: its volatile state is gone and it resumes from
+    /// durable state, so it may execute again, after a state transfer, sequences it executed before.
+    case restarted
 
     // Client observations.
     /// The client signed and sent a new request.
@@ -95,6 +98,7 @@ extension Observation {
         case .locked: return "locked"
         case .highQC: return "high-qc"
         case .timeoutCertified: return "timeout-certified"
+        case .restarted: return "restarted"
         case .requestIssued: return "request"
         case .requestCompleted: return "complete"
         }

@@ -224,6 +224,7 @@ extension Simulator {
             line.set("durable_keys", storage[index].synced.count)
             emit(line)
         }
+        onObserve(.restarted, by: index)
         handle(machine: index, .recover(durable: storage[index].synced))
     }
 

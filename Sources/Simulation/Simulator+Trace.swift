@@ -84,6 +84,8 @@ extension Simulator {
             line.set("parent", parent.short)
         case .locked(let view), .highQC(let view), .timeoutCertified(let view):
             line.set("view", view)
+        case .restarted:
+            break
         }
         emit(line)
     }
