@@ -92,6 +92,8 @@ extension ScenarioLoader {
             if let l = t.roundLeaders { parts.append("round_leaders: [\(l.map(String.init).joined(separator: ", "))]") }
             if let p = t.roundPartitions { parts.append("round_partitions: [\(p.map(groups).joined(separator: ", "))]") }
             out.append("twins: {\(parts.joined(separator: ", "))}")
+        } else {
+            out.append("twins: null")
         }
         out.append("liveness: {bound: \(dur(scenario.liveness.bound))}")
         out.append("expect: {safety: \(scenario.expect.safety.rawValue), liveness: \(scenario.expect.liveness.rawValue)}")

@@ -43,7 +43,7 @@ extension ScenarioParser {
         if let node = top["parameters"] { scenario.parameters = parameters(node) }
         if let node = top["timeline"] { scenario.timeline = timeline(node) }
         if let node = top["byzantine"] { scenario.byzantine = byzantine(node) }
-        if let node = top["twins"] { scenario.twins = twins(node) }
+        if let node = top["twins"], !node.isNull { scenario.twins = twins(node) }
         if let node = top["liveness"], let spec = fields(node, allowed: ScenarioKeys.liveness, what: "'liveness'") {
             if let b = spec["bound"], let bound = positiveDuration(b, "bound") { scenario.liveness.bound = bound }
         }
