@@ -69,5 +69,36 @@ struct ByzantineTests {
         let outcome = try ScenarioRun.execute(scenario, trace: .off)
         #expect(outcome.checks.violations.contains { $0.kind == .doubleVote }, "\(outcome.checks.violations)")
     }
-}
 
+    @Test("Twins generator JSON: one twin at n = 4 is safe, two twins break safety, for each protocol",
+          arguments: ProtocolKind.allCases)
+    func twinsImport(kind: ProtocolKind) throws {
+        // Proves the Twins corpus format runs unchanged and that the f+1 negative control trips a checker.
+        var base = Scenario(name: "twins", protocolKind: kind, seed: 1)
+        base.stop = StopCondition(timeLimit: 3 * nanosPerSecond)
+        base.workload.clients = 4
+        base.workload.requestsPerClient = 5
+        base.parameters.batchSizeMax = 4
+        base.parameters.viewChangeTimeout = 150 * nanosPerMillisecond
+        base.network.latency = .uniform(min: nanosPerMillisecond, max: 5 * nanosPerMillisecond)
+        for (file, twins) in [("one-twin-n4.json", 1), ("two-twins-n4.json", 2)] {
+            let path = Paths.root.appendingPathComponent("Scenarios/twins/\(file)").path
+            let data = try #require(FileManager.default.contents(atPath: path))
+            let scenarios = try TwinsImport.scenarios(fromJSON: data, file: file, base: base)
+            #expect(scenarios.allSatisfy { $0.twins?.replicas.count == twins && $0.byzantineReplicas.count == twins })
+            let verdicts = try scenarios.map { try ScenarioRun.execute($0, trace: .off).safety }
+            if twins <= base.f {
+                #expect(verdicts.allSatisfy { $0 == .holds }, "\(kind) \(file): \(verdicts)")
+            } else {
+                #expect(verdicts.contains(.violated), "\(kind) \(file): \(verdicts)")
+            }
+        }
+    }
+
+    @Test("Twins import rejects a malformed file with its path and the field at fault")
+    func twinsImportErrors() throws {
+        // Proves a bad corpus file is reported, not run.
+        let bad = Data(#"{"num_of_nodes": 4, "num_of_twins": 1, "scenarios": [{"round_partitions": {"1": [[0, 9]]}}]}"#.utf8)
+        #expect(throws: TwinsImport.Failure.self) { try TwinsImport.scenarios(fromJSON: bad, file: "bad.json", base: Scenario(name: "t")) }
+    }
+}
