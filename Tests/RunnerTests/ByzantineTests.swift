@@ -101,4 +101,31 @@ struct ByzantineTests {
         let bad = Data(#"{"num_of_nodes": 4, "num_of_twins": 1, "scenarios": [{"round_partitions": {"1": [[0, 9]]}}]}"#.utf8)
         #expect(throws: TwinsImport.Failure.self) { try TwinsImport.scenarios(fromJSON: bad, file: "bad.json", base: Scenario(name: "t")) }
     }
+
+    static let layerBehaviours: [ByzantineSpec] = [
+        ByzantineSpec(replica: 1, behaviour: "silent", from: 0),
+        ByzantineSpec(replica: 1, behaviour: "omit", targets: [0, 2]),
+        ByzantineSpec(replica: 1, behaviour: "slow", delay: 30 * nanosPerMillisecond),
+        ByzantineSpec(replica: 1, behaviour: "double-vote"),
+        ByzantineSpec(replica: 1, behaviour: "bad-signature"),
+        ByzantineSpec(replica: 1, behaviour: "forge-sender"),
+        ByzantineSpec(replica: 1, behaviour: "replay", delay: 100 * nanosPerMillisecond),
+        ByzantineSpec(replica: 1, behaviour: "spam-view-change"),
+    ] + ByzantineSpec.mutations.map { ByzantineSpec(replica: 1, behaviour: "mutate", mutation: $0) }
+
+    @Test("every behaviour, alone on one replica (f = 1), keeps every protocol safe", arguments: ProtocolKind.allCases)
+    func everyBehaviourWithinF(kind: ProtocolKind) throws {
+        // Proves each layer builds for each protocol, runs without trapping, and cannot break safety alone.
+        var scenario = Scenario(name: "one-behaviour", protocolKind: kind, seed: 3)
+        scenario.stop = StopCondition(timeLimit: 5 * nanosPerSecond)
+        scenario.workload.clients = 2
+        scenario.workload.requestsPerClient = 8
+        scenario.parameters.viewChangeTimeout = 200 * nanosPerMillisecond
+        scenario.network.latency = .uniform(min: nanosPerMillisecond, max: 3 * nanosPerMillisecond)
+        for spec in Self.layerBehaviours {
+            scenario.byzantine = [spec]
+            let outcome = try ScenarioRun.execute(scenario, trace: .off)
+            #expect(outcome.safety == .holds, "\(kind) \(spec.behaviour) \(spec.mutation ?? ""): \(outcome.checks.violations)")
+        }
+    }
 }
