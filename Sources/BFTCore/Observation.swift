@@ -15,6 +15,9 @@ public struct RequestID: Hashable, Comparable, Sendable, CustomStringConvertible
 /// Why a state machine dropped an input. Counted in summaries.
 public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case badSignature = "bad-signature"
+    /// The signature does not verify for the replica the message claims, and that replica is not who
+    /// delivered it: a forged sender field (a relay of a genuine message verifies and is not counted).
+    case forgedSender = "forged-sender"
     case malformed
     case unknownSender = "unknown-sender"
     case wrongView = "wrong-view"
@@ -23,6 +26,13 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case conflicting
     case invalidCertificate = "invalid-certificate"
     case stale
+}
+
+extension RejectReason {
+    /// `badSignature`, or `forgedSender` when the message claims a replica other than the one that sent it.
+    public static func signatureFailure(claimed: ReplicaID, from: Principal) -> RejectReason {
+        from.replicaID.map { $0 != claimed } == true ? .forgedSender : .badSignature
+    }
 }
 
 /// An event a state machine reports about itself. Checkers read only these (plus the scenario's
@@ -60,6 +70,9 @@ public enum Observation: Sendable, Equatable {
     case highQC(view: UInt64)
     /// Two-chain HotStuff: the replica formed or verified a timeout certificate for `view`.
     case timeoutCertified(view: UInt64)
+    /// The shell restarted the replica after a crash: its volatile state is gone and it resumes from
+    /// durable state, so it may execute again, after a state transfer, sequences it executed before.
+    case restarted
 
     // Client observations.
     /// The client signed and sent a new request.
@@ -86,6 +99,7 @@ extension Observation {
         case .locked: return "locked"
         case .highQC: return "high-qc"
         case .timeoutCertified: return "timeout-certified"
+        case .restarted: return "restarted"
         case .requestIssued: return "request"
         case .requestCompleted: return "complete"
         }

@@ -156,6 +156,9 @@ public final class InvariantChecker {
             onStateTransferred(r, sequence: sequence)
         case .voted, .blockCertified, .blockCommitted, .locked, .highQC, .timeoutCertified:
             observeChainedBFT(r, record)
+        case .restarted:
+            // Volatile state is gone: executions restart from the durable or transferred state.
+            replicas[r].lastPosition = nil
         }
     }
 

@@ -10,8 +10,11 @@ public struct EquivocatingLeader: StateMachine {
     public private(set) var inner: HotStuffReplica
     private let signer: MessageSigner
     private let config: HotStuffConfig
+    /// Fellow Byzantine replicas: they receive both blocks (so a double voter can vote for both).
+    private let colluders: [ReplicaID]
 
-    public init(wrapping inner: HotStuffReplica, signer: MessageSigner, config: HotStuffConfig) {
+    public init(wrapping inner: HotStuffReplica, signer: MessageSigner, config: HotStuffConfig, colluders: [ReplicaID] = []) {
+        self.colluders = colluders
         precondition(signer.principal == inner.principal, "the wrapper signs as the wrapped replica")
         self.inner = inner
         self.signer = signer
@@ -37,6 +40,7 @@ public struct EquivocatingLeader: StateMachine {
             let half = others.count / 2
             for (i, r) in others.enumerated() {
                 actions.append(.send(i < half ? p.bytes : twin.bytes, to: .replica(r)))
+                if colluders.contains(r) { actions.append(.send(i < half ? twin.bytes : p.bytes, to: .replica(r))) }
             }
         }
     }

@@ -29,6 +29,10 @@ public struct HotStuffMutations: OptionSet, Sendable, Hashable {
     /// The vote rule accepts any block that passes the once-per-view rule: no `safeNode` lock check
     /// (chained) and no QC/TC justification check (two-chain). Breaks H-V2.
     public static let voteWithoutLockCheck = HotStuffMutations(rawValue: 1 << 1)
+    /// Breaks R1's persist-before-send: the safety state a vote depends on is persisted in the batch
+    /// after the vote (the next input's), so a crash right after voting forgets the vote and the
+    /// restarted replica can vote again in the same view (H-V1).
+    public static let sendVoteBeforePersist = HotStuffMutations(rawValue: 1 << 2)
 }
 
 /// Static parameters of a HotStuff cluster; identical on every replica.

@@ -109,7 +109,7 @@ extension HotStuffReplica {
         guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
         guard m.view > 0, m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
         guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
-        guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard m.verify(verifier) else { return reject(.signatureFailure(claimed: m.sender, from: from), from, &actions) }
         guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
         learn(m.highQC, hint: m.sender, &actions)
         if let vote = m.lastVote { onVote(vote, from: from, &actions) }
@@ -172,7 +172,7 @@ extension HotStuffReplica {
         if let existing = timeoutCollectors[m.view] {
             guard !existing.formed, existing.entries[m.sender] == nil else { return }
         }
-        guard m.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard m.verify(verifier) else { return reject(.signatureFailure(claimed: m.sender, from: from), from, &actions) }
         guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
         if timeoutCollectors[m.view] == nil, timeoutCollectors.count >= HotStuffLimits.collectorsMax {
             guard let furthest = timeoutCollectors.keys.max(), m.view < furthest else { return reject(.outsideWindow, from, &actions) }

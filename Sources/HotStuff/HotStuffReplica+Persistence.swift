@@ -8,6 +8,11 @@ extension HotStuffReplica {
     /// R1: last voted view, locked QC and highest QC, emitted in the same batch as — and before — the
     /// vote or timeout that depends on them (the shell makes persists durable before sends).
     mutating func persistSafetyState(_ actions: inout [ReplicaAction]) {
+        if config.mutations.contains(.sendVoteBeforePersist) && !safetyPersistDeferred {
+            safetyPersistDeferred = true
+            return
+        }
+        safetyPersistDeferred = false
         var w = ByteWriter(capacity: 256)
         w.u64(lastVotedView)
         lockedQC.encode(into: &w)

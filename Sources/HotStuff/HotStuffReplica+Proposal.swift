@@ -58,7 +58,7 @@ extension HotStuffReplica {
     mutating func onProposal(_ p: Proposal, from: Principal, _ actions: inout [ReplicaAction]) {
         let block = p.block
         guard isFromLeader(block) else { return reject(.wrongView, from, &actions) }
-        guard p.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard p.verify(verifier) else { return reject(.signatureFailure(claimed: block.proposer, from: from), from, &actions) }
         guard block.isWellFormed, block.requests.count <= config.batchSizeMax else { return reject(.malformed, from, &actions) }
         guard block.justify.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
         if let tc = p.timeoutCertificate {
@@ -127,7 +127,7 @@ extension HotStuffReplica {
         if let existing = voteCollectors[key] {
             guard !existing.formed, existing.signatures[vote.voter] == nil else { return }
         }
-        guard vote.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard vote.verify(verifier) else { return reject(.signatureFailure(claimed: vote.voter, from: from), from, &actions) }
         if voteCollectors[key] == nil, voteCollectors.count >= HotStuffLimits.collectorsMax {
             // Full: the collector furthest in the future makes room for a nearer one, so signed
             // votes for far-future views cannot crowd out the votes that matter now.

@@ -22,6 +22,8 @@ public struct HotStuffReplica: StateMachine {
     // Safety state (R1): persisted before any vote or timeout that depends on it leaves.
     /// H-V1 (`vheight`): the highest view this replica voted in or timed out of.
     public internal(set) var lastVotedView: UInt64 = 0
+    /// Test-only `sendVoteBeforePersist`: the safety state still owes a persist to the next batch.
+    var safetyPersistDeferred = false
     public internal(set) var lockedQC: QuorumCertificate = .genesis
     public internal(set) var highQC: QuorumCertificate = .genesis
 
@@ -81,6 +83,7 @@ public struct HotStuffReplica: StateMachine {
     var quorum: Int { config.quorum.quorum }
 
     public mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction]) {
+        if safetyPersistDeferred { persistSafetyState(&actions) }  // test-only `sendVoteBeforePersist`
         switch input {
         case .start:
             onStart(&actions)

@@ -12,9 +12,12 @@ public struct EquivocatingPrimary: StateMachine {
     public private(set) var inner: PBFTReplica
     let signer: MessageSigner
     let config: PBFTConfig
+    /// Fellow Byzantine replicas: they receive both PRE-PREPAREs (so a double voter can vote for both).
+    let colluders: [ReplicaID]
     private var scratch: [ReplicaAction] = []
 
-    public init(wrapping inner: PBFTReplica, signer: MessageSigner, config: PBFTConfig) {
+    public init(wrapping inner: PBFTReplica, signer: MessageSigner, config: PBFTConfig, colluders: [ReplicaID] = []) {
+        self.colluders = colluders
         precondition(signer.principal == inner.principal, "the wrapper signs as the replica it wraps")
         self.inner = inner
         self.signer = signer
@@ -47,6 +50,9 @@ public struct EquivocatingPrimary: StateMachine {
         for (index, backup) in backups.enumerated() {
             let bytes = index < firstHalf ? pp.bytes : conflicting.bytes
             actions.append(.send(bytes, to: .replica(backup)))
+            if colluders.contains(backup) {
+                actions.append(.send(index < firstHalf ? conflicting.bytes : pp.bytes, to: .replica(backup)))
+            }
         }
     }
 

@@ -130,6 +130,7 @@ extension PBFTReplica {
             if existing.digest != pp.digest { reject(.conflicting, from, &actions) }
             return
         }
+        if let voted = recoveredVotes[pp.sequence], voted != pp.digest { return reject(.conflicting, from, &actions) }
         for request in pp.requests {
             guard request.verify(verifier) else { return reject(.badSignature, from, &actions) }
         }

@@ -243,6 +243,7 @@ extension PBFTReplica {
         isViewChanging = false
         pendingView = v
         log.removeAll()
+        recoveredVotes.removeAll()
         assigned.removeAll()
         pendingBatch.removeAll()
         if batchTimerArmed {

@@ -146,6 +146,9 @@ public struct PBFTReplica: StateMachine {
     var probing = false
     /// The batch-fetch timer is armed because a gap below committed batches was seen (rule S4).
     var batchFetchTimerArmed = false
+    /// Digests this replica voted for before a crash, by sequence, in its recovered view (bounded by L:
+    /// one persisted vote slot per sequence of the window). Cleared when it enters a new view.
+    var recoveredVotes: [UInt64: Digest] = [:]
 
     public init(id: ReplicaID, config: PBFTConfig, signer: MessageSigner, verifier: SignatureVerifier) {
         precondition(id >= 0 && id < config.n, "replica id out of range")
@@ -222,7 +225,7 @@ public struct PBFTReplica: StateMachine {
             return reject(.malformed, from, &actions)
         }
         guard message.replica < config.n else { return reject(.unknownSender, from, &actions) }
-        guard message.verify(verifier) else { return reject(.badSignature, from, &actions) }
+        guard message.verify(verifier) else { return reject(.signatureFailure(claimed: message.replica, from: from), from, &actions) }
         switch message {
         case .prePrepare(let m): onPrePrepare(m, from: from, &actions)
         case .prepare(let m): onPrepare(m, from: from, &actions)
@@ -263,7 +266,10 @@ public struct PBFTReplica: StateMachine {
     }
 
     /// Crash-recovery restarts in the persisted view with fresh state; state transfer then catches it up.
+    /// The persisted votes of that view are kept (`recoveredVotes`): the replica never votes for another
+    /// digest at a sequence it voted on before the crash, and as primary never reuses such a sequence.
     mutating func onRecover(_ durable: [String: [UInt8]], _ actions: inout [ReplicaAction]) {
+        defer { restoreVotes(durable) }
         if let bytes = durable["view"] {
             var r = ByteReader(bytes)
             if let v = try? r.u64("view"), let changing = try? r.bool("changing") {
@@ -284,6 +290,17 @@ public struct PBFTReplica: StateMachine {
             actions.append(.observe(.viewEntered(view: view, leader: primary(of: view))))
         }
         probeStableCheckpoint(&actions)
+    }
+
+    /// Reads the `vote/…` records of the recovered view (sorted keys: the order never depends on hashing).
+    mutating func restoreVotes(_ durable: [String: [UInt8]]) {
+        for key in durable.keys.sorted() where key.hasPrefix("vote/") {
+            var r = ByteReader(durable[key]!)
+            guard let _ = try? r.u8("phase"), let v = try? r.u64("view"), let n = try? r.u64("sequence"),
+                  let d = try? r.digest("digest"), v == view else { continue }
+            recoveredVotes[n] = d
+            if isPrimary { nextSequence = max(nextSequence, n + 1) }
+        }
     }
 
     // MARK: Checkpointed state encoding (rule K1)

@@ -12,7 +12,36 @@ public protocol ProtocolDriver {
     /// Byzantine behaviour names this protocol implements.
     var byzantineBehaviours: [String] { get }
     func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine
+    /// Builds one Byzantine layer (a behaviour wrapping the replica) from a scenario entry.
+    func makeLayer(_ spec: ByzantineSpec, context: ByzantineContext, scenario: Scenario, keyring: Keyring) throws(RunError) -> any Misbehaviour
 }
+
+extension ProtocolDriver {
+    /// Layers every protocol has: they rewrite sends without reading them.
+    func genericLayer(_ spec: ByzantineSpec, context: ByzantineContext) -> (any Misbehaviour)? {
+        switch spec.behaviour {
+        case "silent": return Silent()
+        case "omit": return SelectiveOmission(context: context, targets: spec.targets ?? [])
+        case "slow": return Slow(context: context, delay: spec.delay ?? nanosPerSecond)
+        case "bad-signature": return BadSignature()
+        case "replay": return Replay(context: context, delay: spec.delay ?? 500 * nanosPerMillisecond)
+        case "amnesia": return Amnesia()
+        default: return nil
+        }
+    }
+
+    func unknown(_ name: String, _ protocolName: String) -> RunError {
+        .unsupported("\(protocolName) has no Byzantine behaviour '\(name)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
+    }
+}
+
+/// The other Byzantine replicas of a scenario (an equivocator sends both versions to them).
+func colluders(of id: ReplicaID, in scenario: Scenario) -> [ReplicaID] {
+    scenario.byzantineReplicas.filter { $0 != id }
+}
+
+/// Layer names every driver builds through `genericLayer`.
+let genericBehaviours = ["silent", "omit", "slow", "bad-signature", "replay", "amnesia"]
 
 public enum RunError: Error, CustomStringConvertible {
     case unsupported(String)
@@ -40,7 +69,21 @@ public struct PBFTDriver: ProtocolDriver {
 
     public var describe: MessageDescriber { describePBFTMessage }
     public var clientTargeting: Client.Targeting { .leader }
-    public var byzantineBehaviours: [String] { ["equivocate"] }
+    public var byzantineBehaviours: [String] {
+        ["equivocate"] + genericBehaviours + ["double-vote", "mutate", "forge-sender", "spam-view-change"]
+    }
+
+    public func makeLayer(_ spec: ByzantineSpec, context: ByzantineContext, scenario: Scenario, keyring: Keyring) throws(RunError) -> any Misbehaviour {
+        if let layer = genericLayer(spec, context: context) { return layer }
+        let signer = keyring.signer(for: .replica(context.id))
+        switch spec.behaviour {
+        case "double-vote": return PBFTDoubleVote(context: context, signer: signer)
+        case "mutate": return PBFTMutation(mutation: spec.mutation ?? "digest", signer: signer)
+        case "forge-sender": return PBFTForgedSender(context: context, signer: signer)
+        case "spam-view-change": return PBFTViewChangeSpam(signer: signer)
+        default: throw unknown(spec.behaviour, "PBFT")
+        }
+    }
 
     public func config(for scenario: Scenario) -> PBFTConfig {
         let p = scenario.parameters
@@ -58,7 +101,7 @@ public struct PBFTDriver: ProtocolDriver {
         case nil:
             return honest
         case "equivocate":
-            return EquivocatingPrimary(wrapping: honest, signer: signer, config: config)
+            return EquivocatingPrimary(wrapping: honest, signer: signer, config: config, colluders: colluders(of: id, in: scenario))
         case let other?:
             throw .unsupported("PBFT has no Byzantine behaviour '\(other)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
         }
@@ -77,14 +120,35 @@ public struct HotStuffDriver: ProtocolDriver {
     public var describe: MessageDescriber { describeHotStuffMessage }
     /// Leaders rotate every view, so clients send each request to every replica's mempool.
     public var clientTargeting: Client.Targeting { .all }
-    public var byzantineBehaviours: [String] { ["equivocate"] + ForkingLeader.Attack.allCases.map(\.rawValue) }
+    public var byzantineBehaviours: [String] {
+        ["equivocate"] + ForkingLeader.Attack.allCases.map(\.rawValue) + genericBehaviours
+            + ["double-vote", "mutate", "forge-sender", "spam-view-change"]
+    }
+
+    public func makeLayer(_ spec: ByzantineSpec, context: ByzantineContext, scenario: Scenario, keyring: Keyring) throws(RunError) -> any Misbehaviour {
+        if let layer = genericLayer(spec, context: context) { return layer }
+        let signer = keyring.signer(for: .replica(context.id))
+        switch spec.behaviour {
+        case "double-vote": return HotStuffDoubleVote(config: config(for: scenario), signer: signer)
+        case "mutate": return HotStuffMutation(mutation: spec.mutation ?? "digest", signer: signer)
+        case "forge-sender": return HotStuffForgedSender(context: context, signer: signer)
+        case "spam-view-change": return HotStuffTimeoutSpam(config: config(for: scenario), signer: signer)
+        default: throw unknown(spec.behaviour, "HotStuff")
+        }
+    }
 
     public func config(for scenario: Scenario) -> HotStuffConfig {
         let p = scenario.parameters
         return HotStuffConfig(n: scenario.replicas, f: scenario.f, variant: variant,
                               batchSizeMax: min(p.batchSizeMax, HotStuffLimits.batchSizeMax),
                               viewTimeout: p.viewChangeTimeout, viewTimeoutMax: p.viewChangeTimeoutMax,
-                              leaderSchedule: p.leaderSchedule, mutations: mutations)
+                              leaderSchedule: Self.leaderSchedule(for: scenario), mutations: mutations)
+    }
+
+    /// `parameters.leader_schedule`, or with Twins `round_leaders` for the listed views, then round-robin.
+    static func leaderSchedule(for scenario: Scenario) -> [Int]? {
+        guard let leaders = scenario.twins?.roundLeaders, !leaders.isEmpty else { return scenario.parameters.leaderSchedule }
+        return leaders + (0..<(scenario.replicas * 64)).map { (leaders.count + $0) % scenario.replicas }
     }
 
     public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {
@@ -95,7 +159,7 @@ public struct HotStuffDriver: ProtocolDriver {
         case nil:
             return honest
         case "equivocate":
-            return EquivocatingLeader(wrapping: honest, signer: signer, config: config)
+            return EquivocatingLeader(wrapping: honest, signer: signer, config: config, colluders: colluders(of: id, in: scenario))
         case let name? where ForkingLeader.Attack(rawValue: name) != nil:
             let attack = ForkingLeader.Attack(rawValue: name)!
             guard config.leaderSchedule == [id] else {

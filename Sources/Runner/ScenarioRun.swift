@@ -48,12 +48,9 @@ public enum ScenarioRun {
     /// Builds every state machine of the scenario (replicas, then clients) without running anything.
     /// Throws `RunError.unsupported` when the scenario asks for something the protocol lacks.
     public static func buildMachines(_ scenario: Scenario, driver: any ProtocolDriver, keyring: Keyring) throws(RunError) -> [any StateMachine] {
-        var behaviours = [String?](repeating: nil, count: scenario.replicas)
-        for b in scenario.byzantine where b.replica < scenario.replicas { behaviours[b.replica] = b.behaviour }
-
         var machines: [any StateMachine] = []
         for id in 0..<scenario.replicas {
-            machines.append(try driver.makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: behaviours[id]))
+            machines.append(try makeReplica(id, scenario, driver: driver, keyring: keyring))
         }
         let quorum = QuorumMath(n: scenario.replicas, f: scenario.f)
         for c in 0..<scenario.workload.clients {
@@ -61,7 +58,26 @@ public enum ScenarioRun {
                                    signer: keyring.signer(for: .client(c)), verifier: keyring.verifier,
                                    rng: DeterministicRNG(seed: scenario.seed, stream: "client/\(c)")))
         }
+        // Twins: a second honest instance of each twinned replica, with the same key (Bano et al.).
+        for id in scenario.twins?.replicas ?? [] where id < scenario.replicas {
+            machines.append(try driver.makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: nil))
+        }
         return machines
+    }
+
+    /// One replica as the scenario describes it: honest, or wrapped by its whole-run behaviour, with
+    /// its other behaviours as layers (in entry order; windowed ones start off unless `from` is 0).
+    static func makeReplica(_ id: ReplicaID, _ scenario: Scenario, driver: any ProtocolDriver, keyring: Keyring) throws(RunError) -> any StateMachine {
+        let entries = scenario.byzantine.enumerated().filter { $0.element.replica == id }
+        let whole = entries.first { ["equivocate", "fork-view-gap", "fork-below-lock"].contains($0.element.behaviour) }
+        let inner = try driver.makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: whole?.element.behaviour)
+        var layers: [ByzantineReplica.Layer] = []
+        for (tag, spec) in entries where tag != whole?.offset {
+            let context = ByzantineContext(id: id, n: scenario.replicas, timerKind: 0xB000 + UInt16(tag & 0xFFF))
+            let behaviour = try driver.makeLayer(spec, context: context, scenario: scenario, keyring: keyring)
+            layers.append(.init(behaviour: behaviour, active: spec.from == nil || spec.from == 0, tag: tag))
+        }
+        return layers.isEmpty ? inner : ByzantineReplica(honest: inner, layers: layers)
     }
 
     /// Checks that the scenario can be built for its protocol (behaviours, leader schedules, ...).
@@ -83,6 +99,14 @@ public enum ScenarioRun {
         var viewChangesStarted = 0
         var highestView: UInt64 = 0
         let byzantine = Set(scenario.byzantineReplicas)
+        let n = scenario.replicas, clients = scenario.workload.clients, twinned = scenario.twins?.replicas ?? []
+        let rebuild: (Int) -> any StateMachine = { index in
+            let id = index < n ? index : twinned[index - n - clients]
+            let honestTwin = index >= n + clients
+            // A rebuild of a scenario that already built once cannot fail.
+            return honestTwin ? (try! driver.makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: nil))
+                : (try! makeReplica(id, scenario, driver: driver, keyring: keyring))
+        }
         let simulator = Simulator(scenario: scenario, machines: machines, describe: driver.describe, observer: { record in
             if checkers { checker.observe(record) }
             switch record.observation {
@@ -95,7 +119,7 @@ public enum ScenarioRun {
             default:
                 break
             }
-        }, trace: trace)
+        }, trace: trace, rebuild: rebuild)
         let result = simulator.run()
         let report = checker.finish(at: result.endTime)
         return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,

@@ -110,8 +110,76 @@ public enum TimelineAction: Sendable, Equatable, Codable {
     case setLatency(from: Int?, to: Int?, latency: LatencyDistribution)
     /// Change the loss probability of one directed link, or of all links.
     case setLoss(from: Int?, to: Int?, loss: Double)
-    /// The replica stops: it takes no more inputs, its timers are dropped.
+    /// The replica stops: it takes no more inputs, its timers are dropped, unsynced writes are lost.
     case crash(replica: Int)
+    /// The replica (crashed now if it is running) is rebuilt from its protocol after `delay` and fed
+    /// `.recover(durable:)` with what its storage had synced.
+    case restart(replica: Int, delay: Nanoseconds)
+    /// The replica's storage loses its unsynced writes, and also its last `writesLost` synced writes
+    /// when given (a misdirected or torn write, TigerBeetle-style): durability itself is broken.
+    case storageFault(replica: Int, writesLost: Int?)
+    /// A message-level fault in force until `spec.until` (or the end of the run).
+    case messageFault(MessageFaultSpec)
+}
+
+/// A message-level fault: which messages it matches and what happens to them.
+public struct MessageFaultSpec: Sendable, Equatable, Codable {
+    public enum Action: String, Sendable, Equatable, Codable, CaseIterable {
+        /// The matching message is lost.
+        case drop
+        /// The matching message arrives `delay` later than the network would deliver it.
+        case delay
+        /// The matching message is delivered twice (the copy `delay` later).
+        case duplicate
+        /// The matching message is held and released at `until` (delivered then, in send order).
+        case hold
+    }
+    public var action: Action
+    /// Sender replica; nil matches any replica.
+    public var from: Int?
+    /// Receiver replica; nil matches any replica.
+    public var to: Int?
+    /// Also match the reverse direction (to → from).
+    public var bothWays: Bool
+    /// Message type as `describe` names it (e.g. "PREPARE", "VOTE"); nil matches any.
+    public var type: String?
+    /// Inclusive view range; messages without a view do not match a range.
+    public var views: ClosedRange<UInt64>?
+    /// Inclusive sequence (PBFT) or height (HotStuff) range.
+    public var sequences: ClosedRange<UInt64>?
+    /// End of the fault; nil means the end of the run. `hold` needs it.
+    public var until: Nanoseconds?
+    /// Extra delay for `delay` and `duplicate`.
+    public var delay: Nanoseconds
+
+    public init(action: Action, from: Int? = nil, to: Int? = nil, bothWays: Bool = false, type: String? = nil,
+                views: ClosedRange<UInt64>? = nil, sequences: ClosedRange<UInt64>? = nil, until: Nanoseconds? = nil,
+                delay: Nanoseconds = 0) {
+        self.action = action
+        self.from = from
+        self.to = to
+        self.bothWays = bothWays
+        self.type = type
+        self.views = views
+        self.sequences = sequences
+        self.until = until
+        self.delay = delay
+    }
+
+    /// Whether a message from replica `sender` to `receiver` with `info` matches (time is checked by the caller).
+    public func matches(sender: Int, receiver: Int, info: MessageInfo) -> Bool {
+        let forward = (from == nil || from == sender) && (to == nil || to == receiver)
+        let backward = bothWays && (from == nil || from == receiver) && (to == nil || to == sender)
+        guard forward || backward else { return false }
+        if let type, type != info.type { return false }
+        if let views {
+            guard let v = info.view, views.contains(v) else { return false }
+        }
+        if let sequences {
+            guard let s = info.sequence, sequences.contains(s) else { return false }
+        }
+        return true
+    }
 }
 
 public struct TimelineEvent: Sendable, Equatable, Codable {
@@ -123,14 +191,54 @@ public struct TimelineEvent: Sendable, Equatable, Codable {
     }
 }
 
-/// A Byzantine replica: which behaviour wraps the honest replica (issue 4 grows the library).
+/// A Byzantine replica: which behaviour wraps the honest replica, and when it is in force.
+///
+/// A replica may have several entries; they compose as layers around the honest replica in the order
+/// listed (each rewrites what the layers inside it emit).
 public struct ByzantineSpec: Sendable, Equatable, Codable {
     public var replica: Int
     /// Behaviour name, e.g. "equivocate" (the primary sends different PRE-PREPAREs to different backups).
     public var behaviour: String
-    public init(replica: Int, behaviour: String) {
+    /// The behaviour starts at `from` (nil: from the start) and stops at `until` (nil: never).
+    public var from: Nanoseconds?
+    public var until: Nanoseconds?
+    /// Replicas a behaviour addresses: `omit` sends only to these.
+    public var targets: [Int]?
+    /// `slow`: how long own messages are held; `replay`: how far back replayed messages come from.
+    public var delay: Nanoseconds?
+    /// `mutate`: which field is changed (see `ByzantineSpec.mutations`).
+    public var mutation: String?
+
+    public init(replica: Int, behaviour: String, from: Nanoseconds? = nil, until: Nanoseconds? = nil,
+                targets: [Int]? = nil, delay: Nanoseconds? = nil, mutation: String? = nil) {
         self.replica = replica
         self.behaviour = behaviour
+        self.from = from
+        self.until = until
+        self.targets = targets
+        self.delay = delay
+        self.mutation = mutation
+    }
+
+    /// Whether the behaviour is in force for the whole run.
+    public var isAlwaysOn: Bool { from == nil && until == nil }
+}
+
+/// Twins (Bano et al., OPODIS'21): a second honest instance, with the same key, of each listed replica.
+///
+/// Nodes are numbered as the Twins generator numbers them: replicas `0..<n`, then the twin of
+/// `replicas[k]` is node `n + k`. Round r's partition (`roundPartitions[r]`, groups of nodes) is put in
+/// force when the first replica enters view r; after the listed rounds the last one stays in force.
+/// Clients reach every instance of a replica id.
+/// `roundLeaders[r]` leads view r (HotStuff; beyond the list leaders go round-robin).
+public struct TwinsSpec: Sendable, Equatable, Codable {
+    public var replicas: [Int]
+    public var roundLeaders: [Int]?
+    public var roundPartitions: [[[Int]]]?
+    public init(replicas: [Int], roundLeaders: [Int]? = nil, roundPartitions: [[[Int]]]? = nil) {
+        self.replicas = replicas
+        self.roundLeaders = roundLeaders
+        self.roundPartitions = roundPartitions
     }
 }
 
@@ -179,6 +287,7 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var parameters: ProtocolParameters
     public var timeline: [TimelineEvent]
     public var byzantine: [ByzantineSpec]
+    public var twins: TwinsSpec?
     public var liveness: LivenessSpec
     public var expect: Expectations
 
@@ -186,7 +295,8 @@ public struct Scenario: Sendable, Equatable, Codable {
                 seed: UInt64 = 1, crypto: SignatureScheme = .ed25519, stop: StopCondition = StopCondition(),
                 network: NetworkSpec = NetworkSpec(), workload: WorkloadSpec = WorkloadSpec(),
                 parameters: ProtocolParameters = ProtocolParameters(), timeline: [TimelineEvent] = [],
-                byzantine: [ByzantineSpec] = [], liveness: LivenessSpec = LivenessSpec(), expect: Expectations = Expectations()) {
+                byzantine: [ByzantineSpec] = [], twins: TwinsSpec? = nil, liveness: LivenessSpec = LivenessSpec(),
+                expect: Expectations = Expectations()) {
         self.name = name
         self.description = description
         self.protocolKind = protocolKind
@@ -200,6 +310,7 @@ public struct Scenario: Sendable, Equatable, Codable {
         self.parameters = parameters
         self.timeline = timeline
         self.byzantine = byzantine
+        self.twins = twins
         self.liveness = liveness
         self.expect = expect
     }
@@ -207,10 +318,16 @@ public struct Scenario: Sendable, Equatable, Codable {
     /// Replicas that crash at some point of the timeline, in id order.
     public var crashedReplicas: [Int] {
         var s = Set<Int>()
-        for e in timeline { if case .crash(let r) = e.action { s.insert(r) } }
+        for e in timeline {
+            switch e.action {
+            case .crash(let r), .restart(let r, _): s.insert(r)
+            case .storageFault(let r, let lost?) where lost > 0: s.insert(r)
+            default: break
+            }
+        }
         return s.sorted()
     }
 
-    /// Replicas that misbehave (Byzantine), in id order.
-    public var byzantineReplicas: [Int] { Set(byzantine.map(\.replica)).sorted() }
+    /// Replicas that misbehave (Byzantine, or twinned: two instances of one id are one faulty replica), in id order.
+    public var byzantineReplicas: [Int] { Set(byzantine.map(\.replica)).union(twins?.replicas ?? []).sorted() }
 }

@@ -78,8 +78,22 @@ extension ScenarioLoader {
         } else {
             out.append("byzantine:")
             for b in scenario.byzantine {
-                out.append("  - {replica: \(b.replica), behaviour: \(yamlString(b.behaviour))}")
+                var parts = ["replica: \(b.replica)", "behaviour: \(yamlString(b.behaviour))"]
+                if let v = b.from { parts.append("from: \(dur(v))") }
+                if let v = b.until { parts.append("until: \(dur(v))") }
+                if let v = b.targets { parts.append("targets: [\(v.map(String.init).joined(separator: ", "))]") }
+                if let v = b.delay { parts.append("delay: \(dur(v))") }
+                if let v = b.mutation { parts.append("mutation: \(yamlString(v))") }
+                out.append("  - {\(parts.joined(separator: ", "))}")
             }
+        }
+        if let t = scenario.twins {
+            var parts = ["replicas: [\(t.replicas.map(String.init).joined(separator: ", "))]"]
+            if let l = t.roundLeaders { parts.append("round_leaders: [\(l.map(String.init).joined(separator: ", "))]") }
+            if let p = t.roundPartitions { parts.append("round_partitions: [\(p.map(groups).joined(separator: ", "))]") }
+            out.append("twins: {\(parts.joined(separator: ", "))}")
+        } else {
+            out.append("twins: null")
         }
         out.append("liveness: {bound: \(dur(scenario.liveness.bound))}")
         out.append("expect: {safety: \(scenario.expect.safety.rawValue), liveness: \(scenario.expect.liveness.rawValue)}")
@@ -114,12 +128,30 @@ extension ScenarioLoader {
         case .crash(let r): return "crash: \(r)"
         case .isolate(let r): return "isolate: \(r)"
         case .heal: return "heal: true"
-        case .partition(let groups):
-            return "partition: [" + groups.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
+        case .partition(let g):
+            return "partition: " + groups(g)
+        case .restart(let r, let delay): return "restart: {replica: \(r), delay: \(dur(delay))}"
+        case .storageFault(let r, let lost):
+            return "storage_fault: {replica: \(r)" + (lost.map { ", writes_lost: \($0)" } ?? "") + "}"
+        case .messageFault(let m):
+            var parts = ["action: \(m.action.rawValue)"]
+            if let v = m.from { parts.append("from: \(v)") }
+            if let v = m.to { parts.append("to: \(v)") }
+            if m.bothWays { parts.append("both_ways: true") }
+            if let v = m.type { parts.append("type: \(yamlString(v))") }
+            if let v = m.views { parts.append("views: [\(v.lowerBound), \(v.upperBound)]") }
+            if let v = m.sequences { parts.append("sequences: [\(v.lowerBound), \(v.upperBound)]") }
+            if let v = m.until { parts.append("until: \(dur(v))") }
+            if m.action == .delay || m.action == .duplicate { parts.append("delay: \(dur(m.delay))") }
+            return "message_fault: {\(parts.joined(separator: ", "))}"
         case .cutLink(let from, let to, let oneWay): return "cut_link: {from: \(from), to: \(to), one_way: \(oneWay)}"
         case .setLatency(let from, let to, let l): return "set_latency: {\(linkEnds(from, to))latency: \(latency(l))}"
         case .setLoss(let from, let to, let loss): return "set_loss: {\(linkEnds(from, to))loss: \(number(loss))}"
         }
+    }
+
+    private static func groups(_ groups: [[Int]]) -> String {
+        "[" + groups.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
     }
 
     /// A plain scalar when that is unambiguous YAML, otherwise a double-quoted string with escapes.

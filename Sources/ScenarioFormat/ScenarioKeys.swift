@@ -3,7 +3,7 @@
 public enum ScenarioKeys {
     public static let topLevel = [
         "name", "description", "protocol", "replicas", "f", "seed", "crypto", "stop", "network",
-        "workload", "parameters", "timeline", "byzantine", "liveness", "expect",
+        "workload", "parameters", "timeline", "byzantine", "twins", "liveness", "expect",
     ]
     public static let required = ["name", "replicas"]
     public static let stop = ["time_limit", "until_clients_done"]
@@ -27,11 +27,18 @@ public enum ScenarioKeys {
         "view_change_timeout", "view_change_timeout_max", "leader_schedule",
     ]
     /// The action keys of a timeline event; each event has `at` and exactly one of these.
-    public static let timelineActions = ["crash", "partition", "isolate", "cut_link", "heal", "set_latency", "set_loss"]
+    public static let timelineActions = [
+        "crash", "partition", "isolate", "cut_link", "heal", "set_latency", "set_loss", "restart", "storage_fault",
+        "message_fault",
+    ]
+    public static let restart = ["replica", "delay"]
+    public static let storageFault = ["replica", "writes_lost"]
+    public static let messageFault = ["action", "from", "to", "both_ways", "type", "views", "sequences", "until", "delay"]
+    public static let twins = ["replicas", "round_leaders", "round_partitions"]
     public static let cutLink = ["from", "to", "one_way"]
     public static let setLatency = ["from", "to", "latency"]
     public static let setLoss = ["from", "to", "loss"]
-    public static let byzantine = ["replica", "behaviour"]
+    public static let byzantine = ["replica", "behaviour", "from", "until", "targets", "delay", "mutation"]
     public static let liveness = ["bound"]
     public static let expect = ["safety", "liveness"]
     public static let verdicts = ["holds", "violated"]
@@ -49,5 +56,20 @@ extension ByzantineSpec {
     /// `equivocate`: PBFT primary / HotStuff leader sends conflicting proposals to different halves.
     /// `fork-view-gap`, `fork-below-lock`: HotStuff leader scripts a fork that a commit rule without the
     /// consecutive-view check, or a vote rule without the lock check, would accept (Specs/HotStuff.md).
-    public static let knownBehaviours: [String] = ["equivocate", "fork-view-gap", "fork-below-lock"]
+    /// The rest wrap the honest replica as layers (relab/hotstuff `rules/byzantine`), each one file:
+    /// `silent`, `omit` (sends only to `targets`), `slow` (holds its messages for `delay`), `double-vote`
+    /// (also votes for conflicting proposals it sees), `mutate` (changes `mutation` in its outgoing votes
+    /// or proposals, re-signed), `bad-signature`, `forge-sender` (signs its votes as another replica),
+    /// `replay` (re-sends messages it received `delay` ago), `spam-view-change` (VIEW-CHANGE / TIMEOUT for
+    /// far future views), `amnesia` (restarts from empty durable state).
+    public static let knownBehaviours: [String] = [
+        "equivocate", "fork-view-gap", "fork-below-lock", "silent", "omit", "slow", "double-vote", "mutate",
+        "bad-signature", "forge-sender", "replay", "spam-view-change", "amnesia",
+    ]
+    /// Behaviours that replace the honest replica for the whole run (no `from`/`until`).
+    public static let wholeRunBehaviours: [String] = ["equivocate", "fork-view-gap", "fork-below-lock", "amnesia"]
+    /// Fields `mutate` can change.
+    public static let mutations: [String] = [
+        "view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate",
+    ]
 }

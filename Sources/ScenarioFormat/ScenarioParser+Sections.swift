@@ -43,6 +43,7 @@ extension ScenarioParser {
         if let node = top["parameters"] { scenario.parameters = parameters(node) }
         if let node = top["timeline"] { scenario.timeline = timeline(node) }
         if let node = top["byzantine"] { scenario.byzantine = byzantine(node) }
+        if let node = top["twins"], !node.isNull { scenario.twins = twins(node) }
         if let node = top["liveness"], let spec = fields(node, allowed: ScenarioKeys.liveness, what: "'liveness'") {
             if let b = spec["bound"], let bound = positiveDuration(b, "bound") { scenario.liveness.bound = bound }
         }
@@ -290,9 +291,61 @@ extension ScenarioParser {
             let loss = requireKey(spec, "loss", what: "'set_loss'").flatMap { probability($0, "loss") }
             guard let ends, let loss else { return nil }
             return .setLoss(from: ends.from, to: ends.to, loss: loss)
+        case "restart":
+            if case .mapping = node {
+                guard let spec = fields(node, allowed: ScenarioKeys.restart, what: "'restart'", allowNull: false) else { return nil }
+                let replica = requireKey(spec, "replica", what: "'restart'").flatMap { replicaID($0) }
+                var delay: Nanoseconds = 0
+                if let v = spec["delay"], let d = duration(v, "delay") { delay = d }
+                return replica.map { .restart(replica: $0, delay: delay) }
+            }
+            return replicaID(node).map { .restart(replica: $0, delay: 0) }
+        case "storage_fault":
+            if case .mapping = node {
+                guard let spec = fields(node, allowed: ScenarioKeys.storageFault, what: "'storage_fault'", allowNull: false) else { return nil }
+                let replica = requireKey(spec, "replica", what: "'storage_fault'").flatMap { replicaID($0) }
+                var lost: Int?
+                if let v = spec["writes_lost"], let n = integer(v, "writes_lost", atLeast: 0) { lost = n }
+                return replica.map { .storageFault(replica: $0, writesLost: lost) }
+            }
+            return replicaID(node).map { .storageFault(replica: $0, writesLost: nil) }
+        case "message_fault":
+            return messageFault(node)
         default:
             return nil
         }
+    }
+
+    mutating func messageFault(_ node: Node) -> TimelineAction? {
+        guard let spec = fields(node, allowed: ScenarioKeys.messageFault, what: "'message_fault'", allowNull: false) else { return nil }
+        let actions = MessageFaultSpec.Action.allCases.map(\.rawValue)
+        guard let actionNode = requireKey(spec, "action", what: "'message_fault'"),
+              let name = choice(actionNode, actions, what: "message fault action"),
+              let action = MessageFaultSpec.Action(rawValue: name) else { return nil }
+        var fault = MessageFaultSpec(action: action)
+        if let v = spec["from"] { fault.from = replicaID(v) }
+        if let v = spec["to"] { fault.to = replicaID(v) }
+        if let v = spec["both_ways"], let b = boolean(v) { fault.bothWays = b }
+        if let v = spec["type"], let t = string(v) { fault.type = t }
+        if let v = spec["views"] { fault.views = range(v, "views") }
+        if let v = spec["sequences"] { fault.sequences = range(v, "sequences") }
+        if let v = spec["until"], let d = positiveDuration(v, "until") { fault.until = d }
+        if let v = spec["delay"], let d = positiveDuration(v, "delay") { fault.delay = d }
+        if action == .hold, fault.until == nil { error(spec.node, "a hold needs 'until' (when held messages are released)") }
+        if action == .delay || action == .duplicate, !spec.has("delay") { error(spec.node, "message fault '\(name)' needs 'delay'") }
+        if (action == .drop || action == .hold), spec.has("delay") { error(spec.keyNode("delay"), "'delay' does not apply to '\(name)'") }
+        return .messageFault(fault)
+    }
+
+    /// `[low, high]`, inclusive, low <= high.
+    mutating func range(_ node: Node, _ name: String) -> ClosedRange<UInt64>? {
+        guard case .sequence(let items) = node, items.count == 2 else {
+            error(node, "expected [low, high] for \(name), got \(Self.describe(node))")
+            return nil
+        }
+        guard let low = unsigned(items[0]), let high = unsigned(items[1]) else { return nil }
+        guard low <= high else { error(items[1], "\(name) needs low <= high, got [\(low), \(high)]"); return nil }
+        return low...high
     }
 
     /// `from` and `to` of a link change: both (one directed link) or neither (every link).
@@ -311,7 +364,7 @@ extension ScenarioParser {
         }
     }
 
-    mutating func partition(_ node: Node) -> TimelineAction? {
+    mutating func partition(_ node: Node, nodeCount: Int? = nil) -> TimelineAction? {
         guard case .sequence(let groupNodes) = node else {
             error(node, "expected a list of replica groups for partition (like [[0, 1], [2, 3]]), got \(Self.describe(node))")
             return nil
@@ -328,7 +381,13 @@ extension ScenarioParser {
             if members.isEmpty { error(groupNode, "a partition group needs at least one replica"); ok = false }
             var group: [Int] = []
             for member in members {
-                guard let id = replicaID(member) else { ok = false; continue }
+                let parsed: Int?
+                if let nodeCount {
+                    parsed = integer(member, "node", atLeast: 0, atMost: nodeCount - 1)
+                } else {
+                    parsed = replicaID(member)
+                }
+                guard let id = parsed else { ok = false; continue }
                 if !seen.insert(id).inserted {
                     error(member, "replica \(id) is in more than one partition group")
                     ok = false
@@ -346,18 +405,68 @@ extension ScenarioParser {
     mutating func byzantine(_ node: Node) -> [ByzantineSpec] {
         guard let items = sequence(node, what: "'byzantine'") else { return [] }
         var specs: [ByzantineSpec] = []
-        var seen: Set<Int> = []
+        var seen: Set<String> = []
         for item in items {
             guard let spec = fields(item, allowed: ScenarioKeys.byzantine, what: "a byzantine entry", allowNull: false) else { continue }
             let replica = requireKey(spec, "replica", what: "a byzantine entry").flatMap { replicaID($0) }
             let behaviour = requireKey(spec, "behaviour", what: "a byzantine entry")
                 .flatMap { choice($0, ByzantineSpec.knownBehaviours, what: "behaviour") }
-            if let replica, !seen.insert(replica).inserted {
-                error(spec["replica"], "replica \(replica) already has a byzantine behaviour")
+            guard let replica, let behaviour else { continue }
+            var b = ByzantineSpec(replica: replica, behaviour: behaviour)
+            if let v = spec["from"], let d = duration(v, "from") { b.from = d }
+            if let v = spec["until"], let d = positiveDuration(v, "until") { b.until = d }
+            if let from = b.from, let until = b.until, until <= from {
+                error(spec["until"], "until (\(DurationSyntax.format(until))) must be later than from (\(DurationSyntax.format(from)))")
+            }
+            if ByzantineSpec.wholeRunBehaviours.contains(behaviour), !b.isAlwaysOn {
+                error(spec.keyNode("from") ?? spec.keyNode("until"), "behaviour '\(behaviour)' applies to the whole run; remove 'from'/'until'")
+            }
+            if let v = spec["targets"], let items = sequence(v, what: "'targets'") {
+                let ids = items.compactMap { replicaID($0) }
+                if ids.count == items.count { b.targets = ids }
+            }
+            if let v = spec["delay"], let d = positiveDuration(v, "delay") { b.delay = d }
+            if let v = spec["mutation"], let m = choice(v, ByzantineSpec.mutations, what: "mutation") { b.mutation = m }
+            let needs: [String: String] = ["omit": "targets", "slow": "delay", "mutate": "mutation"]
+            if let key = needs[behaviour], !spec.has(key) {
+                error(spec.node, "behaviour '\(behaviour)' needs '\(key)'")
+            }
+            for key in ["targets", "delay", "mutation"] where spec.has(key) && needs[behaviour] != key
+                && !(key == "delay" && behaviour == "replay") {
+                error(spec.keyNode(key), "'\(key)' does not apply to behaviour '\(behaviour)'")
+            }
+            if !seen.insert("\(replica)/\(behaviour)").inserted {
+                error(spec["behaviour"], "replica \(replica) already has behaviour '\(behaviour)' (give one entry per behaviour)")
                 continue
             }
-            if let replica, let behaviour { specs.append(ByzantineSpec(replica: replica, behaviour: behaviour)) }
+            specs.append(b)
         }
         return specs
+    }
+
+    // MARK: Twins
+
+    mutating func twins(_ node: Node) -> TwinsSpec? {
+        guard let spec = fields(node, allowed: ScenarioKeys.twins, what: "'twins'", allowNull: false) else { return nil }
+        guard let list = requireKey(spec, "replicas", what: "'twins'"), let items = sequence(list, what: "'replicas'") else { return nil }
+        let ids = items.compactMap { replicaID($0) }
+        guard ids.count == items.count else { return nil }
+        if ids.isEmpty { error(list, "twins needs at least one replica to twin") }
+        if Set(ids).count != ids.count { error(list, "a replica is twinned at most once") }
+        var twins = TwinsSpec(replicas: ids)
+        let nodes = (replicaCount ?? 0) + ids.count
+        if let v = spec["round_leaders"], let leaders = sequence(v, what: "'round_leaders'") {
+            let l = leaders.compactMap { replicaID($0) }
+            if l.count == leaders.count { twins.roundLeaders = l }
+        }
+        if let v = spec["round_partitions"], let rounds = sequence(v, what: "'round_partitions'") {
+            var all: [[[Int]]] = []
+            for round in rounds {
+                guard case .partition(let groups)? = partition(round, nodeCount: nodes) else { continue }
+                all.append(groups)
+            }
+            if all.count == rounds.count { twins.roundPartitions = all }
+        }
+        return twins
     }
 }

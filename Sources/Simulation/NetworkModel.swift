@@ -14,6 +14,8 @@ public enum DropReason: String, Sendable, CaseIterable {
     case loss
     case partition
     case crashed
+    /// A scripted message-level fault (timeline `message_fault`).
+    case fault
 }
 
 /// The fate of one send, decided at send time: dropped, or delivered after one or two delays.

@@ -16,12 +16,15 @@ public struct SimulationResult: Sendable {
         public var loss = 0
         public var partition = 0
         public var crashed = 0
-        public var total: Int { loss + partition + crashed }
+        /// Dropped by a timeline `message_fault`.
+        public var fault = 0
+        public var total: Int { loss + partition + crashed + fault }
         public subscript(reason: DropReason) -> Int {
             switch reason {
             case .loss: return loss
             case .partition: return partition
             case .crashed: return crashed
+            case .fault: return fault
             }
         }
         mutating func count(_ reason: DropReason) {
@@ -29,6 +32,7 @@ public struct SimulationResult: Sendable {
             case .loss: loss += 1
             case .partition: partition += 1
             case .crashed: crashed += 1
+            case .fault: fault += 1
             }
         }
     }

@@ -4,25 +4,40 @@ import ScenarioFormat
 extension Simulator {
     /// Gives one input to a machine and carries out its actions.
     ///
-    /// Ordering contract (see `ReplicaAction`): every `.persist` of the batch is applied before any
-    /// other action, then the rest run in the order the machine emitted them.
+    /// Ordering contract (see `ReplicaAction`), enforced here: every `.persist` of the batch is written
+    /// first and, when the batch sends anything, synced before the first message leaves; then the rest
+    /// run in the order the machine emitted them. A batch that sends nothing leaves its writes unsynced
+    /// (a crash before the next sync loses them).
     func handle(machine index: Int, _ input: ReplicaInput) {
         var batch = actionBuffer
         actionBuffer = []
         batch.removeAll(keepingCapacity: true)
         machines[index].handle(input, into: &batch)
+        var sends = false
         for action in batch {
-            if case .persist(let key, let bytes) = action { durable[index][key] = bytes }
+            switch action {
+            case .persist(let key, let bytes): storage[index].write(key, bytes)
+            case .send, .broadcast: sends = true
+            default: continue
+            }
         }
+        if sends, !storage[index].unsynced.isEmpty { storage[index].sync() }
         for action in batch {
             switch action {
             case .persist:
                 continue
             case .send(let bytes, let to):
+                if case .replica(let r) = to, r >= 0, r < replicaCount {
+                    for target in instances[r] where target != index { send(bytes, from: index, to: target) }
+                    continue
+                }
                 guard let target = endpoint(of: to) else { continue }
                 send(bytes, from: index, to: target)
             case .broadcast(let bytes):
-                for r in 0..<replicaCount where r != index { send(bytes, from: index, to: r) }
+                let own = replicaOfMachine[index]
+                for r in 0..<replicaCount where r != own {
+                    for target in instances[r] { send(bytes, from: index, to: target) }
+                }
             case .setTimer(let timer, let after):
                 let generation = nextGeneration
                 nextGeneration += 1
@@ -75,7 +90,19 @@ extension Simulator {
             if let info { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, info, reason: .crashed) }
             return
         }
-        let outcome = network.decide(from: from, to: to, at: now)
+        var outcome = network.decide(from: node[from], to: node[to], at: now)
+        if outcome.drop == nil, !messageFaults.isEmpty, let fault = matchingFault(from: from, to: to, bytes: bytes) {
+            switch fault.action {
+            case .drop: outcome.drop = .fault
+            case .delay: outcome.delay += fault.delay
+            case .duplicate: outcome.duplicateDelay = outcome.delay + fault.delay
+            case .hold:
+                if let info { traceMessage("send", id: id, from: from, to: to, bytes: bytes, info, delay: outcome.delay) }
+                schedule(at: max(later(by: outcome.delay), fault.until ?? now),
+                         .release(from: Int32(from), to: Int32(to), id: id, bytes: bytes))
+                return
+            }
+        }
         if let reason = outcome.drop {
             drops.count(reason)
             if let info { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, info, reason: reason) }
@@ -98,7 +125,7 @@ extension Simulator {
         let reason: DropReason?
         if crashed[to] {
             reason = .crashed
-        } else if network.isBlocked(from: from, to: to, at: now) {
+        } else if network.isBlocked(from: node[from], to: node[to], at: now) {
             reason = .partition
         } else {
             reason = nil
@@ -112,6 +139,20 @@ extension Simulator {
         deliveredByTag[Int(bytes.first ?? 0)] += 1
         if tracing { traceMessage("deliver", id: id, from: from, to: to, bytes: bytes, describe(bytes)) }
         handle(machine: to, .message(from: principals[from], bytes: bytes))
+    }
+
+    /// A held message is released: it is delivered now unless its receiver crashed or is cut off.
+    func onRelease(from: Int, to: Int, id: UInt64, bytes: [UInt8]) {
+        onDeliver(from: from, to: to, id: id, bytes: bytes)
+    }
+
+    /// The first message fault in force that matches a replica-to-replica message.
+    func matchingFault(from: Int, to: Int, bytes: [UInt8]) -> MessageFaultSpec? {
+        guard let sender = replicaOfMachine[from], let receiver = replicaOfMachine[to] else { return nil }
+        messageFaults.removeAll { ($0.until ?? .max) <= now }
+        guard !messageFaults.isEmpty else { return nil }
+        let info = describe(bytes)
+        return messageFaults.first { $0.matches(sender: sender, receiver: receiver, info: info) }
     }
 
     // MARK: Timers
@@ -143,22 +184,65 @@ extension Simulator {
         case .heal: network.heal()
         case .setLatency(let from, let to, let latency): network.setLatency(from: from, to: to, latency)
         case .setLoss(let from, let to, let loss): network.setLoss(from: from, to: to, loss)
-        case .crash(let replica): crash(replica)
+        case .crash(let replica):
+            for m in instances.indices.contains(replica) ? instances[replica] : [] { crash(m) }
+        case .restart(let replica, let delay):
+            for m in instances.indices.contains(replica) ? instances[replica] : [] {
+                crash(m)
+                schedule(at: later(by: delay), .restart(machine: m))
+            }
+        case .storageFault(let replica, let lost):
+            for m in instances.indices.contains(replica) ? instances[replica] : [] {
+                if let lost { storage[m].undoLast(lost) } else { storage[m].loseUnsynced() }
+            }
+        case .messageFault(let fault):
+            messageFaults.append(fault)
         }
         if tracing { traceFault(action) }
     }
 
-    /// The machine takes no more inputs; its armed timers are forgotten; its durable state stays.
+    /// The machine takes no more inputs; its armed timers are forgotten; what its storage synced stays,
+    /// the unsynced tail is lost.
     func crash(_ index: Int) {
         guard index >= 0, index < machines.count else { return }
         crashed[index] = true
         timerGenerations[index] = [:]
+        storage[index].loseUnsynced()
+    }
+
+    /// Rebuilds a crashed replica from its protocol and feeds it what its storage synced.
+    func restart(_ index: Int) {
+        guard crashed[index], let rebuild else { return }
+        machines[index] = rebuild(index)
+        crashed[index] = false
+        for (tag, b) in scenario.byzantine.enumerated() where b.replica == replicaOfMachine[index] && !b.isAlwaysOn {
+            setLayer(machine: index, tag: tag, active: (b.from ?? 0) <= now && now < (b.until ?? .max))
+        }
+        if tracing {
+            var line = TraceLine(kind: "restart", time: now, event: eventIndex)
+            line.set("node", names[index])
+            line.set("durable_keys", storage[index].synced.count)
+            emit(line)
+        }
+        onObserve(.restarted, by: index)
+        handle(machine: index, .recover(durable: storage[index].synced))
+    }
+
+    /// Switches one Byzantine layer of a machine built as a `LayeredMachine`.
+    func setLayer(machine index: Int, tag: Int, active: Bool) {
+        guard var layered = machines[index] as? any LayeredMachine else { return }
+        layered.setLayer(tag, active: active)
+        if let m = layered as? any StateMachine { machines[index] = m }
     }
 
     // MARK: Observations
 
     func onObserve(_ observation: Observation, by index: Int) {
         if case .requestCompleted = observation { requestsCompleted += 1 }
+        if case .viewEntered(let view, _) = observation, view > twinsRound, let rounds = scenario.twins?.roundPartitions {
+            twinsRound = view
+            network.partition(groups: rounds[Int(min(view, UInt64(rounds.count - 1)))])
+        }
         observer(ObservationRecord(time: now, eventIndex: eventIndex, source: principals[index], observation: observation))
         if tracing { traceObservation(observation, by: index) }
     }

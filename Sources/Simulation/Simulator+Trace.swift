@@ -84,6 +84,8 @@ extension Simulator {
             line.set("parent", parent.short)
         case .locked(let view), .highQC(let view), .timeoutCertified(let view):
             line.set("view", view)
+        case .restarted:
+            break
         }
         emit(line)
     }
@@ -116,6 +118,19 @@ extension Simulator {
         case .crash(let replica):
             line.set("action", "crash")
             line.set("node", "r\(replica)")
+        case .restart(let replica, let delay):
+            line.set("action", "restart")
+            line.set("node", "r\(replica)")
+            line.set("delay", delay)
+        case .storageFault(let replica, let lost):
+            line.set("action", "storage-fault")
+            line.set("node", "r\(replica)")
+            if let lost { line.set("writes_lost", lost) }
+        case .messageFault(let m):
+            line.set("action", "message-\(m.action.rawValue)")
+            if let from = m.from { line.set("from", "r\(from)") }
+            if let to = m.to { line.set("to", "r\(to)") }
+            if let type = m.type { line.set("type", type) }
         }
         emit(line)
     }

@@ -31,7 +31,20 @@ public final class Simulator {
     /// Generation of each armed timer per machine; an event whose generation differs is stale.
     var timerGenerations: [[TimerID: UInt64]]
     var nextGeneration: UInt64 = 1
-    var durable: [[String: [UInt8]]]
+    /// What each machine's storage has synced (survives crashes) and has not synced yet (lost by one).
+    var storage: [Storage]
+    /// Rebuilds a replica for a `restart` (nil: restarts are not supported by this run).
+    let rebuild: ((Int) -> any StateMachine)?
+    /// Replica id of each machine index (clients: nil); twins share their original's id.
+    let replicaOfMachine: [Int?]
+    /// Network node of each machine: replicas 0..<n, twins n..<n+t, clients after them.
+    let node: [Int]
+    /// Machine indices of each replica id's instances (one, or two when twinned), by replica id.
+    let instances: [[Int]]
+    /// Message faults in force, with their end time.
+    var messageFaults: [MessageFaultSpec] = []
+    /// The Twins round (highest view any replica entered) whose partition is in force.
+    var twinsRound: UInt64 = 0
     var actionBuffer: [ReplicaAction] = []
     /// Reused for rendering trace lines.
     var traceBuffer: [UInt8] = []
@@ -66,16 +79,42 @@ public final class Simulator {
     ///   - describe: names wire bytes for traces and per-type counters.
     ///   - observer: receives every observation, stamped with time and event index.
     ///   - trace: `.hashOnly` (default) computes the trace hash; `.full` also writes lines; `.off` neither.
+    ///   - rebuild: makes a fresh replica machine for a `restart` timeline event (by machine index).
+    ///
+    /// With `scenario.twins`, the machines after the clients are the twins, in `twins.replicas` order.
     public init(scenario: Scenario, machines: [any StateMachine], describe: @escaping MessageDescriber,
-                observer: @escaping (ObservationRecord) -> Void, trace: TraceMode = .hashOnly) {
+                observer: @escaping (ObservationRecord) -> Void, trace: TraceMode = .hashOnly,
+                rebuild: ((Int) -> any StateMachine)? = nil) {
         let n = scenario.replicas
-        precondition(machines.count >= n, "fewer machines than replicas")
+        let twinned = scenario.twins?.replicas ?? []
+        let clientCount = machines.count - n - twinned.count
+        precondition(machines.count >= n + twinned.count && clientCount >= 0, "fewer machines than replicas")
         var principals: [Principal] = []
+        var replicaOf: [Int?] = []
+        var node: [Int] = []
+        var instances = (0..<n).map { [$0] }
         for (i, m) in machines.enumerated() {
-            let expected: Principal = i < n ? .replica(i) : .client(i - n)
+            let expected: Principal
+            if i < n {
+                expected = .replica(i)
+                node.append(i)
+            } else if i < n + clientCount {
+                expected = .client(i - n)
+                node.append(i + twinned.count)
+            } else {
+                let k = i - n - clientCount
+                expected = .replica(twinned[k])
+                node.append(n + k)
+                instances[twinned[k]].append(i)
+            }
             precondition(m.principal == expected, "machine \(i) is \(m.principal), expected \(expected)")
             principals.append(expected)
+            replicaOf.append(expected.replicaID)
         }
+        self.rebuild = rebuild
+        self.replicaOfMachine = replicaOf
+        self.node = node
+        self.instances = instances
         self.scenario = scenario
         self.replicaCount = n
         self.describe = describe
@@ -85,8 +124,8 @@ public final class Simulator {
         self.names = principals.map(\.description)
         self.crashed = Array(repeating: false, count: machines.count)
         self.timerGenerations = Array(repeating: [:], count: machines.count)
-        self.durable = Array(repeating: [:], count: machines.count)
-        self.network = NetworkModel(spec: scenario.network, replicaCount: n, seed: scenario.seed)
+        self.storage = Array(repeating: Storage(), count: machines.count)
+        self.network = NetworkModel(spec: scenario.network, replicaCount: n + twinned.count, seed: scenario.seed)
         if scenario.stop.untilClientsDone, let perClient = scenario.workload.requestsPerClient {
             completionsTarget = perClient * scenario.workload.clients
         } else {
@@ -124,6 +163,11 @@ public final class Simulator {
             schedule(at: max(0, event.at), .timeline(index: i))
         }
         for m in machines.indices { schedule(at: 0, .start(machine: m)) }
+        for (tag, b) in scenario.byzantine.enumerated() where !b.isAlwaysOn {
+            if let from = b.from { schedule(at: from, .layer(tag: tag, replica: b.replica, active: true)) }
+            if let until = b.until { schedule(at: until, .layer(tag: tag, replica: b.replica, active: false)) }
+        }
+        if let first = scenario.twins?.roundPartitions?.first { network.partition(groups: first) }
 
         let timeLimit = scenario.stop.timeLimit
         var reason = SimulationResult.StopReason.noEvents
@@ -166,7 +210,7 @@ public final class Simulator {
             messagesDelivered: messagesDelivered, messagesDuplicated: messagesDuplicated, messagesDropped: drops,
             messagesByType: typeCounts, bytesSent: bytesSent, traceHash: traceHash ?? .zero, traceLines: traceLines,
             stoppedBecause: reason, requestsCompleted: requestsCompleted,
-            durable: Array(durable.prefix(replicaCount)))
+            durable: storage.prefix(replicaCount).map(\.synced))
     }
 
     @inline(__always)
@@ -183,6 +227,12 @@ public final class Simulator {
             onTimer(machine: Int(machine), timer: timer, generation: generation)
         case .timeline(let index):
             onTimeline(scenario.timeline[index].action)
+        case .layer(let tag, let replica, let active):
+            for m in instances[replica] { setLayer(machine: m, tag: tag, active: active) }
+        case .restart(let machine):
+            restart(machine)
+        case .release(let from, let to, let id, let bytes):
+            onRelease(from: Int(from), to: Int(to), id: id, bytes: bytes)
         case .start(let machine):
             guard !crashed[machine] else { return }
             if tracing {
@@ -200,7 +250,7 @@ public final class Simulator {
     public func isCrashed(_ index: Int) -> Bool { crashed[index] }
 
     /// What the machine at `index` has persisted so far.
-    public func durableState(of index: Int) -> [String: [UInt8]] { durable[index] }
+    public func durableState(of index: Int) -> [String: [UInt8]] { storage[index].synced }
 }
 
 /// One scheduled happening. Ordered by (time, sequence): sequences are unique, so the order is total.
@@ -210,6 +260,11 @@ struct Event: Comparable {
         case timer(machine: Int32, timer: TimerID, generation: UInt64)
         case timeline(index: Int)
         case start(machine: Int)
+        /// Switches a Byzantine layer (scenario entry `tag`) of every instance of `replica`.
+        case layer(tag: Int, replica: Int, active: Bool)
+        case restart(machine: Int)
+        /// A held message leaves for delivery now (hold-and-release).
+        case release(from: Int32, to: Int32, id: UInt64, bytes: [UInt8])
     }
     var time: Nanoseconds
     var sequence: UInt64
@@ -221,4 +276,39 @@ struct Event: Comparable {
     }
     @inline(__always)
     static func == (a: Event, b: Event) -> Bool { a.time == b.time && a.sequence == b.sequence }
+}
+
+/// A machine's storage: writes become durable only once synced (TigerBeetle-style storage model).
+///
+/// The simulator syncs a batch's writes before the first send of that batch (persist before send), so
+/// anything a message depends on is durable; writes of a batch that sends nothing stay in the unsynced
+/// tail until the next batch that sends. A crash loses the tail; a storage fault can also undo the
+/// last synced writes (a misdirected or torn write), which breaks the durability honest replicas rely on.
+struct Storage {
+    static let historyMax = 256
+    var synced: [String: [UInt8]] = [:]
+    var unsynced: [(key: String, bytes: [UInt8])] = []
+    /// Last synced writes, oldest first: (key, value before the write).
+    var history: [(key: String, previous: [UInt8]?)] = []
+
+    mutating func write(_ key: String, _ bytes: [UInt8]) { unsynced.append((key, bytes)) }
+
+    mutating func sync() {
+        for w in unsynced {
+            history.append((w.key, synced[w.key]))
+            synced[w.key] = w.bytes
+        }
+        unsynced.removeAll(keepingCapacity: true)
+        if history.count > Storage.historyMax { history.removeFirst(history.count - Storage.historyMax) }
+    }
+
+    mutating func loseUnsynced() { unsynced.removeAll() }
+
+    mutating func undoLast(_ count: Int) {
+        loseUnsynced()
+        for _ in 0..<min(count, history.count) {
+            let w = history.removeLast()
+            synced[w.key] = w.previous
+        }
+    }
 }

@@ -11,9 +11,9 @@ import ScenarioFormat
 struct BFTSim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bftsim",
-        abstract: "Simulate, attack and check Byzantine-fault-tolerant consensus (PBFT).",
+        abstract: "Simulate, attack and check Byzantine-fault-tolerant consensus (PBFT, HotStuff).",
         discussion: "Exit codes: 0 as expected, 1 safety violation, 2 liveness violation, 3 invalid input, 4 internal error, 5 expected violation not found.",
-        subcommands: [Run.self, Validate.self, Bench.self, Report.self]
+        subcommands: [Run.self, Validate.self, Bench.self, Report.self, Twins.self]
     )
 }
 
@@ -160,8 +160,8 @@ struct Bench: ParsableCommand {
 }
 
 /// The scenario's Byzantine replicas in the report's terms (summary.json does not record them).
-func byzantineReplicas(_ scenario: Scenario) -> [ByzantineReplica] {
-    scenario.byzantine.map { ByzantineReplica(replica: $0.replica, behaviour: $0.behaviour) }
+func byzantineReplicas(_ scenario: Scenario) -> [Reporting.ByzantineReplica] {
+    scenario.byzantine.map { Reporting.ByzantineReplica(replica: $0.replica, behaviour: $0.behaviour) }
 }
 
 struct Report: ParsableCommand {
@@ -182,7 +182,7 @@ struct Report: ParsableCommand {
             at = t
         }
         // Byzantine replicas come from the scenario file the summary names, when it can be read.
-        var byzantine: [ByzantineReplica] = []
+        var byzantine: [Reporting.ByzantineReplica] = []
         if let run = try? RunDirectory(path: directory), let file = run.summary.file,
            let s = try? ScenarioLoader.load(path: file) {
             byzantine = byzantineReplicas(s)

@@ -168,4 +168,27 @@ struct DurableStateTests {
         #expect(cluster.replica(3).lastExecuted == cluster.replica(1).lastExecuted)
         #expect(cluster.replica(3).store == cluster.replica(1).store)
     }
+
+    @Test("D1: a restarted backup never prepares a batch conflicting with the vote it persisted before the crash")
+    func recoveredVoteBlocksConflictingPrePrepare() throws {
+        // Proves recovery keeps the persisted votes: an equivocating primary's second batch for the same
+        // (view, sequence), delivered after the restart, is rejected instead of prepared.
+        let cluster = TestCluster(config: .test(batchSizeMax: 4))
+        cluster.start()
+        let a = cluster.request(client: 0, timestamp: 1, putA)
+        let b = cluster.request(client: 1, timestamp: 1, put("b", 2))
+        let primary = cluster.keyring.signer(for: .replica(0))
+        let first = PrePrepare(view: 0, sequence: 1, requests: [a], signer: primary)
+        let second = PrePrepare(view: 0, sequence: 1, requests: [b], signer: primary)
+        cluster.crashed = [0, 1, 2]
+        cluster.input(.message(from: .replica(0), bytes: first.bytes), at: 3)
+        #expect(cluster.persisted[3].keys.contains { $0.hasPrefix("vote/") })
+        cluster.nodes[3] = PBFTReplica(id: 3, config: cluster.config, signer: cluster.keyring.signer(for: .replica(3)), verifier: cluster.keyring.verifier)
+        cluster.input(.recover(durable: cluster.persisted[3]), at: 3)
+        let before = cluster.actionLog[3].count
+        cluster.input(.message(from: .replica(0), bytes: second.bytes), at: 3)
+        let after = cluster.actionLog[3].dropFirst(before).flatMap { $0 }
+        #expect(!after.contains { if case .broadcast = $0 { return true } else { return false } })
+        #expect(cluster.rejections(3).last == .conflicting)
+    }
 }

@@ -8,7 +8,7 @@ import Testing
 @Suite("Shipped scenarios")
 struct ShippedScenarioTests {
     @Test("every shipped scenario gives its expected verdict and replays identically in a fresh process",
-          arguments: Paths.scenarios("pbft") + Paths.scenarios("hotstuff"))
+          arguments: Paths.scenarios("pbft") + Paths.scenarios("hotstuff") + Paths.scenarios("byzantine"))
     func expectedVerdictAndDeterminism(path: String) throws {
         // Proves each scenario's comment is true (its expectations hold) and that the trace hash of a
         // second run, in another process, is byte-identical.

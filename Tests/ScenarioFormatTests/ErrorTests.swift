@@ -132,13 +132,30 @@ struct ErrorTests {
             == ["s.yaml:4:29: unknown behaviour 'equivocte' (did you mean 'equivocate'?)"])
     }
 
+    @Test("errors: Byzantine entries, message faults and twins point at the offending node")
+    func byzantineErrors() {
+        // Proves the new sections report file:line:column diagnostics with suggestions.
+        #expect(messages(header + "byzantine:\n  - {replica: 1, behaviour: omit}\n")
+            == ["s.yaml:4:5: behaviour 'omit' needs 'targets'"])
+        #expect(messages(header + "byzantine:\n  - {replica: 1, behaviour: mutate, mutation: view+2}\n")
+            == ["s.yaml:4:47: unknown mutation 'view+2' (did you mean 'view+1'?)"])
+        #expect(messages(header + "byzantine:\n  - {replica: 1, behaviour: equivocate, from: 1s}\n")
+            == ["s.yaml:4:41: behaviour 'equivocate' applies to the whole run; remove 'from'/'until'"])
+        #expect(messages(header + "timeline:\n  - {at: 1s, message_fault: {action: hold, type: VOTE}}\n")
+            == ["s.yaml:4:29: a hold needs 'until' (when held messages are released)"])
+        #expect(messages(header + "timeline:\n  - {at: 1s, message_fault: {action: drop, views: [5, 2]}}\n")
+            == ["s.yaml:4:55: views needs low <= high, got [5, 2]"])
+        #expect(messages(header + "twins: {replicas: [0], round_partitions: [[[0, 9]]]}\n")
+            == ["s.yaml:3:48: node must be between 0 and 4, got 9"])
+    }
+
     @Test("errors: timeline events need exactly one action")
     func timelineShape() {
         // Proves malformed events are all reported, each at its own position.
         let text = header + "timeline:\n  - {at: 1s}\n  - {at: 1s, crash: 1, heal: true}\n  - {at: 1s, set_latency: {from: 1, latency: 2ms}}\n"
             + "  - {at: 1s, partition: [[0, 1], [1, 2]]}\n  - {at: 1s, heal: false}\n"
         #expect(messages(text) == [
-            "s.yaml:4:5: a timeline event needs one action: crash, partition, isolate, cut_link, heal, set_latency, set_loss",
+            "s.yaml:4:5: a timeline event needs one action: crash, partition, isolate, cut_link, heal, set_latency, set_loss, restart, storage_fault, message_fault",
             "s.yaml:5:24: a timeline event has one action, got 'crash' and 'heal' (write one event per action)",
             "s.yaml:6:27: set_latency needs both 'from' and 'to' (one directed link) or neither (every link)",
             "s.yaml:7:35: replica 1 is in more than one partition group",

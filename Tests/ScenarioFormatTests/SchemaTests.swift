@@ -48,6 +48,8 @@ struct SchemaTests {
         #expect(propertyNames(property(event, "cut_link")) == Set(ScenarioKeys.cutLink))
         #expect(propertyNames(property(event, "set_latency")) == Set(ScenarioKeys.setLatency))
         #expect(propertyNames(property(event, "set_loss")) == Set(ScenarioKeys.setLoss))
+        #expect(propertyNames(property(event, "message_fault")) == Set(ScenarioKeys.messageFault))
+        #expect(propertyNames(property(schema, "twins")) == Set(ScenarioKeys.twins))
         let behaviours = property(property(schema, "byzantine")?["items"], "behaviour")?["enum"] as? [String]
         #expect(behaviours == ByzantineSpec.knownBehaviours)
         let variants = ((defs?["latency"] as? [String: Any])?["anyOf"] as? [[String: Any]] ?? []).dropFirst()

@@ -1,0 +1,119 @@
+/// One Byzantine behaviour, as a layer around an honest replica (relab/hotstuff `rules/byzantine`).
+///
+/// The honest replica handles every input; each active layer, innermost first, rewrites the batch the
+/// layers inside it emitted. A behaviour never changes the honest rules: it only lies about what they
+/// produced, so it stays small and works unchanged with any protocol whose messages it needs not read.
+/// A new behaviour is one new type conforming to this protocol.
+public protocol Misbehaviour {
+    /// Rewrites `inner` (what the replica would emit for `input`) into what this faulty replica emits.
+    mutating func rewrite(_ input: ReplicaInput, _ inner: [ReplicaAction], into actions: inout [ReplicaAction])
+    /// The input the honest replica gets instead of `input` (amnesia replaces recovered state).
+    mutating func filter(_ input: ReplicaInput) -> ReplicaInput
+    /// Whether `timer` is one this layer armed for itself (the honest replica never sees it).
+    func owns(_ timer: TimerID) -> Bool
+    /// Handles a timer this layer owns.
+    mutating func onOwnTimer(_ timer: TimerID, into actions: inout [ReplicaAction])
+}
+
+extension Misbehaviour {
+    public mutating func filter(_ input: ReplicaInput) -> ReplicaInput { input }
+    public func owns(_ timer: TimerID) -> Bool { false }
+    public mutating func onOwnTimer(_ timer: TimerID, into actions: inout [ReplicaAction]) {}
+}
+
+/// Who a behaviour runs as: its replica id and the cluster size (to expand broadcasts).
+public struct ByzantineContext: Sendable {
+    public var id: ReplicaID
+    public var n: Int
+    /// Timer kind reserved for this layer's own timers (distinct per layer, above protocol kinds).
+    public var timerKind: UInt16
+    public init(id: ReplicaID, n: Int, timerKind: UInt16 = 0xB000) {
+        self.id = id
+        self.n = n
+        self.timerKind = timerKind
+    }
+    /// Every other replica, in id order.
+    public var others: [ReplicaID] { (0..<n).filter { $0 != id } }
+}
+
+/// A machine whose Byzantine layers the shell can switch on and off (time windows in scenarios).
+public protocol LayeredMachine {
+    /// Turns the layer built from scenario entry `tag` on or off.
+    mutating func setLayer(_ tag: Int, active: Bool)
+}
+
+/// A Byzantine replica: an honest machine plus behaviour layers, each in force only while active.
+public struct ByzantineReplica: StateMachine, LayeredMachine {
+    public struct Layer {
+        public var behaviour: any Misbehaviour
+        public var active: Bool
+        /// Index of the scenario's byzantine entry this layer came from.
+        public var tag: Int
+        public init(behaviour: any Misbehaviour, active: Bool, tag: Int) {
+            self.behaviour = behaviour
+            self.active = active
+            self.tag = tag
+        }
+    }
+
+    public private(set) var honest: any StateMachine
+    public private(set) var layers: [Layer]
+    private var scratch: [ReplicaAction] = []
+    private var rewritten: [ReplicaAction] = []
+
+    public init(honest: any StateMachine, layers: [Layer]) {
+        self.honest = honest
+        self.layers = layers
+    }
+
+    public var principal: Principal { honest.principal }
+
+    public mutating func setLayer(_ tag: Int, active: Bool) {
+        for i in layers.indices where layers[i].tag == tag { layers[i].active = active }
+    }
+
+    public mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction]) {
+        if case .timer(let t) = input, let i = layers.firstIndex(where: { $0.behaviour.owns(t) }) {
+            layers[i].behaviour.onOwnTimer(t, into: &actions)
+            return
+        }
+        var given = input
+        for i in layers.indices where layers[i].active { given = layers[i].behaviour.filter(given) }
+        scratch.removeAll(keepingCapacity: true)
+        honest.handle(given, into: &scratch)
+        for i in layers.indices where layers[i].active {
+            rewritten.removeAll(keepingCapacity: true)
+            layers[i].behaviour.rewrite(input, scratch, into: &rewritten)
+            swap(&scratch, &rewritten)
+        }
+        actions.append(contentsOf: scratch)
+    }
+}
+
+extension ReplicaAction {
+    /// Whether this action sends bytes to a replica (a client reply is not counted).
+    public var isReplicaSend: Bool {
+        switch self {
+        case .broadcast: return true
+        case .send(_, let to): return to.replicaID != nil
+        default: return false
+        }
+    }
+}
+
+extension Misbehaviour {
+    /// Rewrites the bytes of every replica-bound send and broadcast with `transform` (nil keeps them).
+    public func rewriteSends(_ inner: [ReplicaAction], into actions: inout [ReplicaAction],
+                             _ transform: ([UInt8]) -> [UInt8]?) {
+        for action in inner {
+            switch action {
+            case .broadcast(let bytes):
+                actions.append(.broadcast(transform(bytes) ?? bytes))
+            case .send(let bytes, let to) where to.replicaID != nil:
+                actions.append(.send(transform(bytes) ?? bytes, to: to))
+            default:
+                actions.append(action)
+            }
+        }
+    }
+}
