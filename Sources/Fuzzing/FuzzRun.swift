@@ -37,7 +37,7 @@ public enum FuzzRun {
                               invalid: "\(error)", states: [])
         }
         let over = isOverThreshold(scenario)
-        let live = !over && leaderRotationAllowsProgress(scenario)
+        let live = !over && leaderRotationAllowsProgress(scenario) && networkHealedAtEnd(scenario)
         var bug: Violation?
         var excused = 0
         for v in outcome.checks.violations {
@@ -51,6 +51,22 @@ public enum FuzzRun {
     /// Whether more than f replicas are faulty.
     public static func isOverThreshold(_ s: Scenario) -> Bool {
         Set(s.crashedReplicas).union(s.byzantineReplicas).count > s.f
+    }
+
+    /// Whether no partition or cut link is left in force after the timeline's last event. The checker
+    /// measures liveness from the last timeline event, assuming it healed the network; a schedule whose
+    /// partition is never healed (the shrinker may try one) promises no liveness.
+    public static func networkHealedAtEnd(_ s: Scenario) -> Bool {
+        var cut = false
+        for e in s.timeline {
+            switch e.action {
+            case .partition(let groups): cut = cut || groups.count > 1 || groups.first.map { $0.count < s.replicas } ?? false
+            case .isolate, .cutLink: cut = true
+            case .heal: cut = false
+            default: break
+            }
+        }
+        return !cut
     }
 
     /// Progress needs a run of consecutive correct leaders in the rotation: one for PBFT (view changes
@@ -73,23 +89,37 @@ public enum FuzzRun {
         return false
     }
 
-    /// Violation signature: the kind plus the message with numbers, digests and replica ids normalised,
-    /// so the same bug at other sequences, times or replicas shares one signature.
+    /// Violation signature: the kind plus the shape of the message's first clause, with numbers,
+    /// digests and parenthesised details normalised away, so the same bug at other sequences, times
+    /// or replicas shares one signature.
     public static func signature(_ v: Violation) -> String {
-        var out = ""
-        var lastWasHash = false
-        for word in v.message.split(separator: " ", omittingEmptySubsequences: true) {
-            var w = ""
-            var digits = false
-            for ch in word {
-                if ch.isNumber || (ch.isHexDigit && digits) { if !digits { w.append("#") }; digits = true } else { digits = false; w.append(ch) }
-            }
-            let isHash = word.count >= 8 && word.allSatisfy { $0.isHexDigit || $0 == "…" || $0 == "," || $0 == ")" || $0 == "(" }
-            if isHash { if !lastWasHash { out += out.isEmpty ? "H" : " H" }; lastWasHash = true; continue }
-            lastWasHash = false
-            out += out.isEmpty ? w : " " + w
+        let clause = v.message.split(separator: ";", maxSplits: 1).first.map(String.init) ?? v.message
+        var text = ""
+        var depth = 0
+        for ch in clause {
+            if ch == "(" { depth += 1; continue }
+            if ch == ")" { depth = max(0, depth - 1); continue }
+            if depth == 0 { text.append(ch) }
         }
-        return "\(v.kind.rawValue): \(out)"
+        var words: [String] = []
+        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+            // Digests print as 8+ hex digits (sometimes all decimal digits).
+            let isHash = word.filter(\.isHexDigit).count >= 8 && word.allSatisfy { $0.isHexDigit || $0 == "…" || $0 == "," }
+            if isHash { if words.last != "H" { words.append("H") }; continue }
+            var w = ""
+            var inNumber = false
+            for ch in word {
+                if ch.isNumber || (inNumber && ch == ".") {
+                    if !inNumber { w.append("#") }
+                    inNumber = true
+                } else {
+                    inNumber = false
+                    w.append(ch)
+                }
+            }
+            words.append(w)
+        }
+        return "\(v.kind.rawValue): " + words.joined(separator: " ")
     }
 
     /// Faults in a scenario, as the shrinker counts them: timeline events, Byzantine replicas, links with

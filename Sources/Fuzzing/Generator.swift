@@ -31,7 +31,8 @@ public struct FuzzConfig: Sendable, Codable, Equatable {
     public var crashBudget: Int
     /// Fault classes that may appear (names from `FaultClasses`).
     public var faultClasses: [String]
-    /// Simulated run length; the chaos phase ends at a random time in its first third.
+    /// Simulated run length; the chaos phase ends at a random time in its first quarter, and liveness
+    /// (bound: three quarters of the healed phase) is checked in the rest.
     public var duration: Nanoseconds
     public var seed: UInt64
     public var strategy: FuzzStrategy
@@ -40,7 +41,7 @@ public struct FuzzConfig: Sendable, Codable, Equatable {
     public var rounds: Int
 
     public init(protocolKind: ProtocolKind = .pbft, mutant: TestMutant? = nil, replicas: Int = 4, byzantineBudget: Int = 1,
-                crashBudget: Int = 1, faultClasses: [String] = FaultClasses.names, duration: Nanoseconds = 6 * nanosPerSecond,
+                crashBudget: Int = 1, faultClasses: [String] = FaultClasses.names, duration: Nanoseconds = 10 * nanosPerSecond,
                 seed: UInt64 = 1, strategy: FuzzStrategy = .random, crypto: SignatureScheme = .fast, rounds: Int = 8) {
         self.protocolKind = protocolKind
         self.mutant = mutant
@@ -77,7 +78,7 @@ enum RunTemplate {
     /// A scenario for run `index` with no faults: the chaos phase ends (timeline heal + GST) at `chaosEnd`.
     static func base(_ config: FuzzConfig, index: Int, strategy: FuzzStrategy, chaosEnd: Nanoseconds, rng: inout DeterministicRNG) -> Scenario {
         let seed = DeterministicRNG.deriveSeed(config.seed, "run/\(index)")
-        let livenessBound = max(1 * nanosPerSecond, (config.duration - chaosEnd) / 2)
+        let livenessBound = max(1 * nanosPerSecond, (config.duration - chaosEnd) / 4 * 3)
         return Scenario(
             name: "fuzz-\(config.protocolKind.rawValue)-run-\(padded(index))",
             description: "bftsim fuzz --strategy \(strategy.rawValue) --seed \(config.seed), run \(index)",
@@ -102,8 +103,8 @@ enum RunTemplate {
     }
 
     static func chaosEnd(_ config: FuzzConfig, rng: inout DeterministicRNG) -> Nanoseconds {
-        let third = max(200 * ms, config.duration / 3)
-        return 100 * ms + Nanoseconds(rng.below(UInt64(third - 100 * ms)))
+        let quarter = max(200 * ms, config.duration / 4)
+        return 100 * ms + Nanoseconds(rng.below(UInt64(quarter - 100 * ms)))
     }
 }
 

@@ -36,7 +36,7 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "Byzantine replicas a run may have.") var byzantineBudget = 1
     @Option(help: "Crashed replicas a run may have (with the Byzantine budget beyond f, runs over f are labelled over-threshold).") var crashBudget = 0
     @Option(help: "Fault classes that may appear, comma-separated (\(FaultClasses.names.joined(separator: ","))).") var faults: String = FaultClasses.names.joined(separator: ",")
-    @Option(help: "Simulated run length (the chaos phase ends within its first third).") var duration = "6s"
+    @Option(help: "Simulated run length (the chaos phase ends within its first quarter).") var duration = "10s"
     @Option(help: "Number of runs (of the whole campaign; a shard makes its share).") var runs: Int?
     @Option(help: "Wall-clock seconds to fuzz for (instead of --runs).") var timeBudget: Double?
     @Option(help: "Threads (default: all cores). Results do not depend on it.") var jobs = ProcessInfo.processInfo.activeProcessorCount
