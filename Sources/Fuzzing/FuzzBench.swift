@@ -1,9 +1,11 @@
 import BFTCore
 import Foundation
+import Runner
 import ScenarioFormat
 
-/// `bftsim fuzz --bench`: scenarios per second for Twins-sized runs (n=4, about ten views, one client
-/// with a few requests), PBFT and chained HotStuff, fast and Ed25519 crypto, checkers on, trace off,
+/// `bftsim fuzz --bench`: scenarios per second for Twins-sized runs (n=4, one client, one request
+/// per block/batch, about ten views or consensus instances, under 4 Twins rounds of scripted leaders
+/// and partitions), PBFT and chained HotStuff, fast and Ed25519 crypto, checkers on, trace off,
 /// no coverage — the cost of one fuzz run.
 public enum FuzzBench {
     public struct Row: Sendable {
@@ -12,6 +14,7 @@ public enum FuzzBench {
         public var runs: Int
         public var seconds: Double
         public var views: Double
+        public var events: Double
         public var perSecond: Double { seconds > 0 ? Double(runs) / seconds : 0 }
     }
 
@@ -21,9 +24,10 @@ public enum FuzzBench {
                                 duration: 2 * nanosPerSecond, seed: 42, strategy: .twins, crypto: crypto, rounds: 4)
         var s = TwinsGenerator.scenario(config, index: index, enumerate: false)
         s.workload.clients = 1
-        s.workload.requestsPerClient = 4
-        s.parameters.viewChangeTimeout = 20 * nanosPerMillisecond
-        s.parameters.viewChangeTimeoutMax = 100 * nanosPerMillisecond
+        // About ten rounds: PBFT orders 8 one-request batches; chained HotStuff's closed-loop client
+        // waits ~4 views per request (three-chain commit), so 3 requests take about 12 views.
+        s.workload.requestsPerClient = kind == .pbft ? 8 : 3
+        s.parameters.batchSizeMax = 1
         return s
     }
 
@@ -31,18 +35,20 @@ public enum FuzzBench {
         let start = Date()
         var runs = 0
         var views = 0
+        var events = 0
         let batch = 64
         while Date().timeIntervalSince(start) < seconds {
             let base = runs
-            let highest = parallelMap(batch, jobs: jobs) { i -> Int in
+            let stats = parallelMap(batch, jobs: jobs) { i -> (Int, Int) in
                 let s = scenario(kind, crypto: crypto, index: base + i)
-                return (try? ScenarioRunFast.highestView(s)) ?? 0
+                return (try? ScenarioRunFast.stats(s)) ?? (0, 0)
             }
-            views += highest.reduce(0, +)
+            views += stats.map(\.0).reduce(0, +)
+            events += stats.map(\.1).reduce(0, +)
             runs += batch
         }
         return Row(protocolKind: kind, crypto: crypto, runs: runs, seconds: Date().timeIntervalSince(start),
-                   views: runs > 0 ? Double(views) / Double(runs) : 0)
+                   views: runs > 0 ? Double(views) / Double(runs) : 0, events: runs > 0 ? Double(events) / Double(runs) : 0)
     }
 
     public static func run(jobs: Int, seconds: Double) -> String {
@@ -51,8 +57,8 @@ public enum FuzzBench {
         for crypto in [SignatureScheme.fast, .ed25519] {
             for kind in [ProtocolKind.pbft, .hotstuff] {
                 let r = measure(kind, crypto: crypto, jobs: jobs, seconds: seconds)
-                rows.append(String(format: "    {\"protocol\": \"%@\", \"crypto\": \"%@\", \"runs\": %d, \"seconds\": %.2f, \"mean_highest_view\": %.1f, \"scenarios_per_second\": %.0f}",
-                                   kind.rawValue, crypto.rawValue, r.runs, r.seconds, r.views, r.perSecond))
+                rows.append(String(format: "    {\"protocol\": \"%@\", \"crypto\": \"%@\", \"runs\": %d, \"seconds\": %.2f, \"mean_highest_view\": %.1f, \"mean_events\": %.0f, \"scenarios_per_second\": %.0f}",
+                                   kind.rawValue, crypto.rawValue, r.runs, r.seconds, r.views, r.events, r.perSecond))
             }
         }
         lines.append(rows.joined(separator: ",\n"))
@@ -61,10 +67,10 @@ public enum FuzzBench {
     }
 }
 
-import Runner
-
 enum ScenarioRunFast {
-    static func highestView(_ s: Scenario) throws -> Int {
-        Int(try ScenarioRun.execute(s, trace: .off).highestView)
+    /// (highest view, simulator events) of one checked run.
+    static func stats(_ s: Scenario) throws -> (Int, Int) {
+        let o = try ScenarioRun.execute(s, trace: .off)
+        return (Int(o.highestView), Int(o.simulation.eventsProcessed))
     }
 }
