@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
-        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]
