@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
-        .target(name: "Reporting", dependencies: ["BFTCore"]),
+        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat"]),
         // Fault-schedule fuzzing: swarm, guided and Twins generators, campaigns, shrinking, sharding.
         .target(name: "Fuzzing", dependencies: [
             "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff",

@@ -170,12 +170,13 @@ func byzantineReplicas(_ scenario: Scenario) -> [ByzantineReplica] {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Render a run directory (summary.json + trace.jsonl) as HTML, Markdown or JSON.",
+        abstract: "Render a run directory (summary.json + trace.jsonl) or a fuzz campaign directory (campaign.json) as HTML, Markdown or JSON.",
         discussion: "Writes DIR/report.html by default. Bad input (missing directory, unreadable summary.json, a truncated trace line) exits 3 with file:line.")
     @Argument(help: "Run directory written by `bftsim run --out DIR`.") var directory: String
     @Option(help: "html, md or json.") var format: ReportFormat = .html
     @Option(help: "Output file (default: DIR/report.html, .md or .json; '-' for standard output).") var out: String?
     @Option(help: "Centre the space-time diagram at this simulated time (1.8s, 250ms, 40us, or ns) instead of the first violation.") var windowAt: String?
+    @Option(help: "Campaign reports: overlay another campaign's coverage curve (e.g. random vs guided); repeatable.") var compare: [String] = []
 
     func run() throws {
         var at: Int64?
@@ -193,9 +194,9 @@ struct Report: ParsableCommand {
         }
         do {
             if out == "-" {
-                print(try Reports.render(directory: directory, format: format, byzantine: byzantine, windowAt: at), terminator: "")
+                print(try Reports.render(directory: directory, format: format, byzantine: byzantine, windowAt: at, compare: compare), terminator: "")
             } else {
-                print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine, windowAt: at))")
+                print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine, windowAt: at, compare: compare))")
             }
         } catch {
             throw fail("\(error)", code: .invalidInput)
