@@ -21,6 +21,8 @@ public struct CampaignOptions: Sendable {
     public var progress = false
     /// Failing scenario files kept per signature (every failure is counted).
     public var savedPerSignatureMax = 20
+    /// Write campaign.json and campaign.md without wall-clock timing (byte-identical across machines).
+    public var omitTiming = false
 
     public init(config: FuzzConfig, runs: Int? = 100, timeBudget: Double? = nil, jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
                 shard: (index: Int, count: Int) = (0, 1), out: String? = nil) {
@@ -104,7 +106,7 @@ public final class Campaign {
         var result = makeResult()
         result.timing = CampaignTiming(elapsedSeconds: elapsed, runsPerSecond: elapsed > 0 ? Double(runs) / elapsed : 0,
                                        jobs: options.jobs, shrinkSeconds: Date().timeIntervalSince(shrinkStart))
-        if let out = options.out { try write(result, to: out) }
+        if let out = options.out { try write(options.omitTiming ? result.withoutTiming : result, to: out) }
         return result
     }
 

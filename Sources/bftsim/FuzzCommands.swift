@@ -50,6 +50,7 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "--bench: seconds per configuration.") var benchSeconds = 3.0
     @Flag(help: "Do not shrink failures.") var noShrink = false
     @Flag(help: "No progress line.") var quiet = false
+    @Flag(help: "Leave wall-clock timing out of campaign.json (byte-identical output, for shipped samples).") var omitTiming = false
 
     func run() throws {
         if bench {
@@ -70,6 +71,7 @@ struct FuzzCampaign: ParsableCommand {
                                       shard: shardPair, out: dir)
         options.progress = !quiet
         options.shrink = !noShrink
+        options.omitTiming = omitTiming
         let result: CampaignResult
         do { result = try Campaign(options).run() } catch { throw fail("\(error)", code: .invalidInput) }
         printCampaign(result, dir: dir)
