@@ -28,7 +28,7 @@ public struct FaultBudget: Sendable, Equatable {
     }
 
     /// A replica not yet faulty, or nil when every replica is.
-    mutating func pickCorrect(_ n: Int, rng: inout DeterministicRNG) -> Int? {
+    func pickCorrect(_ n: Int, rng: inout DeterministicRNG) -> Int? {
         let free = (0..<n).filter { !faulty.contains($0) }
         guard !free.isEmpty else { return nil }
         return free[Int(rng.below(UInt64(free.count)))]

@@ -15,6 +15,9 @@ public enum FuzzBench {
         public var seconds: Double
         public var views: Double
         public var events: Double
+        /// Mean signatures made and verifications computed (cache misses) per run.
+        public var signed: Double
+        public var verified: Double
         public var perSecond: Double { seconds > 0 ? Double(runs) / seconds : 0 }
     }
 
@@ -35,20 +38,23 @@ public enum FuzzBench {
         let start = Date()
         var runs = 0
         var views = 0
-        var events = 0
+        var events = 0, signed = 0, verified = 0
         let batch = 64
         while Date().timeIntervalSince(start) < seconds {
             let base = runs
-            let stats = parallelMap(batch, jobs: jobs) { i -> (Int, Int) in
+            let stats = parallelMap(batch, jobs: jobs) { i -> [Int] in
                 let s = scenario(kind, crypto: crypto, index: base + i)
-                return (try? ScenarioRunFast.stats(s)) ?? (0, 0)
+                return (try? ScenarioRunFast.stats(s)) ?? [0, 0, 0, 0]
             }
-            views += stats.map(\.0).reduce(0, +)
-            events += stats.map(\.1).reduce(0, +)
+            views += stats.map { $0[0] }.reduce(0, +)
+            events += stats.map { $0[1] }.reduce(0, +)
+            signed += stats.map { $0[2] }.reduce(0, +)
+            verified += stats.map { $0[3] }.reduce(0, +)
             runs += batch
         }
         return Row(protocolKind: kind, crypto: crypto, runs: runs, seconds: Date().timeIntervalSince(start),
-                   views: runs > 0 ? Double(views) / Double(runs) : 0, events: runs > 0 ? Double(events) / Double(runs) : 0)
+                   views: runs > 0 ? Double(views) / Double(runs) : 0, events: runs > 0 ? Double(events) / Double(runs) : 0,
+                   signed: runs > 0 ? Double(signed) / Double(runs) : 0, verified: runs > 0 ? Double(verified) / Double(runs) : 0)
     }
 
     public static func run(jobs: Int, seconds: Double) -> String {
@@ -57,8 +63,8 @@ public enum FuzzBench {
         for crypto in [SignatureScheme.fast, .ed25519] {
             for kind in [ProtocolKind.pbft, .hotstuff] {
                 let r = measure(kind, crypto: crypto, jobs: jobs, seconds: seconds)
-                rows.append(String(format: "    {\"protocol\": \"%@\", \"crypto\": \"%@\", \"runs\": %d, \"seconds\": %.2f, \"mean_highest_view\": %.1f, \"mean_events\": %.0f, \"scenarios_per_second\": %.0f}",
-                                   kind.rawValue, crypto.rawValue, r.runs, r.seconds, r.views, r.events, r.perSecond))
+                rows.append(String(format: "    {\"protocol\": \"%@\", \"crypto\": \"%@\", \"runs\": %d, \"seconds\": %.2f, \"mean_highest_view\": %.1f, \"mean_events\": %.0f, \"mean_signed\": %.0f, \"mean_verified\": %.0f, \"scenarios_per_second\": %.0f}",
+                                   kind.rawValue, crypto.rawValue, r.runs, r.seconds, r.views, r.events, r.signed, r.verified, r.perSecond))
             }
         }
         lines.append(rows.joined(separator: ",\n"))
@@ -68,9 +74,9 @@ public enum FuzzBench {
 }
 
 enum ScenarioRunFast {
-    /// (highest view, simulator events) of one checked run.
-    static func stats(_ s: Scenario) throws -> (Int, Int) {
+    /// [highest view, simulator events, signatures, verifications computed] of one checked run.
+    static func stats(_ s: Scenario) throws -> [Int] {
         let o = try ScenarioRun.execute(s, trace: .off)
-        return (Int(o.highestView), Int(o.simulation.eventsProcessed))
+        return [Int(o.highestView), Int(o.simulation.eventsProcessed), o.crypto.signed, o.crypto.verified]
     }
 }

@@ -59,13 +59,21 @@ public struct Shrinker {
             let chunk = (current.count + granularity - 1) / granularity
             let chunks = stride(from: 0, to: current.count, by: chunk).map { Array(current[$0..<min($0 + chunk, current.count)]) }
             var reduced = false
-            for (i, c) in chunks.enumerated() where fails(with(c)) {
-                current = c; granularity = 2; reduced = true; _ = i; break
+            for c in chunks where fails(with(c)) {
+                current = c
+                granularity = 2
+                reduced = true
+                break
             }
             if !reduced {
                 for i in chunks.indices {
                     let complement = chunks.enumerated().filter { $0.offset != i }.flatMap(\.element)
-                    if fails(with(complement)) { current = complement; granularity = max(granularity - 1, 2); reduced = true; break }
+                    if fails(with(complement)) {
+                        current = complement
+                        granularity = max(granularity - 1, 2)
+                        reduced = true
+                        break
+                    }
                 }
             }
             if !reduced {
