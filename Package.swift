@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Checkers", targets: ["Checkers"]),
         .library(name: "Runner", targets: ["Runner"]),
         .library(name: "Reporting", targets: ["Reporting"]),
+        .library(name: "Fuzzing", targets: ["Fuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,9 +58,13 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
-        .target(name: "Reporting", dependencies: ["BFTCore"]),
+        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat"]),
+        // Fault-schedule fuzzing: swarm, guided and Twins generators, campaigns, shrinking, sharding.
+        .target(name: "Fuzzing", dependencies: [
+            "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff",
+        ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
@@ -70,6 +75,7 @@ let package = Package(
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]

@@ -87,9 +87,10 @@ public enum ScenarioRun {
     }
 
     /// Runs the scenario. `checkers: false` skips the online checkers (benchmarks measure the
-    /// simulator and protocol alone with it); verdicts are then meaningless.
+    /// simulator and protocol alone with it); verdicts are then meaningless. `observer` sees every
+    /// observation record after the checkers (the fuzzer abstracts them into coverage states).
     public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil,
-                               checkers: Bool = true) throws(RunError) -> RunOutcome {
+                               checkers: Bool = true, observer: ((ObservationRecord) -> Void)? = nil) throws(RunError) -> RunOutcome {
         let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
         let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
         let machines = try buildMachines(scenario, driver: driver, keyring: keyring)
@@ -109,6 +110,7 @@ public enum ScenarioRun {
         }
         let simulator = Simulator(scenario: scenario, machines: machines, describe: driver.describe, observer: { record in
             if checkers { checker.observe(record) }
+            observer?(record)
             switch record.observation {
             case .rejected(let reason, _):
                 rejected[reason, default: 0] += 1

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BFTCore
 import Foundation
+import Fuzzing
 import Reporting
 import Runner
 import Simulation
@@ -13,7 +14,7 @@ struct BFTSim: ParsableCommand {
         commandName: "bftsim",
         abstract: "Simulate, attack and check Byzantine-fault-tolerant consensus (PBFT, HotStuff).",
         discussion: "Exit codes: 0 as expected, 1 safety violation, 2 liveness violation, 3 invalid input, 4 internal error, 5 expected violation not found.",
-        subcommands: [Run.self, Validate.self, Bench.self, Report.self, Twins.self]
+        subcommands: [Run.self, Validate.self, Bench.self, Report.self, Twins.self, Fuzz.self, Shrink.self]
     )
 }
 
@@ -51,15 +52,18 @@ struct Run: ParsableCommand {
     @Flag(help: "Print only the outcome line.") var quiet = false
     @Flag(help: "Also write report.html (charts; needs the trace) next to the summary.") var report = false
     @Flag(help: .hidden) var printTraceHash = false
+    @Option(help: "Test-only protocol mutant (for replaying fuzzer failures found with --mutant; never a real protocol).") var mutant: TestMutant?
 
     func run() throws {
         if report && noTrace {
             throw fail("--report needs trace.jsonl, which --no-trace turns off; drop one of the two flags", code: .invalidInput)
         }
         let scenario = try loadScenario(file, seed: seed)
+        let driver: any ProtocolDriver
+        do { driver = try TestMutant.driver(mutant, for: scenario.protocolKind) } catch { throw fail("\(error)", code: .invalidInput) }
         if printTraceHash {
             let outcome: RunOutcome
-            do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly) } catch { throw fail("\(error)", code: .internalError) }
+            do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver) } catch { throw fail("\(error)", code: .internalError) }
             print("trace-hash \(outcome.simulation.traceHash.hex)")
             return
         }
@@ -68,12 +72,12 @@ struct Run: ParsableCommand {
         do {
             try RunOutputs.prepare(directory: dir)
             if noTrace {
-                outcome = try ScenarioRun.execute(scenario, trace: .hashOnly)
+                outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver)
             } else {
                 guard let sink = JSONLFileSink(path: dir + "/trace.jsonl") else {
                     throw RunError.io("cannot write \(dir)/trace.jsonl")
                 }
-                outcome = try ScenarioRun.execute(scenario, trace: .full(sink))
+                outcome = try ScenarioRun.execute(scenario, trace: .full(sink), driver: driver)
                 sink.close()
             }
         } catch {
@@ -105,7 +109,7 @@ struct Run: ParsableCommand {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["run", file, "--seed", String(scenario.seed), "--print-trace-hash"]
+        p.arguments = ["run", file, "--seed", String(scenario.seed), "--print-trace-hash"] + (mutant.map { ["--mutant", $0.rawValue] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe
         do { try p.run() } catch { throw fail("cannot start \(exe): \(error)", code: .internalError) }
@@ -166,12 +170,13 @@ func byzantineReplicas(_ scenario: Scenario) -> [Reporting.ByzantineReplica] {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Render a run directory (summary.json + trace.jsonl) as HTML, Markdown or JSON.",
+        abstract: "Render a run directory (summary.json + trace.jsonl) or a fuzz campaign directory (campaign.json) as HTML, Markdown or JSON.",
         discussion: "Writes DIR/report.html by default. Bad input (missing directory, unreadable summary.json, a truncated trace line) exits 3 with file:line.")
     @Argument(help: "Run directory written by `bftsim run --out DIR`.") var directory: String
     @Option(help: "html, md or json.") var format: ReportFormat = .html
     @Option(help: "Output file (default: DIR/report.html, .md or .json; '-' for standard output).") var out: String?
     @Option(help: "Centre the space-time diagram at this simulated time (1.8s, 250ms, 40us, or ns) instead of the first violation.") var windowAt: String?
+    @Option(help: "Campaign reports: overlay another campaign's coverage curve (e.g. random vs guided); repeatable.") var compare: [String] = []
 
     func run() throws {
         var at: Int64?
@@ -189,9 +194,9 @@ struct Report: ParsableCommand {
         }
         do {
             if out == "-" {
-                print(try Reports.render(directory: directory, format: format, byzantine: byzantine, windowAt: at), terminator: "")
+                print(try Reports.render(directory: directory, format: format, byzantine: byzantine, windowAt: at, compare: compare), terminator: "")
             } else {
-                print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine, windowAt: at))")
+                print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine, windowAt: at, compare: compare))")
             }
         } catch {
             throw fail("\(error)", code: .invalidInput)

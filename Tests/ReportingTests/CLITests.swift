@@ -97,13 +97,31 @@ struct ReportCLITests {
         #expect(bad.err.contains("--window-at"))
     }
 
-    @Test("a fuzz campaign directory is recognised and refused clearly (campaign reports are not built yet)")
-    func campaignNotYet() throws {
+    @Test("a malformed campaign.json is refused with its path")
+    func campaignMalformed() throws {
+        // A campaign directory is recognised by campaign.json; one that is not bftsim's says so, exit 3.
         let dir = Fixture.temporaryDirectory("cli-campaign")
         try "{}".write(toFile: dir + "/campaign.json", atomically: true, encoding: .utf8)
         let r = try Fixture.run(Fixture.bftsim, ["report", dir])
         #expect(r.status == 3)
-        #expect(r.err.contains("campaign.json: fuzz campaign reports are not implemented yet"), "\(r.err)")
+        #expect(r.err.contains("campaign.json: not a bftsim campaign.json"), "\(r.err)")
+    }
+
+    @Test("a fuzz campaign renders as HTML with the campaign, coverage and failures sections")
+    func campaignReport() throws {
+        // bftsim fuzz on a mutant, then bftsim report on its directory: every section, the replay command.
+        let dir = Fixture.temporaryDirectory("cli-campaign-report")
+        let fuzz = try Fixture.run(Fixture.bftsim, ["fuzz", "--protocol", "pbft", "--mutant", "commit-without-digest-match",
+                                                   "--runs", "32", "--out", dir, "--quiet", "--jobs", "2"])
+        #expect(fuzz.status == 1, "\(fuzz.err)")
+        let r = try Fixture.run(Fixture.bftsim, ["report", dir, "--compare", dir])
+        #expect(r.status == 0, "\(r.err)")
+        let html = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+        for id in ["campaign", "coverage", "failures"] { #expect(html.contains("id=\"\(id)\""), "section \(id)") }
+        #expect(html.contains("--mutant commit-without-digest-match"))
+        #expect(html.hasSuffix("</html>\n"))
+        let md = try Fixture.run(Fixture.bftsim, ["report", dir, "--format", "md", "--out", "-"])
+        #expect(md.out.contains("## Shrunk failures"))
     }
 }
 

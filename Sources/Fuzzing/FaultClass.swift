@@ -1,0 +1,200 @@
+import BFTCore
+import ScenarioFormat
+
+/// What a fault class may use when it adds faults to a generated run.
+public struct FaultContext: Sendable {
+    public var protocolKind: ProtocolKind
+    public var replicas: Int
+    public var f: Int
+    /// Every fault of the chaos phase happens in `[0, chaosEnd)`; at `chaosEnd` the timeline heals and GST starts.
+    public var chaosEnd: Nanoseconds
+    public init(protocolKind: ProtocolKind, replicas: Int, f: Int, chaosEnd: Nanoseconds) {
+        self.protocolKind = protocolKind
+        self.replicas = replicas
+        self.f = f
+        self.chaosEnd = chaosEnd
+    }
+}
+
+/// The faulty replicas a run may still add: crash and Byzantine budgets, and who is already faulty.
+/// A replica is at most one of crashed or Byzantine, so the run's faulty count is the sum used.
+public struct FaultBudget: Sendable, Equatable {
+    public var crashes: Int
+    public var byzantine: Int
+    public var faulty: Set<Int> = []
+    public init(crashes: Int, byzantine: Int) {
+        self.crashes = crashes
+        self.byzantine = byzantine
+    }
+
+    /// A replica not yet faulty, or nil when every replica is.
+    func pickCorrect(_ n: Int, rng: inout DeterministicRNG) -> Int? {
+        let free = (0..<n).filter { !faulty.contains($0) }
+        guard !free.isEmpty else { return nil }
+        return free[Int(rng.below(UInt64(free.count)))]
+    }
+}
+
+/// One kind of fault the fuzzer can switch on (swarm testing turns a random subset on per run).
+///
+/// A class adds its faults to the chaos phase of a scenario with random parameters, staying inside
+/// the budget. New fault kinds (message-level faults, crash-restart, more Byzantine behaviours) are one
+/// new conforming type appended to `FaultClasses.all`; the generators, mutations and shrinker need no change.
+public protocol FaultClass: Sendable {
+    /// Name used by `--faults`.
+    var name: String { get }
+    /// Whether the class means anything for this protocol (and budget).
+    func applies(to context: FaultContext, budget: FaultBudget) -> Bool
+    /// Adds one or more faults of this class to `scenario`.
+    func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG)
+}
+
+extension FaultClass {
+    public func applies(to context: FaultContext, budget: FaultBudget) -> Bool { true }
+}
+
+/// The registry of fault classes, in a fixed order (the order affects generation, so keep it stable).
+public enum FaultClasses {
+    public static let all: [any FaultClass] = [
+        CrashFault(), PartitionFault(), IsolateFault(), CutLinkFault(), LossFault(), LatencyFault(), ByzantineFault(),
+    ]
+    public static var names: [String] { all.map(\.name) }
+
+    /// The classes named in `names` (in registry order); throws the unknown names.
+    public static func select(_ names: [String]) throws(FuzzError) -> [any FaultClass] {
+        let unknown = names.filter { n in !all.contains { $0.name == n } }
+        guard unknown.isEmpty else {
+            throw .invalid("unknown fault class \(unknown.joined(separator: ", ")) (known: \(FaultClasses.names.joined(separator: ", ")))")
+        }
+        return all.filter { names.contains($0.name) }
+    }
+}
+
+/// A random time inside the chaos phase.
+func chaosTime(_ context: FaultContext, rng: inout DeterministicRNG, from: Nanoseconds = 0) -> Nanoseconds {
+    let lo = min(from, context.chaosEnd - 1)
+    return lo + Nanoseconds(rng.below(UInt64(max(1, context.chaosEnd - lo))))
+}
+
+/// A window `[start, end)` inside the chaos phase.
+func chaosWindow(_ context: FaultContext, rng: inout DeterministicRNG) -> (Nanoseconds, Nanoseconds) {
+    let start = chaosTime(context, rng: &rng)
+    let end = chaosTime(context, rng: &rng, from: start + 1)
+    return (start, max(end, start + 1))
+}
+
+/// Crash-stop of up to the crash budget's replicas at random times.
+public struct CrashFault: FaultClass {
+    public var name: String { "crash" }
+    public func applies(to context: FaultContext, budget: FaultBudget) -> Bool { budget.crashes > 0 }
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        let count = 1 + Int(rng.below(UInt64(max(1, budget.crashes))))
+        for _ in 0..<count where budget.crashes > 0 {
+            guard let r = budget.pickCorrect(context.replicas, rng: &rng) else { return }
+            budget.faulty.insert(r)
+            budget.crashes -= 1
+            scenario.timeline.append(TimelineEvent(at: chaosTime(context, rng: &rng), action: .crash(replica: r)))
+        }
+    }
+}
+
+/// A random two-way split of the replicas, applied in a window and healed at its end.
+public struct PartitionFault: FaultClass {
+    public var name: String { "partition" }
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        for _ in 0..<(1 + Int(rng.below(2))) {
+            let (start, end) = chaosWindow(context, rng: &rng)
+            scenario.timeline.append(TimelineEvent(at: start, action: .partition(groups: Self.randomSplit(context.replicas, rng: &rng))))
+            scenario.timeline.append(TimelineEvent(at: end, action: .heal))
+        }
+    }
+
+    /// Two non-empty groups.
+    static func randomSplit(_ n: Int, rng: inout DeterministicRNG) -> [[Int]] {
+        var ids = Array(0..<n)
+        rng.shuffle(&ids)
+        let k = 1 + Int(rng.below(UInt64(max(1, n - 1))))
+        return [Array(ids[0..<k]).sorted(), Array(ids[k...]).sorted()]
+    }
+}
+
+/// One replica cut off from all others for a window.
+public struct IsolateFault: FaultClass {
+    public var name: String { "isolate" }
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        let (start, end) = chaosWindow(context, rng: &rng)
+        scenario.timeline.append(TimelineEvent(at: start, action: .isolate(replica: Int(rng.below(UInt64(context.replicas))))))
+        scenario.timeline.append(TimelineEvent(at: end, action: .heal))
+    }
+}
+
+/// One directed (or two-way) link cut for a window.
+public struct CutLinkFault: FaultClass {
+    public var name: String { "cut-link" }
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        let n = UInt64(context.replicas)
+        let from = Int(rng.below(n))
+        let to = (from + 1 + Int(rng.below(n - 1))) % context.replicas
+        let (start, end) = chaosWindow(context, rng: &rng)
+        scenario.timeline.append(TimelineEvent(at: start, action: .cutLink(from: from, to: to, oneWay: rng.chance(0.5))))
+        scenario.timeline.append(TimelineEvent(at: end, action: .heal))
+    }
+}
+
+/// Message loss and duplication before GST (the network model stops both at GST).
+public struct LossFault: FaultClass {
+    public var name: String { "loss" }
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        scenario.network.loss = Double(1 + rng.below(30)) / 100
+        if rng.chance(0.5) { scenario.network.duplication = Double(1 + rng.below(20)) / 100 }
+    }
+}
+
+/// Variable delay and reordering: a wider latency distribution with jitter, and sometimes one slow
+/// directed link for a window (delays are capped after GST).
+public struct LatencyFault: FaultClass {
+    public var name: String { "latency" }
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        let ms = nanosPerMillisecond
+        scenario.network.latency = .uniform(min: ms, max: Nanoseconds(2 + rng.below(20)) * ms)
+        scenario.network.jitter = Nanoseconds(rng.below(5)) * ms
+        if rng.chance(0.5) {
+            let n = UInt64(context.replicas)
+            let from = Int(rng.below(n))
+            let to = (from + 1 + Int(rng.below(n - 1))) % context.replicas
+            let (start, end) = chaosWindow(context, rng: &rng)
+            let slow = LatencyDistribution.constant(Nanoseconds(50 + rng.below(300)) * ms)
+            scenario.timeline.append(TimelineEvent(at: start, action: .setLatency(from: from, to: to, latency: slow)))
+            scenario.timeline.append(TimelineEvent(at: end, action: .setLatency(from: from, to: to, latency: scenario.network.latency)))
+        }
+    }
+}
+
+/// Byzantine replicas with a behaviour the protocol implements. The HotStuff fork scripts lead every
+/// view (`leader_schedule: [id]`), so at most one per run and only when none leads yet.
+public struct ByzantineFault: FaultClass {
+    public var name: String { "byzantine" }
+    public func applies(to context: FaultContext, budget: FaultBudget) -> Bool { budget.byzantine > 0 }
+
+    public static func behaviours(for kind: ProtocolKind) -> [String] {
+        switch kind {
+        case .pbft: return ["equivocate"]
+        case .hotstuff: return ["equivocate", "fork-view-gap", "fork-below-lock"]
+        case .hotstuffTwoChain: return ["equivocate", "fork-below-lock"]
+        }
+    }
+
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        let count = 1 + Int(rng.below(UInt64(max(1, budget.byzantine))))
+        for _ in 0..<count where budget.byzantine > 0 {
+            guard let r = budget.pickCorrect(context.replicas, rng: &rng) else { return }
+            var options = Self.behaviours(for: context.protocolKind)
+            if scenario.parameters.leaderSchedule != nil { options = ["equivocate"] }
+            let behaviour = options[Int(rng.below(UInt64(options.count)))]
+            if behaviour.hasPrefix("fork-") { scenario.parameters.leaderSchedule = [r] }
+            budget.faulty.insert(r)
+            budget.byzantine -= 1
+            scenario.byzantine.append(ByzantineSpec(replica: r, behaviour: behaviour))
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import BFTCore
+import ScenarioFormat
+
+public enum FuzzError: Error, CustomStringConvertible {
+    case invalid(String)
+    case io(String)
+    public var description: String {
+        switch self {
+        case .invalid(let s): return s
+        case .io(let s): return s
+        }
+    }
+}
+
+/// Which generator produces the runs of a campaign.
+public enum FuzzStrategy: String, Sendable, Codable, CaseIterable {
+    /// Swarm testing: each run switches a random subset of the fault classes on, with random parameters.
+    case random
+    /// Coverage-guided: mutates a corpus of schedules that reached new abstract states; a bandit picks mutations.
+    case guided
+    /// Twins-style: partitions × leaders over R rounds, enumerated when small, sampled when large.
+    case twins
+}
+
+/// Everything that decides which runs a campaign makes. Two campaigns with equal configs make the same runs.
+public struct FuzzConfig: Sendable, Codable, Equatable {
+    public var protocolKind: ProtocolKind
+    public var mutant: TestMutant?
+    public var replicas: Int
+    public var byzantineBudget: Int
+    public var crashBudget: Int
+    /// Fault classes that may appear (names from `FaultClasses`).
+    public var faultClasses: [String]
+    /// Simulated run length; the chaos phase ends at a random time in its first quarter, and liveness
+    /// (bound: three quarters of the healed phase) is checked in the rest.
+    public var duration: Nanoseconds
+    public var seed: UInt64
+    public var strategy: FuzzStrategy
+    public var crypto: SignatureScheme
+    /// Twins: rounds (views) with a scripted leader and partition.
+    public var rounds: Int
+
+    public init(protocolKind: ProtocolKind = .pbft, mutant: TestMutant? = nil, replicas: Int = 4, byzantineBudget: Int = 1,
+                crashBudget: Int = 1, faultClasses: [String] = FaultClasses.names, duration: Nanoseconds = 10 * nanosPerSecond,
+                seed: UInt64 = 1, strategy: FuzzStrategy = .random, crypto: SignatureScheme = .fast, rounds: Int = 8) {
+        self.protocolKind = protocolKind
+        self.mutant = mutant
+        self.replicas = replicas
+        self.byzantineBudget = byzantineBudget
+        self.crashBudget = crashBudget
+        self.faultClasses = faultClasses
+        self.duration = duration
+        self.seed = seed
+        self.strategy = strategy
+        self.crypto = crypto
+        self.rounds = rounds
+    }
+
+    public var f: Int { QuorumMath.maxFaulty(n: replicas) }
+    /// The budgets together exceed what the protocol tolerates (n ≥ 3f+1): runs may be over-threshold.
+    public var budgetExceedsThreshold: Bool { byzantineBudget + crashBudget > f }
+
+    public func validate() throws(FuzzError) {
+        guard replicas >= 4 else { throw .invalid("--replicas must be at least 4 (n ≥ 3f+1 with f ≥ 1)") }
+        guard byzantineBudget >= 0, crashBudget >= 0 else { throw .invalid("budgets must be ≥ 0") }
+        guard duration >= 500 * nanosPerMillisecond else { throw .invalid("--duration must be at least 500ms") }
+        _ = try FaultClasses.select(faultClasses)
+        if let mutant, !mutant.protocols.contains(protocolKind) {
+            throw .invalid("mutant '\(mutant.rawValue)' applies to \(mutant.protocols.map(\.rawValue).joined(separator: ", ")), not \(protocolKind.rawValue)")
+        }
+    }
+}
+
+/// The skeleton every generated run shares: tiny closed-loop workload, fast timeouts, two phases.
+enum RunTemplate {
+    static let ms = nanosPerMillisecond
+
+    /// A scenario for run `index` with no faults: the chaos phase ends (timeline heal + GST) at `chaosEnd`.
+    static func base(_ config: FuzzConfig, index: Int, strategy: FuzzStrategy, chaosEnd: Nanoseconds, rng: inout DeterministicRNG) -> Scenario {
+        let seed = DeterministicRNG.deriveSeed(config.seed, "run/\(index)")
+        let livenessBound = max(1 * nanosPerSecond, (config.duration - chaosEnd) / 4 * 3)
+        return Scenario(
+            name: "fuzz-\(config.protocolKind.rawValue)-run-\(padded(index))",
+            description: "bftsim fuzz --strategy \(strategy.rawValue) --seed \(config.seed), run \(index)",
+            protocolKind: config.protocolKind, replicas: config.replicas, seed: seed, crypto: config.crypto,
+            stop: StopCondition(timeLimit: config.duration, untilClientsDone: true),
+            network: NetworkSpec(latency: .constant(1 * ms), gst: chaosEnd, delayMaxAfterGST: 20 * ms),
+            workload: WorkloadSpec(clients: 1 + Int(rng.below(2)), requestsPerClient: 3 + Int(rng.below(10)), keySpace: 8,
+                                   retryTimeout: 300 * ms, retryTimeoutMax: 1 * nanosPerSecond),
+            parameters: ProtocolParameters(batchSizeMax: 4, checkpointInterval: 8, watermarkWindow: 16,
+                                           viewChangeTimeout: 100 * ms, viewChangeTimeoutMax: 800 * ms),
+            liveness: LivenessSpec(bound: livenessBound))
+    }
+
+    /// Ends the chaos phase: sorts the timeline and appends the final heal at GST.
+    static func seal(_ s: inout Scenario) {
+        let gst = s.network.gst ?? 0
+        s.timeline = s.timeline.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+        if s.timeline.contains(where: { if case .setLatency = $0.action { return true } else { return false } }) {
+            s.timeline.append(TimelineEvent(at: gst, action: .setLatency(from: nil, to: nil, latency: s.network.latency)))
+        }
+        if !s.timeline.isEmpty { s.timeline.append(TimelineEvent(at: gst, action: .heal)) }
+    }
+
+    static func chaosEnd(_ config: FuzzConfig, rng: inout DeterministicRNG) -> Nanoseconds {
+        let quarter = max(200 * ms, config.duration / 4)
+        return 100 * ms + Nanoseconds(rng.below(UInt64(quarter - 100 * ms)))
+    }
+}
+
+/// Swarm testing (Groce et al., ISSTA'12): each run enables a random non-empty subset of the allowed
+/// fault classes, then each enabled class adds faults with random parameters.
+public enum SwarmGenerator {
+    public static func scenario(_ config: FuzzConfig, index: Int) -> Scenario {
+        var rng = DeterministicRNG(seed: config.seed, stream: "swarm/\(index)")
+        let end = RunTemplate.chaosEnd(config, rng: &rng)
+        var s = RunTemplate.base(config, index: index, strategy: .random, chaosEnd: end, rng: &rng)
+        let context = FaultContext(protocolKind: config.protocolKind, replicas: config.replicas, f: config.f, chaosEnd: end)
+        var budget = FaultBudget(crashes: config.crashBudget, byzantine: config.byzantineBudget)
+        let classes = (try? FaultClasses.select(config.faultClasses)) ?? []
+        var enabled = classes.filter { _ in rng.chance(0.5) }
+        if enabled.isEmpty, !classes.isEmpty { enabled = [classes[Int(rng.below(UInt64(classes.count)))]] }
+        for c in enabled where c.applies(to: context, budget: budget) {
+            c.inject(into: &s, budget: &budget, context: context, rng: &rng)
+        }
+        RunTemplate.seal(&s)
+        return s
+    }
+}
+
+/// Twins-style generator (Bano et al., "Twins: BFT systems made robust", OPODIS'21): for R rounds,
+/// choose a leader and a partition of the replicas per round. The space (P·n)^R is enumerated in
+/// index order when a campaign covers it, and sampled uniformly otherwise. Leaders are scripted with
+/// `leader_schedule` (HotStuff); partitions change at each round boundary (one view timeout apart).
+/// With a Byzantine budget one replica equivocates (the simulator's own Twins, with duplicated keys,
+/// will replace this).
+public enum TwinsGenerator {
+    /// Set partitions of `0..<n` into at most two groups (the first holds replica 0), including no partition.
+    public static func partitions(_ n: Int) -> [[[Int]]] {
+        var out: [[[Int]]] = []
+        for mask in 0..<(1 << (n - 1)) {
+            var a = [0], b: [Int] = []
+            for r in 1..<n { if mask & (1 << (r - 1)) != 0 { b.append(r) } else { a.append(r) } }
+            out.append(b.isEmpty ? [] : [a, b])
+        }
+        return out
+    }
+
+    /// Size of the space for `config`, or nil when it overflows.
+    public static func spaceSize(_ config: FuzzConfig) -> UInt64? {
+        let per = UInt64(partitions(config.replicas).count * config.replicas)
+        var total: UInt64 = 1
+        for _ in 0..<config.rounds {
+            let (m, o) = total.multipliedReportingOverflow(by: per)
+            if o { return nil }
+            total = m
+        }
+        return total
+    }
+
+    public static func scenario(_ config: FuzzConfig, index: Int, enumerate: Bool) -> Scenario {
+        var rng = DeterministicRNG(seed: config.seed, stream: "twins/\(index)")
+        let parts = partitions(config.replicas)
+        let round = 100 * RunTemplate.ms
+        let end = round * Nanoseconds(config.rounds)
+        var s = RunTemplate.base(config, index: index, strategy: .twins, chaosEnd: end, rng: &rng)
+        var code = UInt64(index)
+        var leaders: [Int] = []
+        var previous: [[Int]]? = nil
+        for r in 0..<config.rounds {
+            let choice: (partition: Int, leader: Int)
+            if enumerate {
+                choice = (Int(code % UInt64(parts.count)), Int((code / UInt64(parts.count)) % UInt64(config.replicas)))
+                code /= UInt64(parts.count * config.replicas)
+            } else {
+                choice = (Int(rng.below(UInt64(parts.count))), Int(rng.below(UInt64(config.replicas))))
+            }
+            leaders.append(choice.leader)
+            let groups = parts[choice.partition]
+            if groups != (previous ?? []) {
+                s.timeline.append(TimelineEvent(at: Nanoseconds(r) * round, action: groups.isEmpty ? .heal : .partition(groups: groups)))
+            }
+            previous = groups
+        }
+        if config.protocolKind != .pbft { s.parameters.leaderSchedule = leaders }
+        s.parameters.viewChangeTimeout = round
+        if config.byzantineBudget > 0, (try? FaultClasses.select(config.faultClasses))?.contains(where: { $0.name == "byzantine" }) ?? false {
+            s.byzantine = [ByzantineSpec(replica: Int(rng.below(UInt64(config.replicas))), behaviour: "equivocate")]
+        }
+        RunTemplate.seal(&s)
+        return s
+    }
+}
+
+/// `index` as six digits at least (file and scenario names sort by run index).
+func padded(_ index: Int) -> String {
+    let s = String(index)
+    return s.count >= 6 ? s : String(repeating: "0", count: 6 - s.count) + s
+}

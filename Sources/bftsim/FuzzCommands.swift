@@ -1,0 +1,140 @@
+import ArgumentParser
+import BFTCore
+import Foundation
+import Fuzzing
+import Runner
+import ScenarioFormat
+
+extension TestMutant: ExpressibleByArgument {}
+extension FuzzStrategy: ExpressibleByArgument {}
+
+/// `bftsim fuzz`: campaigns (default), and `merge` of shard outputs.
+struct Fuzz: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fuzz fault schedules; save, de-duplicate and shrink every failure.",
+        discussion: """
+        Each run is an ordinary scenario: a chaos phase with faults inside the budgets, then the timeline heals \
+        and GST starts, after which liveness must hold. Failures land in OUT/failures with shrunk copies and \
+        replay commands; OUT/campaign.json and campaign.md summarise. Exit codes: 0 no failure, 1 a safety \
+        failure, 2 only liveness failures, 3 invalid input.
+        """,
+        subcommands: [FuzzCampaign.self, FuzzMerge.self],
+        defaultSubcommand: FuzzCampaign.self)
+}
+
+func parseDurationOption(_ s: String, _ name: String) throws -> Nanoseconds {
+    guard let d = ScenarioLoader.parseDuration(s) else { throw fail("\(name): '\(s)' is not a duration (try 6s or 800ms)", code: .invalidInput) }
+    return d
+}
+
+struct FuzzCampaign: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "campaign", abstract: "Run a fuzz campaign (the default).")
+
+    @Option(name: .customLong("protocol"), help: "pbft, hotstuff or hotstuff-two-chain.") var protocolKind: ProtocolKind = .pbft
+    @Option(help: "Test-only protocol mutant, to test the fuzzer (\(TestMutant.allCases.map(\.rawValue).joined(separator: ", "))).") var mutant: TestMutant?
+    @Option(help: "Replica count n.") var replicas = 4
+    @Option(help: "Byzantine replicas a run may have.") var byzantineBudget = 1
+    @Option(help: "Crashed replicas a run may have (with the Byzantine budget beyond f, runs over f are labelled over-threshold).") var crashBudget = 0
+    @Option(help: "Fault classes that may appear, comma-separated (\(FaultClasses.names.joined(separator: ","))).") var faults: String = FaultClasses.names.joined(separator: ",")
+    @Option(help: "Simulated run length (the chaos phase ends within its first quarter).") var duration = "10s"
+    @Option(help: "Number of runs (of the whole campaign; a shard makes its share).") var runs: Int?
+    @Option(help: "Wall-clock seconds to fuzz for (instead of --runs).") var timeBudget: Double?
+    @Option(help: "Threads (default: all cores). Results do not depend on it.") var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Campaign seed.") var seed: UInt64 = 1
+    @Option(help: "Campaign directory (default: out/fuzz-PROTOCOL-STRATEGY-SEED).") var out: String?
+    @Option(help: "random (swarm), guided (coverage + bandit) or twins.") var strategy: FuzzStrategy = .random
+    @Option(help: "Run shard K of N (runs whose index is K mod N), e.g. 0/4.") var shard: String?
+    @Option(help: "fast or ed25519.") var crypto: SignatureScheme = .fast
+    @Option(help: "Twins: rounds with a scripted leader and partition.") var rounds = 8
+    @Flag(help: "Measure scenarios/s for Twins-sized runs (n=4, PBFT and HotStuff, fast and Ed25519) and exit.") var bench = false
+    @Option(help: "--bench: seconds per configuration.") var benchSeconds = 3.0
+    @Flag(help: "Do not shrink failures.") var noShrink = false
+    @Flag(help: "No progress line.") var quiet = false
+    @Flag(help: "Leave wall-clock timing out of campaign.json (byte-identical output, for shipped samples).") var omitTiming = false
+
+    func run() throws {
+        if bench {
+            print(FuzzBench.run(jobs: jobs, seconds: benchSeconds))
+            return
+        }
+        var shardPair = (index: 0, count: 1)
+        if let shard {
+            let parts = shard.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2 else { throw fail("--shard: '\(shard)' is not K/N", code: .invalidInput) }
+            shardPair = (parts[0], parts[1])
+        }
+        let config = FuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas, byzantineBudget: byzantineBudget,
+                                crashBudget: crashBudget, faultClasses: faults.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) },
+                                duration: try parseDurationOption(duration, "--duration"), seed: seed, strategy: strategy, crypto: crypto, rounds: rounds)
+        let dir = out ?? "out/fuzz-\(protocolKind.rawValue)-\(strategy.rawValue)-\(seed)" + (shard.map { "-shard\($0.replacingOccurrences(of: "/", with: "of"))" } ?? "")
+        var options = CampaignOptions(config: config, runs: runs ?? (timeBudget == nil ? 1000 : nil), timeBudget: timeBudget, jobs: max(1, jobs),
+                                      shard: shardPair, out: dir)
+        options.progress = !quiet
+        options.shrink = !noShrink
+        options.omitTiming = omitTiming
+        let result: CampaignResult
+        do { result = try Campaign(options).run() } catch { throw fail("\(error)", code: .invalidInput) }
+        printCampaign(result, dir: dir)
+        if result.signatures.contains(where: { $0.kind != "liveness" }) { throw ExitCode(RunStatus.safetyViolation.rawValue) }
+        if !result.signatures.isEmpty { throw ExitCode(RunStatus.livenessViolation.rawValue) }
+    }
+}
+
+func printCampaign(_ r: CampaignResult, dir: String) {
+    let rate = r.timing.map { String(format: "%.0f runs/s", $0.runsPerSecond) } ?? ""
+    print("campaign  \(r.runs) runs, \(rate), \(r.failingRuns) failing runs, \(r.signatures.count) signatures, \(r.overThresholdRuns) over-threshold runs, \(r.coverage.distinctStates) states")
+    for s in r.signatures {
+        print("failure   \(s.kind) ×\(s.count), first at run \(s.firstRun); fault events \(s.originalFaultEvents) → \(s.shrunkFaultEvents.map(String.init) ?? "-")")
+        print("  replay: (cd \(dir) && \(s.replay))")
+    }
+    print("output    \(dir)/campaign.json, campaign.md, failures/")
+}
+
+struct FuzzMerge: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "merge", abstract: "Merge shard outputs into one campaign directory.")
+    @Argument(help: "Shard campaign directories.") var directories: [String]
+    @Option(help: "Merged campaign directory.") var out = "out/fuzz-merged"
+    func run() throws {
+        do {
+            let r = try CampaignMerge.merge(directories, out: out)
+            printCampaign(r, dir: out)
+        } catch {
+            throw fail("\(error)", code: .invalidInput)
+        }
+    }
+}
+
+struct Shrink: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Shrink a failing scenario by delta debugging, keeping its violation kind; writes FILE.shrunk.yaml.")
+    @Argument(help: "Failing scenario file.") var file: String
+    @Option(help: "Test-only mutant the failure needs.") var mutant: TestMutant?
+    @Option(help: "Output file (default: beside FILE, .shrunk.yaml).") var out: String?
+    @Option(help: "Simulations allowed.") var attempts = 400
+
+    func run() throws {
+        let scenario = try loadScenario(file, seed: nil)
+        let outcome: RunOutcome
+        do { outcome = try ScenarioRun.execute(scenario, trace: .off, driver: TestMutant.driver(mutant, for: scenario.protocolKind)) } catch {
+            throw fail("\(error)", code: .invalidInput)
+        }
+        guard outcome.status == .safetyViolation || outcome.status == .livenessViolation,
+              let target = outcome.checks.violations.first(where: { outcome.status == .safetyViolation ? $0.kind != .liveness : $0.kind == .liveness }) else {
+            throw fail("\(file): the scenario does not fail (status: \(outcome.status.label)); nothing to shrink", code: .invalidInput)
+        }
+        var shrinker = Shrinker(kind: target.kind, mutant: mutant, attemptsMax: attempts)
+        let small = shrinker.shrink(scenario)
+        let path = out ?? (file.hasSuffix(".yaml") ? String(file.dropLast(5)) : file) + ".shrunk.yaml"
+        let replay = "bftsim run \(path)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
+        var header = ["bftsim shrink of \(file): \(FuzzRun.faultEventCount(scenario)) fault events -> \(FuzzRun.faultEventCount(small)) (\(shrinker.attempts) simulations)",
+                      "violation kind kept: \(target.kind.rawValue)"]
+        if let mutant { header.append("test-only mutant: \(mutant.rawValue) (replay needs --mutant \(mutant.rawValue))") }
+        header.append("replay: \(replay)")
+        do { try ScenarioFile.text(small, header: header).write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw fail("cannot write \(path): \(error)", code: .internalError)
+        }
+        print("shrunk    \(target.kind.rawValue): fault events \(FuzzRun.faultEventCount(scenario)) → \(FuzzRun.faultEventCount(small)), run length \(ScenarioLoader.formatDuration(scenario.stop.timeLimit)) → \(ScenarioLoader.formatDuration(small.stop.timeLimit)), n \(scenario.replicas) → \(small.replicas) (\(shrinker.attempts) simulations)")
+        print("output    \(path)")
+        print("replay: \(replay)")
+    }
+}

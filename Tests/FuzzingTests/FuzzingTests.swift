@@ -1,0 +1,160 @@
+import BFTCore
+import Checkers
+import Foundation
+import Fuzzing
+import Runner
+import ScenarioFormat
+import Testing
+
+/// A fresh temporary directory per campaign.
+func temporaryDirectory(_ name: String) -> String {
+    let dir = NSTemporaryDirectory() + "bftsim-fuzz-\(name)-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+/// The fixed, modest budget every mutant must be found within (and the honest protocols pass).
+let budget = 96
+
+func campaign(_ kind: ProtocolKind, mutant: TestMutant? = nil, strategy: FuzzStrategy = .random, runs: Int = budget, seed: UInt64 = 1,
+              jobs: Int = 2, shard: (Int, Int) = (0, 1), out: String? = nil, shrink: Bool = true) throws -> CampaignResult {
+    let config = FuzzConfig(protocolKind: kind, mutant: mutant, replicas: 4, byzantineBudget: 1, crashBudget: 0, seed: seed, strategy: strategy)
+    var options = CampaignOptions(config: config, runs: runs, jobs: jobs, shard: (shard.0, shard.1), out: out)
+    options.shrink = shrink
+    return try Campaign(options).run()
+}
+
+@Suite("Fuzzing: mutants are found and shrunk")
+struct MutantTests {
+    @Test("each test-only mutant is found within the budget and shrinks to a replayable scenario with the same violation kind",
+          arguments: [(ProtocolKind.pbft, TestMutant.commitWithoutDigestMatch), (.hotstuff, .commitOnParentLinks),
+                      (.hotstuff, .voteWithoutLockCheck), (.hotstuffTwoChain, .voteWithoutLockCheck)])
+    func mutantFoundAndShrunk(kind: ProtocolKind, mutant: TestMutant) throws {
+        // The fuzzer must catch a broken protocol rule, and its shrunk file must replay the failure.
+        let dir = temporaryDirectory(mutant.rawValue)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try campaign(kind, mutant: mutant, out: dir)
+        let safety = result.signatures.filter { $0.kind != ViolationKind.liveness.rawValue }
+        #expect(!safety.isEmpty, "\(mutant.rawValue) not found in \(budget) runs")
+        var original = 0, shrunk = 0
+        for s in safety {
+            let file = try #require(s.shrunkFile)
+            let scenario = try ScenarioLoader.load(path: dir + "/" + file)
+            let outcome = try ScenarioRun.execute(scenario, trace: .off, driver: mutant.driver(for: kind))
+            #expect(outcome.checks.violations.contains { $0.kind.rawValue == s.kind }, "\(file) does not replay \(s.kind)")
+            #expect(outcome.status == .safetyViolation)
+            #expect(s.replayVerified == true)
+            #expect(s.replay.contains("--mutant \(mutant.rawValue)"))
+            let events = try #require(s.shrunkFaultEvents)
+            #expect(events <= s.originalFaultEvents)
+            original += s.originalFaultEvents
+            shrunk += events
+        }
+        // Shrinking is expected to remove most of a schedule, not just some of it (a lone Byzantine
+        // replica, as the fork scripts often find it, has nothing to remove).
+        #expect(original <= 2 || shrunk * 2 <= original, "shrunk \(shrunk) of \(original) fault events")
+    }
+
+    @Test("the honest protocols give no failures over the same budget",
+          arguments: [ProtocolKind.pbft, .hotstuff, .hotstuffTwoChain])
+    func honestClean(kind: ProtocolKind) throws {
+        // Same campaign as the mutant test, without the mutant: nothing may be reported.
+        let result = try campaign(kind, shrink: false)
+        #expect(result.signatures.isEmpty, "\(result.signatures.map(\.message))")
+        #expect(result.invalidRuns == 0)
+    }
+
+    @Test("the guided strategy finds the PBFT mutant too")
+    func guidedFindsMutant() throws {
+        // The guided corpus starts from swarm runs and mutates them; it must still reach the bug.
+        let result = try campaign(.pbft, mutant: .commitWithoutDigestMatch, strategy: .guided, shrink: false)
+        #expect(result.failuresByKind["agreement"] ?? 0 > 0)
+    }
+}
+
+@Suite("Fuzzing: determinism, sharding, round trips")
+struct DeterminismTests {
+    @Test("same seed gives the same campaign.json with 1 and 2 jobs", arguments: [FuzzStrategy.random, .guided, .twins])
+    func jobsDoNotMatter(strategy: FuzzStrategy) throws {
+        // Runs are folded in run-index order and guided batches are fixed-size, so threads change nothing.
+        let a = temporaryDirectory("j1"), b = temporaryDirectory("j2")
+        defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+        let one = try campaign(.pbft, mutant: .commitWithoutDigestMatch, strategy: strategy, runs: 64, jobs: 1, out: a)
+        let two = try campaign(.pbft, mutant: .commitWithoutDigestMatch, strategy: strategy, runs: 64, jobs: 2, out: b)
+        #expect(one.withoutTiming.json() == two.withoutTiming.json())
+        for s in one.signatures {
+            let fa = try String(contentsOfFile: a + "/" + (s.shrunkFile ?? s.file), encoding: .utf8)
+            let fb = try String(contentsOfFile: b + "/" + (s.shrunkFile ?? s.file), encoding: .utf8)
+            #expect(fa == fb)
+        }
+    }
+
+    @Test("three shards merged equal the unsharded campaign")
+    func shardsMerge() throws {
+        // --shard K/N takes the run indices ≡ K mod N; merge adds counts and keeps earliest runs and states.
+        let whole = temporaryDirectory("whole"), merged = temporaryDirectory("merged")
+        let shards = (0..<3).map { temporaryDirectory("shard\($0)") }
+        defer { for d in [whole, merged] + shards { try? FileManager.default.removeItem(atPath: d) } }
+        let full = try campaign(.pbft, mutant: .commitWithoutDigestMatch, runs: 72, out: whole)
+        for (k, d) in shards.enumerated() {
+            _ = try campaign(.pbft, mutant: .commitWithoutDigestMatch, runs: 72, shard: (k, 3), out: d)
+        }
+        var m = try CampaignMerge.merge(shards, out: merged)
+        #expect(m.mergedShards == ["0/3", "1/3", "2/3"])
+        m.mergedShards = []
+        #expect(m.withoutTiming.json() == full.withoutTiming.json())
+        #expect(full.failingRuns > 0)
+        let reloaded = try CampaignResult.load(directory: merged)
+        #expect(reloaded.withoutTiming.runs == 72)
+    }
+
+    @Test("generated scenarios survive the scenario-file round trip", arguments: [FuzzStrategy.random, .twins])
+    func roundTrip(strategy: FuzzStrategy) throws {
+        // A saved failure must be the run that failed: encode, parse and compare.
+        for kind in ProtocolKind.allCases {
+            let config = FuzzConfig(protocolKind: kind, byzantineBudget: 1, crashBudget: 1, seed: 7, strategy: strategy)
+            for i in 0..<40 {
+                let s = Campaign.scenario(config, index: i)
+                let text = ScenarioLoader.encodeYAML(s)
+                let back = try ScenarioLoader.parse(text, file: "gen.yaml")
+                #expect(back == s, "\(kind) run \(i)")
+            }
+        }
+    }
+
+    @Test("twins enumerates its space in index order when a campaign covers it")
+    func twinsEnumerates() throws {
+        // n=4 with one round: 8 partitions (at most two groups) × 4 leaders = 32 distinct runs.
+        let config = FuzzConfig(protocolKind: .hotstuff, byzantineBudget: 0, crashBudget: 0, faultClasses: ["partition"], strategy: .twins, rounds: 1)
+        #expect(TwinsGenerator.spaceSize(config) == 32)
+        var seen = Set<String>()
+        for i in 0..<32 {
+            let s = TwinsGenerator.scenario(config, index: i, enumerate: true)
+            seen.insert("\(s.parameters.leaderSchedule ?? [])|\(s.timeline.map(\.action))")
+        }
+        #expect(seen.count == 32)
+    }
+}
+
+@Suite("Fuzzing: shrinking")
+struct ShrinkTests {
+    @Test("shrinking a failing scenario removes fault events and keeps the violation kind")
+    func shrinkReduces() throws {
+        // Pad a known failure with irrelevant faults; the shrinker must strip them and keep the agreement violation.
+        let config = FuzzConfig(protocolKind: .pbft, mutant: .commitWithoutDigestMatch, byzantineBudget: 1, crashBudget: 0, seed: 1)
+        var failing: Scenario?
+        for i in 0..<budget {
+            let s = Campaign.scenario(config, index: i)
+            if FuzzRun.run(s, mutant: .commitWithoutDigestMatch, coverage: false).bug?.kind == .agreement { failing = s; break }
+        }
+        var s = try #require(failing)
+        let before = FuzzRun.faultEventCount(s)
+        var shrinker = Shrinker(kind: .agreement, mutant: .commitWithoutDigestMatch)
+        let small = shrinker.shrink(s)
+        #expect(FuzzRun.faultEventCount(small) <= before)
+        #expect(FuzzRun.faultEventCount(small) <= 2, "\(small.timeline) \(small.byzantine)")
+        #expect(FuzzRun.run(small, mutant: .commitWithoutDigestMatch, coverage: false).bug?.kind == .agreement)
+        s.stop.timeLimit = small.stop.timeLimit
+        #expect(small.stop.timeLimit <= config.duration)
+    }
+}
