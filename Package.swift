@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // libsodium through pkg-config; Debian/Ubuntu: apt-get install libsodium-dev.
@@ -55,8 +57,17 @@ let package = Package(
             "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
+        // Live mode: the same replicas over TCP (SwiftNIO channel handlers), keys, cluster files,
+        // a process launcher, a load generator and live faults.
+        .target(name: "Live", dependencies: [
+            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "Runner", "ScenarioFormat", "Checkers",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOExtras", package: "swift-nio-extras"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Live",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
@@ -66,6 +77,7 @@ let package = Package(
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]
