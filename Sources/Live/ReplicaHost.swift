@@ -17,6 +17,7 @@ public struct ShellStats: Codable, Sendable {
     public var disconnectedForGarbage = 0
     public var sendsDroppedUnconnected = 0
     public var linkFaultDrops = 0
+    public var linkFaults: [String] = []
     public var rejected: [String: Int] = [:]
     public var committed = 0
     public var lastCommittedSequence: UInt64 = 0
@@ -53,6 +54,18 @@ final class InboundPeer {
             if recentHashes[old] != nil, old != key { recentHashes[old] = nil }
         }
         return false
+    }
+}
+
+/// An operator command for a replica's links (`bftsim link`).
+public struct LinkCommand: Codable, Sendable {
+    public var peers: [Int]
+    public var fault: LinkFault?
+    public var heal: Bool
+    public init(peers: [Int], fault: LinkFault?, heal: Bool) {
+        self.peers = peers
+        self.fault = fault
+        self.heal = heal
     }
 }
 
@@ -295,6 +308,8 @@ public final class ReplicaHost: @unchecked Sendable {
                 break
             case .clients(let first, let count) where first >= 0 && count > 0 && first + count <= config.clientKeys.count:
                 clientRoutes.append((first..<(first + count), peer.channel))
+            case .admin where ReplicaHost.isLoopback(peer.channel.remoteAddress):
+                break
             default:
                 stats.unknownSenders += 1
                 peer.channel.close(promise: nil)
@@ -305,11 +320,17 @@ public final class ReplicaHost: @unchecked Sendable {
         }
         switch hs {
         case .replica(let r):
+            if let fault = linkFaults[r], fault.drop || (fault.loss > 0 && Double.random(in: 0..<1, using: &rng) < fault.loss) {
+                stats.linkFaultDrops += 1
+                return
+            }
             if peer.isReplay(bytes, now: ReplicaHost.wallNanos()) {
                 stats.replays += 1
                 return
             }
             deliver(.message(from: .replica(r), bytes: bytes), from: peer)
+        case .admin:
+            onAdmin(bytes)
         case .clients(let first, let count):
             // Route by the request's client field (tag, then u32 client); the signature inside is
             // what the protocol checks. Ids outside the handshake's range are not this peer's.
@@ -325,6 +346,23 @@ public final class ReplicaHost: @unchecked Sendable {
             }
             deliver(.message(from: .client(c), bytes: bytes), from: peer)
         }
+    }
+
+    static func isLoopback(_ a: SocketAddress?) -> Bool {
+        guard let ip = a?.ipAddress else { return false }
+        return ip == "127.0.0.1" || ip == "::1"
+    }
+
+    /// Applies a `LinkCommand`: faults on this replica's links to the named peers (both directions
+    /// for drop and loss, outgoing for delay), or heals every link.
+    func onAdmin(_ bytes: [UInt8]) {
+        guard let cmd = try? JSONDecoder().decode(LinkCommand.self, from: Data(bytes)) else { return }
+        if cmd.heal {
+            linkFaults.removeAll()
+        } else if let fault = cmd.fault {
+            for p in cmd.peers where p >= 0 && p < config.n && p != id { linkFaults[p] = fault }
+        }
+        stats.linkFaults = linkFaults.keys.sorted().map { "r\($0): \(linkFaults[$0]!)" }
     }
 
     func onFrameError(_ error: Error, peer: InboundPeer) {

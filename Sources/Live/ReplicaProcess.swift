@@ -52,3 +52,23 @@ public enum ReplicaProcess {
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// `bftsim link`: sends a `LinkCommand` to one replica over its own port (loopback only).
+public enum LinkAdmin {
+    public static func send(configPath: String, id: Int, command: LinkCommand) throws {
+        let config = try ClusterConfig.load(path: configPath)
+        guard id >= 0 && id < config.n else { throw LiveError.config("replica id \(id) is not in 0..<\(config.n)") }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let ch = try ClientBootstrap(group: group).connectTimeout(.seconds(2))
+            .connect(host: config.replicas[id].host, port: config.replicas[id].port).wait()
+        let enc = JSONEncoder()
+        let body = [UInt8](try enc.encode(command))
+        try ch.eventLoop.submit {
+            ch.write(Wire.frame(Handshake.admin.bytes, allocator: ch.allocator), promise: nil)
+            ch.write(Wire.frame(body, allocator: ch.allocator), promise: nil)
+            ch.flush()
+        }.wait()
+        try ch.close().wait()
+    }
+}

@@ -25,6 +25,8 @@ public enum Wire {
 public enum Handshake: Equatable, Sendable {
     case replica(ReplicaID)
     case clients(first: ClientID, count: Int)
+    /// An operator's link-fault commands (`bftsim link`); accepted only from a loopback address.
+    case admin
 
     public var bytes: [UInt8] {
         var w = ByteWriter(capacity: 16)
@@ -33,6 +35,7 @@ public enum Handshake: Equatable, Sendable {
         switch self {
         case .replica(let r): w.u8(0); w.u32(UInt32(r)); w.u32(1)
         case .clients(let first, let count): w.u8(1); w.u32(UInt32(first)); w.u32(UInt32(count))
+        case .admin: w.u8(2); w.u32(0); w.u32(0)
         }
         return w.bytes
     }
@@ -44,6 +47,7 @@ public enum Handshake: Equatable, Sendable {
         switch kind {
         case 0: self = .replica(Int(id))
         case 1: self = .clients(first: Int(id), count: Int(count))
+        case 2: self = .admin
         default: return nil
         }
     }

@@ -136,3 +136,18 @@ struct CheckCommand: ParsableCommand {
         if result.status != .asExpected { throw ExitCode(result.status.rawValue) }
     }
 }
+
+struct LinkCommandCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "link", abstract: "Live link faults: a replica drops, delays or loses its traffic with peers.")
+    @Option(help: "Cluster file.") var config: String
+    @Option(help: "Replica that applies the fault.") var id: Int
+    @Option(help: "Peers whose links are affected.") var peer: [Int] = []
+    @Flag(help: "Drop all traffic with the peers (both directions): a partition.") var drop = false
+    @Option(help: "Delay outgoing messages to the peers (ms).") var delayMs: Double = 0
+    @Option(help: "Drop each message with this probability (both directions).") var loss: Double = 0
+    @Flag(help: "Remove every link fault of this replica.") var heal = false
+    func run() throws {
+        let fault = heal ? nil : LinkFault(drop: drop, delayNs: Int64(delayMs * 1e6), loss: loss)
+        do { try LinkAdmin.send(configPath: config, id: id, command: LinkCommand(peers: peer, fault: fault, heal: heal)) } catch { throw liveFail(error) }
+    }
+}

@@ -13,7 +13,7 @@ struct BFTSim: ParsableCommand {
         abstract: "Simulate, attack and check Byzantine-fault-tolerant consensus (PBFT).",
         discussion: "Exit codes: 0 as expected, 1 safety violation, 2 liveness violation, 3 invalid input, 4 internal error, 5 expected violation not found.",
         subcommands: [Run.self, Validate.self, Bench.self,
-                       KeyGenCommand.self, ReplicaCommand.self, ClusterCommand.self, ClientCommand.self, CheckCommand.self]
+                       KeyGenCommand.self, ReplicaCommand.self, ClusterCommand.self, ClientCommand.self, CheckCommand.self, LinkCommandCLI.self]
     )
 }
 
