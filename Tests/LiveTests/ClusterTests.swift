@@ -67,3 +67,34 @@ struct ClusterTests {
         #expect(completed.allSatisfy { executed.contains($0) }, "an acknowledged request has no execution")
     }
 }
+
+@Suite("live link faults", .serialized)
+struct LinkFaultTests {
+    @Test("bftsim link isolates the PBFT primary: a view change keeps commits flowing, heal lets it catch up")
+    func isolatePrimary() throws {
+        let cluster = try TestCluster(name: "link", protocolName: "pbft")
+        defer { cluster.stop() }
+        try cluster.up()
+        let client = try LiveSupport.start(["client", "--config", cluster.config, "--clients", "2", "--outstanding", "2",
+                                            "--duration", "6", "--out", "\(cluster.dir)/load-0.json"],
+                                           output: "\(cluster.dir)/client.out")
+        defer { if client.isRunning { client.terminate() } }
+        usleep(1_000_000)
+        try LiveSupport.run(["link", "--config", cluster.config, "--id", "0", "--peer", "1", "--peer", "2", "--peer", "3", "--drop"])
+        for j in 1...3 { try LiveSupport.run(["link", "--config", cluster.config, "--id", String(j), "--peer", "0", "--drop"]) }
+        let viewChanged = LiveSupport.waitUntil(seconds: 4) { (LiveSupport.stats(cluster.dir, 1)?.highestView ?? 0) >= 1 }
+        #expect(viewChanged)
+        let mid = LiveSupport.stats(cluster.dir, 1)?.committed ?? 0
+        #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 1)?.committed ?? 0) > mid + 10 }, "no commits in the new view")
+        for j in 0...3 { try LiveSupport.run(["link", "--config", cluster.config, "--id", String(j), "--heal"]) }
+        client.waitUntilExit()
+        let caughtUp = LiveSupport.waitUntil(seconds: 4) {
+            guard let r0 = LiveSupport.stats(cluster.dir, 0), let r1 = LiveSupport.stats(cluster.dir, 1) else { return false }
+            return r0.lastCommittedSequence + 4 >= r1.lastCommittedSequence
+        }
+        #expect(caughtUp, "replica 0 did not catch up after heal")
+        cluster.stop()
+        let check = try cluster.check()
+        #expect(check.status == 0, "\(check.out)")
+    }
+}
