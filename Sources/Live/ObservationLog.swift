@@ -4,9 +4,9 @@ import Foundation
 /// Writes a process's `ObservationRecord`s as JSON lines: `{"t":ns,"i":index,"src":"r0","kind":...,...}`.
 ///
 /// `t` is wall-clock nanoseconds since the Unix epoch (so logs of separate processes merge on one time
-/// axis; `bftsim check` rebases them to the earliest record). Lines are buffered and written when the
-/// buffer fills and on `flush()` (the shell flushes on a short timer and at exit), so a kill -9 loses at
-/// most the last flush interval of this process's observations, never another process's.
+/// axis; `bftsim check` rebases them to the earliest record). Lines are buffered and written (no fsync)
+/// when the buffer fills and on `flush()`. Replica shells flush before every store sync and send, so a
+/// kill -9 never loses an observation whose effects left the process or reached the durable store.
 public final class ObservationLog {
     private let fd: Int32
     private var buffer: [UInt8] = []

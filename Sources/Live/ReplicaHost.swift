@@ -235,7 +235,12 @@ public final class ReplicaHost: @unchecked Sendable {
     }
 
     /// Persist-before-send: sync the store once for every persist so far, then let held sends leave.
+    ///
+    /// The observation log is written out (to the kernel, no fsync) first: durable state must never be
+    /// ahead of the observations describing it, or a kill -9 would leave executions the recovered
+    /// replica skips but no log shows (the total-order checker would see a gap).
     func flushOutput() {
+        log.flush()
         guard !held.isEmpty || store.dirty else { return }
         store.sync()
         let sends = held
