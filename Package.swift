@@ -60,7 +60,7 @@ let package = Package(
         // Live mode: the same replicas over TCP (SwiftNIO channel handlers), keys, cluster files,
         // a process launcher, a load generator and live faults.
         .target(name: "Live", dependencies: [
-            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "Runner", "ScenarioFormat", "Checkers",
+            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "Runner", "ScenarioFormat", "Checkers", "CSodium",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),

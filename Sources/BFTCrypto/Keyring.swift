@@ -62,6 +62,17 @@ public final class Keyring {
         verifier = Ed25519Verifier(publicKeys: publicKeys, stats: stats, cacheMax: verificationCacheMax)
     }
 
+    /// A live-mode keyring around signers and a verifier built elsewhere (for example PBFT's MAC
+    /// authenticators for client traffic, with Ed25519 between replicas). Crypto stats stay zero.
+    public init(signers: [Principal: MessageSigner], verifier: SignatureVerifier, replicas: Int, clients: Int) {
+        scheme = .ed25519
+        replicaCount = replicas
+        clientCount = clients
+        self.signers = signers
+        publicKeys = [:]
+        self.verifier = verifier
+    }
+
     /// The signer for one principal. Precondition: the principal belongs to the cluster.
     public func signer(for principal: Principal) -> MessageSigner {
         guard let s = signers[principal] else { preconditionFailure("no key for \(principal)") }

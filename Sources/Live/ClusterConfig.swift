@@ -26,6 +26,13 @@ public struct ClusterConfig: Codable, Sendable {
     public var clientRetryTimeout: Int64
     /// Liveness bound (ns) `bftsim check` applies to every request.
     public var livenessBound: Int64
+    /// "ed25519" (default when absent) or "mac": PBFT MAC authenticators for client traffic (`MACAuth`).
+    public var clientAuth: String?
+    /// Hex X25519 key-exchange public keys (mac mode), by replica id and by client id.
+    public var replicaKX: [String]?
+    public var clientKX: [String]?
+
+    public var usesMACs: Bool { clientAuth == "mac" }
 
     public var n: Int { replicas.count }
 
@@ -53,6 +60,21 @@ public struct ClusterConfig: Codable, Sendable {
         guard n >= 3 * f + 1, f >= 0 else { throw .config("n=\(n) replicas cannot tolerate f=\(f)") }
         for (i, r) in replicas.enumerated() where r.id != i { throw .config("replica entries must be listed by id 0..<n (entry \(i) has id \(r.id))") }
         _ = try protocolKind
+        if usesMACs {
+            guard n <= 8 else { throw .config("client-auth mac supports n <= 8 (authenticator slots share 64 bytes)") }
+            guard replicaKX?.count == n, clientKX?.count == clientKeys.count else { throw .config("client-auth mac needs replicaKX and clientKX keys") }
+        } else if let a = clientAuth, a != "ed25519" {
+            throw .config("unknown clientAuth '\(a)' (ed25519 or mac)")
+        }
+    }
+
+    func kxKeys(_ hex: [String]?) throws(LiveError) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for h in hex ?? [] {
+            guard let k = [UInt8](hex: h), k.count == 32 else { throw .config("bad key-exchange public key") }
+            out.append(k)
+        }
+        return out
     }
 
     public func write(to path: String) throws(LiveError) {
@@ -137,7 +159,12 @@ public enum KeyFiles {
         guard Ed25519KeyPair(seed: seeds[0]).publicKey == pks[.replica(id)] else {
             throw .config("replica \(id)'s key file does not match the cluster file")
         }
-        return Keyring(publicKeys: pks, ownSeeds: [.replica(id): seeds[0]])
+        let base = Keyring(publicKeys: pks, ownSeeds: [.replica(id): seeds[0]])
+        guard config.usesMACs else { return base }
+        let keys = MACReplicaKeys(seed: seeds[0], clientKX: try config.kxKeys(config.clientKX))
+        return Keyring(signers: [.replica(id): MACReplicaSigner(ed25519: base.signer(for: .replica(id)), keys: keys)],
+                       verifier: MACReplicaVerifier(id: id, n: config.n, ed25519: base.verifier, keys: keys),
+                       replicas: config.n, clients: config.clientKeys.count)
     }
 
     /// A load generator's keyring: every public key, the secrets of clients `range`.
@@ -145,6 +172,17 @@ public enum KeyFiles {
         let seeds = try readSeeds(clientsFile(directory(config: config, configPath: configPath)))
         guard range.upperBound <= seeds.count, range.upperBound <= config.clientKeys.count else {
             throw .config("clients \(range.lowerBound)..<\(range.upperBound) requested but the cluster has \(config.clientKeys.count) client keys (bftsim keygen --clients)")
+        }
+        if config.usesMACs {
+            let replicaKX = try config.kxKeys(config.replicaKX)
+            var signers: [Principal: MessageSigner] = [:]
+            var clients: [Int: MACClient] = [:]
+            for c in range {
+                guard let m = MACClient(client: c, seed: seeds[c], replicaKX: replicaKX) else { throw .config("key exchange failed for client \(c)") }
+                signers[.client(c)] = m
+                clients[c] = m
+            }
+            return Keyring(signers: signers, verifier: MACClientsVerifier(clients: clients), replicas: config.n, clients: config.clientKeys.count)
         }
         var own: [Principal: [UInt8]] = [:]
         for c in range { own[.client(c)] = seeds[c] }
@@ -155,15 +193,18 @@ public enum KeyFiles {
 /// `bftsim keygen`: fresh random keys and a cluster file.
 public enum KeyGen {
     public static func generate(replicas n: Int, clients: Int, out: String, protocolKind: ProtocolKind, host: String = "127.0.0.1",
-                                basePort: Int, parameters: ProtocolParameters) throws(LiveError) -> ClusterConfig {
+                                basePort: Int, parameters: ProtocolParameters, clientAuthMAC: Bool = false) throws(LiveError) -> ClusterConfig {
         let keyDir = out + "/keys"
         do {
             try FileManager.default.createDirectory(atPath: keyDir, withIntermediateDirectories: true)
         } catch { throw .io("cannot create \(keyDir)") }
         chmod(keyDir, 0o700)
         var entries: [ClusterConfig.ReplicaEntry] = []
+        var replicaKX: [String] = []
+        var clientKX: [String] = []
         for i in 0..<n {
             let kp = Ed25519KeyPair()
+            replicaKX.append(MACAuth.kxPair(seed: kp.seedBytes).pk.hexString)
             try KeyFiles.writeSecret([kp.seedBytes.hexString], to: KeyFiles.replicaFile(keyDir, i))
             entries.append(.init(id: i, host: host, port: basePort + i, publicKey: kp.publicKey.hexString))
         }
@@ -173,11 +214,15 @@ public enum KeyGen {
             let kp = Ed25519KeyPair()
             clientSeeds.append(kp.seedBytes.hexString)
             clientKeys.append(kp.publicKey.hexString)
+            if clientAuthMAC { clientKX.append(MACAuth.kxPair(seed: kp.seedBytes).pk.hexString) }
         }
         try KeyFiles.writeSecret(clientSeeds, to: KeyFiles.clientsFile(keyDir))
         let config = ClusterConfig(protocolName: protocolKind.rawValue, f: QuorumMath.maxFaulty(n: n), parameters: parameters,
                                    replicas: entries, clientKeys: clientKeys, keyDirectory: "keys",
-                                   clientRetryTimeout: 1 * nanosPerSecond, livenessBound: 30 * nanosPerSecond)
+                                   clientRetryTimeout: 1 * nanosPerSecond, livenessBound: 30 * nanosPerSecond,
+                                   clientAuth: clientAuthMAC ? "mac" : nil, replicaKX: clientAuthMAC ? replicaKX : nil,
+                                   clientKX: clientAuthMAC ? clientKX : nil)
+        try config.validate()
         try config.write(to: out + "/cluster.json")
         return config
     }

@@ -28,18 +28,20 @@ struct KeyGenCommand: ParsableCommand {
     @Option(help: "Requests per batch/block at most.") var batchSize: Int = 100
     @Option(help: "Batch delay (ms) before a partial batch is proposed.") var batchDelayMs: Double = 2
     @Option(help: "View-change / view timeout (ms).") var viewTimeoutMs: Double = 1000
+    @Option(help: "Client authentication: ed25519 signatures, or mac (PBFT MAC authenticators via libsodium key exchange; replicas still sign to each other).") var clientAuth: String = "ed25519"
 
     func run() throws {
         var p = ProtocolParameters()
         p.batchSizeMax = batchSize
         p.batchDelayMax = Nanoseconds(batchDelayMs * 1e6)
         p.viewChangeTimeout = Nanoseconds(viewTimeoutMs * 1e6)
+        guard ["ed25519", "mac"].contains(clientAuth) else { throw fail("--client-auth is ed25519 or mac", code: .invalidInput) }
         p.checkpointInterval = 128
         p.watermarkWindow = 256
         do {
             let c = try KeyGen.generate(replicas: replicas, clients: clients, out: out, protocolKind: protocolKind, host: host,
-                                        basePort: basePort, parameters: p)
-            print("wrote \(out)/cluster.json (\(c.protocolName), n=\(c.n), f=\(c.f), ports \(basePort)...\(basePort + replicas - 1), \(clients) client keys) and \(out)/keys/ (mode 0600)")
+                                        basePort: basePort, parameters: p, clientAuthMAC: clientAuth == "mac")
+            print("wrote \(out)/cluster.json (\(c.protocolName), n=\(c.n), f=\(c.f), ports \(basePort)...\(basePort + replicas - 1), \(clients) client keys, client auth \(clientAuth)) and \(out)/keys/ (mode 0600)")
         } catch { throw liveFail(error) }
     }
 }

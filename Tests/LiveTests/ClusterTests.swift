@@ -4,10 +4,14 @@ import Testing
 
 @Suite("live cluster over loopback", .serialized)
 struct ClusterTests {
-    @Test("a 4-replica loopback cluster commits client requests and bftsim check finds safety holds", arguments: ["pbft", "hotstuff"])
-    func commitsAndChecks(protocolName: String) throws {
-        // Proves the end-to-end slice: keygen → 4 replica processes → load → commits → checkers pass.
-        let cluster = try TestCluster(name: "commit-\(protocolName)", protocolName: protocolName)
+    @Test("a 4-replica loopback cluster commits client requests and bftsim check finds safety holds",
+          arguments: ["pbft", "hotstuff", "pbft+mac", "hotstuff+mac"])
+    func commitsAndChecks(variant: String) throws {
+        // Proves the end-to-end slice: keygen → 4 replica processes → load → commits → checkers pass,
+        // with Ed25519 client signatures and with MAC authenticators ("+mac").
+        let parts = variant.split(separator: "+").map(String.init)
+        let cluster = try TestCluster(name: "commit-\(parts.joined(separator: "-"))", protocolName: parts[0],
+                                      extra: parts.count > 1 ? ["--client-auth", "mac"] : [])
         defer { cluster.stop() }
         try cluster.up()
         let load = try cluster.load(clients: 2, outstanding: 2, duration: 2)

@@ -79,11 +79,11 @@ struct TestCluster {
     let basePort: Int
     var config: String { dir + "/cluster.json" }
 
-    init(name: String, protocolName: String, clients: Int = 64) throws {
+    init(name: String, protocolName: String, clients: Int = 64, extra: [String] = []) throws {
         dir = LiveSupport.tempDir(name)
         basePort = LiveSupport.basePort()
         let r = try LiveSupport.run(["keygen", "--replicas", "4", "--clients", String(clients), "--out", dir,
-                                     "--protocol", protocolName, "--base-port", String(basePort)])
+                                     "--protocol", protocolName, "--base-port", String(basePort)] + extra)
         precondition(r.status == 0, "keygen failed: \(r.out)")
     }
 
