@@ -35,11 +35,11 @@ struct HostileInputTests {
         defer { cluster.stop() }
         try cluster.up()
         let client = try LiveSupport.start(["client", "--config", cluster.config, "--clients", "2", "--outstanding", "2",
-                                            "--duration", "5", "--out", "\(cluster.dir)/load-0.json"],
+                                            "--duration", "7", "--out", "\(cluster.dir)/load-0.json"],
                                            output: "\(cluster.dir)/client.out")
         defer { if client.isRunning { client.terminate() } }
-        usleep(1_000_000)
         let target = 0, port = cluster.basePort + target
+        _ = LiveSupport.waitUntil(seconds: 10) { (LiveSupport.stats(cluster.dir, target)?.committed ?? 0) > 0 }
         let before = try #require(LiveSupport.stats(cluster.dir, target))
 
         // Garbage instead of a handshake (an HTTP request: its "length" is far above the maximum).

@@ -119,7 +119,7 @@ struct NetworkNamespaceTests {
         }
         usleep(800_000)
         let client = try lab.start(in: "client", ["client", "--config", dir + "/cluster.json", "--clients", "2", "--outstanding", "2",
-                                                   "--duration", "14", "--out", "\(dir)/load.json"], output: "\(dir)/client.log")
+                                                   "--duration", "40", "--out", "\(dir)/load.json"], output: "\(dir)/client.log")
         func committed(_ i: Int) -> Int {
             guard let d = FileManager.default.contents(atPath: "\(dir)/data/r\(i)/stats.json"),
                   let s = try? JSONDecoder().decode(ShellStats.self, from: d) else { return 0 }
@@ -139,9 +139,11 @@ struct NetworkNamespaceTests {
         lab.setLink(2, up: true)
         lab.setLink(3, up: true)
         let healed = committed(0)
-        let resumed = LiveSupport.waitUntil(seconds: 12) { committed(0) > healed + 20 && committed(3) > 0 }
+        // View-change timeouts doubled during the partition and TCP retransmission backed off, so
+        // resuming takes a few seconds; bounded at 25 s.
+        let resumed = LiveSupport.waitUntil(seconds: 25) { committed(0) > healed + 20 && committed(3) > 0 }
         #expect(resumed, "commits did not resume after healing (r0 \(committed(0)), was \(healed))")
-        client.waitUntilExit()
+        _ = client
         lab.teardown()
         let check = try LiveSupport.run(["check", dir])
         #expect(check.out.contains("safety: holds"), "\(check.out)")
