@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // libsodium through pkg-config; Debian/Ubuntu: apt-get install libsodium-dev.
@@ -63,8 +65,17 @@ let package = Package(
         .target(name: "Fuzzing", dependencies: [
             "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff",
         ], swiftSettings: fast),
+        // Live mode: the same replicas over TCP (SwiftNIO channel handlers), keys, cluster files,
+        // a process launcher, a load generator and live faults.
+        .target(name: "Live", dependencies: [
+            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "Runner", "ScenarioFormat", "Checkers", "CSodium",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOExtras", package: "swift-nio-extras"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
@@ -76,6 +87,7 @@ let package = Package(
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]

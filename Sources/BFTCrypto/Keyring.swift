@@ -45,6 +45,34 @@ public final class Keyring {
         }
     }
 
+    /// A live-mode keyring built from key files: Ed25519 only (MAC schemes are simulator-only, see
+    /// `SignatureScheme`). `publicKeys` lists every principal of the cluster; `ownSeeds` holds the
+    /// 32-byte secret seeds of the principals this process signs for (one replica, or a client range).
+    public init(publicKeys: [Principal: [UInt8]], ownSeeds: [Principal: [UInt8]], verificationCacheMax: Int = 1 << 16) {
+        precondition(Sodium.ready, "libsodium failed to initialise")
+        scheme = .ed25519
+        replicaCount = publicKeys.keys.filter { $0.replicaID != nil }.count
+        clientCount = publicKeys.keys.filter { $0.clientID != nil }.count
+        for (p, seed) in ownSeeds {
+            let kp = Ed25519KeyPair(seed: seed)
+            precondition(publicKeys[p] == kp.publicKey, "secret key of \(p) does not match its public key in the cluster file")
+            signers[p] = Ed25519Signer(principal: p, keyPair: kp, stats: stats)
+        }
+        self.publicKeys = publicKeys
+        verifier = Ed25519Verifier(publicKeys: publicKeys, stats: stats, cacheMax: verificationCacheMax)
+    }
+
+    /// A live-mode keyring around signers and a verifier built elsewhere (for example PBFT's MAC
+    /// authenticators for client traffic, with Ed25519 between replicas). Crypto stats stay zero.
+    public init(signers: [Principal: MessageSigner], verifier: SignatureVerifier, replicas: Int, clients: Int) {
+        scheme = .ed25519
+        replicaCount = replicas
+        clientCount = clients
+        self.signers = signers
+        publicKeys = [:]
+        self.verifier = verifier
+    }
+
     /// The signer for one principal. Precondition: the principal belongs to the cluster.
     public func signer(for principal: Principal) -> MessageSigner {
         guard let s = signers[principal] else { preconditionFailure("no key for \(principal)") }

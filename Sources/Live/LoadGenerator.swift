@@ -1,0 +1,256 @@
+import BFTCore
+import BFTCrypto
+import Foundation
+import Histogram
+import NIOCore
+import NIOPosix
+import Runner
+
+/// What `bftsim client` measured; printed and written as JSON.
+public struct LoadReport: Codable, Sendable {
+    public var protocolName: String
+    public var clients: Int
+    public var outstanding: Int
+    public var firstClient: Int
+    public var mode: String
+    public var durationSeconds: Double
+    public var issued: Int
+    public var completed: Int
+    public var completedInWindow: Int
+    public var throughputPerSecond: Double
+    public var latencyNs: [String: Int64]
+
+    public func text() -> String {
+        func ms(_ k: String) -> String { String(format: "%.2fms", Double(latencyNs[k] ?? 0) / 1e6) }
+        return "load      \(protocolName), \(clients) clients x \(outstanding) outstanding (\(mode)), \(String(format: "%.1f", durationSeconds))s\n"
+            + "requests  \(completed)/\(issued) completed, throughput \(String(format: "%.1f", throughputPerSecond)) req/s\n"
+            + "latency   p50 \(ms("p50"))  p90 \(ms("p90"))  p99 \(ms("p99"))  max \(ms("max"))"
+    }
+}
+
+/// `bftsim client`: `clients × outstanding` BFTCore `Client` state machines (each has one request
+/// outstanding, so K outstanding per load client are K client ids) on one event loop, one connection
+/// per replica. Each request completes on f+1 matching signed replies (the `Client` rules).
+public final class LoadGenerator: @unchecked Sendable {
+    let config: ClusterConfig
+    let loop: EventLoop
+    let group: EventLoopGroup
+    let first: Int
+    let count: Int
+    private var machines: [Client]
+    private var timers: [Int: (Scheduled<Void>, UInt64)] = [:]
+    private var generation: UInt64 = 0
+    private var channels: [Channel?]
+    private var pending: [[ByteBuffer]]
+    private var actions: [ReplicaAction] = []
+    private var issueTime: [Int64]
+    private var histogram = Histogram<UInt64>(highestTrackableValue: 600 * 1_000_000_000, numberOfSignificantValueDigits: .three)
+    private let log: ObservationLog
+    private var issued = 0
+    private var completed = 0
+    private var completedInWindow = 0
+    private var draining = false
+    private var touched: Set<Int> = []
+
+    public init(config: ClusterConfig, keyring: Keyring, first: Int, count: Int, workload: WorkloadSpec, seed: UInt64,
+                logPath: String, group: EventLoopGroup) throws(LiveError) {
+        self.config = config
+        self.group = group
+        loop = group.next()
+        self.first = first
+        self.count = count
+        let quorum = QuorumMath(n: config.n, f: config.f)
+        let targeting = driver(for: try config.protocolKind).clientTargeting
+        machines = (first..<(first + count)).map { c in
+            Client(id: c, quorum: quorum, workload: workload, targeting: targeting, signer: keyring.signer(for: .client(c)),
+                   verifier: keyring.verifier, rng: DeterministicRNG(seed: seed, stream: "live-client/\(c)"))
+        }
+        channels = Array(repeating: nil, count: config.n)
+        pending = Array(repeating: [], count: config.n)
+        issueTime = Array(repeating: 0, count: count)
+        log = try ObservationLog(path: logPath)
+    }
+
+    /// Connects, runs the load for `duration`, drains in-flight requests for up to `drain`, and reports.
+    public func run(duration: Double, drain: Double = 3) throws -> LoadReport {
+        let done = loop.makePromise(of: Void.self)
+        let started = ReplicaHost.wallNanos()
+        try loop.submit { [self] in
+            drainPromise = done
+            for r in 0..<config.n { connect(r) }
+            for i in machines.indices { deliver(i, .start) }
+            flush()
+            loop.scheduleTask(in: .nanoseconds(Int64(duration * 1e9))) { [self] in
+                draining = true
+                completedInWindow = completed
+                if issued == completed { finish() }
+                loop.scheduleTask(in: .nanoseconds(Int64(drain * 1e9))) { [self] in finish() }
+            }
+            loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) { [self] _ in log.flush() }
+        }.wait()
+        try done.futureResult.wait()
+        let elapsed = Double(ReplicaHost.wallNanos() - started) / 1e9
+        return try loop.submit { [self] in
+            log.flush()
+            for ch in channels { ch?.close(promise: nil) }
+            let h = histogram
+            let lat: [String: Int64] = completed == 0 ? [:] : [
+                "p50": Int64(h.valueAtPercentile(50)), "p90": Int64(h.valueAtPercentile(90)),
+                "p99": Int64(h.valueAtPercentile(99)), "max": Int64(h.max), "mean": Int64(h.mean),
+            ]
+            _ = elapsed
+            return LoadReport(protocolName: config.protocolName, clients: 0, outstanding: 0, firstClient: first, mode: "",
+                              durationSeconds: duration, issued: issued, completed: completed,
+                              completedInWindow: completedInWindow,
+                              throughputPerSecond: (Double(completedInWindow) / duration * 10).rounded() / 10, latencyNs: lat)
+        }.wait()
+    }
+
+    private var drainPromise: EventLoopPromise<Void>?
+    private var finished = false
+    private func finish() {
+        guard !finished, let p = drainPromise else { return }
+        finished = true
+        p.succeed(())
+    }
+
+    private func deliver(_ i: Int, _ input: ReplicaInput) {
+        actions.removeAll(keepingCapacity: true)
+        machines[i].handle(input, into: &actions)
+        let now = ReplicaHost.wallNanos()
+        let c = first + i
+        for a in actions {
+            switch a {
+            case .observe(let o):
+                switch o {
+                case .requestIssued:
+                    if draining { return }
+                    issued += 1
+                    issueTime[i] = now
+                case .requestCompleted:
+                    completed += 1
+                    _ = histogram.record(UInt64(max(0, now - issueTime[i])))
+                    if draining && issued == completed { finish() }
+                default: break
+                }
+                log.append(time: now, source: .client(c), o)
+            case .send(let bytes, let to):
+                guard let r = to.replicaID, r >= 0, r < config.n else { continue }
+                let buf = Wire.frame(bytes, allocator: ByteBufferAllocator())
+                if let ch = channels[r] {
+                    ch.write(buf, promise: nil)
+                    touched.insert(r)
+                } else if pending[r].count < OutboundLink.pendingMax {
+                    pending[r].append(buf)
+                }
+            case .broadcast: break
+            case .setTimer(let t, let after):
+                let key = i * 4 + Int(t.kind & 3)
+                if let (s, _) = timers[key] { s.cancel() }
+                generation += 1
+                let gen = generation
+                let s = loop.scheduleTask(in: .nanoseconds(max(0, after))) { [self] in
+                    guard let (_, g) = timers[key], g == gen else { return }
+                    timers[key] = nil
+                    deliver(i, .timer(t))
+                    flush()
+                }
+                timers[key] = (s, gen)
+            case .cancelTimer(let t):
+                if let (s, _) = timers.removeValue(forKey: i * 4 + Int(t.kind & 3)) { s.cancel() }
+            case .persist: break
+            }
+        }
+    }
+
+    private func flush() {
+        for r in touched { channels[r]?.flush() }
+        touched.removeAll(keepingCapacity: true)
+    }
+
+    func onReply(_ bytes: [UInt8], from r: Int) {
+        // REPLY layout: tag, view u64, client u32, ...
+        guard bytes.count >= 13, bytes[0] == ClientWireTag.reply else { return }
+        let c = Int(bytes[9]) << 24 | Int(bytes[10]) << 16 | Int(bytes[11]) << 8 | Int(bytes[12])
+        guard c >= first && c < first + count else { return }
+        deliver(c - first, .message(from: .replica(r), bytes: bytes))
+    }
+
+    func onReadComplete() { flush() }
+
+    private func connect(_ r: Int, backoffMs: Int64 = 100) {
+        let entry = config.replicas[r]
+        let hello = Wire.frame(Handshake.clients(first: first, count: count).bytes, allocator: ByteBufferAllocator())
+        ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(2))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ReplyHandler(generator: self, replica: r))
+                }
+            }
+            .connect(host: entry.host, port: entry.port)
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let ch):
+                    ch.write(hello, promise: nil)
+                    for b in pending[r] { ch.write(b, promise: nil) }
+                    pending[r].removeAll()
+                    ch.flush()
+                    channels[r] = ch
+                case .failure:
+                    loop.scheduleTask(in: .milliseconds(backoffMs)) { [self] in connect(r, backoffMs: min(backoffMs * 2, 2000)) }
+                }
+            }
+    }
+
+    func onDisconnect(_ r: Int, channel: Channel) {
+        guard channels[r] === channel else { return }
+        channels[r] = nil
+        loop.scheduleTask(in: .milliseconds(100)) { [self] in connect(r) }
+    }
+}
+
+final class ReplyHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    let generator: LoadGenerator
+    let replica: Int
+    init(generator: LoadGenerator, replica: Int) {
+        self.generator = generator
+        self.replica = replica
+    }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        generator.onReply(unwrapInboundIn(data), from: replica)
+    }
+    func channelReadComplete(context: ChannelHandlerContext) { generator.onReadComplete() }
+    func channelInactive(context: ChannelHandlerContext) { generator.onDisconnect(replica, channel: context.channel) }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// `bftsim client` entry point.
+public enum LoadProcess {
+    public static func run(configPath: String, clients: Int, outstanding: Int, firstClient: Int, duration: Double,
+                           rate: Double?, out: String?, logPath: String) throws -> LoadReport {
+        let config = try ClusterConfig.load(path: configPath)
+        let count = clients * outstanding
+        let keyring = try KeyFiles.clientKeyring(config: config, configPath: configPath, range: firstClient..<(firstClient + count))
+        let mode: WorkloadSpec.Mode = rate.map { .open(rate: $0) } ?? .closed(thinkTime: 0)
+        let workload = WorkloadSpec(clients: count, mode: mode, requestsPerClient: nil,
+                                    retryTimeout: config.clientRetryTimeout, retryTimeoutMax: 8 * nanosPerSecond)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let gen = try LoadGenerator(config: config, keyring: keyring, first: firstClient, count: count, workload: workload,
+                                    seed: UInt64(truncatingIfNeeded: ReplicaHost.wallNanos()), logPath: logPath, group: group)
+        var report = try gen.run(duration: duration)
+        report.clients = clients
+        report.outstanding = outstanding
+        report.mode = rate.map { "open loop \($0)/s" } ?? "closed loop"
+        if let out {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try enc.encode(report).write(to: URL(fileURLWithPath: out))
+        }
+        return report
+    }
+}

@@ -1,0 +1,74 @@
+import BFTCore
+import Dispatch
+import Foundation
+import NIOCore
+import NIOPosix
+import Runner
+import ScenarioFormat
+
+/// `bftsim replica`: builds the replica exactly as the simulator does (the protocol driver, from the
+/// cluster file's scenario), then runs it on one event loop until SIGTERM/SIGINT.
+public enum ReplicaProcess {
+    public static func run(configPath: String, id: Int, dataDir: String, behaviour: String?) throws {
+        let config = try ClusterConfig.load(path: configPath)
+        guard id >= 0 && id < config.n else { throw LiveError.config("replica id \(id) is not in 0..<\(config.n)") }
+        let keyring = try KeyFiles.replicaKeyring(config: config, configPath: configPath, id: id)
+        let byz = behaviour.map { [ByzantineSpec(replica: id, behaviour: $0)] } ?? []
+        let scenario = try config.scenario(byzantine: byz)
+        let machine = try driver(for: scenario.protocolKind).makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: behaviour)
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let host = try ReplicaHost(id: id, config: config, machine: machine, dataDir: dataDir, loop: loop)
+        try host.start(group: group)
+        say("replica \(id) (\(config.protocolName), n=\(config.n)) listening on \(config.replicas[id].host):\(config.replicas[id].port), data \(dataDir)")
+        waitForTermination {
+            try? loop.submit { host.shutdown() }.wait()
+        }
+    }
+
+    /// Blocks until SIGTERM or SIGINT, runs `onExit`, and exits 0.
+    static func waitForTermination(_ onExit: @escaping @Sendable () -> Void) {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let queue = DispatchQueue(label: "signals")
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            s.setEventHandler {
+                onExit()
+                exit(0)
+            }
+            s.resume()
+            sources.append(s)
+        }
+        withExtendedLifetime(sources) {
+            while true { sleep(3600) }
+        }
+    }
+}
+
+/// Writes a line to stdout unbuffered (logs of detached processes must survive kill -9).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// `bftsim link`: sends a `LinkCommand` to one replica over its own port (loopback only).
+public enum LinkAdmin {
+    public static func send(configPath: String, id: Int, command: LinkCommand) throws {
+        let config = try ClusterConfig.load(path: configPath)
+        guard id >= 0 && id < config.n else { throw LiveError.config("replica id \(id) is not in 0..<\(config.n)") }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let ch = try ClientBootstrap(group: group).connectTimeout(.seconds(2))
+            .connect(host: config.replicas[id].host, port: config.replicas[id].port).wait()
+        let enc = JSONEncoder()
+        let body = [UInt8](try enc.encode(command))
+        try ch.eventLoop.submit {
+            ch.write(Wire.frame(Handshake.admin.bytes, allocator: ch.allocator), promise: nil)
+            ch.write(Wire.frame(body, allocator: ch.allocator), promise: nil)
+            ch.flush()
+        }.wait()
+        try ch.close().wait()
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import BFTCore
+import Foundation
+import Live
+import Runner
+import ScenarioFormat
+
+/// The running binary's path (children and cluster replicas are started from it).
+func selfExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+func liveFail(_ error: Error) -> ExitCode {
+    switch error {
+    case LiveError.config: return fail("\(error)", code: .invalidInput)
+    default: return fail("\(error)", code: .internalError)
+    }
+}
+
+struct KeyGenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keygen", abstract: "Create Ed25519 keys (mode 0600) and a cluster file for live mode.")
+    @Option(help: "Replica count n.") var replicas: Int = 4
+    @Option(help: "Client keys to create (the load generator uses clients x outstanding ids).") var clients: Int = 64
+    @Option(help: "Output directory (cluster.json, keys/).") var out: String
+    @Option(name: .customLong("protocol"), help: "pbft, hotstuff or hotstuff-two-chain.") var protocolKind: ProtocolKind = .pbft
+    @Option(help: "First replica port; replica i listens on base-port + i.") var basePort: Int = 7000
+    @Option(help: "Listen address of every replica.") var host: String = "127.0.0.1"
+    @Option(help: "Requests per batch/block at most.") var batchSize: Int = 100
+    @Option(help: "Batch delay (ms) before a partial batch is proposed.") var batchDelayMs: Double = 2
+    @Option(help: "View-change / view timeout (ms).") var viewTimeoutMs: Double = 1000
+    @Option(help: "Client authentication: ed25519 signatures, or mac (PBFT MAC authenticators via libsodium key exchange; replicas still sign to each other).") var clientAuth: String = "ed25519"
+
+    func run() throws {
+        var p = ProtocolParameters()
+        p.batchSizeMax = batchSize
+        p.batchDelayMax = Nanoseconds(batchDelayMs * 1e6)
+        p.viewChangeTimeout = Nanoseconds(viewTimeoutMs * 1e6)
+        guard ["ed25519", "mac"].contains(clientAuth) else { throw fail("--client-auth is ed25519 or mac", code: .invalidInput) }
+        p.checkpointInterval = 128
+        p.watermarkWindow = 256
+        do {
+            let c = try KeyGen.generate(replicas: replicas, clients: clients, out: out, protocolKind: protocolKind, host: host,
+                                        basePort: basePort, parameters: p, clientAuthMAC: clientAuth == "mac")
+            print("wrote \(out)/cluster.json (\(c.protocolName), n=\(c.n), f=\(c.f), ports \(basePort)...\(basePort + replicas - 1), \(clients) client keys, client auth \(clientAuth)) and \(out)/keys/ (mode 0600)")
+        } catch { throw liveFail(error) }
+    }
+}
+
+struct ReplicaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "replica", abstract: "Run one live replica over TCP.")
+    @Option(help: "Cluster file.") var config: String
+    @Option(help: "Replica id.") var id: Int
+    @Option(help: "Data directory (durable state, observations.jsonl, stats.json).") var data: String?
+    @Option(help: "Byzantine behaviour from the simulator's library (e.g. equivocate).") var byzantine: String?
+    func run() throws {
+        do {
+            try ReplicaProcess.run(configPath: config, id: id, dataDir: data ?? "data/r\(id)", behaviour: byzantine)
+        } catch { throw liveFail(error) }
+    }
+}
+
+struct ClusterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cluster", abstract: "Run a local live cluster as separate processes.",
+                                                    subcommands: [Up.self, Down.self, Kill.self, Restart.self])
+    struct Up: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start every replica (logs/rI.log, pids/rI.pid, data/rI/).")
+        @Argument(help: "Cluster directory (holding cluster.json).") var dir: String
+        @Option(help: "ID:behaviour, e.g. 0:equivocate.") var byzantine: [String] = []
+        func run() throws {
+            var b: [Int: String] = [:]
+            for s in byzantine {
+                let parts = s.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, let id = Int(parts[0]) else { throw fail("--byzantine expects ID:behaviour, got '\(s)'", code: .invalidInput) }
+                b[id] = String(parts[1])
+            }
+            do { try ClusterLauncher(directory: dir, executable: selfExecutable()).up(byzantine: b) } catch { throw liveFail(error) }
+            print("cluster up: \(dir)")
+        }
+    }
+    struct Down: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop every replica (SIGTERM).")
+        @Argument var dir: String
+        func run() throws {
+            do { try ClusterLauncher(directory: dir, executable: selfExecutable()).down() } catch { throw liveFail(error) }
+        }
+    }
+    struct Kill: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Kill one replica (SIGKILL unless --signal).")
+        @Argument var dir: String
+        @Option var id: Int
+        @Option var signal: Int32 = SIGKILL
+        func run() throws { ClusterLauncher(directory: dir, executable: selfExecutable()).kill(id, signal: signal) }
+    }
+    struct Restart: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start one replica again (stopping it first if running); it recovers from data/rI.")
+        @Argument var dir: String
+        @Option var id: Int
+        func run() throws {
+            do { try ClusterLauncher(directory: dir, executable: selfExecutable()).restart(id) } catch { throw liveFail(error) }
+        }
+    }
+}
+
+struct ClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "client", abstract: "Load generator: closed or open loop, f+1 matching replies, latency percentiles.")
+    @Option(help: "Cluster file.") var config: String
+    @Option(help: "Load clients.") var clients: Int = 4
+    @Option(help: "Outstanding requests per client (each is its own client id).") var outstanding: Int = 1
+    @Option(help: "First client id (use a fresh range for each run against one cluster).") var firstClient: Int = 0
+    @Option(help: "Seconds of load.") var duration: Double = 5
+    @Option(help: "Open loop: requests per second over all clients (default: closed loop).") var rate: Double?
+    @Option(help: "Write the JSON report here.") var out: String?
+    @Option(help: "Observation log (default: <cluster dir>/data/client-<first>/observations.jsonl).") var log: String?
+    func run() throws {
+        let dir = URL(fileURLWithPath: config).deletingLastPathComponent().path
+        let logPath: String
+        if let log { logPath = log } else {
+            let d = "\(dir)/data/client-\(firstClient)"
+            try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            logPath = d + "/observations.jsonl"
+        }
+        do {
+            let report = try LoadProcess.run(configPath: config, clients: clients, outstanding: outstanding, firstClient: firstClient,
+                                             duration: duration, rate: rate, out: out, logPath: logPath)
+            print(report.text())
+        } catch { throw liveFail(error) }
+    }
+}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Run the checkers over a live run's observation logs.")
+    @Argument(help: "Cluster directory (cluster.json and observation logs below it).") var dir: String
+    @Option(help: "Replicas that ran a Byzantine behaviour (their observations are untrusted).") var byzantine: [Int] = []
+    func run() throws {
+        let result: LiveCheck.Result
+        do { result = try LiveCheck.run(directory: dir, byzantine: Set(byzantine)) } catch { throw liveFail(error) }
+        print(result.text)
+        if result.status != .asExpected { throw ExitCode(result.status.rawValue) }
+    }
+}
+
+struct LinkCommandCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "link", abstract: "Live link faults: a replica drops, delays or loses its traffic with peers.")
+    @Option(help: "Cluster file.") var config: String
+    @Option(help: "Replica that applies the fault.") var id: Int
+    @Option(help: "Peers whose links are affected.") var peer: [Int] = []
+    @Flag(help: "Drop all traffic with the peers (both directions): a partition.") var drop = false
+    @Option(help: "Delay outgoing messages to the peers (ms).") var delayMs: Double = 0
+    @Option(help: "Drop each message with this probability (both directions).") var loss: Double = 0
+    @Flag(help: "Remove every link fault of this replica.") var heal = false
+    func run() throws {
+        let fault = heal ? nil : LinkFault(drop: drop, delayNs: Int64(delayMs * 1e6), loss: loss)
+        do { try LinkAdmin.send(configPath: config, id: id, command: LinkCommand(peers: peer, fault: fault, heal: heal)) } catch { throw liveFail(error) }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Live
+
+/// Paths and process helpers for live tests: the built `bftsim` binary next to the test bundle, a
+/// temporary cluster directory with its own port range, and bounded waits.
+enum LiveSupport {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var bftsim: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while dir.path != "/" {
+            let candidate = dir.appendingPathComponent("bftsim")
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate.path }
+            dir = dir.deletingLastPathComponent()
+        }
+        return root.appendingPathComponent(".build/debug/bftsim").path
+    }
+
+    /// Runs the CLI to completion; returns exit status and stdout+stderr.
+    @discardableResult
+    static func run(_ args: [String]) throws -> (status: Int32, out: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bftsim)
+        p.arguments = args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Starts the CLI in the background with output to a file.
+    static func start(_ args: [String], output: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bftsim)
+        p.arguments = args
+        FileManager.default.createFile(atPath: output, contents: nil)
+        let h = FileHandle(forWritingAtPath: output)!
+        p.standardOutput = h
+        p.standardError = h
+        try p.run()
+        return p
+    }
+
+    /// A port range unlikely to collide with other tests or runs: pid-derived plus random.
+    static func basePort() -> Int {
+        20_000 + Int.random(in: 0..<2_000) * 20
+    }
+
+    static func tempDir(_ name: String) -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("bftsim-live-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    static func stats(_ dir: String, _ id: Int) -> ShellStats? {
+        guard let data = FileManager.default.contents(atPath: "\(dir)/data/r\(id)/stats.json") else { return nil }
+        return try? JSONDecoder().decode(ShellStats.self, from: data)
+    }
+
+    /// Polls `condition` every 100 ms for at most `seconds`.
+    static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(100_000)
+        }
+        return condition()
+    }
+}
+
+/// A cluster for one test: keygen, up, and a guaranteed `down` (call `stop()` in a defer).
+struct TestCluster {
+    let dir: String
+    let basePort: Int
+    var config: String { dir + "/cluster.json" }
+
+    init(name: String, protocolName: String, clients: Int = 64, extra: [String] = []) throws {
+        dir = LiveSupport.tempDir(name)
+        basePort = LiveSupport.basePort()
+        let r = try LiveSupport.run(["keygen", "--replicas", "4", "--clients", String(clients), "--out", dir,
+                                     "--protocol", protocolName, "--base-port", String(basePort)] + extra)
+        precondition(r.status == 0, "keygen failed: \(r.out)")
+    }
+
+    func up() throws {
+        let r = try LiveSupport.run(["cluster", "up", dir])
+        precondition(r.status == 0, "cluster up failed: \(r.out)")
+    }
+
+    func stop() {
+        _ = try? LiveSupport.run(["cluster", "down", dir])
+    }
+
+    func load(clients: Int, outstanding: Int, duration: Double, first: Int = 0) throws -> (status: Int32, out: String) {
+        try LiveSupport.run(["client", "--config", config, "--clients", String(clients), "--outstanding", String(outstanding),
+                             "--duration", String(duration), "--first-client", String(first), "--out", "\(dir)/load-\(first).json"])
+    }
+
+    func check() throws -> (status: Int32, out: String) { try LiveSupport.run(["check", dir]) }
+
+    func report(first: Int = 0) -> LoadReport? {
+        guard let d = FileManager.default.contents(atPath: "\(dir)/load-\(first).json") else { return nil }
+        return try? JSONDecoder().decode(LoadReport.self, from: d)
+    }
+}
