@@ -30,6 +30,13 @@ public struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Moves the bytes out and leaves the writer empty (the result is uniquely referenced).
+    public mutating func takeBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &bytes)
+        return out
+    }
+
     @inline(__always) public mutating func u8(_ v: UInt8) { bytes.append(v) }
     @inline(__always) public mutating func bool(_ v: Bool) { bytes.append(v ? 1 : 0) }
     @inline(__always) public mutating func u16(_ v: UInt16) {
@@ -49,7 +56,11 @@ public struct ByteWriter: Sendable {
     }
     /// Raw bytes with no prefix (fixed-size fields such as digests and signatures).
     public mutating func raw<C: Collection>(_ v: C) where C.Element == UInt8 { bytes.append(contentsOf: v) }
-    public mutating func string(_ s: String) { lengthPrefixed(Array(s.utf8)) }
+    public mutating func string(_ s: String) {
+        let utf8 = s.utf8
+        u32(UInt32(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
     public mutating func digest(_ d: Digest) { d.append(to: &bytes) }
     public mutating func signature(_ s: Signature) { s.append(to: &bytes) }
 }
