@@ -257,8 +257,8 @@ extension PBFTReplica {
             if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { continue }
             let result = store.execute(request.operation)
             replyCache[request.client] = CachedReply(timestamp: request.timestamp, result: result)
-            if let known = waiting[request.client], known.timestamp <= request.timestamp {
-                waiting[request.client] = nil
+            if let i = waiting.index(forKey: request.client), waiting.values[i].timestamp <= request.timestamp {
+                waiting.remove(at: i)
             }
             sendReply(client: request.client, timestamp: request.timestamp, result: result, &actions)
             actions.append(.observe(.executed(sequence: pp.sequence, index: index, request: request.id,

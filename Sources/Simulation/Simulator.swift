@@ -26,6 +26,10 @@ public final class Simulator {
     var crashed: [Bool]
     var network: NetworkModel
     var queue = Heap<Event>()
+    /// What each queued event does, by `Event.slot` (kept out of the heap so its nodes stay small).
+    var eventKinds: [Event.Kind?] = []
+    /// Free indices of `eventKinds`.
+    var freeEventSlots: [UInt32] = []
     var nextSequence: UInt64 = 0
     var nextMessageID: UInt64 = 0
     /// Generation of each armed timer per machine; an event whose generation differs is stale.
@@ -172,6 +176,8 @@ public final class Simulator {
         let timeLimit = scenario.stop.timeLimit
         var reason = SimulationResult.StopReason.noEvents
         while let event = queue.popMin() {
+            let kind = eventKinds[Int(event.slot)].take()!
+            freeEventSlots.append(event.slot)
             if event.time > timeLimit {
                 now = timeLimit
                 reason = .timeLimit
@@ -180,7 +186,7 @@ public final class Simulator {
             now = event.time
             eventIndex = eventsProcessed
             eventsProcessed += 1
-            dispatch(event)
+            dispatch(kind)
             if let target = completionsTarget, requestsCompleted >= target {
                 reason = .clientsDone
                 break
@@ -215,12 +221,20 @@ public final class Simulator {
 
     @inline(__always)
     func schedule(at time: Nanoseconds, _ kind: Event.Kind) {
-        queue.insert(Event(time: time, sequence: nextSequence, kind: kind))
+        let slot: UInt32
+        if let free = freeEventSlots.popLast() {
+            slot = free
+            eventKinds[Int(slot)] = kind
+        } else {
+            slot = UInt32(eventKinds.count)
+            eventKinds.append(kind)
+        }
+        queue.insert(Event(time: time, sequence: nextSequence, slot: slot))
         nextSequence += 1
     }
 
-    private func dispatch(_ event: Event) {
-        switch event.kind {
+    private func dispatch(_ kind: Event.Kind) {
+        switch kind {
         case .deliver(let from, let to, let id, let bytes):
             onDeliver(from: Int(from), to: Int(to), id: id, bytes: bytes)
         case .timer(let machine, let timer, let generation):
@@ -268,7 +282,8 @@ struct Event: Comparable {
     }
     var time: Nanoseconds
     var sequence: UInt64
-    var kind: Kind
+    /// Index of the event's `Kind` in `Simulator.eventKinds`.
+    var slot: UInt32
 
     @inline(__always)
     static func < (a: Event, b: Event) -> Bool {
