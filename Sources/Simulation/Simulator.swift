@@ -1,4 +1,5 @@
 import BFTCore
+import DequeModule
 import HeapModule
 import ScenarioFormat
 
@@ -304,14 +305,14 @@ struct Storage {
     var synced: [String: [UInt8]] = [:]
     var unsynced: [(key: String, bytes: [UInt8])] = []
     /// Last synced writes, oldest first: (key, value before the write).
-    var history: [(key: String, previous: [UInt8]?)] = []
+    var history = Deque<(key: String, previous: [UInt8]?)>()
 
     mutating func write(_ key: String, _ bytes: [UInt8]) { unsynced.append((key, bytes)) }
 
     mutating func sync() {
         for w in unsynced {
-            history.append((w.key, synced[w.key]))
-            synced[w.key] = w.bytes
+            // One hash per write: the replaced value comes back from the update.
+            history.append((w.key, synced.updateValue(w.bytes, forKey: w.key)))
         }
         unsynced.removeAll(keepingCapacity: true)
         if history.count > Storage.historyMax { history.removeFirst(history.count - Storage.historyMax) }
