@@ -43,11 +43,17 @@ public struct ByteWriter: Sendable {
         bytes.append(UInt8(truncatingIfNeeded: v >> 8))
         bytes.append(UInt8(truncatingIfNeeded: v))
     }
+    // Byte by byte: appending a raw buffer goes through the generic `append(contentsOf:)` path,
+    // which costs far more than a few single-byte appends.
     @inline(__always) public mutating func u32(_ v: UInt32) {
-        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(truncatingIfNeeded: v >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: v))
     }
     @inline(__always) public mutating func u64(_ v: UInt64) {
-        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+        u32(UInt32(truncatingIfNeeded: v >> 32))
+        u32(UInt32(truncatingIfNeeded: v))
     }
     /// Length-prefixed (u32) byte string.
     public mutating func lengthPrefixed<C: Collection>(_ v: C) where C.Element == UInt8 {

@@ -205,7 +205,7 @@ extension Simulator {
     func crash(_ index: Int) {
         guard index >= 0, index < machines.count else { return }
         crashed[index] = true
-        timerGenerations[index] = [:]
+        timerGenerations[index] = TimerTable()
         storage[index].loseUnsynced()
     }
 
