@@ -137,8 +137,18 @@ public struct ByteReader: Sendable {
         return Array(bytes[offset..<offset + n])
     }
     public mutating func string(_ field: String, max: Int) throws(DecodeError) -> String {
-        let b = try lengthPrefixed(field, max: max)
-        guard let s = String(validating: b, as: UTF8.self) else { throw .invalid("\(field) is not UTF-8") }
+        let n = try count(field, max: max)
+        try need(n, field)
+        let start = offset
+        offset += n
+        // ASCII is valid UTF-8 and decodes to the same String: skip the generic validating initialiser.
+        let ascii: String? = bytes.withUnsafeBufferPointer { all in
+            let b = UnsafeBufferPointer(rebasing: all[start..<start + n])
+            for byte in b where byte >= 0x80 { return nil }
+            return String(decoding: b, as: UTF8.self)
+        }
+        if let ascii { return ascii }
+        guard let s = String(validating: bytes[start..<start + n], as: UTF8.self) else { throw .invalid("\(field) is not UTF-8") }
         return s
     }
     public mutating func digest(_ field: String = "digest") throws(DecodeError) -> Digest {
