@@ -60,6 +60,13 @@ public struct ByteWriter: Sendable {
         u32(UInt32(v.count))
         bytes.append(contentsOf: v)
     }
+    /// Appends `count` bytes that `body` writes into (zero-filled first) in one step, for bulk encoders.
+    public mutating func appendRaw(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: count))
+        bytes.withUnsafeMutableBytes { all in body(UnsafeMutableRawBufferPointer(rebasing: all[start..<start + count])) }
+    }
+
     /// Raw bytes with no prefix (fixed-size fields such as digests and signatures).
     public mutating func raw<C: Collection>(_ v: C) where C.Element == UInt8 { bytes.append(contentsOf: v) }
     public mutating func string(_ s: String) {

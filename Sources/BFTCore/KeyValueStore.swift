@@ -17,7 +17,13 @@ public struct KeyValueStore: Sendable, Equatable {
         public static let valueSizeMax = 16 * 1024
 
         public var encoded: [UInt8] {
-            var w = ByteWriter(capacity: 16)
+            var w = ByteWriter(capacity: 32 + {
+                switch self {
+                case let .put(k, v), let .append(k, v): return k.utf8.count + v.count
+                case let .get(k): return k.utf8.count
+                case .noop: return 0
+                }
+            }())
             switch self {
             case let .put(k, v): w.u8(1); w.string(k); w.lengthPrefixed(v)
             case let .get(k): w.u8(2); w.string(k)
@@ -154,9 +160,26 @@ public struct KeyValueStore: Sendable, Equatable {
     /// Appends `snapshot()` to a writer without building it separately.
     public func appendSnapshot(to w: inout ByteWriter) {
         w.u32(UInt32(index.count))
-        for slot in sortedSlots {
-            w.lengthPrefixed(keyBytes[slot])
-            w.lengthPrefixed(values[slot])
+        // One bulk write of the exact size: (u32 length ‖ key ‖ u32 length ‖ value) per key, in order.
+        w.appendRaw(count: snapshotByteCount - 4) { out in
+            var o = 0
+            func put(_ field: [UInt8]) {
+                let n = UInt32(field.count)
+                out[o] = UInt8(truncatingIfNeeded: n >> 24)
+                out[o + 1] = UInt8(truncatingIfNeeded: n >> 16)
+                out[o + 2] = UInt8(truncatingIfNeeded: n >> 8)
+                out[o + 3] = UInt8(truncatingIfNeeded: n)
+                o += 4
+                field.withUnsafeBytes { src in
+                    if src.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[o..<o + src.count]).copyMemory(from: src) }
+                }
+                o += field.count
+            }
+            for slot in sortedSlots {
+                put(keyBytes[slot])
+                put(values[slot])
+            }
+            precondition(o == out.count, "snapshot size mismatch")
         }
     }
 

@@ -310,7 +310,7 @@ public struct PBFTReplica: StateMachine {
     /// bytes enter the state.
     static func encodeState(store: KeyValueStore, replyCache: [ClientID: CachedReply]) -> [UInt8] {
         let snapshotSize = store.snapshotByteCount
-        var w = ByteWriter(capacity: 8 + snapshotSize + replyCache.count * 32)
+        var w = ByteWriter(capacity: 8 + snapshotSize + replyCache.count * 48)
         w.u32(UInt32(snapshotSize))
         store.appendSnapshot(to: &w)
         w.u32(UInt32(replyCache.count))
