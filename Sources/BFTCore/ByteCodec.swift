@@ -30,26 +30,50 @@ public struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Moves the bytes out and leaves the writer empty (the result is uniquely referenced).
+    public mutating func takeBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &bytes)
+        return out
+    }
+
     @inline(__always) public mutating func u8(_ v: UInt8) { bytes.append(v) }
     @inline(__always) public mutating func bool(_ v: Bool) { bytes.append(v ? 1 : 0) }
     @inline(__always) public mutating func u16(_ v: UInt16) {
         bytes.append(UInt8(truncatingIfNeeded: v >> 8))
         bytes.append(UInt8(truncatingIfNeeded: v))
     }
+    // Byte by byte: appending a raw buffer goes through the generic `append(contentsOf:)` path,
+    // which costs far more than a few single-byte appends.
     @inline(__always) public mutating func u32(_ v: UInt32) {
-        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(truncatingIfNeeded: v >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: v))
     }
     @inline(__always) public mutating func u64(_ v: UInt64) {
-        withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) }
+        u32(UInt32(truncatingIfNeeded: v >> 32))
+        u32(UInt32(truncatingIfNeeded: v))
     }
     /// Length-prefixed (u32) byte string.
     public mutating func lengthPrefixed<C: Collection>(_ v: C) where C.Element == UInt8 {
         u32(UInt32(v.count))
         bytes.append(contentsOf: v)
     }
+    /// Appends `count` bytes that `body` writes into (zero-filled first) in one step, for bulk encoders.
+    public mutating func appendRaw(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: count))
+        bytes.withUnsafeMutableBytes { all in body(UnsafeMutableRawBufferPointer(rebasing: all[start..<start + count])) }
+    }
+
     /// Raw bytes with no prefix (fixed-size fields such as digests and signatures).
     public mutating func raw<C: Collection>(_ v: C) where C.Element == UInt8 { bytes.append(contentsOf: v) }
-    public mutating func string(_ s: String) { lengthPrefixed(Array(s.utf8)) }
+    public mutating func string(_ s: String) {
+        let utf8 = s.utf8
+        u32(UInt32(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
     public mutating func digest(_ d: Digest) { d.append(to: &bytes) }
     public mutating func signature(_ s: Signature) { s.append(to: &bytes) }
 }
@@ -120,8 +144,18 @@ public struct ByteReader: Sendable {
         return Array(bytes[offset..<offset + n])
     }
     public mutating func string(_ field: String, max: Int) throws(DecodeError) -> String {
-        let b = try lengthPrefixed(field, max: max)
-        guard let s = String(validating: b, as: UTF8.self) else { throw .invalid("\(field) is not UTF-8") }
+        let n = try count(field, max: max)
+        try need(n, field)
+        let start = offset
+        offset += n
+        // ASCII is valid UTF-8 and decodes to the same String: skip the generic validating initialiser.
+        let ascii: String? = bytes.withUnsafeBufferPointer { all in
+            let b = UnsafeBufferPointer(rebasing: all[start..<start + n])
+            for byte in b where byte >= 0x80 { return nil }
+            return String(decoding: b, as: UTF8.self)
+        }
+        if let ascii { return ascii }
+        guard let s = String(validating: bytes[start..<start + n], as: UTF8.self) else { throw .invalid("\(field) is not UTF-8") }
         return s
     }
     public mutating func digest(_ field: String = "digest") throws(DecodeError) -> Digest {

@@ -30,7 +30,7 @@ public struct ClientRequest: Hashable, Sendable {
         w.u32(UInt32(client))
         w.u64(timestamp)
         w.lengthPrefixed(operation)
-        bytes = signer.sealed(w, domain: ClientRequest.domain)
+        bytes = signer.sealed(&w, domain: ClientRequest.domain)
         digest = Digest.of(bytes)
         self.client = client
         self.timestamp = timestamp
@@ -87,7 +87,7 @@ public struct ClientReply: Hashable, Sendable {
         w.u64(timestamp)
         w.u32(UInt32(replica))
         w.lengthPrefixed(result)
-        bytes = signer.sealed(w, domain: ClientReply.domain)
+        bytes = signer.sealed(&w, domain: ClientReply.domain)
         self.view = view
         self.client = client
         self.timestamp = timestamp

@@ -17,7 +17,13 @@ public struct KeyValueStore: Sendable, Equatable {
         public static let valueSizeMax = 16 * 1024
 
         public var encoded: [UInt8] {
-            var w = ByteWriter(capacity: 16)
+            var w = ByteWriter(capacity: 32 + {
+                switch self {
+                case let .put(k, v), let .append(k, v): return k.utf8.count + v.count
+                case let .get(k): return k.utf8.count
+                case .noop: return 0
+                }
+            }())
             switch self {
             case let .put(k, v): w.u8(1); w.string(k); w.lengthPrefixed(v)
             case let .get(k): w.u8(2); w.string(k)
@@ -50,14 +56,22 @@ public struct KeyValueStore: Sendable, Equatable {
     public static let keyCountMax = 1 << 20
     public static let valueLengthMax = 1 << 20
 
-    private var table: [String: [UInt8]] = [:]
-    /// The keys in sorted order, maintained on insertion (there is no delete), so a snapshot never sorts.
-    private var sortedKeys: [String] = []
+    /// Slot of each key; slots are never freed (there is no delete). Values and key bytes live in
+    /// arrays indexed by slot, so an operation hashes its key once and a snapshot hashes nothing.
+    private var index: [String: Int] = [:]
+    private var keys: [String] = []
+    /// UTF-8 of each key, by slot (what a snapshot writes).
+    private var keyBytes: [[UInt8]] = []
+    private var values: [[UInt8]] = []
+    /// Slots in sorted key order, maintained on insertion, so a snapshot never sorts.
+    private var sortedSlots: [Int] = []
+    /// Sum of key and value lengths (sizes a snapshot's buffer exactly).
+    private var payloadBytes = 0
 
     public init() {}
 
-    public var count: Int { table.count }
-    public func value(for key: String) -> [UInt8]? { table[key] }
+    public var count: Int { index.count }
+    public func value(for key: String) -> [UInt8]? { index[key].map { values[$0] } }
 
     /// Executes an operation's bytes. Undecodable operations are executed as errors (deterministically).
     public mutating func execute(_ operation: [UInt8]) -> [UInt8] {
@@ -65,16 +79,31 @@ public struct KeyValueStore: Sendable, Equatable {
         return execute(op)
     }
 
-    public static func == (a: KeyValueStore, b: KeyValueStore) -> Bool { a.table == b.table }
+    /// Same keys with the same values (keys compare as Strings, as a dictionary's would).
+    public static func == (a: KeyValueStore, b: KeyValueStore) -> Bool {
+        guard a.index.count == b.index.count else { return false }
+        for (k, slot) in a.index {
+            guard let other = b.index[k], a.values[slot] == b.values[other] else { return false }
+        }
+        return true
+    }
 
-    /// Records a new key in `sortedKeys` (binary search insertion).
-    private mutating func noteNewKey(_ k: String) {
-        var lo = 0, hi = sortedKeys.count
+    /// Adds a new key with an empty value and records it in sorted order (binary search insertion).
+    private mutating func addKey(_ k: String) -> Int {
+        var lo = 0, hi = sortedSlots.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if sortedKeys[mid] < k { lo = mid + 1 } else { hi = mid }
+            if keys[sortedSlots[mid]] < k { lo = mid + 1 } else { hi = mid }
         }
-        sortedKeys.insert(k, at: lo)
+        let slot = keys.count
+        sortedSlots.insert(slot, at: lo)
+        index[k] = slot
+        keys.append(k)
+        let utf8 = Array(k.utf8)
+        payloadBytes += utf8.count
+        keyBytes.append(utf8)
+        values.append([])
+        return slot
     }
 
     public mutating func execute(_ op: Operation) -> [UInt8] {
@@ -82,38 +111,76 @@ public struct KeyValueStore: Sendable, Equatable {
         case .noop:
             return []
         case let .put(k, v):
-            if table[k] == nil {
-                if table.count >= Self.keyCountMax { return Array("FULL".utf8) }
-                noteNewKey(k)
+            let slot: Int
+            if let s = index[k] {
+                slot = s
+            } else {
+                if index.count >= Self.keyCountMax { return Array("FULL".utf8) }
+                slot = addKey(k)
             }
-            table[k] = v
+            payloadBytes += v.count - values[slot].count
+            values[slot] = v
             return Array("OK".utf8)
         case let .get(k):
-            guard let v = table[k] else { return [0] }
-            return [1] + v
+            guard let slot = index[k] else { return [0] }
+            let v = values[slot]
+            var out: [UInt8] = []
+            out.reserveCapacity(v.count + 1)
+            out.append(1)
+            out.append(contentsOf: v)
+            return out
         case let .append(k, v):
-            if table[k] == nil {
-                if table.count >= Self.keyCountMax { return Array("FULL".utf8) }
-                noteNewKey(k)
+            let slot: Int
+            if let s = index[k] {
+                slot = s
+            } else {
+                if index.count >= Self.keyCountMax { return Array("FULL".utf8) }
+                slot = addKey(k)
             }
-            var cur = table[k] ?? []
-            if cur.count + v.count <= Self.valueLengthMax { cur.append(contentsOf: v) }
-            table[k] = cur
+            if values[slot].count + v.count <= Self.valueLengthMax {
+                values[slot].append(contentsOf: v)  // in place: no copy of the value
+                payloadBytes += v.count
+            }
             var w = ByteWriter(capacity: 8)
-            w.u64(UInt64(cur.count))
+            w.u64(UInt64(values[slot].count))
             return w.bytes
         }
     }
 
+    /// Size in bytes of `snapshot()`.
+    public var snapshotByteCount: Int { 4 + 8 * sortedSlots.count + payloadBytes }
+
     /// Canonical encoding: count, then (key, value) pairs in sorted key order.
     public func snapshot() -> [UInt8] {
-        var w = ByteWriter(capacity: 16 + table.count * 32)
-        w.u32(UInt32(table.count))
-        for k in sortedKeys {
-            w.string(k)
-            w.lengthPrefixed(table[k]!)
-        }
+        var w = ByteWriter(capacity: snapshotByteCount)
+        appendSnapshot(to: &w)
         return w.bytes
+    }
+
+    /// Appends `snapshot()` to a writer without building it separately.
+    public func appendSnapshot(to w: inout ByteWriter) {
+        w.u32(UInt32(index.count))
+        // One bulk write of the exact size: (u32 length ‖ key ‖ u32 length ‖ value) per key, in order.
+        w.appendRaw(count: snapshotByteCount - 4) { out in
+            var o = 0
+            func put(_ field: [UInt8]) {
+                let n = UInt32(field.count)
+                out[o] = UInt8(truncatingIfNeeded: n >> 24)
+                out[o + 1] = UInt8(truncatingIfNeeded: n >> 16)
+                out[o + 2] = UInt8(truncatingIfNeeded: n >> 8)
+                out[o + 3] = UInt8(truncatingIfNeeded: n)
+                o += 4
+                field.withUnsafeBytes { src in
+                    if src.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[o..<o + src.count]).copyMemory(from: src) }
+                }
+                o += field.count
+            }
+            for slot in sortedSlots {
+                put(keyBytes[slot])
+                put(values[slot])
+            }
+            precondition(o == out.count, "snapshot size mismatch")
+        }
     }
 
     public init(snapshot: [UInt8]) throws(DecodeError) {
@@ -124,8 +191,21 @@ public struct KeyValueStore: Sendable, Equatable {
             let k = try r.string("kv key", max: Operation.keySizeMax)
             if let p = previous, !(p < k) { throw .invalid("kv snapshot keys not strictly sorted") }
             previous = k
-            table[k] = try r.lengthPrefixed("kv value", max: Self.valueLengthMax)
-            sortedKeys.append(k)
+            let v = try r.lengthPrefixed("kv value", max: Self.valueLengthMax)
+            if let slot = index[k] {
+                // Distinct Strings that compare equal (canonically equivalent): the later value wins.
+                payloadBytes += v.count - values[slot].count
+                values[slot] = v
+                continue
+            }
+            let slot = keys.count
+            index[k] = slot
+            keys.append(k)
+            let utf8 = Array(k.utf8)
+            payloadBytes += utf8.count + v.count
+            keyBytes.append(utf8)
+            values.append(v)
+            sortedSlots.append(slot)
         }
         try r.expectEnd()
     }

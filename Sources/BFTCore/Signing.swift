@@ -31,7 +31,14 @@ public protocol SignatureVerifier: AnyObject {
 extension MessageSigner {
     /// Appends the signature over everything written so far.
     public func sealed(_ w: ByteWriter, domain: SigningDomain) -> [UInt8] {
-        var bytes = w.bytes
+        var w = w
+        return sealed(&w, domain: domain)
+    }
+
+    /// Same, taking the writer's bytes (left empty) so the signature is appended in place, without
+    /// copying the payload.
+    public func sealed(_ w: inout ByteWriter, domain: SigningDomain) -> [UInt8] {
+        var bytes = w.takeBytes()
         let sig = sign(domain: domain, bytes[...])
         sig.append(to: &bytes)
         return bytes

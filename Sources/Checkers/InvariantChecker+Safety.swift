@@ -112,7 +112,7 @@ extension InvariantChecker {
         _ r: ReplicaID, at p: Position, request q: RequestID, requestDigest d: Digest, result: Digest,
         _ record: ObservationRecord
     ) {
-        guard var rec = requests[q] else {
+        guard let slot = requests.index(forKey: q) else {
             if retired[q.client]?.contains(q.timestamp) == true {
                 if p.sequence >= windowFloor {
                     report(.integrity, record, "r\(r) executed \(q) at \(p) but it was already executed below seq "
@@ -123,6 +123,7 @@ extension InvariantChecker {
             report(.validity, record, "r\(r) executed \(q) (request digest \(d)) at \(p) but client c\(q.client) never issued it")
             return
         }
+        let rec = requests.values[slot]
         if rec.digest != d {
             report(.validity, record, "r\(r) executed \(q) at \(p) with request digest \(d) but client "
                 + "c\(q.client) issued it with digest \(rec.digest)")
@@ -137,10 +138,10 @@ extension InvariantChecker {
             }
             return
         }
-        rec.position = p
-        rec.executor = r
-        rec.result = result
-        requests[q] = rec
+        // In place: one hash lookup per execution.
+        requests.values[slot].position = p
+        requests.values[slot].executor = r
+        requests.values[slot].result = result
         executedRequests += 1
         if let accepted = rec.accepted, accepted != result {
             report(.clientResult, record, "r\(r) executed \(q) at \(p) with result \(result) but client c\(q.client) "
@@ -165,10 +166,10 @@ extension InvariantChecker {
     }
 
     func onRequestCompleted(_ q: RequestID, result: Digest, _ record: ObservationRecord) {
-        guard var rec = requests[q], rec.accepted == nil else { return }
-        rec.accepted = result
-        rec.completeTime = record.time
-        requests[q] = rec
+        guard let slot = requests.index(forKey: q), requests.values[slot].accepted == nil else { return }
+        requests.values[slot].accepted = result
+        requests.values[slot].completeTime = record.time
+        let rec = requests.values[slot]
         completedRequests += 1
         if config.recordsLatencies { latencies.append(record.time - rec.issueTime) }
         if deadline(issuedAt: rec.issueTime) < record.time { lateCompletions += 1 }

@@ -26,7 +26,7 @@ public struct Proposal: Hashable, Sendable {
         timeoutCertificate?.encode(into: &w)
         self.block = block
         self.timeoutCertificate = timeoutCertificate
-        bytes = signer.sealed(w, domain: HotStuffDomain.proposal)
+        bytes = signer.sealed(&w, domain: HotStuffDomain.proposal)
     }
 
     init(from r: inout ByteReader) throws(DecodeError) {
@@ -121,7 +121,7 @@ public struct NewView: Hashable, Sendable {
         self.sender = sender
         self.highQC = highQC
         self.lastVote = lastVote
-        bytes = signer.sealed(w, domain: HotStuffDomain.newView)
+        bytes = signer.sealed(&w, domain: HotStuffDomain.newView)
     }
 
     init(from r: inout ByteReader) throws(DecodeError) {

@@ -94,7 +94,7 @@ public struct PrePrepare: Hashable, Sendable {
     public init(view: UInt64, sequence: UInt64, requests: [ClientRequest], digest: Digest? = nil, signer: MessageSigner) {
         let d = digest ?? batchDigest(requests)
         let replica = replicaOf(signer)
-        var w = ByteWriter(capacity: 64 + requests.reduce(0) { $0 + $1.bytes.count + 4 })
+        var w = ByteWriter(capacity: 128 + requests.reduce(0) { $0 + $1.bytes.count + 4 })
         w.u8(PBFTWireTag.prePrepare)
         w.u64(view)
         w.u64(sequence)
@@ -102,7 +102,7 @@ public struct PrePrepare: Hashable, Sendable {
         w.u32(UInt32(requests.count))
         for r in requests { r.encodeEmbedded(into: &w) }
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: PrePrepare.domain)
+        bytes = signer.sealed(&w, domain: PrePrepare.domain)
         self.view = view
         self.sequence = sequence
         self.digest = d
@@ -147,7 +147,7 @@ private func encodeVote(tag: UInt8, domain: SigningDomain, view: UInt64, sequenc
     w.u64(sequence)
     w.digest(digest)
     w.u32(UInt32(replicaOf(signer)))
-    return signer.sealed(w, domain: domain)
+    return signer.sealed(&w, domain: domain)
 }
 
 /// Field names for decode errors, as literals (interpolating them on every decode would allocate).
@@ -249,7 +249,7 @@ public struct Checkpoint: Hashable, Sendable {
         w.digest(stateDigest)
         replica = replicaOf(signer)
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: Checkpoint.domain)
+        bytes = signer.sealed(&w, domain: Checkpoint.domain)
         self.sequence = sequence
         self.stateDigest = stateDigest
     }
@@ -324,7 +324,7 @@ public struct ViewChange: Hashable, Sendable {
         for p in preparedCertificates { p.encode(into: &w) }
         replica = replicaOf(signer)
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: ViewChange.domain)
+        bytes = signer.sealed(&w, domain: ViewChange.domain)
         self.newView = newView
         self.stableSequence = stableSequence
         self.stableDigest = stableDigest
@@ -378,7 +378,7 @@ public struct NewView: Hashable, Sendable {
         for p in prePrepares { w.lengthPrefixed(p.bytes) }
         replica = replicaOf(signer)
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: NewView.domain)
+        bytes = signer.sealed(&w, domain: NewView.domain)
         self.view = view
         self.viewChanges = viewChanges
         self.prePrepares = prePrepares
@@ -425,7 +425,7 @@ public struct FetchState: Hashable, Sendable {
         w.digest(stateDigest)
         replica = replicaOf(signer)
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: FetchState.domain)
+        bytes = signer.sealed(&w, domain: FetchState.domain)
         self.sequence = sequence
         self.stateDigest = stateDigest
     }
@@ -461,7 +461,7 @@ public struct CheckpointState: Hashable, Sendable {
         w.lengthPrefixed(state)
         replica = replicaOf(signer)
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: CheckpointState.domain)
+        bytes = signer.sealed(&w, domain: CheckpointState.domain)
         self.sequence = sequence
         self.state = state
     }
@@ -494,7 +494,7 @@ public struct FetchBatch: Hashable, Sendable {
         w.u64(sequence)
         replica = replicaOf(signer)
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: FetchBatch.domain)
+        bytes = signer.sealed(&w, domain: FetchBatch.domain)
         self.sequence = sequence
     }
 
@@ -530,7 +530,7 @@ public struct CommittedBatch: Hashable, Sendable {
         for c in commits { w.lengthPrefixed(c.bytes) }
         replica = replicaOf(signer)
         w.u32(UInt32(replica))
-        bytes = signer.sealed(w, domain: CommittedBatch.domain)
+        bytes = signer.sealed(&w, domain: CommittedBatch.domain)
         self.prePrepare = prePrepare
         self.commits = commits
     }

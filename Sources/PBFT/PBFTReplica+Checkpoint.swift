@@ -93,15 +93,19 @@ extension PBFTReplica {
     /// Rule K3: everything at or below the stable checkpoint is discarded; memory stays bounded by the window.
     mutating func collectGarbage() {
         let h = stableSequence
-        for s in log.keys where s <= h { log[s] = nil }
-        for s in preparedCertificates.keys where s <= h { preparedCertificates[s] = nil }
-        for s in snapshots.keys where s < h { snapshots[s] = nil }
+        // Keys are collected before removing: mutating a collection while iterating it copies it whole.
+        for s in log.keys.filter({ $0 <= h }) { log[s] = nil }
+        for s in preparedCertificates.keys.filter({ $0 <= h }) { preparedCertificates[s] = nil }
+        for s in snapshots.keys.filter({ $0 < h }) { snapshots[s] = nil }
         // Requests this replica will never execute itself (state transfer skipped them) leave `assigned`.
-        for request in assigned {
-            if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { assigned.remove(request) }
+        let cache = replyCache
+        let done = assigned.filter { request in
+            if let cached = cache[request.client], cached.timestamp >= request.timestamp { return true }
+            return false
         }
+        for request in done { assigned.remove(request) }
         for r in 0..<config.n {
-            for s in checkpointVotes[r].keys where s <= h { checkpointVotes[r][s] = nil }
+            for s in checkpointVotes[r].keys.filter({ $0 <= h }) { checkpointVotes[r][s] = nil }
         }
     }
 }

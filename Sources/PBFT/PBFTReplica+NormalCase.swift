@@ -162,9 +162,9 @@ extension PBFTReplica {
         guard isCurrentView(p.view, from: from, bytes: p.bytes, &actions) else { return }
         guard p.replica != primary(of: view) else { return reject(.unknownSender, from, &actions) }
         guard inWindow(p.sequence) else { return reject(.outsideWindow, from, &actions) }
-        if log[p.sequence] == nil { log[p.sequence] = Slot(n: config.n) }
-        guard log[p.sequence]!.prepares[p.replica] == nil else { return }
-        log[p.sequence]!.prepares[p.replica] = p  // in place: no copy of the vote arrays
+        let i = slotIndex(p.sequence)
+        // In place (inout through the index): neither the slot nor its vote arrays are copied.
+        guard PBFTReplica.storeFirst(p, at: p.replica, in: &log.values[i].prepares) else { return }
         checkPrepared(p.sequence, &actions)
     }
 
@@ -172,10 +172,54 @@ extension PBFTReplica {
     mutating func onCommit(_ c: Commit, from: Principal, _ actions: inout [ReplicaAction]) {
         guard isCurrentView(c.view, from: from, bytes: c.bytes, &actions) else { return }
         guard inWindow(c.sequence) else { return reject(.outsideWindow, from, &actions) }
-        if log[c.sequence] == nil { log[c.sequence] = Slot(n: config.n) }
-        guard log[c.sequence]!.commits[c.replica] == nil else { return }
-        log[c.sequence]!.commits[c.replica] = c
+        let i = slotIndex(c.sequence)
+        guard PBFTReplica.storeFirst(c, at: c.replica, in: &log.values[i].commits) else { return }
         checkCommitted(c.sequence, &actions)
+    }
+
+    /// Stores a signer's vote unless it already has one there; returns whether it stored it.
+    static func storeFirst<V>(_ vote: V, at index: Int, in votes: inout [V?]) -> Bool {
+        guard votes[index] == nil else { return false }
+        votes[index] = vote
+        return true
+    }
+
+    /// Rule N3's test on a slot read in place: the PRE-PREPARE and the first `needed` matching PREPAREs,
+    /// once there are that many and the slot is not yet prepared.
+    static func preparedQuorum(_ slot: inout Slot, needed: Int) -> (PrePrepare, [Prepare])? {
+        guard !slot.prepared, let pp = slot.prePrepare else { return nil }
+        var count = 0
+        for case let p? in slot.prepares where p.digest == pp.digest && p.view == pp.view { count += 1 }
+        guard count >= needed else { return nil }
+        var matching: [Prepare] = []
+        matching.reserveCapacity(needed)
+        for case let p? in slot.prepares where p.digest == pp.digest && p.view == pp.view && matching.count < needed {
+            matching.append(p)
+        }
+        return (pp, matching)
+    }
+
+    /// Rule N5's test on a slot read in place: the PRE-PREPARE once `needed` COMMITs count and the slot is
+    /// not yet committed.
+    static func committedQuorum(_ slot: inout Slot, needed: Int, anyDigest: Bool) -> PrePrepare? {
+        guard !slot.committed, let pp = slot.prePrepare else { return nil }
+        var count = 0
+        if anyDigest {
+            // Deliberately broken (test-the-tester): any COMMIT for the sequence counts.
+            for case _? in slot.commits { count += 1 }
+        } else {
+            guard slot.prepared else { return nil }
+            for case let c? in slot.commits where c.digest == pp.digest { count += 1 }
+        }
+        return count >= needed ? pp : nil
+    }
+
+    /// Index of the log slot for `sequence`, creating an empty slot if there is none (one hash lookup
+    /// when it exists). Valid until the log is next inserted into or pruned.
+    mutating func slotIndex(_ sequence: UInt64) -> Dictionary<UInt64, Slot>.Index {
+        if let i = log.index(forKey: sequence) { return i }
+        log[sequence] = Slot(n: config.n)
+        return log.index(forKey: sequence)!
     }
 
     /// Rule N1: normal-case messages count only in the replica's current view and not while it is
@@ -195,19 +239,14 @@ extension PBFTReplica {
     /// PREPAREs from distinct backups (2f when n = 3f+1; Q1). It then records the prepared
     /// certificate and multicasts COMMIT (rule N4).
     mutating func checkPrepared(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        guard let pp = log[sequence]?.prePrepare, log[sequence]?.prepared == false else { return }
-        var count = 0
-        for case let p? in log[sequence]!.prepares where p.digest == pp.digest && p.view == pp.view { count += 1 }
-        guard count >= quorum.quorum - 1 else { return }
-        var matching: [Prepare] = []
-        matching.reserveCapacity(quorum.quorum - 1)
-        for case let p? in log[sequence]!.prepares where p.digest == pp.digest && p.view == pp.view && matching.count < quorum.quorum - 1 {
-            matching.append(p)
-        }
-        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: matching)
+        // One hash lookup; the slot is read and updated in place through its index.
+        let needed = quorum.quorum - 1
+        guard let i = log.index(forKey: sequence),
+              let (pp, matching) = PBFTReplica.preparedQuorum(&log.values[i], needed: needed) else { return }
         let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
-        log[sequence]!.prepared = true  // in place: no copy of the vote arrays
-        log[sequence]!.commits[id] = commit
+        log.values[i].prepared = true  // in place: no copy of the vote arrays
+        log.values[i].commits[id] = commit
+        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: matching)
         persistVote(phase: 3, view: pp.view, sequence: sequence, digest: pp.digest, &actions)
         actions.append(.broadcast(commit.bytes))
         checkCommitted(sequence, &actions)
@@ -216,17 +255,11 @@ extension PBFTReplica {
     /// Rule N5: committed-local(m, v, n) holds once the replica prepared m and has `quorum` matching
     /// COMMITs from distinct replicas (2f+1 when n = 3f+1). It then executes in sequence order.
     mutating func checkCommitted(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        guard let pp = log[sequence]?.prePrepare, log[sequence]?.committed == false else { return }
-        var count = 0
-        if config.mutations.contains(.commitWithoutDigestMatch) {
-            // Deliberately broken (test-the-tester): any COMMIT for the sequence counts.
-            for case _? in log[sequence]!.commits { count += 1 }
-        } else {
-            guard log[sequence]!.prepared else { return }
-            for case let c? in log[sequence]!.commits where c.digest == pp.digest { count += 1 }
-        }
-        guard count >= quorum.quorum else { return }
-        log[sequence]!.committed = true
+        let needed = quorum.quorum
+        let anyDigest = config.mutations.contains(.commitWithoutDigestMatch)
+        guard let i = log.index(forKey: sequence),
+              let pp = PBFTReplica.committedQuorum(&log.values[i], needed: needed, anyDigest: anyDigest) else { return }
+        log.values[i].committed = true
         actions.append(.observe(.committed(sequence: sequence, view: pp.view, digest: pp.digest, requestCount: pp.requests.count)))
         executeCommitted(&actions)
     }
@@ -257,8 +290,8 @@ extension PBFTReplica {
             if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { continue }
             let result = store.execute(request.operation)
             replyCache[request.client] = CachedReply(timestamp: request.timestamp, result: result)
-            if let known = waiting[request.client], known.timestamp <= request.timestamp {
-                waiting[request.client] = nil
+            if let i = waiting.index(forKey: request.client), waiting.values[i].timestamp <= request.timestamp {
+                waiting.remove(at: i)
             }
             sendReply(client: request.client, timestamp: request.timestamp, result: result, &actions)
             actions.append(.observe(.executed(sequence: pp.sequence, index: index, request: request.id,

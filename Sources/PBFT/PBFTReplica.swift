@@ -309,8 +309,10 @@ public struct PBFTReplica: StateMachine {
     /// u32-prefixed result)` sorted by client. Replies are re-signed on demand, so no replica-specific
     /// bytes enter the state.
     static func encodeState(store: KeyValueStore, replyCache: [ClientID: CachedReply]) -> [UInt8] {
-        var w = ByteWriter(capacity: 256)
-        w.lengthPrefixed(store.snapshot())
+        let snapshotSize = store.snapshotByteCount
+        var w = ByteWriter(capacity: 8 + snapshotSize + replyCache.count * 48)
+        w.u32(UInt32(snapshotSize))
+        store.appendSnapshot(to: &w)
         w.u32(UInt32(replyCache.count))
         for client in replyCache.keys.sorted() {
             let entry = replyCache[client]!

@@ -9,9 +9,8 @@ extension Simulator {
     /// run in the order the machine emitted them. A batch that sends nothing leaves its writes unsynced
     /// (a crash before the next sync loses them).
     func handle(machine index: Int, _ input: ReplicaInput) {
-        var batch = actionBuffer
+        var batch = actionBuffer  // always left empty by the previous call
         actionBuffer = []
-        batch.removeAll(keepingCapacity: true)
         machines[index].handle(input, into: &batch)
         var sends = false
         for action in batch {
@@ -206,7 +205,7 @@ extension Simulator {
     func crash(_ index: Int) {
         guard index >= 0, index < machines.count else { return }
         crashed[index] = true
-        timerGenerations[index] = [:]
+        timerGenerations[index] = TimerTable()
         storage[index].loseUnsynced()
     }
 

@@ -1,5 +1,5 @@
 import BFTCore
-import HeapModule
+import DequeModule
 import ScenarioFormat
 
 /// A discrete-event simulator: the shell that carries out the actions of sans-IO state machines
@@ -25,11 +25,15 @@ public final class Simulator {
     let names: [String]
     var crashed: [Bool]
     var network: NetworkModel
-    var queue = Heap<Event>()
+    var queue = EventQueue()
+    /// What each queued event does, by `Event.slot` (kept out of the heap so its nodes stay small).
+    var eventKinds: [Event.Kind?] = []
+    /// Free indices of `eventKinds`.
+    var freeEventSlots: [UInt32] = []
     var nextSequence: UInt64 = 0
     var nextMessageID: UInt64 = 0
     /// Generation of each armed timer per machine; an event whose generation differs is stale.
-    var timerGenerations: [[TimerID: UInt64]]
+    var timerGenerations: [TimerTable]
     var nextGeneration: UInt64 = 1
     /// What each machine's storage has synced (survives crashes) and has not synced yet (lost by one).
     var storage: [Storage]
@@ -123,7 +127,7 @@ public final class Simulator {
         self.principals = principals
         self.names = principals.map(\.description)
         self.crashed = Array(repeating: false, count: machines.count)
-        self.timerGenerations = Array(repeating: [:], count: machines.count)
+        self.timerGenerations = Array(repeating: TimerTable(), count: machines.count)
         self.storage = Array(repeating: Storage(), count: machines.count)
         self.network = NetworkModel(spec: scenario.network, replicaCount: n + twinned.count, seed: scenario.seed)
         if scenario.stop.untilClientsDone, let perClient = scenario.workload.requestsPerClient {
@@ -172,6 +176,8 @@ public final class Simulator {
         let timeLimit = scenario.stop.timeLimit
         var reason = SimulationResult.StopReason.noEvents
         while let event = queue.popMin() {
+            let kind = eventKinds[Int(event.slot)].take()!
+            freeEventSlots.append(event.slot)
             if event.time > timeLimit {
                 now = timeLimit
                 reason = .timeLimit
@@ -180,7 +186,7 @@ public final class Simulator {
             now = event.time
             eventIndex = eventsProcessed
             eventsProcessed += 1
-            dispatch(event)
+            dispatch(kind)
             if let target = completionsTarget, requestsCompleted >= target {
                 reason = .clientsDone
                 break
@@ -215,12 +221,20 @@ public final class Simulator {
 
     @inline(__always)
     func schedule(at time: Nanoseconds, _ kind: Event.Kind) {
-        queue.insert(Event(time: time, sequence: nextSequence, kind: kind))
+        let slot: UInt32
+        if let free = freeEventSlots.popLast() {
+            slot = free
+            eventKinds[Int(slot)] = kind
+        } else {
+            slot = UInt32(eventKinds.count)
+            eventKinds.append(kind)
+        }
+        queue.insert(Event(time: time, sequence: nextSequence, slot: slot))
         nextSequence += 1
     }
 
-    private func dispatch(_ event: Event) {
-        switch event.kind {
+    private func dispatch(_ kind: Event.Kind) {
+        switch kind {
         case .deliver(let from, let to, let id, let bytes):
             onDeliver(from: Int(from), to: Int(to), id: id, bytes: bytes)
         case .timer(let machine, let timer, let generation):
@@ -268,7 +282,8 @@ struct Event: Comparable {
     }
     var time: Nanoseconds
     var sequence: UInt64
-    var kind: Kind
+    /// Index of the event's `Kind` in `Simulator.eventKinds`.
+    var slot: UInt32
 
     @inline(__always)
     static func < (a: Event, b: Event) -> Bool {
@@ -289,14 +304,14 @@ struct Storage {
     var synced: [String: [UInt8]] = [:]
     var unsynced: [(key: String, bytes: [UInt8])] = []
     /// Last synced writes, oldest first: (key, value before the write).
-    var history: [(key: String, previous: [UInt8]?)] = []
+    var history = Deque<(key: String, previous: [UInt8]?)>()
 
     mutating func write(_ key: String, _ bytes: [UInt8]) { unsynced.append((key, bytes)) }
 
     mutating func sync() {
         for w in unsynced {
-            history.append((w.key, synced[w.key]))
-            synced[w.key] = w.bytes
+            // One hash per write: the replaced value comes back from the update.
+            history.append((w.key, synced.updateValue(w.bytes, forKey: w.key)))
         }
         unsynced.removeAll(keepingCapacity: true)
         if history.count > Storage.historyMax { history.removeFirst(history.count - Storage.historyMax) }
@@ -310,5 +325,86 @@ struct Storage {
             let w = history.removeLast()
             synced[w.key] = w.previous
         }
+    }
+}
+
+/// The armed timers of one machine and their generations: a map from `TimerID` kept as a short array
+/// searched linearly (a machine arms a handful of timers; no hashing per set, cancel or fire). Same
+/// contents as a dictionary; nothing iterates it.
+struct TimerTable {
+    private var ids: [TimerID] = []
+    private var generations: [UInt64] = []
+
+    @inline(__always)
+    private func find(_ timer: TimerID) -> Int? {
+        for i in ids.indices where ids[i] == timer { return i }
+        return nil
+    }
+
+    subscript(_ timer: TimerID) -> UInt64? {
+        get { find(timer).map { generations[$0] } }
+        set {
+            if let i = find(timer) {
+                if let g = newValue {
+                    generations[i] = g
+                } else {
+                    ids.swapAt(i, ids.count - 1)
+                    generations.swapAt(i, generations.count - 1)
+                    ids.removeLast()
+                    generations.removeLast()
+                }
+            } else if let g = newValue {
+                ids.append(timer)
+                generations.append(g)
+            }
+        }
+    }
+}
+
+/// The pending events: an implicit 4-ary min-heap of small trivial nodes. Events are totally ordered
+/// by (time, sequence), so the pop order is the same as any other correct priority queue's.
+struct EventQueue {
+    private var nodes: [Event] = []
+
+    var count: Int { nodes.count }
+
+    mutating func insert(_ event: Event) {
+        nodes.append(event)
+        nodes.withUnsafeMutableBufferPointer { p in
+            var i = p.count - 1
+            while i > 0 {
+                let parent = (i - 1) >> 2
+                guard event < p[parent] else { break }
+                p[i] = p[parent]
+                i = parent
+            }
+            p[i] = event
+        }
+    }
+
+    mutating func popMin() -> Event? {
+        guard let last = nodes.popLast() else { return nil }
+        if nodes.isEmpty { return last }
+        let top = nodes[0]
+        nodes.withUnsafeMutableBufferPointer { p in
+            let n = p.count
+            var i = 0
+            while true {
+                let first = 4 * i + 1
+                if first >= n { break }
+                var m = first
+                var j = first + 1
+                let end = min(first + 4, n)
+                while j < end {
+                    if p[j] < p[m] { m = j }
+                    j += 1
+                }
+                guard p[m] < last else { break }
+                p[i] = p[m]
+                i = m
+            }
+            p[i] = last
+        }
+        return top
     }
 }
