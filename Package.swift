@@ -54,6 +54,7 @@ let package = Package(
         // Discrete-event simulator shell: virtual time, network model, timeline, trace.
         .target(name: "Simulation", dependencies: [
             "BFTCore", "ScenarioFormat",
+            .product(name: "HeapModule", package: "swift-collections"),
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: fast),
         // Safety and liveness checkers over observations (never simulator internals).

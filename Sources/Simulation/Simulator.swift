@@ -1,5 +1,6 @@
 import BFTCore
 import DequeModule
+import HeapModule
 import ScenarioFormat
 
 /// A discrete-event simulator: the shell that carries out the actions of sans-IO state machines
@@ -25,7 +26,7 @@ public final class Simulator {
     let names: [String]
     var crashed: [Bool]
     var network: NetworkModel
-    var queue = EventQueue()
+    var queue = Heap<Event>()
     /// What each queued event does, by `Event.slot` (kept out of the heap so its nodes stay small).
     var eventKinds: [Event.Kind?] = []
     /// Free indices of `eventKinds`.
@@ -358,53 +359,5 @@ struct TimerTable {
                 generations.append(g)
             }
         }
-    }
-}
-
-/// The pending events: an implicit 4-ary min-heap of small trivial nodes. Events are totally ordered
-/// by (time, sequence), so the pop order is the same as any other correct priority queue's.
-struct EventQueue {
-    private var nodes: [Event] = []
-
-    var count: Int { nodes.count }
-
-    mutating func insert(_ event: Event) {
-        nodes.append(event)
-        nodes.withUnsafeMutableBufferPointer { p in
-            var i = p.count - 1
-            while i > 0 {
-                let parent = (i - 1) >> 2
-                guard event < p[parent] else { break }
-                p[i] = p[parent]
-                i = parent
-            }
-            p[i] = event
-        }
-    }
-
-    mutating func popMin() -> Event? {
-        guard let last = nodes.popLast() else { return nil }
-        if nodes.isEmpty { return last }
-        let top = nodes[0]
-        nodes.withUnsafeMutableBufferPointer { p in
-            let n = p.count
-            var i = 0
-            while true {
-                let first = 4 * i + 1
-                if first >= n { break }
-                var m = first
-                var j = first + 1
-                let end = min(first + 4, n)
-                while j < end {
-                    if p[j] < p[m] { m = j }
-                    j += 1
-                }
-                guard p[m] < last else { break }
-                p[i] = p[m]
-                i = m
-            }
-            p[i] = last
-        }
-        return top
     }
 }
