@@ -75,12 +75,12 @@ public final class Campaign {
 
     /// Runs the campaign and writes its directory (when `out` is set).
     public func run() throws(FuzzError) -> CampaignResult {
-        let start = Date()
+        let start = WallClock.now()
         var next = options.shard.index
-        var lastProgress = Date.distantPast
+        var lastProgress = -Double.infinity
         while true {
             if let limit = options.runs, next >= limit { break }
-            if let budget = options.timeBudget, Date().timeIntervalSince(start) >= budget { break }
+            if let budget = options.timeBudget, WallClock.now() - start >= budget { break }
             var indices: [Int] = []
             while indices.count < Self.batchSize, options.runs.map({ next < $0 }) ?? true {
                 indices.append(next)
@@ -94,18 +94,18 @@ public final class Campaign {
                 FuzzRun.run(scenarios[k], index: batch[k], mutant: mutant, coverage: coverage)
             }
             for (s, v) in zip(scenarios, verdicts) { fold(s, v) }
-            if options.progress, Date().timeIntervalSince(lastProgress) >= 1 {
-                lastProgress = Date()
-                progressLine(elapsed: lastProgress.timeIntervalSince(start), next: next)
+            if options.progress, WallClock.now() - lastProgress >= 1 {
+                lastProgress = WallClock.now()
+                progressLine(elapsed: lastProgress - start, next: next)
             }
         }
-        let elapsed = Date().timeIntervalSince(start)
+        let elapsed = WallClock.now() - start
         if options.progress { progressLine(elapsed: elapsed, next: next); FileHandle.standardError.write(Data("\n".utf8)) }
-        let shrinkStart = Date()
+        let shrinkStart = WallClock.now()
         if options.shrink { shrinkAll() }
         var result = makeResult()
         result.timing = CampaignTiming(elapsedSeconds: elapsed, runsPerSecond: elapsed > 0 ? Double(runs) / elapsed : 0,
-                                       jobs: options.jobs, shrinkSeconds: Date().timeIntervalSince(shrinkStart))
+                                       jobs: options.jobs, shrinkSeconds: WallClock.now() - shrinkStart)
         if let out = options.out { try write(options.omitTiming ? result.withoutTiming : result, to: out) }
         return result
     }
