@@ -78,6 +78,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
             "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live",

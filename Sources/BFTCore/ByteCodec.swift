@@ -37,6 +37,22 @@ public struct ByteWriter: Sendable {
         return out
     }
 
+    /// Bytes written so far.
+    public var count: Int { bytes.count }
+
+    /// Empties the writer and keeps its buffer, for writers reused across records.
+    public mutating func reset() { bytes.removeAll(keepingCapacity: true) }
+
+    /// Overwrites four bytes at `offset` (already written) with `v`, for length prefixes known only
+    /// after the body is written.
+    public mutating func setU32(_ v: UInt32, at offset: Int) {
+        precondition(offset >= 0 && offset + 4 <= bytes.count, "setU32 outside the written bytes")
+        bytes[offset] = UInt8(truncatingIfNeeded: v >> 24)
+        bytes[offset + 1] = UInt8(truncatingIfNeeded: v >> 16)
+        bytes[offset + 2] = UInt8(truncatingIfNeeded: v >> 8)
+        bytes[offset + 3] = UInt8(truncatingIfNeeded: v)
+    }
+
     @inline(__always) public mutating func u8(_ v: UInt8) { bytes.append(v) }
     @inline(__always) public mutating func bool(_ v: Bool) { bytes.append(v ? 1 : 0) }
     @inline(__always) public mutating func u16(_ v: UInt16) {

@@ -176,13 +176,14 @@ public enum KeyFiles {
         if config.usesMACs {
             let replicaKX = try config.kxKeys(config.replicaKX)
             var signers: [Principal: MessageSigner] = [:]
-            var clients: [Int: MACClient] = [:]
+            var clients: [MACClient] = []
             for c in range {
                 guard let m = MACClient(client: c, seed: seeds[c], replicaKX: replicaKX) else { throw .config("key exchange failed for client \(c)") }
                 signers[.client(c)] = m
-                clients[c] = m
+                clients.append(m)
             }
-            return Keyring(signers: signers, verifier: MACClientsVerifier(clients: clients), replicas: config.n, clients: config.clientKeys.count)
+            return Keyring(signers: signers, verifier: MACClientsVerifier(first: range.lowerBound, clients: clients),
+                           replicas: config.n, clients: config.clientKeys.count)
         }
         var own: [Principal: [UInt8]] = [:]
         for c in range { own[.client(c)] = seeds[c] }

@@ -5,7 +5,8 @@ import Runner
 
 /// `bftsim check DIR`: the simulator's checkers over a live run's observation logs.
 ///
-/// Reads `DIR/cluster.json` (n, f, liveness bound) and every `observations.jsonl` under `DIR`, merges
+/// Reads `DIR/cluster.json` (n, f, liveness bound) and every observation log under `DIR`
+/// (`observations.bin`, or the JSON lines of older logs), merges
 /// them on the wall-clock axis (rebased to the earliest record), renumbers events in merged order, and
 /// feeds `InvariantChecker`. Replicas named with `--byzantine` are untrusted, as in a scenario.
 public enum LiveCheck {
@@ -19,7 +20,7 @@ public enum LiveCheck {
         guard let e = FileManager.default.enumerator(atPath: dir) else { return [] }
         var out: [String] = []
         while let p = e.nextObject() as? String {
-            if p.hasSuffix("observations.jsonl") { out.append(dir + "/" + p) }
+            if p.hasSuffix(ObservationLog.fileName) || p.hasSuffix("observations.jsonl") { out.append(dir + "/" + p) }
         }
         return out.sorted()
     }
@@ -54,7 +55,7 @@ public enum LiveCheck {
         let status: RunStatus = report.safety == .violated ? .safetyViolation : (report.liveness == .violated ? .livenessViolation : .asExpected)
 
         var out: [String] = []
-        out.append("live run  \(dir)  (\(config.protocolName), n=\(config.n), f=\(config.f), \(files.count) logs, \(records.count) observations\(bad > 0 ? ", \(bad) unreadable lines" : ""))")
+        out.append("live run  \(dir)  (\(config.protocolName), n=\(config.n), f=\(config.f), \(files.count) logs, \(records.count) observations\(bad > 0 ? ", \(bad) unreadable records" : ""))")
         out.append("outcome   \(status.label.uppercased())  safety: \(report.safety.rawValue) (expected holds), liveness: \(report.liveness.rawValue) (expected holds)")
         for kind in ViolationKind.allCases {
             let v = report.violations.first { $0.kind == kind }

@@ -38,8 +38,11 @@ public final class LoadGenerator: @unchecked Sendable {
     let first: Int
     let count: Int
     private var machines: [Client]
-    private var timers: [Int: (Scheduled<Void>, UInt64)] = [:]
-    private var generation: UInt64 = 0
+    /// Client timers, keyed `client index × 4 + (kind & 3)`, behind one event-loop wake-up.
+    private var deadlines: DeadlineQueue
+    private var timerIDs: [TimerID]
+    private var wake: Scheduled<Void>?
+    private var wakeAt = Int64.max
     private var channels: [Channel?]
     private var pending: [[ByteBuffer]]
     private var actions: [ReplicaAction] = []
@@ -68,6 +71,8 @@ public final class LoadGenerator: @unchecked Sendable {
         channels = Array(repeating: nil, count: config.n)
         pending = Array(repeating: [], count: config.n)
         issueTime = Array(repeating: 0, count: count)
+        deadlines = DeadlineQueue(keys: count * 4)
+        timerIDs = Array(repeating: TimerID(kind: 0), count: count * 4)
         log = try ObservationLog(path: logPath)
     }
 
@@ -146,21 +151,33 @@ public final class LoadGenerator: @unchecked Sendable {
             case .broadcast: break
             case .setTimer(let t, let after):
                 let key = i * 4 + Int(t.kind & 3)
-                if let (s, _) = timers[key] { s.cancel() }
-                generation += 1
-                let gen = generation
-                let s = loop.scheduleTask(in: .nanoseconds(max(0, after))) { [self] in
-                    guard let (_, g) = timers[key], g == gen else { return }
-                    timers[key] = nil
-                    deliver(i, .timer(t))
-                    flush()
-                }
-                timers[key] = (s, gen)
+                timerIDs[key] = t
+                deadlines.arm(key, at: now + max(0, after))
+                scheduleWake()
             case .cancelTimer(let t):
-                if let (s, _) = timers.removeValue(forKey: i * 4 + Int(t.kind & 3)) { s.cancel() }
+                deadlines.cancel(i * 4 + Int(t.kind & 3))
             case .persist: break
             }
         }
+    }
+
+    /// Makes sure the loop wakes up by the earliest deadline.
+    private func scheduleWake() {
+        guard let at = deadlines.earliest, at < wakeAt else { return }
+        wake?.cancel()
+        wakeAt = at
+        wake = loop.scheduleTask(in: .nanoseconds(max(0, at - ReplicaHost.wallNanos()))) { [self] in onWake() }
+    }
+
+    private func onWake() {
+        wake = nil
+        wakeAt = .max
+        let now = ReplicaHost.wallNanos()
+        while let key = deadlines.popDue(now: now) {
+            deliver(key / 4, .timer(timerIDs[key]))
+        }
+        flush()
+        scheduleWake()
     }
 
     private func flush() {

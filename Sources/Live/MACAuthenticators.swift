@@ -1,6 +1,7 @@
 import BFTCore
 import BFTCrypto
 import CSodium
+import Foundation
 
 /// PBFT's MAC authenticators for client traffic (Castro & Liskov, TOCS'02 §3.2), fitted into the
 /// existing 64-byte signature field so neither protocol code nor the wire format changes.
@@ -40,12 +41,28 @@ enum MACAuth {
         return (rx, tx)
     }
 
-    static func mac(key: [UInt8], domain: SigningDomain, message: ArraySlice<UInt8>, length: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 16)
-        message.withUnsafeBufferPointer { m in
-            _ = bftsim_blake2b_two_parts(&out, 16, key, key.count, domain.bytes, UInt64(domain.bytes.count), m.baseAddress, UInt64(m.count))
+    /// The 16-byte keyed-BLAKE2b tag of `domain ‖ message`, computed without heap allocation.
+    static func tag(key: UnsafeRawBufferPointer, domain: SigningDomain, message: ArraySlice<UInt8>) -> SIMD2<UInt64> {
+        var out = SIMD2<UInt64>()
+        withUnsafeMutableBytes(of: &out) { o in
+            domain.bytes.withUnsafeBufferPointer { d in
+                message.withUnsafeBufferPointer { m in
+                    _ = bftsim_blake2b_two_parts(o.baseAddress!.assumingMemoryBound(to: UInt8.self), 16,
+                                                 key.baseAddress!.assumingMemoryBound(to: UInt8.self), key.count,
+                                                 d.baseAddress, UInt64(d.count), m.baseAddress, UInt64(m.count))
+                }
+            }
         }
-        return Array(out.prefix(length))
+        return out
+    }
+
+    /// Whether `signature[offset ..< offset+length]` equals the first `length` bytes of `tag`.
+    static func matches(_ signature: Signature, offset: Int, length: Int, _ tag: SIMD2<UInt64>) -> Bool {
+        withUnsafeBytes(of: signature.words) { s in
+            withUnsafeBytes(of: tag) { t in
+                memcmp(s.baseAddress! + offset, t.baseAddress!, length) == 0
+            }
+        }
     }
 
     static func slot(n: Int) -> Int { min(16, Signature.byteCount / n) }
@@ -69,29 +86,49 @@ final class MACReplicaSigner: MessageSigner {
         self.keys = keys
     }
     func sign(domain: SigningDomain, _ message: ArraySlice<UInt8>) -> Signature {
-        guard domain == ClientReply.domain, let c = MACAuth.replyClient(message), let k = keys.keys(client: c) else {
+        guard domain == ClientReply.domain, let c = MACAuth.replyClient(message), keys.derive(client: c) else {
             return ed25519.sign(domain: domain, message)
         }
-        var bytes = MACAuth.mac(key: k.tx, domain: domain, message: message, length: 16)
-        bytes += [UInt8](repeating: 0, count: Signature.byteCount - bytes.count)
-        return Signature(bytes: bytes)
+        let t = keys.withKey(client: c, .tx) { MACAuth.tag(key: $0, domain: domain, message: message) }
+        var words = SIMD8<UInt64>.zero
+        words[0] = t[0]
+        words[1] = t[1]
+        return Signature(words: words)
     }
 }
 
-/// Replica r's session keys with every client, derived on first use (bounded by the client count).
+/// Replica r's session keys with every client, derived on first use and kept in one flat buffer
+/// indexed by client id (bounded by the client count; no per-lookup hashing or reference counting).
 final class MACReplicaKeys {
+    enum Direction: Int { case rx = 0, tx = 1 }
+    static let keyBytes = Int(crypto_kx_SESSIONKEYBYTES)
     let own: (pk: [UInt8], sk: [UInt8])
     let clientKX: [[UInt8]]
-    private var cache: [Int: (rx: [UInt8], tx: [UInt8])] = [:]
+    private var derived: [Bool]
+    private var material: [UInt8]
     init(seed: [UInt8], clientKX: [[UInt8]]) {
         own = MACAuth.kxPair(seed: seed)
         self.clientKX = clientKX
+        derived = Array(repeating: false, count: clientKX.count)
+        material = Array(repeating: 0, count: clientKX.count * 2 * MACReplicaKeys.keyBytes)
     }
-    func keys(client c: Int) -> (rx: [UInt8], tx: [UInt8])? {
-        if let k = cache[c] { return k }
-        guard c >= 0 && c < clientKX.count, let k = MACAuth.replicaKeys(own, clientPK: clientKX[c]) else { return nil }
-        cache[c] = k
-        return k
+
+    /// Derives client c's keys if needed; false for an unknown client or a failed key exchange.
+    func derive(client c: Int) -> Bool {
+        guard c >= 0 && c < clientKX.count else { return false }
+        if derived[c] { return true }
+        guard let k = MACAuth.replicaKeys(own, clientPK: clientKX[c]) else { return false }
+        let base = c * 2 * MACReplicaKeys.keyBytes
+        material.replaceSubrange(base..<(base + MACReplicaKeys.keyBytes), with: k.rx)
+        material.replaceSubrange((base + MACReplicaKeys.keyBytes)..<(base + 2 * MACReplicaKeys.keyBytes), with: k.tx)
+        derived[c] = true
+        return true
+    }
+
+    /// Calls `body` with client c's key for `direction`; `derive(client:)` must have returned true.
+    func withKey<T>(client c: Int, _ direction: Direction, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        let start = (c * 2 + direction.rawValue) * MACReplicaKeys.keyBytes
+        return material.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + MACReplicaKeys.keyBytes)])) }
     }
 }
 
@@ -109,10 +146,10 @@ final class MACReplicaVerifier: SignatureVerifier {
     }
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
         guard case .client(let c) = signer else { return ed25519.verify(signature, domain: domain, message: message, signer: signer) }
-        guard let k = keys.keys(client: c) else { return false }
+        guard keys.derive(client: c) else { return false }
         let len = MACAuth.slot(n: n)
-        let sig = signature.bytes
-        return Array(sig[(id * len)..<(id * len + len)]) == MACAuth.mac(key: k.rx, domain: domain, message: message, length: len)
+        let t = keys.withKey(client: c, .rx) { MACAuth.tag(key: $0, domain: domain, message: message) }
+        return MACAuth.matches(signature, offset: id * len, length: len, t)
     }
 }
 
@@ -134,23 +171,32 @@ final class MACClient: MessageSigner, SignatureVerifier {
     }
     func sign(domain: SigningDomain, _ message: ArraySlice<UInt8>) -> Signature {
         let len = MACAuth.slot(n: n)
-        var bytes: [UInt8] = []
-        for k in keys { bytes += MACAuth.mac(key: k.tx, domain: domain, message: message, length: len) }
-        bytes += [UInt8](repeating: 0, count: Signature.byteCount - bytes.count)
-        return Signature(bytes: bytes)
+        var words = SIMD8<UInt64>.zero
+        withUnsafeMutableBytes(of: &words) { out in
+            for (r, k) in keys.enumerated() {
+                var t = k.tx.withUnsafeBytes { MACAuth.tag(key: $0, domain: domain, message: message) }
+                withUnsafeBytes(of: &t) { out.baseAddress!.advanced(by: r * len).copyMemory(from: $0.baseAddress!, byteCount: len) }
+            }
+        }
+        return Signature(words: words)
     }
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
         guard case .replica(let r) = signer, r >= 0, r < n else { return false }
-        return Array(signature.bytes.prefix(16)) == MACAuth.mac(key: keys[r].rx, domain: domain, message: message, length: 16)
+        let t = keys[r].rx.withUnsafeBytes { MACAuth.tag(key: $0, domain: domain, message: message) }
+        return MACAuth.matches(signature, offset: 0, length: 16, t)
     }
 }
 
 /// Routes verification by the message's client: the load generator hosts many clients in one process.
 final class MACClientsVerifier: SignatureVerifier {
-    let clients: [Int: MACClient]
-    init(clients: [Int: MACClient]) { self.clients = clients }
+    let first: Int
+    let clients: [MACClient]
+    init(first: Int, clients: [MACClient]) {
+        self.first = first
+        self.clients = clients
+    }
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
-        guard domain == ClientReply.domain, let c = MACAuth.replyClient(message), let client = clients[c] else { return false }
-        return client.verify(signature, domain: domain, message: message, signer: signer)
+        guard domain == ClientReply.domain, let c = MACAuth.replyClient(message), c >= first, c - first < clients.count else { return false }
+        return clients[c - first].verify(signature, domain: domain, message: message, signer: signer)
     }
 }

@@ -1,22 +1,30 @@
 import BFTCore
 import Foundation
 
-/// Writes a process's `ObservationRecord`s as JSON lines: `{"t":ns,"i":index,"src":"r0","kind":...,...}`.
+/// Writes a process's `ObservationRecord`s to `observations.bin`: a 5-byte header (`BFTO`, version),
+/// then one record per observation, each a big-endian u32 length and `ObservationRecord.encode`.
 ///
-/// `t` is wall-clock nanoseconds since the Unix epoch (so logs of separate processes merge on one time
-/// axis; `bftsim check` rebases them to the earliest record). Lines are buffered and written (no fsync)
-/// when the buffer fills and on `flush()`. Replica shells flush before every store sync and send, so a
-/// kill -9 never loses an observation whose effects left the process or reached the durable store.
+/// Binary because a JSON line per observation cost a live replica more CPU than executing the request
+/// it described; `bftsim check` reads these (and the JSON lines of older logs). `time` is wall-clock
+/// nanoseconds since the Unix epoch (so logs of separate processes merge on one time axis; `bftsim
+/// check` rebases them to the earliest record). Records are buffered and written (no fsync) when the
+/// buffer fills and on `flush()`. Replica shells flush before every store sync and send, so a kill -9
+/// never loses an observation whose effects left the process or reached the durable store; a record
+/// torn by kill -9 mid-write is the last one and the reader counts it as unreadable.
 public final class ObservationLog {
+    public static let fileName = "observations.bin"
+    public static let magic: [UInt8] = Array("BFTO".utf8) + [1]
+    /// Longest record accepted by the reader; a larger length is corruption.
+    static let recordMax = 1 << 16
     private let fd: Int32
-    private var buffer: [UInt8] = []
+    private var buffer = ByteWriter(capacity: ObservationLog.bufferMax + 1024)
     private var index: UInt64 = 0
     public static let bufferMax = 1 << 16
 
     public init(path: String) throws(LiveError) {
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard fd >= 0 else { throw .io("cannot open \(path)") }
-        buffer.reserveCapacity(ObservationLog.bufferMax + 1024)
+        if lseek(fd, 0, SEEK_END) == 0 { buffer.raw(ObservationLog.magic) }
     }
 
     deinit {
@@ -26,41 +34,24 @@ public final class ObservationLog {
 
     public func append(time: Nanoseconds, source: Principal, _ o: Observation) {
         index += 1
-        var s = "{\"t\":\(time),\"i\":\(index),\"src\":\"\(source)\",\"kind\":\"\(o.kind)\""
-        switch o {
-        case .viewEntered(let view, let leader): s += ",\"view\":\(view),\"leader\":\(leader)"
-        case .viewChangeStarted(let view): s += ",\"view\":\(view)"
-        case .committed(let seq, let view, let digest, let count):
-            s += ",\"seq\":\(seq),\"view\":\(view),\"digest\":\"\(digest.hex)\",\"count\":\(count)"
-        case .executed(let seq, let index, let request, let requestDigest, let result):
-            s += ",\"seq\":\(seq),\"index\":\(index),\"client\":\(request.client),\"ts\":\(request.timestamp),\"rdigest\":\"\(requestDigest.hex)\",\"result\":\"\(result.hex)\""
-        case .checkpointStable(let seq, let d): s += ",\"seq\":\(seq),\"digest\":\"\(d.hex)\""
-        case .stateTransferred(let seq, let d): s += ",\"seq\":\(seq),\"digest\":\"\(d.hex)\""
-        case .rejected(let reason, let from): s += ",\"reason\":\"\(reason.rawValue)\",\"from\":\"\(from)\""
-        case .pendingRequests(let count): s += ",\"count\":\(count)"
-        case .voted(let view, let d): s += ",\"view\":\(view),\"digest\":\"\(d.hex)\""
-        case .blockCertified(let view, let d, let h): s += ",\"view\":\(view),\"digest\":\"\(d.hex)\",\"height\":\(h)"
-        case .blockCommitted(let h, let d, let p): s += ",\"height\":\(h),\"digest\":\"\(d.hex)\",\"parent\":\"\(p.hex)\""
-        case .locked(let view): s += ",\"view\":\(view)"
-        case .highQC(let view): s += ",\"view\":\(view)"
-        case .timeoutCertified(let view): s += ",\"view\":\(view)"
-        case .restarted: break
-        case .requestIssued(let request, let d): s += ",\"client\":\(request.client),\"ts\":\(request.timestamp),\"digest\":\"\(d.hex)\""
-        case .requestCompleted(let request, let r): s += ",\"client\":\(request.client),\"ts\":\(request.timestamp),\"result\":\"\(r.hex)\""
-        }
-        s += "}\n"
-        buffer.append(contentsOf: s.utf8)
+        let at = buffer.count
+        buffer.u32(0)
+        ObservationRecord(time: time, eventIndex: index, source: source, observation: o).encode(into: &buffer)
+        buffer.setU32(UInt32(buffer.count - at - 4), at: at)
         if buffer.count >= ObservationLog.bufferMax { flush() }
     }
 
     public func flush() {
-        var off = 0
-        while off < buffer.count {
-            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { break }
-            off += n
+        guard buffer.count > 0 else { return }
+        buffer.bytes.withUnsafeBytes { all in
+            var off = 0
+            while off < all.count {
+                let n = Foundation.write(fd, all.baseAddress! + off, all.count - off)
+                if n <= 0 { break }
+                off += n
+            }
         }
-        buffer.removeAll(keepingCapacity: true)
+        buffer.reset()
     }
 }
 
@@ -130,10 +121,37 @@ public enum ObservationLogReader {
         }
     }
 
-    /// Records of one file in file order, plus the number of lines that did not parse (a torn last
-    /// line after kill -9 is expected).
+    /// Records of one file in file order, plus the number of records or lines that did not parse (a
+    /// torn last record after kill -9 is expected). Reads `observations.bin` and JSON-lines logs.
     public static func read(path: String) -> (records: [ObservationRecord], bad: Int) {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], 0) }
+        let bytes = [UInt8](data)
+        if bytes.starts(with: ObservationLog.magic.prefix(4)) { return readBinary(bytes) }
+        return readLines(data)
+    }
+
+    public static func readBinary(_ bytes: [UInt8]) -> (records: [ObservationRecord], bad: Int) {
+        guard bytes.count >= ObservationLog.magic.count, bytes[4] == ObservationLog.magic[4] else { return ([], 1) }
+        var r = ByteReader(bytes, offset: ObservationLog.magic.count)
+        var out: [ObservationRecord] = []
+        var bad = 0
+        while !r.isAtEnd {
+            // A bad length cannot be resynchronised past (a torn tail): the rest counts as one bad
+            // record. A record that does not decode is skipped by its length.
+            guard let length = try? r.u32("record length"), Int(length) <= ObservationLog.recordMax,
+                  Int(length) <= r.remaining else { return (out, bad + 1) }
+            let end = r.offset + Int(length)
+            if let record = try? ObservationRecord.decode(from: &r), r.offset == end {
+                out.append(record)
+            } else {
+                bad += 1
+                r = ByteReader(bytes, offset: end)
+            }
+        }
+        return (out, bad)
+    }
+
+    static func readLines(_ data: Data) -> (records: [ObservationRecord], bad: Int) {
         let dec = JSONDecoder()
         var out: [ObservationRecord] = []
         var bad = 0

@@ -44,7 +44,7 @@ final class InboundPeer {
     /// True when these exact bytes arrived on this connection within the replay window.
     func isReplay(_ bytes: [UInt8], now: Int64) -> Bool {
         var h = Hasher()
-        h.combine(bytes)
+        bytes.withUnsafeBytes { h.combine(bytes: $0) }  // one bulk SipHash, not one call per byte
         let key = h.finalize()
         if let t = recentHashes[key], now - t < InboundPeer.replayWindowNs { return true }
         recentHashes[key] = now
@@ -112,7 +112,7 @@ public final class ReplicaHost: @unchecked Sendable {
         self.loop = loop
         self.dataDir = dataDir
         store = try DurableStore(directory: dataDir)
-        log = try ObservationLog(path: dataDir + "/observations.jsonl")
+        log = try ObservationLog(path: dataDir + "/" + ObservationLog.fileName)
         startWall = ReplicaHost.wallNanos()
     }
 

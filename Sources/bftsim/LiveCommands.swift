@@ -50,7 +50,7 @@ struct ReplicaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "replica", abstract: "Run one live replica over TCP.")
     @Option(help: "Cluster file.") var config: String
     @Option(help: "Replica id.") var id: Int
-    @Option(help: "Data directory (durable state, observations.jsonl, stats.json).") var data: String?
+    @Option(help: "Data directory (durable state, observations.bin, stats.json).") var data: String?
     @Option(help: "Byzantine behaviour from the simulator's library (e.g. equivocate).") var byzantine: String?
     func run() throws {
         do {
@@ -110,14 +110,14 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "Seconds of load.") var duration: Double = 5
     @Option(help: "Open loop: requests per second over all clients (default: closed loop).") var rate: Double?
     @Option(help: "Write the JSON report here.") var out: String?
-    @Option(help: "Observation log (default: <cluster dir>/data/client-<first>/observations.jsonl).") var log: String?
+    @Option(help: "Observation log (default: <cluster dir>/data/client-<first>/observations.bin).") var log: String?
     func run() throws {
         let dir = URL(fileURLWithPath: config).deletingLastPathComponent().path
         let logPath: String
         if let log { logPath = log } else {
             let d = "\(dir)/data/client-\(firstClient)"
             try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-            logPath = d + "/observations.jsonl"
+            logPath = d + "/observations.bin"
         }
         do {
             let report = try LoadProcess.run(configPath: config, clients: clients, outstanding: outstanding, firstClient: firstClient,

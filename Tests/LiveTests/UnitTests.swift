@@ -37,9 +37,9 @@ struct LiveUnitTests {
             .rejected(reason: .badSignature, from: .client(7)), .pendingRequests(count: 3),
             .voted(view: 4, digest: d), .blockCertified(view: 4, digest: d, height: 9),
             .blockCommitted(height: 9, digest: d, parent: e), .locked(view: 3), .highQC(view: 4), .timeoutCertified(view: 5),
-            .requestIssued(request: req, digest: d), .requestCompleted(request: req, result: e),
+            .requestIssued(request: req, digest: d), .requestCompleted(request: req, result: e), .restarted,
         ]
-        let path = LiveSupport.tempDir("obs") + "/observations.jsonl"
+        let path = LiveSupport.tempDir("obs") + "/" + ObservationLog.fileName
         do {
             let log = try ObservationLog(path: path)
             for (i, o) in all.enumerated() { log.append(time: Int64(i) * 10, source: .replica(2), o) }
@@ -47,7 +47,37 @@ struct LiveUnitTests {
         let (records, bad) = ObservationLogReader.read(path: path)
         #expect(bad == 0)
         #expect(records.map(\.observation) == all)
+        #expect(records.map(\.time) == all.indices.map { Int64($0) * 10 })
         #expect(records.allSatisfy { $0.source == .replica(2) })
+
+        // A reopened log appends without a second header; a torn last record (kill -9 mid-write) is
+        // counted as unreadable and every record before it survives.
+        do {
+            let log = try ObservationLog(path: path)
+            log.append(time: 999, source: .client(4), .requestCompleted(request: req, result: e))
+        }
+        var bytes = [UInt8](FileManager.default.contents(atPath: path)!)
+        #expect(ObservationLogReader.readBinary(bytes).records.count == all.count + 1)
+        bytes.removeLast(7)
+        let torn = ObservationLogReader.readBinary(bytes)
+        #expect(torn.records.map(\.observation) == all)
+        #expect(torn.bad == 1)
+        // A record whose body is garbage is skipped by its length; the next one is still read.
+        var corrupt = bytes
+        corrupt[ObservationLog.magic.count + 4 + 8 + 8 + 5] = 0xEE  // first record's observation tag
+        let skipped = ObservationLogReader.readBinary(corrupt)
+        #expect(skipped.bad == 2)
+        #expect(skipped.records.map(\.observation) == Array(all.dropFirst()))
+    }
+
+    @Test("observation log: the JSON lines of older logs are still read")
+    func observationLogJSONLines() throws {
+        let path = LiveSupport.tempDir("obs-jsonl") + "/observations.jsonl"
+        let line = #"{"t":5,"i":1,"src":"r1","kind":"view-entered","view":3,"leader":3}"# + "\n" + "{\"t\":6,"
+        try Data(line.utf8).write(to: URL(fileURLWithPath: path))
+        let (records, bad) = ObservationLogReader.read(path: path)
+        #expect(records == [ObservationRecord(time: 5, eventIndex: 1, source: .replica(1), observation: .viewEntered(view: 3, leader: 3))])
+        #expect(bad == 1)
     }
 
     @Test("handshake: replica, client-range and admin handshakes round-trip; junk does not parse")
