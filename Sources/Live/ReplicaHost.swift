@@ -24,6 +24,9 @@ public struct ShellStats: Codable, Sendable {
     public var executed = 0
     public var highestView: UInt64 = 0
     public var syncs = 0
+    /// Mean and longest store sync (write + fdatasync), in microseconds.
+    public var syncMeanMicros = 0
+    public var syncMaxMicros = 0
     public var recovered = false
 }
 
@@ -166,6 +169,8 @@ public final class ReplicaHost: @unchecked Sendable {
 
     func writeStats() {
         stats.syncs = store.syncs
+        stats.syncMeanMicros = store.syncs == 0 ? 0 : Int(store.syncNanos / Int64(store.syncs) / 1000)
+        stats.syncMaxMicros = Int(store.syncNanosMax / 1000)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         guard let data = try? enc.encode(stats) else { return }

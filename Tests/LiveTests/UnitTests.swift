@@ -16,12 +16,24 @@ struct LiveUnitTests {
             s.put("view", [4])
             s.sync()
         }
+        // A record cut off mid-key at the log's end: three records of 21, 24 and 21 bytes (u32 key
+        // length, key, u32 value length, value, u64 checksum) precede it.
         let h = FileHandle(forWritingAtPath: dir + "/durable.log")!
-        h.seekToEndOfFile()
-        h.write(Data([0, 0, 0, 4, 0x76, 0x69]))  // a record cut off mid-key
+        h.seek(toFileOffset: 66)
+        h.write(Data([0, 0, 0, 4, 0x76, 0x69]))
         h.closeFile()
-        let reopened = try DurableStore(directory: dir)
-        #expect(reopened.recovered == ["view": [4], "vote/1": [2, 3]])
+        do {
+            let reopened = try DurableStore(directory: dir)
+            #expect(reopened.recovered == ["view": [4], "vote/1": [2, 3]])
+            // Writing after a torn tail: the new record replaces the torn bytes, so it is replayed.
+            reopened.put("view", [5])
+            reopened.sync()
+        }
+        let again = try DurableStore(directory: dir)
+        #expect(again.recovered == ["view": [5], "vote/1": [2, 3]])
+        // The file is preallocated in whole extents and written in place.
+        let size = try FileManager.default.attributesOfItem(atPath: dir + "/durable.log")[.size] as? Int
+        #expect(size == DurableStore.extentBytes)
     }
 
     @Test("observation log: every observation kind round-trips through JSONL")
