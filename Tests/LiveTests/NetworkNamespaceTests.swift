@@ -66,6 +66,35 @@ final class NamespaceLab {
         return true
     }
 
+    static let nftPath = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Runs `nft` inside node's namespace (rules there filter only that namespace's traffic).
+    @discardableResult
+    func nft(in node: String, _ args: [String]) -> Int32 {
+        guard let nft = NamespaceLab.nftPath else { return -1 }
+        return sh(["netns", "exec", ns(node), nft] + args)
+    }
+
+    /// Packets dropped so far by counted rules of `chain` in node's `bftsim` table.
+    func nftDropped(in node: String, chain: String) -> Int {
+        guard let nft = NamespaceLab.nftPath else { return 0 }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ip)
+        p.arguments = ["netns", "exec", ns(node), nft, "list", "chain", "inet", "bftsim", chain]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return 0 }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        var total = 0
+        for line in out.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if let i = words.firstIndex(of: "packets"), i + 1 < words.count, let n = Int(words[i + 1]) { total += n }
+        }
+        return total
+    }
+
     /// Takes node `k`'s bridge port down (a partition) or up (heal).
     func setLink(_ k: Int, up: Bool) { sh(["-n", hub, "link", "set", "\(tag)o\(k)", up ? "up" : "down"]) }
 
@@ -85,6 +114,8 @@ final class NamespaceLab {
     func teardown() {
         for p in processes where p.isRunning {
             p.terminate()
+            // The load client finishes its run before exiting on SIGTERM; don't wait for it.
+            if !LiveSupport.waitUntil(seconds: 1, { !p.isRunning }) { kill(p.processIdentifier, SIGKILL) }
             p.waitUntilExit()
         }
         for n in namespaces.reversed() { sh(["netns", "del", n]) }
@@ -92,23 +123,17 @@ final class NamespaceLab {
     }
 }
 
-@Suite("live network namespaces", .serialized)
-struct NetworkNamespaceTests {
-    @Test("replicas in separate network namespaces: a 2|2 partition by link down stops commits, healing resumes them")
-    func partitionAndHeal() throws {
-        // Proves the live shell survives a real network partition: no quorum, no commits; heal, commits resume; safety holds.
-        if let reason = NamespaceLab.unavailableReason() {
-            print("skipping network-namespace test: \(reason)")
-            return
-        }
-        let lab = NamespaceLab()
-        defer { lab.teardown() }
-        let subnet = "10.\(200 + Int.random(in: 0..<50)).\(Int.random(in: 0..<250))"
-        try #require(lab.build(nodes: ["r0", "r1", "r2", "r3", "client"], subnet: subnet), "could not build namespaces")
+/// A 4-replica PBFT cluster and a load client, each in its own namespace of `lab`.
+struct NamespaceCluster {
+    let dir: String
+    let subnet: String
 
-        let dir = LiveSupport.tempDir("netns")
+    init(lab: NamespaceLab, name: String, basePort: Int) throws {
+        subnet = "10.\(200 + Int.random(in: 0..<50)).\(Int.random(in: 0..<250))"
+        try #require(lab.build(nodes: ["r0", "r1", "r2", "r3", "client"], subnet: subnet), "could not build namespaces")
+        dir = LiveSupport.tempDir(name)
         let gen = try LiveSupport.run(["keygen", "--replicas", "4", "--clients", "16", "--out", dir, "--protocol", "pbft",
-                                       "--base-port", "7000", "--view-timeout-ms", "300"])
+                                       "--base-port", String(basePort), "--view-timeout-ms", "300"])
         try #require(gen.status == 0, "\(gen.out)")
         var config = try ClusterConfig.load(path: dir + "/cluster.json")
         for i in 0..<4 { config.replicas[i].host = "\(subnet).\(i + 1)" }
@@ -118,13 +143,89 @@ struct NetworkNamespaceTests {
                               output: "\(dir)/r\(i).log")
         }
         usleep(800_000)
-        let client = try lab.start(in: "client", ["client", "--config", dir + "/cluster.json", "--clients", "2", "--outstanding", "2",
-                                                   "--duration", "40", "--out", "\(dir)/load.json"], output: "\(dir)/client.log")
-        func committed(_ i: Int) -> Int {
-            guard let d = FileManager.default.contents(atPath: "\(dir)/data/r\(i)/stats.json"),
-                  let s = try? JSONDecoder().decode(ShellStats.self, from: d) else { return 0 }
-            return s.committed
+        _ = try lab.start(in: "client", ["client", "--config", dir + "/cluster.json", "--clients", "2", "--outstanding", "2",
+                                          "--duration", "60", "--out", "\(dir)/load.json"], output: "\(dir)/client.log")
+    }
+
+    func committed(_ i: Int) -> Int {
+        guard let d = FileManager.default.contents(atPath: "\(dir)/data/r\(i)/stats.json"),
+              let s = try? JSONDecoder().decode(ShellStats.self, from: d) else { return 0 }
+        return s.committed
+    }
+
+    func address(_ i: Int) -> String { "\(subnet).\(i + 1)" }
+}
+
+@Suite("live network namespaces", .serialized)
+struct NetworkNamespaceTests {
+    @Test("replicas in separate network namespaces: nftables random loss slows commits, DROP rules partition 2|2, deleting them heals")
+    func nftablesLossAndPartition() throws {
+        // Proves the live shell rides out real packet loss (nft numgen random) and a firewall partition
+        // (nft DROP rules between the two halves), and recovers when the rules go; safety holds throughout.
+        if let reason = NamespaceLab.unavailableReason() {
+            print("skipping nftables test: \(reason)")
+            return
         }
+        guard NamespaceLab.nftPath != nil else {
+            print("skipping nftables test: nft is missing (apt-get install nftables)")
+            return
+        }
+        let lab = NamespaceLab()
+        defer { lab.teardown() }
+        let cluster = try NamespaceCluster(lab: lab, name: "netns-nft", basePort: 7100)
+        #expect(LiveSupport.waitUntil(seconds: 5) { cluster.committed(0) > 20 }, "no commits before any rule")
+
+        // 1. 15% random loss on every replica's input: TCP retransmits, commits continue.
+        for i in 0..<4 {
+            let r = "r\(i)"
+            #expect(lab.nft(in: r, ["add", "table", "inet", "bftsim"]) == 0)
+            #expect(lab.nft(in: r, ["add", "chain", "inet", "bftsim", "input", "{ type filter hook input priority 0; }"]) == 0)
+            #expect(lab.nft(in: r, ["add", "chain", "inet", "bftsim", "output", "{ type filter hook output priority 0; }"]) == 0)
+            #expect(lab.nft(in: r, ["add", "rule", "inet", "bftsim", "input", "numgen", "random", "mod", "100", "<", "15", "counter", "drop"]) == 0)
+        }
+        let lossStart = cluster.committed(0)
+        let progressed = LiveSupport.waitUntil(seconds: 10) { cluster.committed(0) > lossStart + 10 }
+        #expect(progressed, "no progress under 15% loss (r0 \(cluster.committed(0)), was \(lossStart))")
+        let lost = (0..<4).map { lab.nftDropped(in: "r\($0)", chain: "input") }.reduce(0, +)
+        #expect(lost > 0, "the loss rules dropped nothing")
+
+        // 2. Loss off; r2 and r3 drop everything from and to r0 and r1: no side has a quorum.
+        for i in 0..<4 { lab.nft(in: "r\(i)", ["flush", "chain", "inet", "bftsim", "input"]) }
+        for i in [2, 3] {
+            for peer in [0, 1] {
+                #expect(lab.nft(in: "r\(i)", ["add", "rule", "inet", "bftsim", "input", "ip", "saddr", cluster.address(peer), "counter", "drop"]) == 0)
+                #expect(lab.nft(in: "r\(i)", ["add", "rule", "inet", "bftsim", "output", "ip", "daddr", cluster.address(peer), "counter", "drop"]) == 0)
+            }
+        }
+        usleep(1_500_000)
+        let atPartition = cluster.committed(0)
+        usleep(2_500_000)
+        let duringPartition = cluster.committed(0) - atPartition
+        #expect(duringPartition <= 2, "replica 0 committed \(duringPartition) batches without a quorum")
+        #expect(lab.nftDropped(in: "r2", chain: "input") + lab.nftDropped(in: "r2", chain: "output") > 0, "the partition rules dropped nothing")
+
+        // 3. Delete the rules: commits resume on both sides.
+        for i in 0..<4 { lab.nft(in: "r\(i)", ["delete", "table", "inet", "bftsim"]) }
+        let healed = cluster.committed(0)
+        let resumed = LiveSupport.waitUntil(seconds: 25) { cluster.committed(0) > healed + 20 && cluster.committed(3) > 0 }
+        #expect(resumed, "commits did not resume after deleting the rules (r0 \(cluster.committed(0)), was \(healed))")
+        lab.teardown()
+        let check = try LiveSupport.run(["check", cluster.dir])
+        #expect(check.out.contains("safety: holds"), "\(check.out)")
+    }
+
+    @Test("replicas in separate network namespaces: a 2|2 partition by link down stops commits, healing resumes them")
+    func partitionAndHeal() throws {
+        // Proves the live shell survives a real network partition: no quorum, no commits; heal, commits resume; safety holds.
+        if let reason = NamespaceLab.unavailableReason() {
+            print("skipping network-namespace test: \(reason)")
+            return
+        }
+        let lab = NamespaceLab()
+        defer { lab.teardown() }
+        let cluster = try NamespaceCluster(lab: lab, name: "netns", basePort: 7000)
+        let dir = cluster.dir
+        func committed(_ i: Int) -> Int { cluster.committed(i) }
         let flowing = LiveSupport.waitUntil(seconds: 5) { committed(0) > 20 }
         #expect(flowing, "no commits before the partition")
 
@@ -143,7 +244,6 @@ struct NetworkNamespaceTests {
         // resuming takes a few seconds; bounded at 25 s.
         let resumed = LiveSupport.waitUntil(seconds: 25) { committed(0) > healed + 20 && committed(3) > 0 }
         #expect(resumed, "commits did not resume after healing (r0 \(committed(0)), was \(healed))")
-        _ = client
         lab.teardown()
         let check = try LiveSupport.run(["check", dir])
         #expect(check.out.contains("safety: holds"), "\(check.out)")
