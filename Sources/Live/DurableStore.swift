@@ -16,7 +16,29 @@ import Foundation
 /// (n=4 HotStuff at ~30 k req/s): append+fdatasync p50 2.2 ms / mean 2.5 ms, in-place p50 0.11 ms /
 /// mean 0.5 ms. Zeros end the replay (a zero record fails its checksum), and on open everything past
 /// the replayed end is zeroed, so bytes of an unacknowledged write can never be replayed later.
-public final class DurableStore {
+///
+/// **Two threads, one discipline.** `put` and `takeSyncJob` run on the replica's event loop; `perform`
+/// (write + fdatasync) runs on one IO thread, one job at a time, so the loop keeps reading, verifying
+/// and executing while the disk works. The loop owns `values`, `buffer` and the counters; `perform`
+/// alone touches the file (`fd`, `bytesWritten`, `fileBytes`). The host starts the next job only after
+/// the previous one completed, and lets a send leave only once every persist issued before it is in a
+/// completed job (`SyncJob.upTo`).
+public final class DurableStore: @unchecked Sendable {
+    /// Buffered records on their way to disk: everything `put` before the job was taken.
+    public struct SyncJob: Sendable {
+        let bytes: [UInt8]
+        /// Set when the log is due for compaction: every live value as of this job.
+        let snapshot: [String: [UInt8]]?
+        /// Number of `put`s this job makes durable (counted from the store's opening).
+        public let upTo: UInt64
+    }
+
+    /// What a job took and where it left the log.
+    public struct SyncResult: Sendable {
+        let nanos: Int64
+        let logBytes: Int
+    }
+
     public static let compactionBytes = 64 << 20
     /// Growth step of the preallocated file.
     public static let extentBytes = 4 << 20
@@ -32,7 +54,11 @@ public final class DurableStore {
     private var fileBytes = 0
     private var values: [String: [UInt8]] = [:]
     private var buffer: [UInt8] = []
+    /// Loop-side view of the log's length after the last completed job plus the jobs in flight.
+    private var logBytesHandedOff = 0
     public private(set) var dirty = false
+    /// Records buffered by `put` since the store opened.
+    public private(set) var issued: UInt64 = 0
     public private(set) var syncs = 0
     /// Wall time spent in `sync()` (write + fdatasync), total and longest, in nanoseconds.
     public private(set) var syncNanos: Int64 = 0
@@ -51,6 +77,7 @@ public final class DurableStore {
         fd = open(path, O_RDWR | O_CREAT, 0o600)
         guard fd >= 0 else { throw .io("cannot open \(path)") }
         bytesWritten = end
+        logBytesHandedOff = end
         fileBytes = Int(lseek(fd, 0, SEEK_END))
         // Zero whatever follows the last good record (a torn or unacknowledged write), so it can never
         // be replayed once later records end exactly where it began.
@@ -96,34 +123,53 @@ public final class DurableStore {
         t.u64(sum)
         buffer.append(contentsOf: t.bytes)
         dirty = true
+        issued += 1
     }
 
-    /// Writes buffered records and fdatasyncs. Fatal on IO failure: a replica that cannot persist must
-    /// not send what depends on it.
-    public func sync() {
-        guard dirty else { return }
+    /// Hands the buffered records to the disk (event loop). Nil when nothing is buffered.
+    public func takeSyncJob() -> SyncJob? {
+        guard dirty else { return nil }
+        let compacting = logBytesHandedOff + buffer.count > DurableStore.compactionBytes
+        let job = SyncJob(bytes: buffer, snapshot: compacting ? values : nil, upTo: issued)
+        logBytesHandedOff += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+        dirty = false
+        return job
+    }
+
+    /// Records a completed job's figures (event loop).
+    public func noteCompleted(_ result: SyncResult) {
+        syncs += 1
+        syncNanos += result.nanos
+        syncNanosMax = max(syncNanosMax, result.nanos)
+        logBytesHandedOff = result.logBytes
+    }
+
+    /// Writes a job and fdatasyncs (IO thread; one job at a time). Fatal on IO failure: a replica that
+    /// cannot persist must not send what depends on it.
+    public func perform(_ job: SyncJob) -> SyncResult {
         let started = DurableStore.monotonicNanos()
-        defer {
-            let took = DurableStore.monotonicNanos() - started
-            syncNanos += took
-            syncNanosMax = max(syncNanosMax, took)
-        }
-        if bytesWritten + buffer.count > DurableStore.compactionBytes {
-            compact()
+        if let snapshot = job.snapshot {
+            compact(snapshot)
         } else {
-            if bytesWritten + buffer.count > fileBytes {
+            if bytesWritten + job.bytes.count > fileBytes {
                 // Grow by whole extents of zeros; this one sync also commits the new size.
-                let grown = DurableStore.roundUp(bytesWritten + buffer.count)
+                let grown = DurableStore.roundUp(bytesWritten + job.bytes.count)
                 precondition(DurableStore.writeZeros(fd, from: fileBytes, to: grown), "cannot extend \(path)")
                 fileBytes = grown
             }
-            writeAll(fd, buffer, at: bytesWritten)
-            bytesWritten += buffer.count
+            writeAll(fd, job.bytes, at: bytesWritten)
+            bytesWritten += job.bytes.count
             precondition(fdatasync(fd) == 0, "fdatasync failed on \(path)")
         }
-        buffer.removeAll(keepingCapacity: true)
-        dirty = false
-        syncs += 1
+        return SyncResult(nanos: DurableStore.monotonicNanos() - started, logBytes: bytesWritten)
+    }
+
+    /// Takes, performs and records a job on the calling thread (tools and tests; the replica host runs
+    /// `perform` on its IO thread instead).
+    public func sync() {
+        guard let job = takeSyncJob() else { return }
+        noteCompleted(perform(job))
     }
 
     static func monotonicNanos() -> Int64 {
@@ -159,7 +205,7 @@ public final class DurableStore {
         return true
     }
 
-    private func compact() {
+    private func compact(_ values: [String: [UInt8]]) {
         var w = ByteWriter(capacity: 1 << 16)
         for key in values.keys.sorted() {
             var rec = ByteWriter()

@@ -86,9 +86,10 @@ public struct LinkFault: Codable, Sendable, Equatable {
 
 /// The live shell of one replica: a single event loop that owns the state machine, its sockets, its
 /// timers, its durable store and its observation log. Every input runs `machine.handle` on that loop;
-/// the resulting persists are appended to the store, sends are held, and at the end of each read burst
-/// (or timer) the store is synced once and only then the held sends are written (persist-before-send,
-/// with group commit).
+/// the resulting persists are buffered in the store and sends are held, each tagged with the number of
+/// persists issued up to the end of its batch. At the end of each read burst (or timer) the buffered
+/// persists go to the IO thread as one job (group commit) while the loop keeps handling input; a held
+/// send leaves once every persist it was tagged with is durable (persist-before-send, `ReplicaAction`).
 public final class ReplicaHost: @unchecked Sendable {
     public let id: ReplicaID
     let config: ClusterConfig
@@ -98,7 +99,15 @@ public final class ReplicaHost: @unchecked Sendable {
     private let log: ObservationLog
     private let dataDir: String
     private var actions: [ReplicaAction] = []
-    private var held: [(bytes: [UInt8], to: Principal?)] = []
+    /// Sends waiting for the persists issued before them (`needs`, a count of `store.issued`), in
+    /// production order, so `needs` never decreases along the array.
+    private var held: [(bytes: [UInt8], to: Principal?, needs: UInt64)] = []
+    private var heldHead = 0
+    /// Persists known durable (`SyncJob.upTo` of the last completed job).
+    private var durableUpTo: UInt64 = 0
+    private var syncInFlight = false
+    /// One thread for blocking file IO (write + fdatasync), so the loop never waits on the disk.
+    private let io: NIOThreadPool
     private var timers: [TimerID: (Scheduled<Void>, UInt64)] = [:]
     private var timerGeneration: UInt64 = 0
     private var links: [OutboundLink?] = []
@@ -117,6 +126,8 @@ public final class ReplicaHost: @unchecked Sendable {
         store = try DurableStore(directory: dataDir)
         log = try ObservationLog(path: dataDir + "/" + ObservationLog.fileName)
         startWall = ReplicaHost.wallNanos()
+        io = NIOThreadPool(numberOfThreads: 1)
+        io.start()
     }
 
     static func wallNanos() -> Int64 {
@@ -190,10 +201,11 @@ public final class ReplicaHost: @unchecked Sendable {
         actions.removeAll(keepingCapacity: true)
         machine.handle(input, into: &actions)
         let now = ReplicaHost.wallNanos()
+        let firstSend = held.count
         for a in actions {
             switch a {
-            case .send(let bytes, let to): held.append((bytes, to))
-            case .broadcast(let bytes): held.append((bytes, nil))
+            case .send(let bytes, let to): held.append((bytes, to, 0))
+            case .broadcast(let bytes): held.append((bytes, nil, 0))
             case .setTimer(let t, let after): arm(t, after: after)
             case .cancelTimer(let t):
                 if let (s, _) = timers.removeValue(forKey: t) { s.cancel() }
@@ -203,6 +215,8 @@ public final class ReplicaHost: @unchecked Sendable {
                 account(o, peer: peer)
             }
         }
+        // A batch's persists come before any of its sends, in whichever order the batch lists them.
+        for i in firstSend..<held.count { held[i].needs = store.issued }
     }
 
     private func account(_ o: Observation, peer: InboundPeer?) {
@@ -242,17 +256,37 @@ public final class ReplicaHost: @unchecked Sendable {
         timers[t] = (s, gen)
     }
 
-    /// Persist-before-send: sync the store once for every persist so far, then let held sends leave.
+    /// Persist-before-send: writes out the observations, lets every held send whose persists are durable
+    /// leave, and hands the buffered persists to the IO thread unless a job is already in flight (the
+    /// next job then takes everything buffered meanwhile: group commit).
     ///
-    /// The observation log is written out (to the kernel, no fsync) first: durable state must never be
-    /// ahead of the observations describing it, or a kill -9 would leave executions the recovered
-    /// replica skips but no log shows (the total-order checker would see a gap).
+    /// The observation log is written out (to the kernel, no fsync) before a job is taken: durable state
+    /// must never be ahead of the observations describing it, or a kill -9 would leave executions the
+    /// recovered replica skips but no log shows (the total-order checker would see a gap).
     func flushOutput() {
         log.flush()
-        guard !held.isEmpty || store.dirty else { return }
-        store.sync()
-        let sends = held
-        held.removeAll(keepingCapacity: true)
+        releaseDurableSends()
+        guard !syncInFlight, let job = store.takeSyncJob() else { return }
+        syncInFlight = true
+        let store = self.store
+        io.runIfActive(eventLoop: loop) { store.perform(job) }.whenComplete { [self] result in
+            syncInFlight = false
+            switch result {
+            case .success(let done):
+                store.noteCompleted(done)
+                durableUpTo = job.upTo
+            case .failure(let error):
+                // Only a stopped pool fails a job; a replica that cannot persist must not send.
+                preconditionFailure("durable store job failed: \(error)")
+            }
+            flushOutput()
+        }
+    }
+
+    /// Writes the held sends whose persists are all durable, in production order, then flushes each
+    /// channel written to once.
+    private func releaseDurableSends() {
+        guard heldHead < held.count, held[heldHead].needs <= durableUpTo else { return }
         var touched = Set<ObjectIdentifier>()
         var touchedChannels: [Channel] = []
         func write(_ buf: ByteBuffer, _ ch: Channel) {
@@ -260,7 +294,9 @@ public final class ReplicaHost: @unchecked Sendable {
             stats.framesOut += 1
             if touched.insert(ObjectIdentifier(ch)).inserted { touchedChannels.append(ch) }
         }
-        for s in sends {
+        while heldHead < held.count, held[heldHead].needs <= durableUpTo {
+            let s = held[heldHead]
+            heldHead += 1
             let buf = Wire.frame(s.bytes, allocator: ByteBufferAllocator())
             switch s.to {
             case nil:
@@ -281,6 +317,13 @@ public final class ReplicaHost: @unchecked Sendable {
                     stats.sendsDroppedUnconnected += 1
                 }
             }
+        }
+        if heldHead == held.count {
+            held.removeAll(keepingCapacity: true)
+            heldHead = 0
+        } else if heldHead > 4096 {
+            held.removeFirst(heldHead)
+            heldHead = 0
         }
         for ch in touchedChannels { ch.flush() }
     }
