@@ -8,7 +8,7 @@ extension InvariantChecker {
         var unexecuted = 0
         var executedAt: [Position] = []
         executedAt.reserveCapacity(requests.count)
-        for rec in requests.values {
+        for (_, rec) in requests.entries {
             if let p = rec.position { executedAt.append(p) } else { unexecuted += 1 }
         }
         executedAt.sort()

@@ -92,7 +92,7 @@ extension InvariantChecker {
         _ record: ObservationRecord
     ) {
         guard let first = positions[p] else {
-            positions[p] = ExecutionEntry(request: q, requestDigest: d, result: result, replica: r)
+            positions.insert(ExecutionEntry(request: q, requestDigest: d, result: result, replica: r), at: p)
             noteSequence(p.sequence)
             return
         }
@@ -112,7 +112,7 @@ extension InvariantChecker {
         _ r: ReplicaID, at p: Position, request q: RequestID, requestDigest d: Digest, result: Digest,
         _ record: ObservationRecord
     ) {
-        guard let slot = requests.index(forKey: q) else {
+        guard let slot = requests.slot(of: q) else {
             if retired[q.client]?.contains(q.timestamp) == true {
                 if p.sequence >= windowFloor {
                     report(.integrity, record, "r\(r) executed \(q) at \(p) but it was already executed below seq "
@@ -123,7 +123,7 @@ extension InvariantChecker {
             report(.validity, record, "r\(r) executed \(q) (request digest \(d)) at \(p) but client c\(q.client) never issued it")
             return
         }
-        let rec = requests.values[slot]
+        let rec = requests[slot: slot]
         if rec.digest != d {
             report(.validity, record, "r\(r) executed \(q) at \(p) with request digest \(d) but client "
                 + "c\(q.client) issued it with digest \(rec.digest)")
@@ -139,9 +139,9 @@ extension InvariantChecker {
             return
         }
         // In place: one hash lookup per execution.
-        requests.values[slot].position = p
-        requests.values[slot].executor = r
-        requests.values[slot].result = result
+        requests[slot: slot].position = p
+        requests[slot: slot].executor = r
+        requests[slot: slot].result = result
         executedRequests += 1
         if let accepted = rec.accepted, accepted != result {
             report(.clientResult, record, "r\(r) executed \(q) at \(p) with result \(result) but client c\(q.client) "
@@ -159,17 +159,17 @@ extension InvariantChecker {
 
     func onRequestIssued(_ q: RequestID, digest: Digest, _ record: ObservationRecord) {
         guard requests[q] == nil, retired[q.client]?.contains(q.timestamp) != true else { return }
-        requests[q] = RequestRecord(digest: digest, issueTime: record.time)
+        requests.insert(q, RequestRecord(digest: digest, issueTime: record.time))
         issuedRequests += 1
         issueOrder.append(q)
         if issueOrder.count - outstandingHead == 1 { refreshDeadline() }
     }
 
     func onRequestCompleted(_ q: RequestID, result: Digest, _ record: ObservationRecord) {
-        guard let slot = requests.index(forKey: q), requests.values[slot].accepted == nil else { return }
-        requests.values[slot].accepted = result
-        requests.values[slot].completeTime = record.time
-        let rec = requests.values[slot]
+        guard let slot = requests.slot(of: q), requests[slot: slot].accepted == nil else { return }
+        requests[slot: slot].accepted = result
+        requests[slot: slot].completeTime = record.time
+        let rec = requests[slot: slot]
         completedRequests += 1
         if config.recordsLatencies { latencies.append(record.time - rec.issueTime) }
         if deadline(issuedAt: rec.issueTime) < record.time { lateCompletions += 1 }
@@ -193,14 +193,14 @@ extension InvariantChecker {
     func prune(below floor: UInt64) {
         windowFloor = floor
         commits = commits.filter { $0.key >= floor }
-        positions = positions.filter { $0.key.sequence >= floor }
+        positions.removeAll(below: floor)
         var retiring: [RequestID] = []
-        for (q, rec) in requests where rec.accepted != nil {
+        for (q, rec) in requests.entries where rec.accepted != nil {
             if let p = rec.position, p.sequence < floor { retiring.append(q) }
         }
         retiring.sort()
         for q in retiring {
-            requests[q] = nil
+            requests.remove(q)
             retired[q.client, default: IntervalSet()].insert(q.timestamp)
         }
     }

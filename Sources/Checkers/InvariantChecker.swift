@@ -61,13 +61,13 @@ public final class InvariantChecker {
 
     // Per-sequence and per-position state within the retention window.
     var commits: [UInt64: CommitEntry] = [:]
-    var positions: [Position: ExecutionEntry] = [:]
+    var positions = PositionTable()
     var highestSequence: UInt64 = 0
     /// Sequences below this have been pruned.
     var windowFloor: UInt64 = 0
 
     // Requests.
-    var requests: [RequestID: RequestRecord] = [:]
+    var requests = RequestTable()
     var retired: [ClientID: IntervalSet] = [:]
     /// Issued requests in issue order (deadlines are monotone in issue time); `outstandingHead` is the
     /// oldest entry not yet known to be completed.
@@ -257,16 +257,55 @@ struct ExecutionEntry {
 }
 
 /// What the checker knows about one issued request.
+///
+/// The optional digests are stored unwrapped with a flag each: an optional 32-byte-aligned `Digest`
+/// takes 64 bytes, and a run keeps a record per request of the retention window.
 struct RequestRecord {
     var digest: Digest
+    private var resultStorage = Digest.zero
+    private var acceptedStorage = Digest.zero
     var issueTime: Nanoseconds
-    /// Position and result of the first correct execution.
+    private var completeTimeStorage: Nanoseconds = 0
+    /// Position of the first correct execution.
     var position: Position?
-    var executor: ReplicaID = -1
-    var result: Digest?
+    private var executorStorage: Int32 = -1
+    private var hasResult = false
+    private var hasAccepted = false
+    private var hasCompleteTime = false
+
+    init(digest: Digest, issueTime: Nanoseconds) {
+        self.digest = digest
+        self.issueTime = issueTime
+    }
+
+    /// Replica of the first correct execution (-1: none yet).
+    var executor: ReplicaID {
+        get { Int(executorStorage) }
+        set { executorStorage = Int32(clamping: newValue) }
+    }
+    /// Result of the first correct execution.
+    var result: Digest? {
+        get { hasResult ? resultStorage : nil }
+        set {
+            hasResult = newValue != nil
+            resultStorage = newValue ?? .zero
+        }
+    }
     /// Result the client accepted.
-    var accepted: Digest?
-    var completeTime: Nanoseconds?
+    var accepted: Digest? {
+        get { hasAccepted ? acceptedStorage : nil }
+        set {
+            hasAccepted = newValue != nil
+            acceptedStorage = newValue ?? .zero
+        }
+    }
+    var completeTime: Nanoseconds? {
+        get { hasCompleteTime ? completeTimeStorage : nil }
+        set {
+            hasCompleteTime = newValue != nil
+            completeTimeStorage = newValue ?? 0
+        }
+    }
 }
 
 /// What one replica's observations have told so far.

@@ -290,9 +290,7 @@ extension PBFTReplica {
             if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { continue }
             let result = store.execute(request.operation)
             replyCache[request.client] = CachedReply(timestamp: request.timestamp, result: result)
-            if let i = waiting.index(forKey: request.client), waiting.values[i].timestamp <= request.timestamp {
-                waiting.remove(at: i)
-            }
+            if let w = waiting[request.client], w.timestamp <= request.timestamp { waiting[request.client] = nil }
             sendReply(client: request.client, timestamp: request.timestamp, result: result, &actions)
             actions.append(.observe(.executed(sequence: pp.sequence, index: index, request: request.id,
                                               requestDigest: request.digest, result: Digest.fingerprint(ofResult: result))))

@@ -124,7 +124,7 @@ extension PBFTReplica {
         guard let target = fetching, message.sequence == target.sequence else { return }
         let digest = Digest.of(message.state)
         guard digest == target.digest else { return reject(.digestMismatch, from, &actions) }
-        let decoded: (KeyValueStore, [ClientID: CachedReply])
+        let decoded: (KeyValueStore, ClientTable<CachedReply>)
         do {
             decoded = try PBFTReplica.decodeState(message.state)
         } catch {
@@ -137,7 +137,7 @@ extension PBFTReplica {
         fetching = nil
         actions.append(.cancelTimer(PBFTReplica.fetchTimer))
         actions.append(.observe(.stateTransferred(sequence: message.sequence, stateDigest: digest)))
-        for client in waiting.keys.sorted() {
+        for client in waiting.sortedClients {
             if let cached = replyCache[client], let w = waiting[client], cached.timestamp >= w.timestamp { waiting[client] = nil }
         }
         if isPrimary && nextSequence <= lastExecuted { nextSequence = lastExecuted + 1 }

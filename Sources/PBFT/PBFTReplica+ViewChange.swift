@@ -265,7 +265,7 @@ extension PBFTReplica {
         for m in buffered where m.view >= v {
             if m.view == v { onMessage(from: m.from, bytes: m.bytes, &actions) } else { futureMessages.append(m) }
         }
-        for client in waiting.keys.sorted() {
+        for client in waiting.sortedClients {
             guard let request = waiting[client], !assigned.contains(request.id) else { continue }
             if isPrimary {
                 enqueueForBatch(request, &actions)

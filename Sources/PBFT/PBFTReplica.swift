@@ -122,7 +122,7 @@ public struct PBFTReplica: StateMachine {
     /// Requests proposed (or queued for proposal) in the current view and not yet executed.
     var assigned: Set<RequestID> = []
     /// Requests this replica knows of and has not executed, latest per client (drives the view-change timer).
-    var waiting: [ClientID: ClientRequest] = [:]
+    var waiting = ClientTable<ClientRequest>()
 
     // Checkpoints (rules K1–K3).
     public internal(set) var stableSequence: UInt64 = 0
@@ -135,7 +135,7 @@ public struct PBFTReplica: StateMachine {
 
     // Application.
     public internal(set) var store = KeyValueStore()
-    var replyCache: [ClientID: CachedReply] = [:]
+    var replyCache = ClientTable<CachedReply>()
 
     /// Normal-case messages for views not yet entered: (view, from, bytes), replayed on entry (bounded).
     var futureMessages: [(view: UInt64, from: Principal, bytes: [UInt8])] = []
@@ -308,13 +308,13 @@ public struct PBFTReplica: StateMachine {
     /// Canonical state: `kv snapshot (u32-prefixed) ‖ u32 clients ‖ (u32 client, u64 timestamp,
     /// u32-prefixed result)` sorted by client. Replies are re-signed on demand, so no replica-specific
     /// bytes enter the state.
-    static func encodeState(store: KeyValueStore, replyCache: [ClientID: CachedReply]) -> [UInt8] {
+    static func encodeState(store: KeyValueStore, replyCache: ClientTable<CachedReply>) -> [UInt8] {
         let snapshotSize = store.snapshotByteCount
         var w = ByteWriter(capacity: 8 + snapshotSize + replyCache.count * 48)
         w.u32(UInt32(snapshotSize))
         store.appendSnapshot(to: &w)
         w.u32(UInt32(replyCache.count))
-        for client in replyCache.keys.sorted() {
+        for client in replyCache.sortedClients {
             let entry = replyCache[client]!
             w.u32(UInt32(client))
             w.u64(entry.timestamp)
@@ -323,12 +323,12 @@ public struct PBFTReplica: StateMachine {
         return w.bytes
     }
 
-    static func decodeState(_ bytes: [UInt8]) throws(DecodeError) -> (KeyValueStore, [ClientID: CachedReply]) {
+    static func decodeState(_ bytes: [UInt8]) throws(DecodeError) -> (KeyValueStore, ClientTable<CachedReply>) {
         var r = ByteReader(bytes)
         let snapshot = try r.lengthPrefixed("state kv", max: PBFTLimits.stateSizeMax)
         let store = try KeyValueStore(snapshot: snapshot)
         let count = try r.count("state reply cache", max: 1 << 20, minElementSize: 16)
-        var cache: [ClientID: CachedReply] = [:]
+        var cache = ClientTable<CachedReply>()
         var previous = -1
         for _ in 0..<count {
             let client = Int(try r.u32("state client"))

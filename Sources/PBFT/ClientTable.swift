@@ -1,0 +1,62 @@
+import BFTCore
+
+/// A map from client id to a value: an array indexed by client id for ids below `denseMax` (clients
+/// are numbered from 0), a dictionary for any others.
+///
+/// Same contents as a `[ClientID: Value]`; the reply cache and the waiting requests (rules R2, V1) are
+/// read and written several times per executed request per replica, and an array index costs no
+/// hashing. Only requests with a valid client signature reach these tables, so ids are the cluster's
+/// clients. Nothing iterates the dictionary to decide behaviour: `sortedClients` sorts.
+struct ClientTable<Value>: ExpressibleByDictionaryLiteral {
+    static var denseMax: Int { 1 << 12 }
+    private var dense: [Value?] = []
+    private var sparse: [ClientID: Value] = [:]
+    private(set) var count = 0
+
+    init() {}
+
+    init(dictionaryLiteral elements: (ClientID, Value)...) {
+        for (client, value) in elements { self[client] = value }
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    subscript(client: ClientID) -> Value? {
+        get {
+            if client >= 0 && client < ClientTable.denseMax {
+                return client < dense.count ? dense[client] : nil
+            }
+            return sparse[client]
+        }
+        set {
+            guard client >= 0 && client < ClientTable.denseMax else {
+                let old = newValue.map { sparse.updateValue($0, forKey: client) } ?? sparse.removeValue(forKey: client)
+                count += (newValue == nil ? 0 : 1) - (old == nil ? 0 : 1)
+                return
+            }
+            if client >= dense.count {
+                guard newValue != nil else { return }
+                dense.append(contentsOf: repeatElement(nil, count: client + 1 - dense.count))
+            }
+            count += (newValue == nil ? 0 : 1) - (dense[client] == nil ? 0 : 1)
+            dense[client] = newValue
+        }
+    }
+
+    /// Client ids with a value, ascending.
+    var sortedClients: [ClientID] {
+        var out: [ClientID] = []
+        out.reserveCapacity(count)
+        for client in dense.indices where dense[client] != nil { out.append(client) }
+        out.append(contentsOf: sparse.keys.sorted())
+        out.sort()
+        return out
+    }
+}
+
+extension Dictionary where Key == ClientID {
+    init(_ table: ClientTable<Value>) {
+        self.init(minimumCapacity: table.count)
+        for client in table.sortedClients { self[client] = table[client] }
+    }
+}
