@@ -11,7 +11,7 @@ DUR=${1:-10}
 OUT=${OUT:-/tmp/bftsim-live-bench-$$}
 AUTH=${AUTH:-mac}
 mkdir -p "$OUT"
-port=$((30000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 10000))  # below the ephemeral range (32768-60999), which outgoing connections use
 echo "# $(date -u +%FT%TZ) auth=$AUTH duration=${DUR}s load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| protocol | batch | clients × outstanding | throughput (req/s) | p50 | p99 | mean sync | check |"
 echo "|---|---|---|---|---|---|---|---|"

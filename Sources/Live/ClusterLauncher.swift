@@ -45,8 +45,32 @@ public struct ClusterLauncher {
         try FileManager.default.createDirectory(atPath: dataDir(i), withIntermediateDirectories: true)
         var args = ["replica", "--config", configPath, "--id", String(i), "--data", dataDir(i)]
         if let b = try? String(contentsOfFile: behaviourFile(i), encoding: .utf8) { args += ["--byzantine", b] }
+        let logStart = (try? FileManager.default.attributesOfItem(atPath: logFile(i))[.size] as? Int) ?? 0
         let pid = try spawn(args: args, log: logFile(i))
         try "\(pid)\n".write(toFile: pidFile(i), atomically: true, encoding: .utf8)
+        try waitUntilListening(i, pid: pid, logStart: logStart)
+    }
+
+    /// Waits (bounded) until replica `i` reports that it listens; if it exits first (a port in use, a
+    /// bad key file, ...) the error names the replica and quotes its log.
+    func waitUntilListening(_ i: Int, pid: pid_t, logStart: Int, timeout: Double = 10) throws {
+        func newLog() -> String {
+            guard let d = FileManager.default.contents(atPath: logFile(i)), d.count > logStart else { return "" }
+            return String(decoding: d[logStart...], as: UTF8.self)
+        }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9)
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            if newLog().contains("listening on") { return }
+            if !ClusterLauncher.isAlive(pid) {
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, WNOHANG)
+                try? FileManager.default.removeItem(atPath: pidFile(i))
+                let why = newLog().split(separator: "\n").last.map(String.init) ?? "no output"
+                throw LiveError.io("replica \(i) exited during start-up: \(why) (log: \(logFile(i)))")
+            }
+            usleep(20_000)
+        }
+        throw LiveError.io("replica \(i) did not report listening within \(Int(timeout)) s (log: \(logFile(i)))")
     }
 
     public func pid(of i: Int) -> pid_t? {

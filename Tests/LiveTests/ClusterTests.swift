@@ -28,6 +28,27 @@ struct ClusterTests {
         }
     }
 
+    @Test("cluster up fails, naming the replica and the cause, when a replica's port is taken")
+    func portInUse() throws {
+        // Proves a replica that dies during start-up is reported by `cluster up` instead of leaving a
+        // silently degraded cluster (HotStuff then times out every view that replica leads).
+        let cluster = try TestCluster(name: "port-in-use", protocolName: "pbft")
+        defer { cluster.stop() }
+        // Hold replica 2's port with a listening socket of our own.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(cluster.basePort + 2).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(fd, 1) == 0, "could not hold the port for the test")
+        let r = try LiveSupport.run(["cluster", "up", cluster.dir])
+        #expect(r.status != 0)
+        #expect(r.out.contains("replica 2 exited during start-up"), "\(r.out)")
+        #expect(r.out.contains("in use"), "\(r.out)")
+    }
+
     @Test("kill -9 a replica twice during load and restart it: safety holds, no acknowledged request lost, it catches up",
           arguments: ["pbft", "hotstuff-two-chain"])
     func killAndRestart(protocolName: String) throws {
