@@ -40,6 +40,8 @@ public final class DurableStore: @unchecked Sendable {
     }
 
     public static let compactionBytes = 64 << 20
+    /// This store's compaction threshold (`compactionBytes` unless a test asks for less).
+    let compactionThreshold: Int
     /// Growth step of the preallocated file.
     public static let extentBytes = 4 << 20
     /// Longest key or value accepted from the log; a larger length means corruption.
@@ -64,8 +66,9 @@ public final class DurableStore: @unchecked Sendable {
     public private(set) var syncNanos: Int64 = 0
     public private(set) var syncNanosMax: Int64 = 0
 
-    public init(directory: String) throws(LiveError) {
+    public init(directory: String, compactionBytes: Int = DurableStore.compactionBytes) throws(LiveError) {
         self.directory = directory
+        compactionThreshold = compactionBytes
         path = directory + "/durable.log"
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
             throw .io("cannot create \(directory)")
@@ -129,7 +132,7 @@ public final class DurableStore: @unchecked Sendable {
     /// Hands the buffered records to the disk (event loop). Nil when nothing is buffered.
     public func takeSyncJob() -> SyncJob? {
         guard dirty else { return nil }
-        let compacting = logBytesHandedOff + buffer.count > DurableStore.compactionBytes
+        let compacting = logBytesHandedOff + buffer.count > compactionThreshold
         let job = SyncJob(bytes: buffer, snapshot: compacting ? values : nil, upTo: issued)
         logBytesHandedOff += buffer.count
         buffer.removeAll(keepingCapacity: true)

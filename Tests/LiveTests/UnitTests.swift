@@ -36,6 +36,30 @@ struct LiveUnitTests {
         #expect(size == DurableStore.extentBytes)
     }
 
+    @Test("durable store: compaction keeps the last value of every key and shrinks the log")
+    func durableStoreCompaction() throws {
+        // Proves the rewrite past the compaction threshold loses nothing and leaves one record per key.
+        let dir = LiveSupport.tempDir("store-compact")
+        let value = [UInt8](repeating: 7, count: 1000)
+        do {
+            let s = try DurableStore(directory: dir, compactionBytes: 256 << 10)
+            for i in 0..<1000 {
+                s.put("k\(i % 10)", value + [UInt8(i % 251)])
+                if i % 7 == 0 { s.sync() }
+            }
+            s.sync()
+        }
+        let reopened = try DurableStore(directory: dir, compactionBytes: 256 << 10)
+        #expect(reopened.recovered.count == 10)
+        for k in 0..<10 {
+            let last = (0..<1000).last { $0 % 10 == k }!
+            #expect(reopened.recovered["k\(k)"] == value + [UInt8(last % 251)])
+        }
+        let size = try FileManager.default.attributesOfItem(atPath: dir + "/durable.log")[.size] as? Int
+        #expect(size == DurableStore.extentBytes, "the compacted log should fit one extent")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/durable.log.tmp"))
+    }
+
     @Test("observation log: every observation kind round-trips through JSONL")
     func observationRoundTrip() throws {
         // Proves bftsim check reads back exactly what replicas and clients wrote.
