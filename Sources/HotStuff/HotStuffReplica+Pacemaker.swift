@@ -65,8 +65,10 @@ extension HotStuffReplica {
     // MARK: Local timeout (P4)
 
     /// P4: the current view timed out. The replica stops voting in it (H-V1), persists that, doubles
-    /// its timeout, and asks to move on: chained enters the next view and broadcasts NEW-VIEW with its
-    /// highQC (Alg. 5, P10); two-chain broadcasts a TIMEOUT and waits for a TC (T1).
+    /// its timeout, and asks to move on: chained broadcasts NEW-VIEW for the next view with its highQC
+    /// (Alg. 5) and enters it once n−f replicas announced it (P10, P11); two-chain broadcasts a
+    /// TIMEOUT and waits for a TC (T1). Either way the replica stays until others agree, re-arming its
+    /// timer so the announcement is repeated (with backoff) while it waits.
     mutating func onViewTimeout(_ actions: inout [ReplicaAction]) {
         viewTimerArmed = false
         let view = currentView
@@ -83,28 +85,32 @@ extension HotStuffReplica {
             actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
             onTimeout(timeout, from: principal, &actions)
         } else {
-            leaveView(to: view + 1, &actions)
+            // P11: announce (again, if already announced: the earlier copies may have been lost) but
+            // stay; P10 enters the view once n−f replicas announced it.
+            announce(max(view + 1, announcedViews[id]), &actions)
+            updateViewTimer(&actions)
         }
     }
 
-    /// Chained: stops voting below `next` (H-V1), persists that (R1), enters `next` and broadcasts
-    /// ⟨NEW-VIEW, next, highQC, lastVote?⟩ (P4, P8, P10), handling its own copy too.
-    mutating func leaveView(to next: UInt64, _ actions: inout [ReplicaAction]) {
+    /// Chained (P4, P10, P11): stops voting below `next` (H-V1), persists that (R1) and broadcasts
+    /// ⟨NEW-VIEW, next, highQC, lastVote?⟩ (P8), handling its own copy too. It does not enter `next`
+    /// by itself: the own copy is one of the n−f announcements P10 needs to enter it.
+    mutating func announce(_ next: UInt64, _ actions: inout [ReplicaAction]) {
         lastVotedView = max(lastVotedView, next - 1)
         persistSafetyState(&actions)
         let vote = lastVote.flatMap { $0.view > highQC.view ? $0 : nil }
         let newView = NewView(view: next, highQC: highQC, lastVote: vote, signer: signer)
-        if next > currentView { enterView(next, &actions) }
         actions.append(.broadcast(HotStuffMessage.newView(newView).bytes))
         onNewView(newView, from: principal, &actions)
     }
 
     // MARK: NEW-VIEW (chained, P5, P7)
 
-    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC (and its last vote, P8); f+1 announcements
-    /// of later views move this replica there (P10); n−f NEW-VIEWs for a view let its leader enter it
-    /// (P7) and propose on the highest QC among them (P5). Chained replicas broadcast NEW-VIEW so every
-    /// replica sees the announcements; two-chain replicas receive NEW-VIEWs only as P9 sync answers.
+    /// Alg. 5 `onReceiveNewView`: learn the sender's highQC (and its last vote, P8); announcements of
+    /// later views are amplified and, from n−f replicas, entered (P10, P11); n−f NEW-VIEWs for a view
+    /// let its leader enter it (P7) and propose on the highest QC among them (P5). Chained replicas
+    /// broadcast NEW-VIEW so every replica sees the announcements; two-chain replicas receive
+    /// NEW-VIEWs only as P9 sync answers.
     mutating func onNewView(_ m: NewView, from: Principal, _ actions: inout [ReplicaAction]) {
         guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
         guard m.view > 0, m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
@@ -127,18 +133,30 @@ extension HotStuffReplica {
         if m.view > currentView { enterView(m.view, &actions) } else { tryPropose(&actions) }
     }
 
-    /// P10 (view synchronisation without certificates, after Bracha's amplification): when f+1
-    /// replicas announced views ≥ w > current view, at least one correct replica timed out of w − 1,
-    /// so this replica leaves for w and announces it too. Otherwise replicas whose timers are out of phase by more than one
-    /// (capped) timeout would never share a view again.
+    /// P10 (view synchronisation without certificates, after Bracha's amplification), with P11's
+    /// thresholds. Join: when f+1 replicas announced views ≥ w above this replica's own announcement
+    /// and current view, at least one correct replica timed out of w − 1, so this replica announces w
+    /// too (stops voting below w, broadcasts NEW-VIEW(w)). Enter: when n−f replicas (this one
+    /// included) announced views ≥ w > current view, it enters w. Joining makes every correct replica
+    /// announce what f+1 announced, so n−f announcements form; entering only on n−f means a replica
+    /// never runs ahead on its own timer, not even with f Byzantine announcements added to its own,
+    /// so capped timers cannot hold correct replicas in different views forever.
     mutating func followAnnouncedViews(_ sender: ReplicaID, view: UInt64, _ actions: inout [ReplicaAction]) {
         guard view > announcedViews[sender] else { return }
         announcedViews[sender] = view
-        let target = announcedViews.sorted(by: >)[config.f]
-        guard target > currentView else { return }
-        // Join: announce the view too, so n−f announcements (and the leader's quorum, P7) can form.
-        actions.append(.observe(.viewChangeStarted(view: target)))
-        leaveView(to: target, &actions)
+        let ranked = announcedViews.sorted(by: >)
+        let joined = ranked[config.f]
+        if joined > announcedViews[id], joined > currentView {
+            actions.append(.observe(.viewChangeStarted(view: joined)))
+            announce(joined, &actions)  // its own copy comes back here and enters if n−f agree
+            return
+        }
+        let entered = ranked[quorum - 1]
+        guard entered > currentView else { return }
+        // P11: n−f ≥ f+1 announced ≥ entered, so the join above already raised our own announcement
+        // (and lastVotedView, H-V1) to at least `entered`.
+        precondition(announcedViews[id] >= entered, "entering a view this replica did not announce")
+        enterView(entered, &actions)
     }
 
     /// P9: a replica asking to leave a view with an older highQC than ours gets ours in a NEW-VIEW,

@@ -57,6 +57,34 @@ struct FaultTests {
         #expect(c.replica(0).consecutiveTimeouts == 0, "progress resets the backoff")
     }
 
+    @Test("P11: a replica that times out alone stays in its view; with timers at their cap and one replica crashed, the others still share a view and commit", arguments: HotStuffVariant.allCases)
+    func loneTimeoutDoesNotRunAhead(variant: HotStuffVariant) {
+        // Proves the pacemaker cannot let one correct replica run ahead of the others (the fuzzer's
+        // hotstuff-chained-stuck-after-crash): replica 2 times out three times on its own; before P11
+        // chained entered view 4 alone and, with every timer at its cap (no backoff left to close the
+        // gap) and replica 1 crashed, no view ever again held the three correct replicas.
+        let config = HotStuffConfig(n: 4, variant: variant, viewTimeout: 100 * nanosPerMillisecond, viewTimeoutMax: 100 * nanosPerMillisecond)
+        var c = Cluster(config: config, clients: 1, requests: 1)
+        c.crashed = [1]
+        c.start()
+        c.run()
+        for _ in 0..<3 {
+            c.fireViewTimers([2])
+            c.run()
+        }
+        // Replica 2 announced the next view (and stopped voting in view 1, H-V1) but did not enter it.
+        #expect(c.replica(2).currentView == 1)
+        #expect(c.replica(2).lastVotedView == 1)
+        #expect(c.replica(0).currentView == 1)
+        #expect(c.replica(3).currentView == 1)
+        c.runWithTimeouts(firings: 200)
+        let done = c.clientsDone
+        #expect(done, "views: \([0, 2, 3].map { c.replica($0).currentView })")
+        #expect(c.conflictingCommits() == nil)
+        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        c.expectReplicaInvariants()
+    }
+
     @Test("S1–S4: a lagging replica catches up through block sync and executes everything in order", arguments: HotStuffVariant.allCases)
     func laggingReplicaCatchesUp(variant: HotStuffVariant) {
         // Proves block sync over more than one BLOCK-RESPONSE: replica 3 misses ~40 blocks, then syncs.
