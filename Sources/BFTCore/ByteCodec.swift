@@ -126,19 +126,19 @@ public struct ByteReader: Sendable {
         defer { offset += 2 }
         return UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
     }
+    // Big-endian integers are read with one unaligned load after the bounds check (`need`), not byte
+    // by byte: the decoders of every message read several per message.
     public mutating func u32(_ field: String = "u32") throws(DecodeError) -> UInt32 {
         try need(4, field)
-        var v: UInt32 = 0
-        for i in 0..<4 { v = v << 8 | UInt32(bytes[offset + i]) }
+        let start = offset
         offset += 4
-        return v
+        return UInt32(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: UInt32.self) })
     }
     public mutating func u64(_ field: String = "u64") throws(DecodeError) -> UInt64 {
         try need(8, field)
-        var v: UInt64 = 0
-        for i in 0..<8 { v = v << 8 | UInt64(bytes[offset + i]) }
+        let start = offset
         offset += 8
-        return v
+        return UInt64(bigEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: UInt64.self) })
     }
     /// A u32 count that must not exceed `max`, and whose elements (each at least `minElementSize`
     /// bytes) must fit in what is left, so a hostile count cannot make the decoder allocate.
@@ -158,6 +158,11 @@ public struct ByteReader: Sendable {
         try need(n, field)
         defer { offset += n }
         return Array(bytes[offset..<offset + n])
+    }
+    /// Moves past `n` bytes without copying them.
+    public mutating func skip(_ n: Int, _ field: String) throws(DecodeError) {
+        try need(n, field)
+        offset += n
     }
     public mutating func string(_ field: String, max: Int) throws(DecodeError) -> String {
         let n = try count(field, max: max)

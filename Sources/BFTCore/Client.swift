@@ -161,12 +161,21 @@ public struct Client: StateMachine {
 
     /// C2: accept the result once f+1 distinct replicas sent matching, correctly signed replies.
     private mutating func onReply(from: Principal, bytes: [UInt8], _ actions: inout [ReplicaAction]) {
-        guard let request = outstanding else { return }
-        guard let reply = try? ClientReply(decoding: bytes) else {
+        // Only the outstanding request's timestamp is read: copying the request would retain its arrays.
+        guard let timestamp = outstanding?.timestamp else { return }
+        // The header is checked before the reply is built: most replies that arrive after f+1 matching
+        // ones are for a request already completed, and are dropped without copying their result.
+        let header: ClientReply.Header
+        do {
+            header = try ClientReply.header(of: bytes)
+        } catch {
             actions.append(.observe(.rejected(reason: .malformed, from: from)))
             return
         }
-        guard reply.client == id, reply.timestamp == request.timestamp else { return }
+        guard header.client == id, header.timestamp == timestamp else { return }
+        guard let reply = try? ClientReply(decoding: bytes) else {
+            preconditionFailure("ClientReply.header accepted bytes that init(decoding:) rejects")
+        }
         guard reply.replica >= 0, reply.replica < quorum.n else {
             actions.append(.observe(.rejected(reason: .unknownSender, from: from)))
             return
@@ -188,7 +197,8 @@ public struct Client: StateMachine {
         outstanding = nil
         completed += 1
         actions.append(.cancelTimer(Client.retryTimer))
-        actions.append(.observe(.requestCompleted(request: request.id, result: Digest.fingerprint(ofResult: result))))
+        actions.append(.observe(.requestCompleted(request: RequestID(client: id, timestamp: timestamp),
+                                                  result: Digest.fingerprint(ofResult: result))))
         switch workload.mode {
         case .closed(let think):
             if think > 0 { actions.append(.setTimer(Client.thinkTimer, after: think)) } else { issueNext(&actions) }

@@ -110,6 +110,31 @@ public struct ClientReply: Hashable, Sendable {
         self.bytes = bytes
     }
 
+    /// The fields a client checks before anything else: whom the reply is for, and for which request.
+    public struct Header: Sendable, Equatable {
+        public var client: ClientID
+        public var timestamp: UInt64
+    }
+
+    /// Checks `bytes` exactly as `init(decoding:)` does (it throws for the same inputs) but copies
+    /// nothing: a client reads a reply's client and timestamp first and drops replies to requests it
+    /// no longer waits for (C2) without building them.
+    public static func header(of bytes: [UInt8]) throws(DecodeError) -> Header {
+        var r = ByteReader(bytes)
+        let tag = try r.u8("reply tag")
+        guard tag == ClientWireTag.reply else { throw .unknownTag(field: "reply", tag: tag) }
+        _ = try r.u64("reply view")
+        let client = Int(try r.u32("reply client"))
+        let timestamp = try r.u64("reply timestamp")
+        let replica = Int(try r.u32("reply replica"))
+        guard replica < 1 << 16 else { throw .valueOutOfRange(field: "reply replica", value: UInt64(replica)) }
+        let resultSize = try r.count("reply result", max: ClientReply.resultSizeMax)
+        try r.skip(resultSize, "reply result")
+        try r.skip(Signature.byteCount, "reply signature")
+        try r.expectEnd()
+        return Header(client: client, timestamp: timestamp)
+    }
+
     public func verify(_ verifier: SignatureVerifier) -> Bool {
         verifier.verifySealed(bytes, domain: ClientReply.domain, signer: .replica(replica))
     }

@@ -94,16 +94,15 @@ extension PBFTReplica {
     mutating func collectGarbage() {
         let h = stableSequence
         // Keys are collected before removing: mutating a collection while iterating it copies it whole.
-        for s in log.keys.filter({ $0 <= h }) { log[s] = nil }
+        log.removeAll(atOrBelow: h)
         for s in preparedCertificates.keys.filter({ $0 <= h }) { preparedCertificates[s] = nil }
         for s in snapshots.keys.filter({ $0 < h }) { snapshots[s] = nil }
         // Requests this replica will never execute itself (state transfer skipped them) leave `assigned`.
         let cache = replyCache
-        let done = assigned.filter { request in
+        assigned.removeAll { request in
             if let cached = cache[request.client], cached.timestamp >= request.timestamp { return true }
             return false
         }
-        for request in done { assigned.remove(request) }
         for r in 0..<config.n {
             for s in checkpointVotes[r].keys.filter({ $0 <= h }) { checkpointVotes[r][s] = nil }
         }

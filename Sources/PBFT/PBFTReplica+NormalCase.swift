@@ -103,9 +103,10 @@ extension PBFTReplica {
         let sequence = nextSequence
         nextSequence += 1
         let pp = PrePrepare(view: view, sequence: sequence, requests: batch, signer: signer)
-        var slot = Slot(n: config.n)
-        slot.prePrepare = pp
-        log[sequence] = slot
+        precondition(inWindow(sequence), "rule N1: the primary assigns sequences inside the window")
+        let i = log.claim(sequence)
+        log[at: i].reset(n: config.n)
+        log[at: i].prePrepare = pp
         persistVote(phase: 1, view: view, sequence: sequence, digest: pp.digest, &actions)
         actions.append(.broadcast(pp.bytes))
         checkPrepared(sequence, &actions)
@@ -126,7 +127,7 @@ extension PBFTReplica {
             return reject(.outsideWindow, from, &actions)
         }
         guard pp.digest == batchDigest(pp.requests) else { return reject(.digestMismatch, from, &actions) }
-        if let existing = log[pp.sequence]?.prePrepare {
+        if let i = log.index(of: pp.sequence), let existing = log[at: i].prePrepare {
             if existing.digest != pp.digest { reject(.conflicting, from, &actions) }
             return
         }
@@ -139,19 +140,20 @@ extension PBFTReplica {
 
     /// Stores an accepted PRE-PREPARE and, at a backup, sends PREPARE (rule N3).
     mutating func acceptPrePrepare(_ pp: PrePrepare, _ actions: inout [ReplicaAction]) {
-        var slot = log[pp.sequence] ?? Slot(n: config.n)
-        slot.prePrepare = pp
+        // Rule N1: callers admit only sequences inside the window; the slot is updated in place.
+        precondition(inWindow(pp.sequence), "rule N1: an accepted PRE-PREPARE lies inside the window")
+        let i = log.claim(pp.sequence)
+        log[at: i].prePrepare = pp
         for request in pp.requests {
             noteWaiting(request)
             assigned.insert(request.id)
         }
         if pp.replica != id {
             let prepare = Prepare(view: pp.view, sequence: pp.sequence, digest: pp.digest, signer: signer)
-            slot.prepares[id] = prepare
+            log[at: i].prepares[id] = prepare
             persistVote(phase: 2, view: pp.view, sequence: pp.sequence, digest: pp.digest, &actions)
             actions.append(.broadcast(prepare.bytes))
         }
-        log[pp.sequence] = slot
         checkPrepared(pp.sequence, &actions)
         refreshViewChangeTimer(restart: false, &actions)
     }
@@ -164,7 +166,7 @@ extension PBFTReplica {
         guard inWindow(p.sequence) else { return reject(.outsideWindow, from, &actions) }
         let i = slotIndex(p.sequence)
         // In place (inout through the index): neither the slot nor its vote arrays are copied.
-        guard PBFTReplica.storeFirst(p, at: p.replica, in: &log.values[i].prepares) else { return }
+        guard PBFTReplica.storeFirst(p, at: p.replica, in: &log[at: i].prepares) else { return }
         checkPrepared(p.sequence, &actions)
     }
 
@@ -173,7 +175,7 @@ extension PBFTReplica {
         guard isCurrentView(c.view, from: from, bytes: c.bytes, &actions) else { return }
         guard inWindow(c.sequence) else { return reject(.outsideWindow, from, &actions) }
         let i = slotIndex(c.sequence)
-        guard PBFTReplica.storeFirst(c, at: c.replica, in: &log.values[i].commits) else { return }
+        guard PBFTReplica.storeFirst(c, at: c.replica, in: &log[at: i].commits) else { return }
         checkCommitted(c.sequence, &actions)
     }
 
@@ -214,12 +216,11 @@ extension PBFTReplica {
         return count >= needed ? pp : nil
     }
 
-    /// Index of the log slot for `sequence`, creating an empty slot if there is none (one hash lookup
-    /// when it exists). Valid until the log is next inserted into or pruned.
-    mutating func slotIndex(_ sequence: UInt64) -> Dictionary<UInt64, Slot>.Index {
-        if let i = log.index(forKey: sequence) { return i }
-        log[sequence] = Slot(n: config.n)
-        return log.index(forKey: sequence)!
+    /// Index of the log slot for `sequence` (rule N1: inside the window), creating an empty slot if
+    /// there is none. No hashing: the log is an array indexed by sequence modulo L.
+    mutating func slotIndex(_ sequence: UInt64) -> Int {
+        precondition(inWindow(sequence), "rule N1: log slots exist only inside the window")
+        return log.claim(sequence)
     }
 
     /// Rule N1: normal-case messages count only in the replica's current view and not while it is
@@ -239,13 +240,13 @@ extension PBFTReplica {
     /// PREPAREs from distinct backups (2f when n = 3f+1; Q1). It then records the prepared
     /// certificate and multicasts COMMIT (rule N4).
     mutating func checkPrepared(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        // One hash lookup; the slot is read and updated in place through its index.
+        // The slot is read and updated in place through its index.
         let needed = quorum.quorum - 1
-        guard let i = log.index(forKey: sequence),
-              let (pp, matching) = PBFTReplica.preparedQuorum(&log.values[i], needed: needed) else { return }
+        guard let i = log.index(of: sequence),
+              let (pp, matching) = PBFTReplica.preparedQuorum(&log[at: i], needed: needed) else { return }
         let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
-        log.values[i].prepared = true  // in place: no copy of the vote arrays
-        log.values[i].commits[id] = commit
+        log[at: i].prepared = true  // in place: no copy of the vote arrays
+        log[at: i].commits[id] = commit
         preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: matching)
         persistVote(phase: 3, view: pp.view, sequence: sequence, digest: pp.digest, &actions)
         actions.append(.broadcast(commit.bytes))
@@ -257,9 +258,9 @@ extension PBFTReplica {
     mutating func checkCommitted(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
         let needed = quorum.quorum
         let anyDigest = config.mutations.contains(.commitWithoutDigestMatch)
-        guard let i = log.index(forKey: sequence),
-              let pp = PBFTReplica.committedQuorum(&log.values[i], needed: needed, anyDigest: anyDigest) else { return }
-        log.values[i].committed = true
+        guard let i = log.index(of: sequence),
+              let pp = PBFTReplica.committedQuorum(&log[at: i], needed: needed, anyDigest: anyDigest) else { return }
+        log[at: i].committed = true
         actions.append(.observe(.committed(sequence: sequence, view: pp.view, digest: pp.digest, requestCount: pp.requests.count)))
         executeCommitted(&actions)
     }
@@ -269,7 +270,7 @@ extension PBFTReplica {
     /// Rule E1: batches execute strictly in sequence order, each request at most once (rule R2).
     mutating func executeCommitted(_ actions: inout [ReplicaAction]) {
         var executedRequest = false
-        while let slot = log[lastExecuted + 1], slot.committed, let pp = slot.prePrepare {
+        while let i = log.index(of: lastExecuted + 1), log[at: i].committed, let pp = log[at: i].prePrepare {
             executedRequest = execute(pp, &actions) || executedRequest
         }
         if executedRequest {

@@ -35,8 +35,8 @@ extension PBFTReplica {
     func missingBatch() -> UInt64? {
         guard fetching == nil else { return nil }
         let next = lastExecuted + 1
-        guard inWindow(next), log[next]?.committed != true else { return nil }
-        for (s, slot) in log where s > next && slot.committed { return next }
+        guard inWindow(next), !log.isCommitted(next) else { return nil }
+        if log.hasCommitted(above: next) { return next }
         for s in stride(from: (lastExecuted / K + 1) * K, through: stableSequence + L, by: Int(K)) {
             var votes = 0
             for r in 0..<config.n where checkpointVotes[r][s] != nil { votes += 1 }
@@ -76,7 +76,7 @@ extension PBFTReplica {
     /// distinct replicas signed matching COMMITs; the batch is then committed-local and executes in order.
     mutating func onCommittedBatch(_ message: CommittedBatch, from: Principal, _ actions: inout [ReplicaAction]) {
         let pp = message.prePrepare
-        guard pp.sequence > lastExecuted, inWindow(pp.sequence), log[pp.sequence]?.committed != true else { return }
+        guard pp.sequence > lastExecuted, inWindow(pp.sequence), !log.isCommitted(pp.sequence) else { return }
         guard isValidCommittedCertificate(message) else { return reject(.invalidCertificate, from, &actions) }
         var slot = Slot(n: config.n)
         slot.prePrepare = pp

@@ -91,6 +91,8 @@ public struct PBFTReplica: StateMachine {
     public let quorum: QuorumMath
     let signer: MessageSigner
     let verifier: SignatureVerifier
+    /// The durable key of each vote slot, `vote/<sequence mod L>`, built once (not formatted per vote).
+    let voteKeys: [String]
     public var principal: Principal { .replica(id) }
 
     // View (rules V1–V6).
@@ -110,7 +112,7 @@ public struct PBFTReplica: StateMachine {
     var currentNewView: NewView?
 
     // Agreement (rules N1–N5).
-    var log: [UInt64: Slot] = [:]
+    var log: SlotLog
     /// Highest-view prepared certificate per sequence above the stable checkpoint (for VIEW-CHANGE).
     var preparedCertificates: [UInt64: PreparedCertificate] = [:]
     public internal(set) var lastExecuted: UInt64 = 0
@@ -120,7 +122,7 @@ public struct PBFTReplica: StateMachine {
     var pendingBatch: [ClientRequest] = []
     var batchTimerArmed = false
     /// Requests proposed (or queued for proposal) in the current view and not yet executed.
-    var assigned: Set<RequestID> = []
+    var assigned = AssignedRequests()
     /// Requests this replica knows of and has not executed, latest per client (drives the view-change timer).
     var waiting = ClientTable<ClientRequest>()
 
@@ -165,6 +167,8 @@ public struct PBFTReplica: StateMachine {
         self.verifier = verifier
         viewChangeTimeoutCurrent = config.viewChangeTimeout
         latestViewChanges = Array(repeating: nil, count: config.n)
+        log = SlotLog(window: config.watermarkWindow, n: config.n)
+        voteKeys = (0..<config.watermarkWindow).map { "vote/\($0)" }
         checkpointVotes = Array(repeating: [:], count: config.n)
         let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])
         stableDigest = Digest.of(genesis)
@@ -262,7 +266,7 @@ public struct PBFTReplica: StateMachine {
         w.u64(view)
         w.u64(sequence)
         w.digest(digest)
-        actions.append(.persist(key: "vote/\(sequence % L)", bytes: w.bytes))
+        actions.append(.persist(key: voteKeys[Int(sequence % L)], bytes: w.bytes))
     }
 
     /// Crash-recovery restarts in the persisted view with fresh state; state transfer then catches it up.

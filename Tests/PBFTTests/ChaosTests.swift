@@ -96,7 +96,7 @@ struct ChaosTests {
         if unfinished > 0 {
             for i in 0..<n {
                 let r = cluster.replica(i)
-                print("seed \(seed) r\(i) crashed=\(cluster.crashed.contains(i)) view=\(r.view) changing=\(r.isViewChanging) pending=\(r.pendingView) exec=\(r.lastExecuted) stable=\(r.stableSequence) waiting=\(r.waitingCount) fetching=\(String(describing: r.fetching)) log=\(r.log.keys.sorted().map { k in "\(k):\(r.log[k]!.prePrepare != nil ? "pp" : "-")\(r.log[k]!.prepared ? "P" : "")\(r.log[k]!.committed ? "C" : "")" }) timers=\(cluster.timers[i].keys.map(\.kind).sorted()) next=\(r.nextSequence) pendingBatch=\(r.pendingBatch.count) vcs=\(r.latestViewChanges.map { $0?.newView })")
+                print("seed \(seed) r\(i) crashed=\(cluster.crashed.contains(i)) view=\(r.view) changing=\(r.isViewChanging) pending=\(r.pendingView) exec=\(r.lastExecuted) stable=\(r.stableSequence) waiting=\(r.waitingCount) fetching=\(String(describing: r.fetching)) log=\(r.log.sortedSequences.map { k in "\(k):\(r.log[k]!.prePrepare != nil ? "pp" : "-")\(r.log[k]!.prepared ? "P" : "")\(r.log[k]!.committed ? "C" : "")" }) timers=\(cluster.timers[i].keys.map(\.kind).sorted()) next=\(r.nextSequence) pendingBatch=\(r.pendingBatch.count) vcs=\(r.latestViewChanges.map { $0?.newView })")
             }
             for i in 0..<n {
                 var counts: [String: Int] = [:]
