@@ -76,14 +76,10 @@ extension HotStuffReplica {
         actions.append(.observe(.pendingRequests(count: mempool.count)))
         consecutiveTimeouts += 1
         if rules.usesTimeoutCertificates {
-            lastVotedView = max(lastVotedView, view)
-            persistSafetyState(&actions)
-            let timeout = Timeout(view: view, highQC: highQC, highTC: highTC, signer: signer)
-            actions.append(.broadcast(HotStuffMessage.timeout(timeout).bytes))
             // Re-arm first: the local TC (if this completes one) enters the next view and re-arms again.
             viewTimerArmed = true
             actions.append(.setTimer(Self.viewTimer, after: viewTimeoutDuration))
-            onTimeout(timeout, from: principal, &actions)
+            broadcastTimeout(of: view, &actions)
         } else {
             // P11: announce (again, if already announced: the earlier copies may have been lost) but
             // stay; P10 enters the view once n−f replicas announced it.
@@ -161,14 +157,46 @@ extension HotStuffReplica {
 
     /// P9: a replica asking to leave a view with an older highQC than ours gets ours in a NEW-VIEW,
     /// so a replica that missed the proposal carrying a commit-making QC learns it even when the
-    /// replicas that have it are idle and no longer time out.
+    /// replicas that have it are idle and no longer time out. The answer names the view after our
+    /// highQC when that is above the sender's view: our QC may be of the very view the sender is
+    /// timing out of (only its next leader and a few replicas learned it), and a NEW-VIEW's QC must
+    /// be older than its view. This replica is in that view or later (P3), so it may announce it.
     mutating func helpIfBehind(_ sender: ReplicaID, view: UInt64, highQCView: UInt64, _ actions: inout [ReplicaAction]) {
-        guard highQCView < highQC.view, highQC.view < view else { return }
-        let answer = NewView(view: view, highQC: highQC, signer: signer)
+        guard highQCView < highQC.view else { return }
+        precondition(highQC.view < currentView, "P3: a replica is past its highQC's view")
+        let answer = NewView(view: max(view, highQC.view + 1), highQC: highQC, signer: signer)
         actions.append(.send(answer.bytes, to: .replica(sender)))
     }
 
-    // MARK: TIMEOUT and TC (two-chain, T1–T2)
+    // MARK: TIMEOUT and TC (two-chain, T1–T2, T4)
+
+    /// T1: stops voting in `view` (H-V1), persists that (R1) and broadcasts ⟨TIMEOUT, view, highQC⟩
+    /// with the highest TC (T2), handling its own copy too. The caller owns the view timer.
+    mutating func broadcastTimeout(of view: UInt64, _ actions: inout [ReplicaAction]) {
+        precondition(view >= currentView, "timing out of a view already left")
+        lastVotedView = max(lastVotedView, view)
+        timedOutView = max(timedOutView, view)
+        persistSafetyState(&actions)
+        let timeout = Timeout(view: view, highQC: highQC, highTC: highTC, signer: signer)
+        actions.append(.broadcast(HotStuffMessage.timeout(timeout).bytes))
+        onTimeout(timeout, from: principal, &actions)
+    }
+
+    /// T4 (timeout amplification; DiemBFT v4 `process_remote_timeout`, Jolteon §4, after Bracha):
+    /// f+1 distinct replicas timed out of `view` ≥ the current view, so at least one correct replica
+    /// did; this replica times out of it too — idle or not, whatever its own timer says — so the n−f
+    /// TIMEOUTs a TC needs form even when some correct replica has no work and no timer (P2). Only
+    /// views it has not already timed out of, and not below its last vote (H-V1); f Byzantine
+    /// TIMEOUTs alone never reach the threshold.
+    mutating func joinTimeout(of view: UInt64, _ actions: inout [ReplicaAction]) {
+        guard let collector = timeoutCollectors[view], !collector.formed else { return }
+        guard collector.count >= config.f + 1 else { return }
+        guard view > timedOutView else { return }
+        guard view >= currentView, view >= lastVotedView else { return }
+        if view > currentView { enterView(view, &actions) }
+        actions.append(.observe(.viewChangeStarted(view: view + 1)))
+        broadcastTimeout(of: view, &actions)  // its own copy may complete the TC and move it on
+    }
 
     /// T1: collects signed timeouts for a view; n−f from distinct replicas form a TC, which moves
     /// everyone who sees it to the next view (P3). Each timeout's highQC is learned too.
@@ -204,7 +232,7 @@ extension HotStuffReplica {
         timeoutCollectors[m.view] = collector
         learn(m.highQC, hint: m.sender, &actions)
         if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
-        guard complete else { return }
+        guard complete else { return joinTimeout(of: m.view, &actions) }
         let tc = TimeoutCertificate(view: m.view, entries: collector.entries.compactMap { $0 })
         learn(tc, &actions)
     }

@@ -34,6 +34,9 @@ public struct HotStuffReplica: StateMachine {
     /// Consecutive local timeouts since the last QC-driven progress; the backoff exponent (P4).
     var consecutiveTimeouts = 0
     var viewTimerArmed = false
+    /// The highest view this replica broadcast a TIMEOUT for (two-chain, T1, T4); not persisted:
+    /// after recovery the replica starts above `lastVotedView`, which covers it.
+    var timedOutView: UInt64 = 0
     /// Highest TC seen (two-chain, T2).
     public internal(set) var highTC: TimeoutCertificate?
     var voteCollectors: [VoteKey: VoteCollector] = [:]

@@ -24,16 +24,25 @@ struct FindingsTests {
         #expect(o.liveness == .holds)
     }
 
-    @Test("two-chain HotStuff, n=4: an idle replica withholds its TIMEOUT and the others, one crashed, never form a TC")
+    @Test("two-chain HotStuff, n=4: an idle replica joins the others' timeouts (T4), so one crashed replica does not block the TC")
     func twoChainIdleReplicaWithholdsTimeout() throws {
         // A shrunk fuzzer finding against the honest two-chain protocol (a different stall from the
-        // chained one above): the replica that already executed everything has no view timer (P2), so
-        // the two others never gather n−f TIMEOUTs. Pinned until timeout amplification is specified.
+        // chained one above): the replica that already executed everything had no view timer (P2), so
+        // the two others never gathered n−f TIMEOUTs. Fixed by T4 (timeout amplification on f+1).
         let s = try ScenarioLoader.load(path: Self.root.appendingPathComponent("Findings/hotstuff-two-chain-idle-replica-withholds-timeout.yaml").path)
         let o = try ScenarioRun.execute(s, trace: .off)
         #expect(o.safety == .holds)
-        withKnownIssue("two-chain pacemaker: an idle replica never times out, so f+1 correct replicas cannot form a TC") {
-            #expect(o.liveness == .holds)
-        }
+        #expect(o.liveness == .holds)
+    }
+
+    @Test("two-chain HotStuff, n=4: replicas timing out of a view whose QC an idle replica holds get that QC (P9)")
+    func twoChainQCOfTimedOutView() throws {
+        // A shrunk fuzzer finding: replica 2 held the QC of view 5, the view replicas 0 and 3 kept
+        // timing out of; P9 never answered them because a NEW-VIEW for view 5 cannot carry a QC of
+        // view 5. Fixed by P9 answering with NEW-VIEW(highQC.view + 1).
+        let s = try ScenarioLoader.load(path: Self.root.appendingPathComponent("Findings/hotstuff-two-chain-qc-of-timed-out-view.yaml").path)
+        let o = try ScenarioRun.execute(s, trace: .off)
+        #expect(o.safety == .holds)
+        #expect(o.liveness == .holds)
     }
 }
