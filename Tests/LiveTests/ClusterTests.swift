@@ -58,7 +58,7 @@ struct ClusterTests {
         defer { cluster.stop() }
         try cluster.up()
         let client = try LiveSupport.start(["client", "--config", cluster.config, "--clients", "2", "--outstanding", "2",
-                                            "--duration", "7", "--out", "\(cluster.dir)/load-0.json"],
+                                            "--duration", "10", "--out", "\(cluster.dir)/load-0.json"],
                                            output: "\(cluster.dir)/client.out")
         defer { if client.isRunning { client.terminate() } }
         for _ in 0..<2 {
@@ -67,8 +67,10 @@ struct ClusterTests {
             usleep(600_000)
             try LiveSupport.run(["cluster", "restart", cluster.dir, "--id", "3"])
         }
-        // The restarted replica recovered from its data directory and catches up with the others.
-        let caughtUp = LiveSupport.waitUntil(seconds: 8) {
+        // The restarted replica recovered from its data directory and catches up with the others while
+        // load still runs (PBFT catches up at stable checkpoints, which need commits; bounded for slow,
+        // shared machines).
+        let caughtUp = LiveSupport.waitUntil(seconds: 12) {
             guard let r3 = LiveSupport.stats(cluster.dir, 3), let r0 = LiveSupport.stats(cluster.dir, 0) else { return false }
             return r3.recovered && r3.lastCommittedSequence + 8 >= r0.lastCommittedSequence && r3.executed > 0
         }
@@ -116,11 +118,17 @@ struct LinkFaultTests {
         #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 1)?.committed ?? 0) > mid + 10 }, "no commits in the new view")
         for j in 0...3 { try LiveSupport.run(["link", "--config", cluster.config, "--id", String(j), "--heal"]) }
         client.waitUntilExit()
+        // A second load after the heal: the old primary catches up at stable checkpoints, which need commits.
+        let more = try LiveSupport.start(["client", "--config", cluster.config, "--clients", "2", "--outstanding", "2",
+                                          "--duration", "4", "--first-client", "8", "--out", "\(cluster.dir)/load-8.json"],
+                                         output: "\(cluster.dir)/client-8.out")
+        defer { if more.isRunning { more.terminate() } }
         let caughtUp = LiveSupport.waitUntil(seconds: 12) {
             guard let r0 = LiveSupport.stats(cluster.dir, 0), let r1 = LiveSupport.stats(cluster.dir, 1) else { return false }
             return r0.lastCommittedSequence + 4 >= r1.lastCommittedSequence
         }
         #expect(caughtUp, "replica 0 did not catch up after heal")
+        more.waitUntilExit()
         cluster.stop()
         let check = try cluster.check()
         #expect(check.status == 0, "\(check.out)")
