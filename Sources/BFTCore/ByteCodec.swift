@@ -193,13 +193,16 @@ public struct ByteReader: Sendable {
     }
     public mutating func digest(_ field: String = "digest") throws(DecodeError) -> Digest {
         try need(Digest.byteCount, field)
-        defer { offset += Digest.byteCount }
-        return Digest(bytes: bytes[offset..<offset + Digest.byteCount])
+        let start = offset
+        offset += Digest.byteCount
+        // One unaligned load in memory order: the words `Digest(bytes:)` would copy byte by byte.
+        return Digest(words: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: SIMD4<UInt64>.self) })
     }
     public mutating func signature(_ field: String = "signature") throws(DecodeError) -> Signature {
         try need(Signature.byteCount, field)
-        defer { offset += Signature.byteCount }
-        return Signature(bytes: bytes[offset..<offset + Signature.byteCount])
+        let start = offset
+        offset += Signature.byteCount
+        return Signature(words: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: SIMD8<UInt64>.self) })
     }
     public func expectEnd() throws(DecodeError) {
         guard isAtEnd else { throw .trailingBytes(count: remaining) }
