@@ -98,14 +98,26 @@ public struct ByteWriter: Sendable {
 public struct ByteReader: Sendable {
     public let bytes: [UInt8]
     public private(set) var offset: Int
+    /// Reads stop here: a reader over `bytes[offset..<end]` sees exactly what a reader over a copy of
+    /// that range would (same values, same errors), without the copy.
+    public let end: Int
 
     public init(_ bytes: [UInt8], offset: Int = 0) {
         self.bytes = bytes
         self.offset = offset
+        end = bytes.count
     }
 
-    public var remaining: Int { bytes.count - offset }
-    public var isAtEnd: Bool { offset == bytes.count }
+    /// A reader over `bytes[range]`: behaves as `ByteReader(Array(bytes[range]))`, offsets aside.
+    public init(_ bytes: [UInt8], range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "reader range outside the bytes")
+        self.bytes = bytes
+        offset = range.lowerBound
+        end = range.upperBound
+    }
+
+    public var remaining: Int { end - offset }
+    public var isAtEnd: Bool { offset == end }
 
     @inline(__always) mutating func need(_ n: Int, _ field: String) throws(DecodeError) {
         guard n <= remaining else { throw .truncated(field: field, needed: n, remaining: remaining) }
@@ -181,13 +193,16 @@ public struct ByteReader: Sendable {
     }
     public mutating func digest(_ field: String = "digest") throws(DecodeError) -> Digest {
         try need(Digest.byteCount, field)
-        defer { offset += Digest.byteCount }
-        return Digest(bytes: bytes[offset..<offset + Digest.byteCount])
+        let start = offset
+        offset += Digest.byteCount
+        // One unaligned load in memory order: the words `Digest(bytes:)` would copy byte by byte.
+        return Digest(words: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: SIMD4<UInt64>.self) })
     }
     public mutating func signature(_ field: String = "signature") throws(DecodeError) -> Signature {
         try need(Signature.byteCount, field)
-        defer { offset += Signature.byteCount }
-        return Signature(bytes: bytes[offset..<offset + Signature.byteCount])
+        let start = offset
+        offset += Signature.byteCount
+        return Signature(words: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: start, as: SIMD8<UInt64>.self) })
     }
     public func expectEnd() throws(DecodeError) {
         guard isAtEnd else { throw .trailingBytes(count: remaining) }

@@ -12,7 +12,9 @@ public struct ClientRequest: Hashable, Sendable {
 
     public var client: ClientID
     public var timestamp: UInt64
-    public var operation: [UInt8]
+    /// Where the operation lies in `bytes` (after its u32 length prefix): kept as a range rather than
+    /// a copy, since decoding a PRE-PREPARE would otherwise copy every request's operation.
+    public private(set) var operationRange: Range<Int>
     public var signature: Signature
     /// The exact signed wire bytes; `digest` is computed over them.
     public private(set) var bytes: [UInt8]
@@ -22,6 +24,9 @@ public struct ClientRequest: Hashable, Sendable {
 
     public var id: RequestID { RequestID(client: client, timestamp: timestamp) }
 
+    /// The operation's bytes (a copy; `KeyValueStore.execute(_:)` reads them in place).
+    public var operation: [UInt8] { Array(bytes[operationRange]) }
+
     /// Builds and signs a request.
     public init(client: ClientID, timestamp: UInt64, operation: [UInt8], signer: MessageSigner) {
         precondition(signer.principal == .client(client), "a client signs only its own requests")
@@ -29,12 +34,13 @@ public struct ClientRequest: Hashable, Sendable {
         w.u8(ClientWireTag.request)
         w.u32(UInt32(client))
         w.u64(timestamp)
+        let operationStart = w.count + 4  // after the u32 length prefix
         w.lengthPrefixed(operation)
         bytes = signer.sealed(&w, domain: ClientRequest.domain)
         digest = Digest.of(bytes)
         self.client = client
         self.timestamp = timestamp
-        self.operation = operation
+        operationRange = operationStart..<operationStart + operation.count
         signature = Signature(bytes: bytes[(bytes.count - Signature.byteCount)...])
     }
 
@@ -46,7 +52,10 @@ public struct ClientRequest: Hashable, Sendable {
         client = Int(try r.u32("request client"))
         guard client < 1 << 20 else { throw .valueOutOfRange(field: "request client", value: UInt64(client)) }
         timestamp = try r.u64("request timestamp")
-        operation = try r.lengthPrefixed("request operation", max: ClientRequest.operationSizeMax)
+        let operationCount = try r.count("request operation", max: ClientRequest.operationSizeMax)
+        let operationStart = r.offset
+        try r.skip(operationCount, "request operation")
+        operationRange = operationStart..<operationStart + operationCount
         signature = try r.signature("request signature")
         try r.expectEnd()
         self.bytes = bytes

@@ -35,15 +35,13 @@ public struct KeyValueStore: Sendable, Equatable {
 
         public init(decoding bytes: [UInt8]) throws(DecodeError) {
             var r = ByteReader(bytes)
-            let op = try r.u8("kv opcode")
-            switch op {
-            case 0: self = .noop
-            case 1: self = .put(key: try r.string("kv key", max: Self.keySizeMax), value: try r.lengthPrefixed("kv value", max: Self.valueSizeMax))
-            case 2: self = .get(key: try r.string("kv key", max: Self.keySizeMax))
-            case 3: self = .append(key: try r.string("kv key", max: Self.keySizeMax), value: try r.lengthPrefixed("kv value", max: Self.valueSizeMax))
-            default: throw .unknownTag(field: "kv opcode", tag: op)
+            let op = try RawOperation(&r)
+            switch op.opcode {
+            case 1: self = .put(key: op.key, value: Array(bytes[op.value]))
+            case 2: self = .get(key: op.key)
+            case 3: self = .append(key: op.key, value: Array(bytes[op.value]))
+            default: self = .noop
             }
-            try r.expectEnd()
         }
 
         public var isReadOnly: Bool {
@@ -75,8 +73,49 @@ public struct KeyValueStore: Sendable, Equatable {
 
     /// Executes an operation's bytes. Undecodable operations are executed as errors (deterministically).
     public mutating func execute(_ operation: [UInt8]) -> [UInt8] {
-        guard let op = try? Operation(decoding: operation) else { return Array("ERR malformed".utf8) }
-        return execute(op)
+        var r = ByteReader(operation)
+        return execute(&r)
+    }
+
+    /// Executes a request's operation, read in place from the request's bytes (same result as
+    /// `execute(request.operation)`, without copying the operation or building an `Operation`).
+    public mutating func execute(_ request: ClientRequest) -> [UInt8] {
+        var r = ByteReader(request.bytes, range: request.operationRange)
+        return execute(&r)
+    }
+
+    private mutating func execute(_ r: inout ByteReader) -> [UInt8] {
+        guard let op = try? RawOperation(&r) else { return Array("ERR malformed".utf8) }
+        switch op.opcode {
+        case 1: return put(op.key, r.bytes, op.value)
+        case 2: return get(op.key)
+        case 3: return append(op.key, r.bytes, op.value)
+        default: return []
+        }
+    }
+
+    /// An operation decoded with its value left in place: `value` is a range of the reader's bytes.
+    /// Accepts and rejects exactly the encodings `Operation(decoding:)` does.
+    struct RawOperation {
+        var opcode: UInt8
+        var key: String = ""
+        var value: Range<Int> = 0..<0
+
+        init(_ r: inout ByteReader) throws(DecodeError) {
+            opcode = try r.u8("kv opcode")
+            switch opcode {
+            case 0: break
+            case 1, 3:
+                key = try r.string("kv key", max: Operation.keySizeMax)
+                let n = try r.count("kv value", max: Operation.valueSizeMax)
+                let start = r.offset
+                try r.skip(n, "kv value")
+                value = start..<start + n
+            case 2: key = try r.string("kv key", max: Operation.keySizeMax)
+            default: throw .unknownTag(field: "kv opcode", tag: opcode)
+            }
+            try r.expectEnd()
+        }
     }
 
     /// Same keys with the same values (keys compare as Strings, as a dictionary's would).
@@ -108,43 +147,51 @@ public struct KeyValueStore: Sendable, Equatable {
 
     public mutating func execute(_ op: Operation) -> [UInt8] {
         switch op {
-        case .noop:
-            return []
-        case let .put(k, v):
-            let slot: Int
-            if let s = index[k] {
-                slot = s
-            } else {
-                if index.count >= Self.keyCountMax { return Array("FULL".utf8) }
-                slot = addKey(k)
-            }
-            payloadBytes += v.count - values[slot].count
-            values[slot] = v
-            return Array("OK".utf8)
-        case let .get(k):
-            guard let slot = index[k] else { return [0] }
-            let v = values[slot]
-            var out: [UInt8] = []
-            out.reserveCapacity(v.count + 1)
-            out.append(1)
-            out.append(contentsOf: v)
-            return out
-        case let .append(k, v):
-            let slot: Int
-            if let s = index[k] {
-                slot = s
-            } else {
-                if index.count >= Self.keyCountMax { return Array("FULL".utf8) }
-                slot = addKey(k)
-            }
-            if values[slot].count + v.count <= Self.valueLengthMax {
-                values[slot].append(contentsOf: v)  // in place: no copy of the value
-                payloadBytes += v.count
-            }
-            var w = ByteWriter(capacity: 8)
-            w.u64(UInt64(values[slot].count))
-            return w.bytes
+        case .noop: return []
+        case let .put(k, v): return put(k, v, v.indices)
+        case let .get(k): return get(k)
+        case let .append(k, v): return append(k, v, v.indices)
         }
+    }
+
+    /// Slot of `k`, adding the key if it is new; nil when the store is full.
+    private mutating func slot(adding k: String) -> Int? {
+        if let s = index[k] { return s }
+        if index.count >= Self.keyCountMax { return nil }
+        return addKey(k)
+    }
+
+    private static let okResult: [UInt8] = Array("OK".utf8)
+
+    /// Stores `bytes[v]` as the value of `k`, reusing the old value's buffer (no allocation when it fits).
+    private mutating func put(_ k: String, _ bytes: [UInt8], _ v: Range<Int>) -> [UInt8] {
+        guard let slot = slot(adding: k) else { return Array("FULL".utf8) }
+        payloadBytes += v.count - values[slot].count
+        values[slot].removeAll(keepingCapacity: true)
+        bytes.withUnsafeBufferPointer { values[slot].append(contentsOf: UnsafeBufferPointer(rebasing: $0[v])) }
+        return KeyValueStore.okResult
+    }
+
+    private func get(_ k: String) -> [UInt8] {
+        guard let slot = index[k] else { return [0] }
+        let v = values[slot]
+        var out: [UInt8] = []
+        out.reserveCapacity(v.count + 1)
+        out.append(1)
+        out.append(contentsOf: v)
+        return out
+    }
+
+    private mutating func append(_ k: String, _ bytes: [UInt8], _ v: Range<Int>) -> [UInt8] {
+        guard let slot = slot(adding: k) else { return Array("FULL".utf8) }
+        if values[slot].count + v.count <= Self.valueLengthMax {
+            // In place: no copy of the value.
+            bytes.withUnsafeBufferPointer { values[slot].append(contentsOf: UnsafeBufferPointer(rebasing: $0[v])) }
+            payloadBytes += v.count
+        }
+        var w = ByteWriter(capacity: 8)
+        w.u64(UInt64(values[slot].count))
+        return w.bytes
     }
 
     /// Size in bytes of `snapshot()`.

@@ -150,10 +150,15 @@ struct RequestTable {
 /// side table so a wild index cannot make an array huge.
 struct PositionTable {
     static let denseIndexMax = 1 << 12
-    private var bySequence: [UInt64: [ExecutionEntry?]] = [:]
+    private var bySequence: SequenceRing<[ExecutionEntry?]>
     private var outliers: [Position: ExecutionEntry] = [:]
     /// Number of positions with an entry.
     private(set) var count = 0
+
+    /// A table for sequences that always lie less than `spanMax` apart (see `SequenceRing`).
+    init(spanMax: UInt64) {
+        bySequence = SequenceRing(spanMax: spanMax)
+    }
 
     subscript(p: Position) -> ExecutionEntry? {
         guard p.index >= 0, p.index < PositionTable.denseIndexMax else { return outliers[p] }
@@ -168,13 +173,17 @@ struct PositionTable {
             precondition(outliers.updateValue(entry, forKey: p) == nil, "position \(p) already has an entry")
             return
         }
-        // In place through the default: one hash lookup, no copy of the row.
-        ExecutionEntry.store(entry, at: p.index, in: &bySequence[p.sequence, default: []])
+        // In place: the row is moved out of the ring and back, not copied.
+        let i = bySequence.claim(p.sequence)
+        var row = bySequence[at: i] ?? []
+        bySequence[at: i] = nil
+        ExecutionEntry.store(entry, at: p.index, in: &row)
+        bySequence[at: i] = row
     }
 
     /// Keeps the positions whose sequence is at least `floor`.
     mutating func removeAll(below floor: UInt64) {
-        bySequence = bySequence.filter { $0.key >= floor }
+        bySequence.removeAll(below: floor)
         outliers = outliers.filter { $0.key.sequence >= floor }
         count = outliers.count + bySequence.values.reduce(0) { total, row in total + row.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
     }
@@ -185,5 +194,89 @@ extension ExecutionEntry {
         if row.count <= index { row.append(contentsOf: repeatElement(nil, count: index + 1 - row.count)) }
         if case .some = row[index] { preconditionFailure("position already has an entry") }
         row[index] = entry
+    }
+}
+
+/// Per-sequence entries of the checker's retention window, in an array indexed by `sequence mod capacity`.
+///
+/// Same contents as a `[UInt64: Entry]`. The checker keeps entries only for sequences in
+/// `[windowFloor, highestSequence]`, a span below `spanMax` (`noteSequence` prunes before an entry
+/// above the window is added), so once the capacity (a power of two) exceeds that span no two live
+/// sequences share an index. The ring starts small and doubles when two live sequences collide, up to
+/// the first power of two above `spanMax`; `claim` checks the bound with a precondition. A lookup is a
+/// mask and a compare, no hashing; pruning is one pass over the ring every quarter window.
+struct SequenceRing<Entry> {
+    private var sequences: [UInt64] = []
+    private var entries: [Entry?] = []
+    private var mask: UInt64 = 0
+    private let capacityMax: Int
+    /// Number of sequences with an entry.
+    private(set) var count = 0
+
+    /// A ring for live sequences that always lie less than `spanMax` apart.
+    init(spanMax: UInt64) {
+        precondition(spanMax >= 1 && spanMax < 1 << 40, "spanMax out of range")
+        var c = 1
+        while UInt64(c) <= spanMax { c <<= 1 }
+        capacityMax = c
+    }
+
+    subscript(sequence: UInt64) -> Entry? {
+        guard !entries.isEmpty else { return nil }
+        let i = Int(truncatingIfNeeded: sequence & mask)
+        return sequences[i] == sequence ? entries[i] : nil
+    }
+
+    /// Index of the entry for `sequence`, making room for it (the entry stays nil until the caller
+    /// stores one through `subscript(at:)`).
+    mutating func claim(_ sequence: UInt64) -> Int {
+        if entries.isEmpty { resize(to: Swift.min(capacityMax, 256)) }
+        while true {
+            let i = Int(truncatingIfNeeded: sequence & mask)
+            if entries[i] == nil {
+                sequences[i] = sequence
+                return i
+            }
+            if sequences[i] == sequence { return i }
+            precondition(entries.count < capacityMax, "two live sequences share a ring index: the window bound broke")
+            resize(to: entries.count * 2)
+        }
+    }
+
+    /// The entry at an index from `claim`, read and written in place; storing nil frees it.
+    subscript(at i: Int) -> Entry? {
+        get { entries[i] }
+        set {
+            count += (newValue == nil ? 0 : 1) - (entries[i] == nil ? 0 : 1)
+            entries[i] = newValue
+        }
+    }
+
+    /// Entries in unspecified order (callers only count).
+    var values: [Entry] { entries.compactMap { $0 } }
+
+    /// Keeps the entries whose sequence is at least `floor`.
+    mutating func removeAll(below floor: UInt64) {
+        for i in entries.indices where sequences[i] < floor && entries[i] != nil {
+            entries[i] = nil
+            count -= 1
+        }
+    }
+
+    private mutating func resize(to capacity: Int) {
+        let oldSequences = sequences
+        let oldEntries = entries
+        sequences = Array(repeating: 0, count: capacity)
+        entries = Array(repeating: nil, count: capacity)
+        mask = UInt64(capacity - 1)
+        count = 0
+        for i in oldEntries.indices {
+            guard let entry = oldEntries[i] else { continue }
+            let j = Int(truncatingIfNeeded: oldSequences[i] & mask)
+            precondition(entries[j] == nil, "ring resize collision")
+            sequences[j] = oldSequences[i]
+            entries[j] = entry
+            count += 1
+        }
     }
 }

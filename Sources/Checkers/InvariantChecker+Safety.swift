@@ -13,9 +13,9 @@ extension InvariantChecker {
             checkCommitAgreement(r, sequence: s, view: view, digest: digest, count: count, first: first, record)
             return
         }
-        commits[s] = CommitEntry(digest: digest, requestCount: count, view: view, replica: r)
+        noteSequence(s)  // prunes first, so the ring never holds more than the window
+        commits[at: commits.claim(s)] = CommitEntry(digest: digest, requestCount: count, view: view, replica: r)
         committedBatches += 1
-        noteSequence(s)
     }
 
     private func checkCommitAgreement(
@@ -92,8 +92,8 @@ extension InvariantChecker {
         _ record: ObservationRecord
     ) {
         guard let first = positions[p] else {
+            noteSequence(p.sequence)  // prunes first, so the ring never holds more than the window
             positions.insert(ExecutionEntry(request: q, requestDigest: d, result: result, replica: r), at: p)
-            noteSequence(p.sequence)
             return
         }
         if first.request != q {
@@ -192,7 +192,7 @@ extension InvariantChecker {
     /// Drops per-sequence state below `floor` and retires completed requests positioned below it.
     func prune(below floor: UInt64) {
         windowFloor = floor
-        commits = commits.filter { $0.key >= floor }
+        commits.removeAll(below: floor)
         positions.removeAll(below: floor)
         var retiring: [RequestID] = []
         for (q, rec) in requests.entries where rec.accepted != nil {

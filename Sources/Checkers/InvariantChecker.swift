@@ -60,8 +60,8 @@ public final class InvariantChecker {
     let correct: [Bool]
 
     // Per-sequence and per-position state within the retention window.
-    var commits: [UInt64: CommitEntry] = [:]
-    var positions = PositionTable()
+    var commits: SequenceRing<CommitEntry>
+    var positions: PositionTable
     var highestSequence: UInt64 = 0
     /// Sequences below this have been pruned.
     var windowFloor: UInt64 = 0
@@ -105,6 +105,10 @@ public final class InvariantChecker {
     public init(config: CheckerConfig) {
         self.config = config
         replicas = Array(repeating: ReplicaTrack(), count: config.n)
+        // Per-sequence state spans [windowFloor, highestSequence], less than 5/4 of the window (`noteSequence`).
+        let spanMax = config.retainedSequences + config.retainedSequences / 4 + 1
+        commits = SequenceRing(spanMax: spanMax)
+        positions = PositionTable(spanMax: spanMax)
         correct = (0..<config.n).map { !config.byzantine.contains($0) }
     }
 

@@ -39,7 +39,7 @@ extension HotStuffReplica {
         for (index, request) in block.requests.enumerated() {
             mempool.remove(request.id)
             guard !isExecuted(request) else { continue }
-            let result = store.execute(request.operation)
+            let result = store.execute(request)
             let record = ClientRecord(timestamp: request.timestamp, view: block.view, result: result)
             clientTable[request.client] = record
             actions.append(.observe(.executed(sequence: block.height, index: index, request: request.id,

@@ -77,7 +77,7 @@ extension HotStuffReplica {
             guard let block = try? Block.decode(from: &r), r.isAtEnd,
                   block.height == frontier.height + 1, block.parent == frontier.digest else { break }
             for request in block.requests where !isExecuted(request) {
-                let result = store.execute(request.operation)
+                let result = store.execute(request)
                 clientTable[request.client] = ClientRecord(timestamp: request.timestamp, view: block.view, result: result)
             }
             frontier = block

@@ -38,8 +38,30 @@ struct ClientTable<Value>: ExpressibleByDictionaryLiteral {
                 guard newValue != nil else { return }
                 dense.append(contentsOf: repeatElement(nil, count: client + 1 - dense.count))
             }
-            count += (newValue == nil ? 0 : 1) - (dense[client] == nil ? 0 : 1)
+            // Tested through a buffer pointer: `dense[client] == nil` would copy (and retain) the old value.
+            let hadValue = dense.withUnsafeBufferPointer { $0[client] != nil }
+            count += (newValue == nil ? 0 : 1) - (hadValue ? 1 : 0)
             dense[client] = newValue
+        }
+    }
+
+    /// Removes the value of `client` when `shouldRemove` holds for it, testing the value in place
+    /// (reading it through the subscript would copy it, retaining every buffer it holds).
+    mutating func removeValue(for client: ClientID, where shouldRemove: (Value) -> Bool) {
+        guard client >= 0 && client < ClientTable.denseMax else {
+            if let v = sparse[client], shouldRemove(v) { self[client] = nil }
+            return
+        }
+        guard client < dense.count else { return }
+        let remove = dense.withUnsafeBufferPointer { all -> Bool in
+            switch all[client] {
+            case .some(let v): return shouldRemove(v)
+            case .none: return false
+            }
+        }
+        if remove {
+            dense[client] = nil
+            count -= 1
         }
     }
 

@@ -95,7 +95,7 @@ extension PBFTReplica {
         let h = stableSequence
         // Keys are collected before removing: mutating a collection while iterating it copies it whole.
         log.removeAll(atOrBelow: h)
-        for s in preparedCertificates.keys.filter({ $0 <= h }) { preparedCertificates[s] = nil }
+        preparedCertificates.removeAll(atOrBelow: h)
         for s in snapshots.keys.filter({ $0 < h }) { snapshots[s] = nil }
         // Requests this replica will never execute itself (state transfer skipped them) leave `assigned`.
         let cache = replyCache

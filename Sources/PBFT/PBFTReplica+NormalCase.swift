@@ -247,7 +247,7 @@ extension PBFTReplica {
         let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
         log[at: i].prepared = true  // in place: no copy of the vote arrays
         log[at: i].commits[id] = commit
-        preparedCertificates[sequence] = PreparedCertificate(prePrepare: pp, prepares: matching)
+        preparedCertificates.insert(PreparedCertificate(prePrepare: pp, prepares: matching), at: sequence)
         persistVote(phase: 3, view: pp.view, sequence: sequence, digest: pp.digest, &actions)
         actions.append(.broadcast(commit.bytes))
         checkCommitted(sequence, &actions)
@@ -289,9 +289,9 @@ extension PBFTReplica {
         for (index, request) in pp.requests.enumerated() {
             assigned.remove(request.id)
             if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { continue }
-            let result = store.execute(request.operation)
+            let result = store.execute(request)
             replyCache[request.client] = CachedReply(timestamp: request.timestamp, result: result)
-            if let w = waiting[request.client], w.timestamp <= request.timestamp { waiting[request.client] = nil }
+            waiting.removeValue(for: request.client) { $0.timestamp <= request.timestamp }
             sendReply(client: request.client, timestamp: request.timestamp, result: result, &actions)
             actions.append(.observe(.executed(sequence: pp.sequence, index: index, request: request.id,
                                               requestDigest: request.digest, result: Digest.fingerprint(ofResult: result))))

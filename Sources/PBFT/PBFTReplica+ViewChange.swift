@@ -56,10 +56,7 @@ extension PBFTReplica {
         }
         pendingBatch.removeAll()
         assigned.removeAll()
-        var certificates: [PreparedCertificate] = []
-        for s in preparedCertificates.keys.sorted() where s > stableSequence {
-            certificates.append(preparedCertificates[s]!)
-        }
+        let certificates = preparedCertificates.sorted(above: stableSequence)
         let vc = ViewChange(newView: newView, stableSequence: stableSequence, stableDigest: stableDigest,
                             checkpointProof: stableProof, preparedCertificates: certificates, signer: signer)
         latestViewChanges[id] = vc

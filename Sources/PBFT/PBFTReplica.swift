@@ -114,7 +114,7 @@ public struct PBFTReplica: StateMachine {
     // Agreement (rules N1–N5).
     var log: SlotLog
     /// Highest-view prepared certificate per sequence above the stable checkpoint (for VIEW-CHANGE).
-    var preparedCertificates: [UInt64: PreparedCertificate] = [:]
+    var preparedCertificates: CertificateLog
     public internal(set) var lastExecuted: UInt64 = 0
     /// Primary only: the next sequence number to assign.
     var nextSequence: UInt64 = 1
@@ -168,6 +168,7 @@ public struct PBFTReplica: StateMachine {
         viewChangeTimeoutCurrent = config.viewChangeTimeout
         latestViewChanges = Array(repeating: nil, count: config.n)
         log = SlotLog(window: config.watermarkWindow, n: config.n)
+        preparedCertificates = CertificateLog(window: config.watermarkWindow)
         voteKeys = (0..<config.watermarkWindow).map { "vote/\($0)" }
         checkpointVotes = Array(repeating: [:], count: config.n)
         let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])
