@@ -10,18 +10,23 @@ import Testing
 struct FindingsTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 
+    /// Runs a finding (optionally as another protocol variant) and expects safety and liveness to hold.
+    func expectBothHold(_ file: String, as kind: ProtocolKind? = nil) throws {
+        var s = try ScenarioLoader.load(path: Self.root.appendingPathComponent("Findings/\(file)").path)
+        if let kind { s.protocolKind = kind }
+        let o = try ScenarioRun.execute(s, trace: .off)
+        #expect(o.safety == .holds)
+        #expect(o.liveness == .holds)
+    }
+
     @Test("chained HotStuff, n=4: a replica isolated then crashed under pre-GST loss; the others realign their views and commit (P11)",
           arguments: [ProtocolKind.hotstuff, .hotstuffTwoChain])
     func chainedHotStuffStuckAfterCrash(protocol kind: ProtocolKind) throws {
         // A shrunk fuzzer finding against the honest protocol: one correct replica timed out alone into
         // views the others never reached, and with capped timers the gap never closed. Fixed by P11
-        // (Specs/HotStuff.md): a chained replica that times out announces the next view and enters it
-        // only once f+1 replicas announced it. The two-chain run checks the same schedule there.
-        var s = try ScenarioLoader.load(path: Self.root.appendingPathComponent("Findings/hotstuff-chained-stuck-after-crash.yaml").path)
-        s.protocolKind = kind
-        let o = try ScenarioRun.execute(s, trace: .off)
-        #expect(o.safety == .holds)
-        #expect(o.liveness == .holds)
+        // (Specs/HotStuff.md): a chained replica that times out announces the next view but enters it
+        // only once n−f replicas (itself included) announced it. The two-chain run checks the same schedule.
+        try expectBothHold("hotstuff-chained-stuck-after-crash.yaml", as: kind)
     }
 
     @Test("two-chain HotStuff, n=4: an idle replica joins the others' timeouts (T4), so one crashed replica does not block the TC")
@@ -29,10 +34,7 @@ struct FindingsTests {
         // A shrunk fuzzer finding against the honest two-chain protocol (a different stall from the
         // chained one above): the replica that already executed everything had no view timer (P2), so
         // the two others never gathered n−f TIMEOUTs. Fixed by T4 (timeout amplification on f+1).
-        let s = try ScenarioLoader.load(path: Self.root.appendingPathComponent("Findings/hotstuff-two-chain-idle-replica-withholds-timeout.yaml").path)
-        let o = try ScenarioRun.execute(s, trace: .off)
-        #expect(o.safety == .holds)
-        #expect(o.liveness == .holds)
+        try expectBothHold("hotstuff-two-chain-idle-replica-withholds-timeout.yaml")
     }
 
     @Test("two-chain HotStuff, n=4: replicas timing out of a view whose QC an idle replica holds get that QC (P9)")
@@ -40,9 +42,6 @@ struct FindingsTests {
         // A shrunk fuzzer finding: replica 2 held the QC of view 5, the view replicas 0 and 3 kept
         // timing out of; P9 never answered them because a NEW-VIEW for view 5 cannot carry a QC of
         // view 5. Fixed by P9 answering with NEW-VIEW(highQC.view + 1).
-        let s = try ScenarioLoader.load(path: Self.root.appendingPathComponent("Findings/hotstuff-two-chain-qc-of-timed-out-view.yaml").path)
-        let o = try ScenarioRun.execute(s, trace: .off)
-        #expect(o.safety == .holds)
-        #expect(o.liveness == .holds)
+        try expectBothHold("hotstuff-two-chain-qc-of-timed-out-view.yaml")
     }
 }
