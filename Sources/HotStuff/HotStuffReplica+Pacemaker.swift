@@ -210,9 +210,10 @@ extension HotStuffReplica {
             learn(tc, &actions)
         }
         guard m.view >= currentView else {
-            // P9: a late timeout still tells us the sender may be behind.
-            if m.verify(verifier) { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
-            return
+            // P12 (our TC for its view) or P9 (a newer highQC): a late timeout says the sender is behind.
+            guard m.sender != id, m.verify(verifier) else { return }
+            if syncIfBehind(m, &actions) { return }
+            return helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions)
         }
         guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         if let existing = timeoutCollectors[m.view] {

@@ -116,6 +116,7 @@ public struct HotStuffReplica: StateMachine {
         case .timeout(let m): onTimeout(m, from: from, &actions)
         case .blockRequest(let m): onBlockRequest(m, from: from, &actions)
         case .blockResponse(let m): onBlockResponse(m, from: from, &actions)
+        case .syncInfo(let m): onSyncInfo(m, from: from, &actions)
         case .request(let r): onClientRequest(r, from: from, &actions)
         }
     }

@@ -34,7 +34,7 @@ struct MessageFactory {
     }
 
     mutating func message() -> HotStuffMessage {
-        switch rng.below(7) {
+        switch rng.below(8) {
         case 0:
             let b = block()
             return .proposal(Proposal(block: b, timeoutCertificate: rng.chance(0.5) ? tc() : nil, signer: ring.signer(for: .replica(b.proposer))))
@@ -52,6 +52,8 @@ struct MessageFactory {
             return .blockRequest(BlockRequest(block: digest(), stopHeight: rng.below(1 << 40)))
         case 5:
             return .blockResponse(BlockResponse(blocks: (0..<Int(rng.below(4))).map { _ in block() }))
+        case 6:
+            return .syncInfo(SyncInfo(highQC: qc(), highTC: rng.chance(0.5) ? tc() : nil))
         default:
             return .request(request())
         }
@@ -72,7 +74,7 @@ struct CodecTests {
             #expect(decoded.bytes == m.bytes)
             seen.insert(describeHotStuffMessage(m.bytes).type)
         }
-        #expect(seen == ["PROPOSAL", "VOTE", "NEW-VIEW", "TIMEOUT", "BLOCK-REQUEST", "BLOCK-RESPONSE", "REQUEST"])
+        #expect(seen == ["PROPOSAL", "VOTE", "NEW-VIEW", "TIMEOUT", "BLOCK-REQUEST", "BLOCK-RESPONSE", "SYNC", "REQUEST"])
     }
 
     @Test("signatures verify after a round trip and fail when a byte changes")
@@ -113,7 +115,7 @@ struct CodecTests {
                 _ = describeHotStuffMessage(flipped)
             }
         }
-        for tag in [UInt8(0x11), 0x12, 0x13, 0x14, 0x15, 0x16, 0x40, 0x00, 0xff] {
+        for tag in [UInt8(0x11), 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x40, 0x00, 0xff] {
             for _ in 0..<200 {
                 let junk = [tag] + (0..<Int(rng.below(300))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
                 _ = try? HotStuffMessage(decoding: junk)
@@ -123,6 +125,26 @@ struct CodecTests {
         // Hostile counts do not allocate: a BLOCK-RESPONSE claiming 2^32−1 blocks in 5 bytes.
         #expect(throws: DecodeError.self) { _ = try HotStuffMessage(decoding: [0x16, 0xff, 0xff, 0xff, 0xff]) }
         #expect(describeHotStuffMessage([]) == .undecodable)
+    }
+
+    @Test("P12: a SYNC with a forged TC is rejected, moves nobody and is never answered")
+    func forgedSyncRejected() {
+        // Proves SYNC's certificates are verified before they move a replica, and that a SYNC gets no reply.
+        var factory = MessageFactory(rng: DeterministicRNG(seed: 12, stream: "hotstuff/sync"))
+        var c = Cluster(config: HotStuffConfig(n: 4, variant: .twoChain), requests: 1)
+        c.start()
+        c.run()
+        let view = c.replica(0).currentView
+        let forged = TimeoutCertificate(view: view + 5, entries: [0, 1, 2].map { .init(signer: $0, highQCView: 0, signature: factory.signature()) })
+        let sync = SyncInfo(highQC: .genesis, highTC: forged)
+        let decoded = try? HotStuffMessage(decoding: sync.bytes)
+        #expect(decoded == .syncInfo(sync))
+        let queued = c.queue.count
+        c.input(.message(from: .replica(2), bytes: sync.bytes), to: .replica(0))
+        #expect(c.queue.count == queued, "a SYNC was answered")
+        #expect(c.rejections(0, .invalidCertificate) == 1)
+        #expect(c.replica(0).currentView == view)
+        #expect(c.replica(0).highTC == nil)
     }
 
     @Test("a replica rejects garbage as malformed and keeps working")
