@@ -53,7 +53,10 @@ struct MessageFactory {
         case 5:
             return .blockResponse(BlockResponse(blocks: (0..<Int(rng.below(4))).map { _ in block() }))
         case 6:
-            return .syncInfo(SyncInfo(highQC: qc(), highTC: rng.chance(0.5) ? tc() : nil))
+            let announcements = (0..<7).filter { _ in rng.chance(0.3) }.map { r in
+                NewView(view: rng.below(1 << 40), highQC: qc(), signer: ring.signer(for: .replica(r)))
+            }
+            return .syncInfo(SyncInfo(highQC: qc(), highTC: rng.chance(0.5) ? tc() : nil, announcements: announcements))
         default:
             return .request(request())
         }
@@ -127,7 +130,7 @@ struct CodecTests {
         #expect(describeHotStuffMessage([]) == .undecodable)
     }
 
-    @Test("P12: a SYNC with a forged TC is rejected, moves nobody and is never answered")
+    @Test("P12: a SYNC with a forged TC is rejected, moves nobody and is never answered; announcements out of sender order do not decode")
     func forgedSyncRejected() {
         // Proves SYNC's certificates are verified before they move a replica, and that a SYNC gets no reply.
         var factory = MessageFactory(rng: DeterministicRNG(seed: 12, stream: "hotstuff/sync"))
@@ -145,6 +148,15 @@ struct CodecTests {
         #expect(c.rejections(0, .invalidCertificate) == 1)
         #expect(c.replica(0).currentView == view)
         #expect(c.replica(0).highTC == nil)
+        // Canonical encoding: announcements strictly increasing by sender; a swapped pair is refused.
+        let a = NewView(view: 3, highQC: .genesis, signer: c.ring.signer(for: .replica(1)))
+        let b = NewView(view: 3, highQC: .genesis, signer: c.ring.signer(for: .replica(2)))
+        var bytes = SyncInfo(highQC: .genesis, highTC: nil, announcements: [a, b]).bytes
+        let tail = bytes.count - a.bytes.count - b.bytes.count - 8
+        let inOrder = Array(bytes[..<tail]) + [0, 0, 0, UInt8(a.bytes.count)] + a.bytes + [0, 0, 0, UInt8(b.bytes.count)] + b.bytes
+        #expect(inOrder == bytes, "the splice reproduces the encoding")
+        bytes = Array(bytes[..<tail]) + [0, 0, 0, UInt8(b.bytes.count)] + b.bytes + [0, 0, 0, UInt8(a.bytes.count)] + a.bytes
+        #expect(throws: DecodeError.self) { _ = try HotStuffMessage(decoding: bytes) }
     }
 
     @Test("a replica rejects garbage as malformed and keeps working")

@@ -159,6 +159,35 @@ struct FaultTests {
         c.expectReplicaInvariants()
     }
 
+    @Test("P12: an idle chained replica whose NEW-VIEW let it enter a view alone answers the others' late NEW-VIEWs with SYNC")
+    func idleReplicaLostJoinedNewView() {
+        // Proves P12's chained half: replica 1 crashed, replica 2 idle; replicas 0 and 3 announce view 2,
+        // replica 2 joins (P10) and its own copy makes n−f, so it enters view 2 (P11), but every copy of
+        // its NEW-VIEW is lost. Replicas 0 and 3 repeat NEW-VIEW(2); replica 2 answers with a SYNC that
+        // forwards the n−f signed announcements it entered on, which moves them to view 2 (P10).
+        final class Box: @unchecked Sendable { var dropped = 0; var syncs = 0 }
+        let box = Box()
+        var c = Cluster(config: HotStuffConfig(n: 4, variant: .chained), clients: 1, requests: 2)
+        c.crashed = [1]
+        c.policy = { e in
+            let info = e.info
+            if info.type == "SYNC" { box.syncs += 1 }
+            if info.type == "REQUEST", e.to == .replica(2) { return .drop }
+            if info.type == "NEW-VIEW", e.from == .replica(2), box.dropped < 2 { box.dropped += 1; return .drop }
+            return .deliver
+        }
+        c.start()
+        c.runWithTimeouts(firings: 200)
+        #expect(box.dropped == 2)
+        #expect(box.syncs >= 1, "replica 2 never answered with SYNC")
+        #expect(c.conflictingCommits() == nil)
+        let views = [0, 2, 3].map { c.replica($0).currentView }
+        let done = c.clientsDone
+        #expect(done, "views: \(views)")
+        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        c.expectReplicaInvariants()
+    }
+
     @Test("S1–S4: a lagging replica catches up through block sync and executes everything in order", arguments: HotStuffVariant.allCases)
     func laggingReplicaCatchesUp(variant: HotStuffVariant) {
         // Proves block sync over more than one BLOCK-RESPONSE: replica 3 misses ~40 blocks, then syncs.
