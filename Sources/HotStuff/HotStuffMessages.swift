@@ -8,6 +8,7 @@ enum HotStuffWireTag {
     static let timeout: UInt8 = 0x14
     static let blockRequest: UInt8 = 0x15
     static let blockResponse: UInt8 = 0x16
+    static let syncInfo: UInt8 = 0x17
 }
 
 /// ⟨PROPOSAL, b, tc?⟩σleader: the leader of `block.view` proposes `block` (Yin et al. Alg. 3 `onPropose`).
@@ -240,6 +241,60 @@ public struct BlockResponse: Hashable, Sendable {
     }
 }
 
+/// ⟨SYNC, highQC, highTC?, announcements⟩: what proves the sender's view, sent only as P12's answer to a
+/// replica that is behind (DiemBFT v4 / Jolteon `SyncInfo`). Two-chain carries the highest TC; chained
+/// carries the signed NEW-VIEWs (P10) the sender holds for views the laggard asked to enter, strictly
+/// increasing by sender. Unsigned: the certificates are self-certifying and each announcement is signed
+/// by its own sender, so who relays them does not matter. A SYNC is never answered, so sync answers
+/// cannot ping-pong.
+public struct SyncInfo: Hashable, Sendable {
+    public var highQC: QuorumCertificate
+    public var highTC: TimeoutCertificate?
+    public var announcements: [NewView]
+    /// Largest encoded NEW-VIEW a SYNC may embed (a NEW-VIEW holds one QC and one vote).
+    static let announcementBytesMax = 1 << 20
+
+    public init(highQC: QuorumCertificate, highTC: TimeoutCertificate?, announcements: [NewView] = []) {
+        precondition(zip(announcements, announcements.dropFirst()).allSatisfy { $0.sender < $1.sender },
+                     "announcements are strictly increasing by sender")
+        self.highQC = highQC
+        self.highTC = highTC
+        self.announcements = announcements
+    }
+
+    public var bytes: [UInt8] {
+        var w = ByteWriter(capacity: 64 + highQC.signatures.count * 68 + (highTC?.entries.count ?? 0) * 76
+                           + announcements.reduce(0) { $0 + 4 + $1.bytes.count })
+        w.u8(HotStuffWireTag.syncInfo)
+        highQC.encode(into: &w)
+        w.bool(highTC != nil)
+        highTC?.encode(into: &w)
+        w.u32(UInt32(announcements.count))
+        for a in announcements { w.lengthPrefixed(a.bytes) }
+        return w.bytes
+    }
+
+    init(from r: inout ByteReader) throws(DecodeError) {
+        highQC = try QuorumCertificate.decode(from: &r)
+        highTC = try r.bool("sync has tc") ? try TimeoutCertificate.decode(from: &r) : nil
+        let count = try r.count("sync announcements", max: HotStuffLimits.replicasMax, minElementSize: 4 + 1 + 8 + 4)
+        var announcements: [NewView] = []
+        announcements.reserveCapacity(count)
+        for _ in 0..<count {
+            var inner = ByteReader(try r.lengthPrefixed("sync announcement", max: Self.announcementBytesMax))
+            let tag = try inner.u8("sync announcement tag")
+            guard tag == HotStuffWireTag.newView else { throw .unknownTag(field: "sync announcement", tag: tag) }
+            let a = try NewView(from: &inner)
+            if let last = announcements.last, a.sender <= last.sender {
+                throw .valueOutOfRange(field: "sync announcement sender", value: UInt64(a.sender))
+            }
+            announcements.append(a)
+        }
+        self.announcements = announcements
+        try r.expectEnd()
+    }
+}
+
 /// Every message a HotStuff replica receives, decoded from untrusted bytes (never traps).
 public enum HotStuffMessage: Hashable, Sendable {
     case proposal(Proposal)
@@ -248,6 +303,7 @@ public enum HotStuffMessage: Hashable, Sendable {
     case timeout(Timeout)
     case blockRequest(BlockRequest)
     case blockResponse(BlockResponse)
+    case syncInfo(SyncInfo)
     case request(ClientRequest)
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
@@ -260,6 +316,7 @@ public enum HotStuffMessage: Hashable, Sendable {
         case HotStuffWireTag.timeout: self = .timeout(try Timeout(from: &r))
         case HotStuffWireTag.blockRequest: self = .blockRequest(try BlockRequest(from: &r))
         case HotStuffWireTag.blockResponse: self = .blockResponse(try BlockResponse(from: &r))
+        case HotStuffWireTag.syncInfo: self = .syncInfo(try SyncInfo(from: &r))
         case ClientWireTag.request: self = .request(try ClientRequest(decoding: bytes))
         default: throw .unknownTag(field: "message", tag: tag)
         }
@@ -273,6 +330,7 @@ public enum HotStuffMessage: Hashable, Sendable {
         case .timeout(let m): return m.bytes
         case .blockRequest(let m): return m.bytes
         case .blockResponse(let m): return m.bytes
+        case .syncInfo(let m): return m.bytes
         case .request(let m): return m.bytes
         }
     }
@@ -295,6 +353,8 @@ public let describeHotStuffMessage: MessageDescriber = { bytes in
         return MessageInfo(type: "BLOCK-REQUEST", sequence: m.stopHeight)
     case .blockResponse(let m):
         return MessageInfo(type: "BLOCK-RESPONSE", view: m.blocks.first?.view, sequence: m.blocks.first?.height)
+    case .syncInfo(let m):
+        return MessageInfo(type: "SYNC", view: max(m.highQC.view, m.highTC?.view ?? 0))
     case .request(let r):
         return MessageInfo(type: "REQUEST", sequence: r.timestamp, signer: .client(r.client))
     }

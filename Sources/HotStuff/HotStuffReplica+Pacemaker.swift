@@ -107,15 +107,22 @@ extension HotStuffReplica {
     /// let its leader enter it (P7) and propose on the highest QC among them (P5). Chained replicas
     /// broadcast NEW-VIEW so every replica sees the announcements; two-chain replicas receive
     /// NEW-VIEWs only as P9 sync answers.
-    mutating func onNewView(_ m: NewView, from: Principal, _ actions: inout [ReplicaAction]) {
+    /// `answering` is false for announcements forwarded in a SYNC (P12), which are never answered.
+    mutating func onNewView(_ m: NewView, from: Principal, answering: Bool = true, _ actions: inout [ReplicaAction]) {
+        // P12 (chained): an announcement's sender is in a view below m.view, so behind us if m.view ≤ ours.
+        let late = !rules.usesTimeoutCertificates && m.view <= currentView
         guard m.sender < config.n else { return reject(.unknownSender, from, &actions) }
         guard m.view > 0, m.highQC.view < m.view else { return reject(.malformed, from, &actions) }
         guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         guard m.verify(verifier) else { return reject(.signatureFailure(claimed: m.sender, from: from), from, &actions) }
         guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
+        if !rules.usesTimeoutCertificates, m.view > (announcements[m.sender]?.view ?? 0) { announcements[m.sender] = m }
         learn(m.highQC, hint: m.sender, &actions)
         if let vote = m.lastVote { onVote(vote, from: from, &actions) }
-        if m.sender != id { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+        if answering, m.sender != id {
+            // P12 (the announcements that moved us, with our highQC) or P9 (a newer highQC).
+            if !(late && syncIfBehind(m, &actions)) { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
+        }
         if !rules.usesTimeoutCertificates { followAnnouncedViews(m.sender, view: m.view, &actions) }
         guard !rules.usesTimeoutCertificates, config.leader(of: m.view) == id, m.view >= currentView else { return }
         if newViewCollectors[m.view] == nil, newViewCollectors.count >= HotStuffLimits.collectorsMax {
@@ -210,9 +217,10 @@ extension HotStuffReplica {
             learn(tc, &actions)
         }
         guard m.view >= currentView else {
-            // P9: a late timeout still tells us the sender may be behind.
-            if m.verify(verifier) { helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions) }
-            return
+            // P12 (our TC for its view) or P9 (a newer highQC): a late timeout says the sender is behind.
+            guard m.sender != id, m.verify(verifier) else { return }
+            if syncIfBehind(m, &actions) { return }
+            return helpIfBehind(m.sender, view: m.view, highQCView: m.highQC.view, &actions)
         }
         guard m.view <= currentView + HotStuffLimits.viewWindow else { return reject(.outsideWindow, from, &actions) }
         if let existing = timeoutCollectors[m.view] {

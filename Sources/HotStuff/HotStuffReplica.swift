@@ -54,6 +54,8 @@ public struct HotStuffReplica: StateMachine {
     static let pruneSlack = 64
     /// Per replica, the highest view it announced entering by NEW-VIEW (chained; P10).
     var announcedViews: [UInt64]
+    /// Per replica, its signed NEW-VIEW behind `announcedViews` (chained), forwarded in SYNC (P12).
+    var announcements: [NewView?]
     /// This replica's most recent vote, attached to its NEW-VIEW while newer than its highQC (P8).
     var lastVote: Vote?
     var timeoutCollectors: [UInt64: TimeoutCollector] = [:]
@@ -81,6 +83,7 @@ public struct HotStuffReplica: StateMachine {
         self.verifier = verifier
         mempool = Mempool(capacity: config.mempoolMax)
         announcedViews = Array(repeating: 0, count: config.n)
+        announcements = Array(repeating: nil, count: config.n)
     }
 
     var quorum: Int { config.quorum.quorum }
@@ -116,6 +119,7 @@ public struct HotStuffReplica: StateMachine {
         case .timeout(let m): onTimeout(m, from: from, &actions)
         case .blockRequest(let m): onBlockRequest(m, from: from, &actions)
         case .blockResponse(let m): onBlockResponse(m, from: from, &actions)
+        case .syncInfo(let m): onSyncInfo(m, from: from, &actions)
         case .request(let r): onClientRequest(r, from: from, &actions)
         }
     }

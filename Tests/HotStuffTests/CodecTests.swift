@@ -34,7 +34,7 @@ struct MessageFactory {
     }
 
     mutating func message() -> HotStuffMessage {
-        switch rng.below(7) {
+        switch rng.below(8) {
         case 0:
             let b = block()
             return .proposal(Proposal(block: b, timeoutCertificate: rng.chance(0.5) ? tc() : nil, signer: ring.signer(for: .replica(b.proposer))))
@@ -52,6 +52,11 @@ struct MessageFactory {
             return .blockRequest(BlockRequest(block: digest(), stopHeight: rng.below(1 << 40)))
         case 5:
             return .blockResponse(BlockResponse(blocks: (0..<Int(rng.below(4))).map { _ in block() }))
+        case 6:
+            let announcements = (0..<7).filter { _ in rng.chance(0.3) }.map { r in
+                NewView(view: rng.below(1 << 40), highQC: qc(), signer: ring.signer(for: .replica(r)))
+            }
+            return .syncInfo(SyncInfo(highQC: qc(), highTC: rng.chance(0.5) ? tc() : nil, announcements: announcements))
         default:
             return .request(request())
         }
@@ -72,7 +77,7 @@ struct CodecTests {
             #expect(decoded.bytes == m.bytes)
             seen.insert(describeHotStuffMessage(m.bytes).type)
         }
-        #expect(seen == ["PROPOSAL", "VOTE", "NEW-VIEW", "TIMEOUT", "BLOCK-REQUEST", "BLOCK-RESPONSE", "REQUEST"])
+        #expect(seen == ["PROPOSAL", "VOTE", "NEW-VIEW", "TIMEOUT", "BLOCK-REQUEST", "BLOCK-RESPONSE", "SYNC", "REQUEST"])
     }
 
     @Test("signatures verify after a round trip and fail when a byte changes")
@@ -113,7 +118,7 @@ struct CodecTests {
                 _ = describeHotStuffMessage(flipped)
             }
         }
-        for tag in [UInt8(0x11), 0x12, 0x13, 0x14, 0x15, 0x16, 0x40, 0x00, 0xff] {
+        for tag in [UInt8(0x11), 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x40, 0x00, 0xff] {
             for _ in 0..<200 {
                 let junk = [tag] + (0..<Int(rng.below(300))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
                 _ = try? HotStuffMessage(decoding: junk)
@@ -123,6 +128,35 @@ struct CodecTests {
         // Hostile counts do not allocate: a BLOCK-RESPONSE claiming 2^32−1 blocks in 5 bytes.
         #expect(throws: DecodeError.self) { _ = try HotStuffMessage(decoding: [0x16, 0xff, 0xff, 0xff, 0xff]) }
         #expect(describeHotStuffMessage([]) == .undecodable)
+    }
+
+    @Test("P12: a SYNC with a forged TC is rejected, moves nobody and is never answered; announcements out of sender order do not decode")
+    func forgedSyncRejected() {
+        // Proves SYNC's certificates are verified before they move a replica, and that a SYNC gets no reply.
+        var factory = MessageFactory(rng: DeterministicRNG(seed: 12, stream: "hotstuff/sync"))
+        var c = Cluster(config: HotStuffConfig(n: 4, variant: .twoChain), requests: 1)
+        c.start()
+        c.run()
+        let view = c.replica(0).currentView
+        let forged = TimeoutCertificate(view: view + 5, entries: [0, 1, 2].map { .init(signer: $0, highQCView: 0, signature: factory.signature()) })
+        let sync = SyncInfo(highQC: .genesis, highTC: forged)
+        let decoded = try? HotStuffMessage(decoding: sync.bytes)
+        #expect(decoded == .syncInfo(sync))
+        let queued = c.queue.count
+        c.input(.message(from: .replica(2), bytes: sync.bytes), to: .replica(0))
+        #expect(c.queue.count == queued, "a SYNC was answered")
+        #expect(c.rejections(0, .invalidCertificate) == 1)
+        #expect(c.replica(0).currentView == view)
+        #expect(c.replica(0).highTC == nil)
+        // Canonical encoding: announcements strictly increasing by sender; a swapped pair is refused.
+        let a = NewView(view: 3, highQC: .genesis, signer: c.ring.signer(for: .replica(1)))
+        let b = NewView(view: 3, highQC: .genesis, signer: c.ring.signer(for: .replica(2)))
+        var bytes = SyncInfo(highQC: .genesis, highTC: nil, announcements: [a, b]).bytes
+        let tail = bytes.count - a.bytes.count - b.bytes.count - 8
+        let inOrder = Array(bytes[..<tail]) + [0, 0, 0, UInt8(a.bytes.count)] + a.bytes + [0, 0, 0, UInt8(b.bytes.count)] + b.bytes
+        #expect(inOrder == bytes, "the splice reproduces the encoding")
+        bytes = Array(bytes[..<tail]) + [0, 0, 0, UInt8(b.bytes.count)] + b.bytes + [0, 0, 0, UInt8(a.bytes.count)] + a.bytes
+        #expect(throws: DecodeError.self) { _ = try HotStuffMessage(decoding: bytes) }
     }
 
     @Test("a replica rejects garbage as malformed and keeps working")

@@ -128,21 +128,20 @@ struct FaultTests {
         #expect(c.replica(2).timedOutView == 1)
     }
 
-    @Test("known gap: an idle replica whose TIMEOUT completed a TC it alone holds leaves the others behind when that TIMEOUT is lost")
+    @Test("P12: an idle replica whose TIMEOUT completed a TC it alone holds answers the others' late TIMEOUTs with SYNC")
     func idleReplicaLostJoinedTimeout() {
-        // Documents a liveness gap T4 does not close (not found by the fuzzer so far): as in the T4
-        // test, replica 2 is idle and replica 1 crashed, and every copy of replica 2's joined TIMEOUT
-        // for view 1 is lost. That TIMEOUT completed the TC at replica 2, which enters view 2 with no
-        // work and no timer; replicas 0 and 3 repeat TIMEOUT(1) to it, but a TIMEOUT for a view it
-        // already left is answered only by P9 (a newer highQC), never with its TC, so they stay in
-        // view 1. Chained has the same shape (a joined NEW-VIEW that is lost after it let the joiner
-        // enter by P11). A fix needs a loop-free way to hand the TC (or announcement) back.
-        final class Box: @unchecked Sendable { var dropped = 0 }
+        // Proves P12 closes the gap T4 leaves: replica 2 is idle and replica 1 crashed, and every copy of
+        // replica 2's joined TIMEOUT for view 1 is lost. That TIMEOUT completed the TC at replica 2,
+        // which enters view 2 with no work and no timer; replicas 0 and 3 repeat TIMEOUT(1) to it, and
+        // it answers with ⟨SYNC, highQC, TC(1)⟩, which moves them to view 2 (T2). Found as a known gap;
+        // without P12 the clients never finish.
+        final class Box: @unchecked Sendable { var dropped = 0; var syncs = 0 }
         let box = Box()
         var c = Cluster(config: HotStuffConfig(n: 4, variant: .twoChain), clients: 1, requests: 2)
         c.crashed = [1]
         c.policy = { e in
             let info = e.info
+            if info.type == "SYNC" { box.syncs += 1 }
             if info.type == "REQUEST", e.to == .replica(2) { return .drop }
             if info.type == "TIMEOUT", e.from == .replica(2), box.dropped < 2 { box.dropped += 1; return .drop }
             return .deliver
@@ -150,13 +149,43 @@ struct FaultTests {
         c.start()
         c.runWithTimeouts(firings: 200)
         #expect(box.dropped == 2)
-        #expect(c.replica(2).currentView == 2)
+        #expect(box.syncs >= 1, "replica 2 never answered with SYNC")
+        #expect(c.replica(2).currentView >= 2)
         #expect(c.conflictingCommits() == nil)
-        let done = c.clientsDone
         let views = [0, 2, 3].map { c.replica($0).currentView }
-        withKnownIssue("a late TIMEOUT is not answered with the TC that covers it") {
-            #expect(done, "views: \(views)")
+        let done = c.clientsDone
+        #expect(done, "views: \(views)")
+        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        c.expectReplicaInvariants()
+    }
+
+    @Test("P12: an idle chained replica whose NEW-VIEW let it enter a view alone answers the others' late NEW-VIEWs with SYNC")
+    func idleReplicaLostJoinedNewView() {
+        // Proves P12's chained half: replica 1 crashed, replica 2 idle; replicas 0 and 3 announce view 2,
+        // replica 2 joins (P10) and its own copy makes n−f, so it enters view 2 (P11), but every copy of
+        // its NEW-VIEW is lost. Replicas 0 and 3 repeat NEW-VIEW(2); replica 2 answers with a SYNC that
+        // forwards the n−f signed announcements it entered on, which moves them to view 2 (P10).
+        final class Box: @unchecked Sendable { var dropped = 0; var syncs = 0 }
+        let box = Box()
+        var c = Cluster(config: HotStuffConfig(n: 4, variant: .chained), clients: 1, requests: 2)
+        c.crashed = [1]
+        c.policy = { e in
+            let info = e.info
+            if info.type == "SYNC" { box.syncs += 1 }
+            if info.type == "REQUEST", e.to == .replica(2) { return .drop }
+            if info.type == "NEW-VIEW", e.from == .replica(2), box.dropped < 2 { box.dropped += 1; return .drop }
+            return .deliver
         }
+        c.start()
+        c.runWithTimeouts(firings: 200)
+        #expect(box.dropped == 2)
+        #expect(box.syncs >= 1, "replica 2 never answered with SYNC")
+        #expect(c.conflictingCommits() == nil)
+        let views = [0, 2, 3].map { c.replica($0).currentView }
+        let done = c.clientsDone
+        #expect(done, "views: \(views)")
+        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        c.expectReplicaInvariants()
     }
 
     @Test("S1–S4: a lagging replica catches up through block sync and executes everything in order", arguments: HotStuffVariant.allCases)
