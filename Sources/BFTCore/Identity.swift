@@ -70,10 +70,19 @@ public struct QuorumMath: Hashable, Sendable {
         precondition(n >= 3 * f + 1, "n must be at least 3f+1")
         self.n = n
         self.f = f
+        self.quorum = n - f
+    }
+
+    /// A deliberately wrong quorum size, for test-only protocol mutants (the fuzzer's mutation score):
+    /// never used by an honest replica.
+    public init(n: Int, f: Int, brokenQuorum: Int) {
+        self.init(n: n, f: f)
+        precondition(brokenQuorum >= 1 && brokenQuorum <= n, "a quorum lies in 1...n")
+        self.quorum = brokenQuorum
     }
 
     /// Size of a Byzantine quorum: `n - f` (2f+1 when n = 3f+1). Two such quorums share ≥ f+1 replicas.
-    public var quorum: Int { n - f }
+    public private(set) var quorum: Int
     /// Matching messages from `f + 1` distinct replicas include at least one correct replica.
     public var weakQuorum: Int { f + 1 }
 }

@@ -23,6 +23,8 @@ public struct CampaignOptions: Sendable {
     public var savedPerSignatureMax = 20
     /// Write campaign.json and campaign.md without wall-clock timing (byte-identical across machines).
     public var omitTiming = false
+    /// Stop after the batch in which the first failure is found (the mutation score's time to first failure).
+    public var stopAtFirstFailure = false
 
     public init(config: FuzzConfig, runs: Int? = 100, timeBudget: Double? = nil, jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
                 shard: (index: Int, count: Int) = (0, 1), out: String? = nil) {
@@ -54,6 +56,8 @@ public final class Campaign {
     var saved: [(file: String, scenario: Scenario, verdict: RunVerdict)] = []
     var savedCount: [String: Int] = [:]
     let twinsEnumerate: Bool
+    /// Wall-clock seconds from the start to the end of the batch that held the first failure.
+    public private(set) var secondsToFirstFailure: Double?
 
     public init(_ options: CampaignOptions) throws(FuzzError) {
         try options.config.validate()
@@ -94,6 +98,8 @@ public final class Campaign {
                 FuzzRun.run(scenarios[k], index: batch[k], mutant: mutant, coverage: coverage)
             }
             for (s, v) in zip(scenarios, verdicts) { fold(s, v) }
+            if failing > 0, secondsToFirstFailure == nil { secondsToFirstFailure = WallClock.now() - start }
+            if options.stopAtFirstFailure, failing > 0 { break }
             if options.progress, WallClock.now() - lastProgress >= 1 {
                 lastProgress = WallClock.now()
                 progressLine(elapsed: lastProgress - start, next: next)

@@ -77,7 +77,8 @@ public enum CampaignMarkdown {
     public static func render(_ r: CampaignResult) -> String {
         let c = r.config
         var md = ["# Fuzz campaign: \(c.protocolKind.rawValue), strategy \(c.strategy.rawValue)", ""]
-        md.append("- seed \(c.seed), n=\(c.replicas) (f=\(c.f)), Byzantine budget \(c.byzantineBudget), crash budget \(c.crashBudget)"
+        md.append("- seed \(c.seed), n=\(c.replicasText) (f=\(c.f) at n=\(c.replicas)), Byzantine budget \(c.byzantineBudget), crash budget \(c.crashBudget)"
+                  + (c.withinF ? " (each at most f of the run's n, at most f faulty in all)" : "")
                   + (c.budgetExceedsThreshold ? " (over threshold: runs with more than f faulty replicas are labelled, not reported)" : ""))
         md.append("- fault classes: \(c.faultClasses.joined(separator: ", ")); run length \(ScenarioLoader.formatDuration(c.duration)); crypto \(c.crypto.rawValue)")
         if let m = c.mutant { md.append("- **test-only mutant**: `\(m.rawValue)`") }

@@ -1,4 +1,5 @@
 import BFTCore
+import Runner
 import ScenarioFormat
 
 /// What a fault class may use when it adds faults to a generated run.
@@ -22,13 +23,17 @@ public struct FaultBudget: Sendable, Equatable {
     public var crashes: Int
     public var byzantine: Int
     public var faulty: Set<Int> = []
-    public init(crashes: Int, byzantine: Int) {
+    /// Most faulty replicas of either kind together (f when the budgets are "f"; unbounded otherwise).
+    public var faultyMax: Int
+    public init(crashes: Int, byzantine: Int, faultyMax: Int = .max) {
         self.crashes = crashes
         self.byzantine = byzantine
+        self.faultyMax = faultyMax
     }
 
-    /// A replica not yet faulty, or nil when every replica is.
+    /// A replica not yet faulty, or nil when every replica is (or the run already has `faultyMax`).
     func pickCorrect(_ n: Int, rng: inout DeterministicRNG) -> Int? {
+        guard faulty.count < faultyMax else { return nil }
         let free = (0..<n).filter { !faulty.contains($0) }
         guard !free.isEmpty else { return nil }
         return free[Int(rng.below(UInt64(free.count)))]
@@ -57,6 +62,7 @@ extension FaultClass {
 public enum FaultClasses {
     public static let all: [any FaultClass] = [
         CrashFault(), PartitionFault(), IsolateFault(), CutLinkFault(), LossFault(), LatencyFault(), ByzantineFault(),
+        RestartFault(), MessageFault(),
     ]
     public static var names: [String] { all.map(\.name) }
 
@@ -170,17 +176,26 @@ public struct LatencyFault: FaultClass {
     }
 }
 
-/// Byzantine replicas with a behaviour the protocol implements. The HotStuff fork scripts lead every
-/// view (`leader_schedule: [id]`), so at most one per run and only when none leads yet.
+/// Byzantine replicas drawn from the whole behaviour library the protocol implements (the driver's
+/// `byzantineBehaviours`, the same registry scenario files and `cluster up --byzantine` use), with
+/// random parameters: `omit` and `mutate` targets (ByzzFuzz's small scope: an altered message to a
+/// chosen subset), `mutate`/`conflict` fields, `slow`/`replay` delays, and for the layerable behaviours
+/// sometimes a time window and a second layer. `amnesia` comes with a crash-restart of its replica.
+/// The HotStuff fork scripts lead every view (`leader_schedule: [id]`), so at most one per run and
+/// only when none leads yet.
 public struct ByzantineFault: FaultClass {
     public var name: String { "byzantine" }
     public func applies(to context: FaultContext, budget: FaultBudget) -> Bool { budget.byzantine > 0 }
 
-    public static func behaviours(for kind: ProtocolKind) -> [String] {
+    /// Every behaviour `kind` implements, in the driver's (stable) order.
+    public static func behaviours(for kind: ProtocolKind) -> [String] { Runner.driver(for: kind).byzantineBehaviours }
+
+    /// Fields `mutate` may change for `kind` (the rest exist only in the other protocol's messages).
+    public static func mutations(for kind: ProtocolKind) -> [String] {
         switch kind {
-        case .pbft: return ["equivocate"]
-        case .hotstuff: return ["equivocate", "fork-view-gap", "fork-below-lock"]
-        case .hotstuffTwoChain: return ["equivocate", "fork-below-lock"]
+        case .pbft: return ByzantineSpec.mutations
+        case .hotstuff, .hotstuffTwoChain:
+            return ["view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate", "conflicting-batch"]
         }
     }
 
@@ -189,12 +204,114 @@ public struct ByzantineFault: FaultClass {
         for _ in 0..<count where budget.byzantine > 0 {
             guard let r = budget.pickCorrect(context.replicas, rng: &rng) else { return }
             var options = Self.behaviours(for: context.protocolKind)
-            if scenario.parameters.leaderSchedule != nil { options = ["equivocate"] }
+            if scenario.parameters.leaderSchedule != nil { options.removeAll { $0.hasPrefix("fork-") } }
             let behaviour = options[Int(rng.below(UInt64(options.count)))]
             if behaviour.hasPrefix("fork-") { scenario.parameters.leaderSchedule = [r] }
             budget.faulty.insert(r)
             budget.byzantine -= 1
-            scenario.byzantine.append(ByzantineSpec(replica: r, behaviour: behaviour))
+            scenario.byzantine.append(Self.spec(r, behaviour, context: context, rng: &rng))
+            if behaviour == "amnesia" {
+                scenario.timeline.append(TimelineEvent(at: chaosTime(context, rng: &rng),
+                                                       action: .restart(replica: r, delay: RestartFault.downtime(rng: &rng))))
+            }
+            // A second layer now and then (e.g. mutate + slow): layers compose around the honest replica.
+            if !ByzantineSpec.wholeRunBehaviours.contains(behaviour), rng.chance(0.25) {
+                let layerable = options.filter { !ByzantineSpec.wholeRunBehaviours.contains($0) && $0 != behaviour }
+                if !layerable.isEmpty {
+                    scenario.byzantine.append(Self.spec(r, layerable[Int(rng.below(UInt64(layerable.count)))], context: context, rng: &rng))
+                }
+            }
+        }
+    }
+
+    /// One entry with random parameters for `behaviour`.
+    static func spec(_ r: Int, _ behaviour: String, context: FaultContext, rng: inout DeterministicRNG) -> ByzantineSpec {
+        var b = ByzantineSpec(replica: r, behaviour: behaviour)
+        let ms = nanosPerMillisecond
+        let others = (0..<context.replicas).filter { $0 != r }
+        func subset(_ rng: inout DeterministicRNG) -> [Int] {
+            var picked = others.filter { _ in rng.chance(0.5) }
+            if picked.isEmpty { picked = [others[Int(rng.below(UInt64(others.count)))]] }
+            return picked
+        }
+        switch behaviour {
+        case "omit": b.targets = subset(&rng)
+        case "slow": b.delay = Nanoseconds(50 + rng.below(450)) * ms
+        case "replay": b.delay = Nanoseconds(100 + rng.below(700)) * ms
+        case "mutate":
+            let fields = mutations(for: context.protocolKind)
+            b.mutation = fields[Int(rng.below(UInt64(fields.count)))]
+            if rng.chance(0.5) { b.targets = subset(&rng) }
+        case "conflict":
+            b.mutation = context.protocolKind == .pbft && rng.chance(0.5) ? "digest" : "conflicting-batch"
+            if rng.chance(0.5) { b.targets = subset(&rng) }
+        default: break
+        }
+        if !ByzantineSpec.wholeRunBehaviours.contains(behaviour), rng.chance(0.3) {
+            let (start, end) = chaosWindow(context, rng: &rng)
+            b.from = start
+            if rng.chance(0.5) { b.until = end }
+        }
+        return b
+    }
+}
+
+/// Crash-restart with durable state: a replica crashes at a random time (possibly mid view change or
+/// right after a vote) and is rebuilt after a downtime from what its storage had synced, then
+/// recovers through the protocol's own catch-up. Sometimes twice. Uses the crash budget.
+public struct RestartFault: FaultClass {
+    public var name: String { "restart" }
+    public func applies(to context: FaultContext, budget: FaultBudget) -> Bool { budget.crashes > 0 }
+
+    static func downtime(rng: inout DeterministicRNG) -> Nanoseconds {
+        Nanoseconds(rng.below(400)) * nanosPerMillisecond
+    }
+
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        guard let r = budget.pickCorrect(context.replicas, rng: &rng) else { return }
+        budget.faulty.insert(r)
+        budget.crashes -= 1
+        var at = chaosTime(context, rng: &rng)
+        for _ in 0..<(1 + Int(rng.below(2))) {
+            let down = Self.downtime(rng: &rng)
+            scenario.timeline.append(TimelineEvent(at: at, action: .restart(replica: r, delay: down)))
+            at = chaosTime(context, rng: &rng, from: at + down + 1)
+        }
+    }
+}
+
+/// Message-level network faults on one message type in a bounded range of views (ByzzFuzz's
+/// network faults: a few rounds, a chosen link or all): drop, delay, duplicate, or hold and release
+/// later (reordering). Every fault ends inside the chaos phase.
+public struct MessageFault: FaultClass {
+    public var name: String { "message" }
+
+    public static func types(for kind: ProtocolKind) -> [String] {
+        switch kind {
+        case .pbft: return ["PRE-PREPARE", "PREPARE", "COMMIT", "CHECKPOINT", "VIEW-CHANGE", "NEW-VIEW", "STATE", "BATCH"]
+        case .hotstuff: return ["PROPOSAL", "VOTE", "NEW-VIEW", "SYNC", "BLOCK-RESPONSE"]
+        case .hotstuffTwoChain: return ["PROPOSAL", "VOTE", "TIMEOUT", "SYNC", "BLOCK-RESPONSE"]
+        }
+    }
+
+    public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
+        let types = Self.types(for: context.protocolKind)
+        let n = UInt64(context.replicas)
+        for _ in 0..<(1 + Int(rng.below(3))) {
+            let action = MessageFaultSpec.Action.allCases[Int(rng.below(UInt64(MessageFaultSpec.Action.allCases.count)))]
+            let (start, end) = chaosWindow(context, rng: &rng)
+            let first = rng.below(6)
+            let type = types[Int(rng.below(UInt64(types.count)))]
+            let viewless = ["CHECKPOINT", "STATE", "SYNC", "BLOCK-RESPONSE"].contains(type)
+            var spec = MessageFaultSpec(action: action, type: type,
+                                        views: viewless ? nil : first...(first + rng.below(3)), until: end,
+                                        delay: Nanoseconds(10 + rng.below(300)) * nanosPerMillisecond)
+            if action == .drop || action == .hold { spec.delay = 0 }  // only delay and duplicate take one
+            if rng.chance(0.5) { spec.from = Int(rng.below(n)) }
+            if rng.chance(0.5) { spec.to = Int(rng.below(n)) }
+            if spec.from != nil, spec.from == spec.to { spec.to = nil }
+            spec.bothWays = spec.from != nil && spec.to != nil && rng.chance(0.3)
+            scenario.timeline.append(TimelineEvent(at: start, action: .messageFault(spec)))
         }
     }
 }

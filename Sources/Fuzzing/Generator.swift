@@ -26,9 +26,16 @@ public enum FuzzStrategy: String, Sendable, Codable, CaseIterable {
 public struct FuzzConfig: Sendable, Codable, Equatable {
     public var protocolKind: ProtocolKind
     public var mutant: TestMutant?
+    /// Replica count n, or the smallest of a range (`--replicas 4..7`).
     public var replicas: Int
+    /// The largest n of a range (nil: every run has `replicas`). Each run draws its n, and f = ⌊(n−1)/3⌋,
+    /// so quorum arithmetic that is wrong only when n ≠ 3f+1 is exercised.
+    public var replicasMax: Int?
     public var byzantineBudget: Int
     public var crashBudget: Int
+    /// The budgets are "f": each run has at most min(budget, f) of each kind and at most f faulty
+    /// replicas in all, so no run is over-threshold.
+    public var withinF: Bool
     /// Fault classes that may appear (names from `FaultClasses`).
     public var faultClasses: [String]
     /// Simulated run length; the chaos phase ends at a random time in its first quarter, and liveness
@@ -40,12 +47,15 @@ public struct FuzzConfig: Sendable, Codable, Equatable {
     /// Twins: rounds (views) with a scripted leader and partition.
     public var rounds: Int
 
-    public init(protocolKind: ProtocolKind = .pbft, mutant: TestMutant? = nil, replicas: Int = 4, byzantineBudget: Int = 1,
-                crashBudget: Int = 1, faultClasses: [String] = FaultClasses.names, duration: Nanoseconds = 10 * nanosPerSecond,
+    public init(protocolKind: ProtocolKind = .pbft, mutant: TestMutant? = nil, replicas: Int = 4, replicasMax: Int? = nil,
+                byzantineBudget: Int = 1, crashBudget: Int = 1, withinF: Bool = false, faultClasses: [String] = FaultClasses.names,
+                duration: Nanoseconds = 10 * nanosPerSecond,
                 seed: UInt64 = 1, strategy: FuzzStrategy = .random, crypto: SignatureScheme = .fast, rounds: Int = 8) {
         self.protocolKind = protocolKind
         self.mutant = mutant
         self.replicas = replicas
+        self.replicasMax = replicasMax
+        self.withinF = withinF
         self.byzantineBudget = byzantineBudget
         self.crashBudget = crashBudget
         self.faultClasses = faultClasses
@@ -56,12 +66,35 @@ public struct FuzzConfig: Sendable, Codable, Equatable {
         self.rounds = rounds
     }
 
+    /// f of the smallest n.
     public var f: Int { QuorumMath.maxFaulty(n: replicas) }
     /// The budgets together exceed what the protocol tolerates (n ≥ 3f+1): runs may be over-threshold.
-    public var budgetExceedsThreshold: Bool { byzantineBudget + crashBudget > f }
+    public var budgetExceedsThreshold: Bool { !withinF && byzantineBudget + crashBudget > f }
+    /// The largest n a run may have.
+    public var replicasUpper: Int { replicasMax ?? replicas }
+    /// "4" or "4..7".
+    public var replicasText: String { replicasMax.map { $0 > replicas ? "\(replicas)..\($0)" : "\(replicas)" } ?? "\(replicas)" }
+
+    /// The budget of a run with `n` replicas.
+    public func budget(n: Int) -> FaultBudget {
+        guard withinF else { return FaultBudget(crashes: crashBudget, byzantine: byzantineBudget) }
+        let f = QuorumMath.maxFaulty(n: n)
+        return FaultBudget(crashes: min(crashBudget, f), byzantine: min(byzantineBudget, f), faultyMax: f)
+    }
+
+    /// The n of run `index` (a draw of its own stream, so n does not shift the rest of the run).
+    public func replicas(forRun index: Int) -> Int {
+        guard let top = replicasMax, top > replicas else { return replicas }
+        var rng = DeterministicRNG(seed: seed, stream: "n/\(index)")
+        return replicas + Int(rng.below(UInt64(top - replicas + 1)))
+    }
 
     public func validate() throws(FuzzError) {
         guard replicas >= 4 else { throw .invalid("--replicas must be at least 4 (n ≥ 3f+1 with f ≥ 1)") }
+        if let top = replicasMax {
+            guard top >= replicas else { throw .invalid("--replicas \(replicas)..\(top): the range is empty") }
+            guard top <= 64 else { throw .invalid("--replicas: at most 64 in a campaign (got \(top))") }
+        }
         guard byzantineBudget >= 0, crashBudget >= 0 else { throw .invalid("budgets must be ≥ 0") }
         guard duration >= 500 * nanosPerMillisecond else { throw .invalid("--duration must be at least 500ms") }
         _ = try FaultClasses.select(faultClasses)
@@ -78,11 +111,12 @@ enum RunTemplate {
     /// A scenario for run `index` with no faults: the chaos phase ends (timeline heal + GST) at `chaosEnd`.
     static func base(_ config: FuzzConfig, index: Int, strategy: FuzzStrategy, chaosEnd: Nanoseconds, rng: inout DeterministicRNG) -> Scenario {
         let seed = DeterministicRNG.deriveSeed(config.seed, "run/\(index)")
+        let n = strategy == .twins ? config.replicas : config.replicas(forRun: index)
         let livenessBound = max(1 * nanosPerSecond, (config.duration - chaosEnd) / 4 * 3)
         return Scenario(
             name: "fuzz-\(config.protocolKind.rawValue)-run-\(padded(index))",
             description: "bftsim fuzz --strategy \(strategy.rawValue) --seed \(config.seed), run \(index)",
-            protocolKind: config.protocolKind, replicas: config.replicas, seed: seed, crypto: config.crypto,
+            protocolKind: config.protocolKind, replicas: n, seed: seed, crypto: config.crypto,
             stop: StopCondition(timeLimit: config.duration, untilClientsDone: true),
             network: NetworkSpec(latency: .constant(1 * ms), gst: chaosEnd, delayMaxAfterGST: 20 * ms),
             workload: WorkloadSpec(clients: 1 + Int(rng.below(2)), requestsPerClient: 3 + Int(rng.below(10)), keySpace: 8,
@@ -115,8 +149,8 @@ public enum SwarmGenerator {
         var rng = DeterministicRNG(seed: config.seed, stream: "swarm/\(index)")
         let end = RunTemplate.chaosEnd(config, rng: &rng)
         var s = RunTemplate.base(config, index: index, strategy: .random, chaosEnd: end, rng: &rng)
-        let context = FaultContext(protocolKind: config.protocolKind, replicas: config.replicas, f: config.f, chaosEnd: end)
-        var budget = FaultBudget(crashes: config.crashBudget, byzantine: config.byzantineBudget)
+        let context = FaultContext(protocolKind: config.protocolKind, replicas: s.replicas, f: s.f, chaosEnd: end)
+        var budget = config.budget(n: s.replicas)
         let classes = (try? FaultClasses.select(config.faultClasses)) ?? []
         var enabled = classes.filter { _ in rng.chance(0.5) }
         if enabled.isEmpty, !classes.isEmpty { enabled = [classes[Int(rng.below(UInt64(classes.count)))]] }

@@ -104,7 +104,9 @@ enum Mutator {
         s.timeline.removeAll { $0.at >= gst }
         switch op {
         case .addFault:
-            var budget = FaultBudget(crashes: config.crashBudget - s.crashedReplicas.count, byzantine: config.byzantineBudget - s.byzantine.count)
+            var budget = config.budget(n: s.replicas)
+            budget.crashes -= s.crashedReplicas.count
+            budget.byzantine -= Set(s.byzantine.map(\.replica)).count
             budget.faulty = Set(s.crashedReplicas).union(s.byzantineReplicas)
             let classes = ((try? FaultClasses.select(config.faultClasses)) ?? []).filter { $0.applies(to: context, budget: budget) }
             if !classes.isEmpty {
@@ -142,7 +144,7 @@ enum Mutator {
                 let i = Int(rng.below(UInt64(s.byzantine.count)))
                 let old = s.byzantine.remove(at: i)
                 if s.parameters.leaderSchedule == [old.replica] { s.parameters.leaderSchedule = nil }
-                var budget = FaultBudget(crashes: 0, byzantine: 1)
+                var budget = FaultBudget(crashes: 0, byzantine: 1, faultyMax: config.budget(n: s.replicas).faultyMax)
                 budget.faulty = Set(s.crashedReplicas).union(s.byzantineReplicas)
                 ByzantineFault().inject(into: &s, budget: &budget, context: context, rng: &rng)
             }

@@ -23,6 +23,10 @@ struct ChainedRules: ConsensusRules {
     /// commits when b ← b' ← b'' have views v, v+1, v+2. The mutation `commitOnParentLinks` checks
     /// only the parent links, which B1 makes always true, and is unsafe.
     func commitCandidate(_ qc: QuorumCertificate, tree: BlockTree, mutations: HotStuffMutations) -> Block? {
+        if mutations.contains(.commitOnTwoChain), let b2 = tree.block(qc.block), let b1 = tree.block(b2.justify.block),
+           b2.parent == b1.digest, b2.view == b1.view + 1 {
+            return b1  // deliberately broken (test-only): a two-chain commits in chained HotStuff
+        }
         guard let b2 = tree.block(qc.block), let b1 = tree.block(b2.justify.block), let b = tree.block(b1.justify.block) else {
             return nil
         }

@@ -33,6 +33,32 @@ public struct HotStuffMutations: OptionSet, Sendable, Hashable {
     /// after the vote (the next input's), so a crash right after voting forgets the vote and the
     /// restarted replica can vote again in the same view (H-V1).
     public static let sendVoteBeforePersist = HotStuffMutations(rawValue: 1 << 2)
+    /// Breaks H-V1: a replica votes for a second block of a view it already voted in.
+    public static let voteTwiceInView = HotStuffMutations(rawValue: 1 << 3)
+    /// Breaks H-L1c: the chained lock never moves past genesis, so `safeNode` accepts any fork.
+    public static let lockNeverUpdated = HotStuffMutations(rawValue: 1 << 4)
+    /// Breaks H-C1c: chained HotStuff commits on a two-chain (b' ← b'' in consecutive views commits b').
+    public static let commitOnTwoChain = HotStuffMutations(rawValue: 1 << 5)
+    /// Breaks H-Q1: a QC (and a TC) needs one signature fewer than n − f.
+    public static let quorumOneShort = HotStuffMutations(rawValue: 1 << 6)
+    /// Breaks H-Q1 for n ≠ 3f+1: quorums of 2f+1 instead of n − f (they need not intersect in a correct replica).
+    public static let quorumTwoFPlusOne = HotStuffMutations(rawValue: 1 << 7)
+    /// Removes T4: no timeout amplification, so an idle correct replica withholds its TIMEOUT.
+    public static let noTimeoutAmplification = HotStuffMutations(rawValue: 1 << 8)
+    /// Breaks T4's threshold: one TIMEOUT (a Byzantine one suffices) makes a replica time out of a view.
+    public static let amplifyOnOneTimeout = HotStuffMutations(rawValue: 1 << 9)
+    /// Breaks P10's threshold: one announcement (a Byzantine one suffices) makes a replica join a view.
+    public static let joinOnOneAnnouncement = HotStuffMutations(rawValue: 1 << 10)
+    /// Removes P8: NEW-VIEW does not carry the sender's last vote.
+    public static let noVoteOnNewView = HotStuffMutations(rawValue: 1 << 11)
+    /// Breaks P11: a chained replica enters the next view on its own local timeout.
+    public static let enterViewOnLocalTimeout = HotStuffMutations(rawValue: 1 << 12)
+    /// Removes P12: a replica never answers a late NEW-VIEW or TIMEOUT with SYNC.
+    public static let noSyncAnswer = HotStuffMutations(rawValue: 1 << 13)
+    /// Removes P9: a replica never hands its newer highQC to a replica asking to leave an older view.
+    public static let noLaggardHelp = HotStuffMutations(rawValue: 1 << 14)
+    /// Breaks E2: execution does not skip a request its client already had executed.
+    public static let executeTwice = HotStuffMutations(rawValue: 1 << 15)
 }
 
 /// Static parameters of a HotStuff cluster; identical on every replica.
@@ -82,7 +108,11 @@ public struct HotStuffConfig: Sendable {
         self.mempoolMax = mempoolMax
     }
 
-    public var quorum: QuorumMath { QuorumMath(n: n, f: f) }
+    public var quorum: QuorumMath {
+        if mutations.contains(.quorumOneShort) { return QuorumMath(n: n, f: f, brokenQuorum: n - f - 1) }
+        if mutations.contains(.quorumTwoFPlusOne) { return QuorumMath(n: n, f: f, brokenQuorum: 2 * f + 1) }
+        return QuorumMath(n: n, f: f)
+    }
 
     /// P1: the leader of `view`.
     public func leader(of view: UInt64) -> ReplicaID {

@@ -33,7 +33,7 @@ extension HotStuffReplica {
     mutating func apply(_ qc: QuorumCertificate, _ actions: inout [ReplicaAction]) {
         if let block = tree.block(qc.block) { observeCertified(block, qc: qc, &actions) }
         let lock = rules.lockAfter(qc, lockedQC: lockedQC, tree: tree)
-        if lock.view > lockedQC.view {
+        if lock.view > lockedQC.view, !config.mutations.contains(.lockNeverUpdated) {
             lockedQC = lock
             actions.append(.observe(.locked(view: lock.view)))
         }

@@ -38,7 +38,7 @@ extension HotStuffReplica {
                                            requestCount: block.requests.count)))
         for (index, request) in block.requests.enumerated() {
             mempool.remove(request.id)
-            guard !isExecuted(request) else { continue }
+            guard !isExecuted(request) || config.mutations.contains(.executeTwice) else { continue }
             let result = store.execute(request)
             let record = ClientRecord(timestamp: request.timestamp, view: block.view, result: result)
             clientTable[request.client] = record

@@ -84,6 +84,9 @@ extension HotStuffReplica {
             // P11: announce (again, if already announced: the earlier copies may have been lost) but
             // stay; P10 enters the view once n−f replicas announced it.
             announce(max(view + 1, announcedViews[id]), &actions)
+            if config.mutations.contains(.enterViewOnLocalTimeout), announcedViews[id] > currentView {
+                enterView(announcedViews[id], &actions)  // deliberately broken (test-only): a lone view change
+            }
             updateViewTimer(&actions)
         }
     }
@@ -94,7 +97,7 @@ extension HotStuffReplica {
     mutating func announce(_ next: UInt64, _ actions: inout [ReplicaAction]) {
         lastVotedView = max(lastVotedView, next - 1)
         persistSafetyState(&actions)
-        let vote = lastVote.flatMap { $0.view > highQC.view ? $0 : nil }
+        let vote = config.mutations.contains(.noVoteOnNewView) ? nil : lastVote.flatMap { $0.view > highQC.view ? $0 : nil }
         let newView = NewView(view: next, highQC: highQC, lastVote: vote, signer: signer)
         actions.append(.broadcast(HotStuffMessage.newView(newView).bytes))
         onNewView(newView, from: principal, &actions)
@@ -148,7 +151,7 @@ extension HotStuffReplica {
         guard view > announcedViews[sender] else { return }
         announcedViews[sender] = view
         let ranked = announcedViews.sorted(by: >)
-        let joined = ranked[config.f]
+        let joined = ranked[config.mutations.contains(.joinOnOneAnnouncement) ? 0 : config.f]
         if joined > announcedViews[id], joined > currentView {
             actions.append(.observe(.viewChangeStarted(view: joined)))
             announce(joined, &actions)  // its own copy comes back here and enters if n−f agree
@@ -167,11 +170,15 @@ extension HotStuffReplica {
     /// replicas that have it are idle and no longer time out. The answer names the view after our
     /// highQC when that is above the sender's view: our QC may be of the very view the sender is
     /// timing out of (only its next leader and a few replicas learned it), and a NEW-VIEW's QC must
-    /// be older than its view. This replica is in that view or later (P3), so it may announce it.
+    /// be older than its view. This replica is in that view or later (P3), so it may announce it. It never
+    /// names a view beyond its own current view: the answer is its own signed announcement (P10 counts
+    /// it), and echoing a Byzantine sender's far-future view would let one spammer make every correct
+    /// replica sign announcements of views nobody timed out of — with f+1 of them forwarded (P12), all
+    /// joined there, and the views ran away (found by the fuzzer with `spam-view-change`, n = 4).
     mutating func helpIfBehind(_ sender: ReplicaID, view: UInt64, highQCView: UInt64, _ actions: inout [ReplicaAction]) {
-        guard highQCView < highQC.view else { return }
+        guard highQCView < highQC.view, !config.mutations.contains(.noLaggardHelp) else { return }
         precondition(highQC.view < currentView, "P3: a replica is past its highQC's view")
-        let answer = NewView(view: max(view, highQC.view + 1), highQC: highQC, signer: signer)
+        let answer = NewView(view: max(min(view, currentView), highQC.view + 1), highQC: highQC, signer: signer)
         actions.append(.send(answer.bytes, to: .replica(sender)))
     }
 
@@ -197,7 +204,8 @@ extension HotStuffReplica {
     /// TIMEOUTs alone never reach the threshold.
     mutating func joinTimeout(of view: UInt64, _ actions: inout [ReplicaAction]) {
         guard let collector = timeoutCollectors[view], !collector.formed else { return }
-        guard collector.count >= config.f + 1 else { return }
+        guard !config.mutations.contains(.noTimeoutAmplification) else { return }
+        guard collector.count >= (config.mutations.contains(.amplifyOnOneTimeout) ? 1 : config.f + 1) else { return }
         guard view > timedOutView else { return }
         guard view >= currentView, view >= lastVotedView else { return }
         if view > currentView { enterView(view, &actions) }

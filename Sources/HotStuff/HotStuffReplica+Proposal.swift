@@ -100,7 +100,7 @@ extension HotStuffReplica {
     /// H-V1: at most one vote per view, only in views not yet left; H-V2: the variant's safety rule.
     /// The vote goes to the leader of the next view, after the persist of the safety state (R1).
     mutating func tryVote(_ block: Block, timeoutCertificate: TimeoutCertificate?, from: Principal, _ actions: inout [ReplicaAction]) {
-        guard block.view > lastVotedView else { return }
+        guard block.view > lastVotedView || (config.mutations.contains(.voteTwiceInView) && block.view == lastVotedView) else { return }
         guard block.view >= currentView else { return }
         let safe = config.mutations.contains(.voteWithoutLockCheck)
             || rules.isSafeToVote(block, timeoutCertificate: timeoutCertificate, lockedQC: lockedQC, tree: tree)

@@ -13,6 +13,7 @@ extension HotStuffReplica {
     /// Returns whether it answered (the SYNC carries our highQC too, so P9 need not).
     mutating func syncIfBehind(_ m: Timeout, _ actions: inout [ReplicaAction]) -> Bool {
         precondition(m.view < currentView, "P12 answers only TIMEOUTs for views already left")
+        guard !config.mutations.contains(.noSyncAnswer) else { return false }
         guard let tc = highTC, tc.view >= m.view else { return false }
         guard (m.highTC?.view ?? 0) < tc.view else { return false }
         actions.append(.send(HotStuffMessage.syncInfo(SyncInfo(highQC: highQC, highTC: tc)).bytes, to: .replica(m.sender)))
@@ -27,6 +28,7 @@ extension HotStuffReplica {
     /// Returns whether it answered.
     mutating func syncIfBehind(_ m: NewView, _ actions: inout [ReplicaAction]) -> Bool {
         precondition(!rules.usesTimeoutCertificates, "two-chain announces by TIMEOUT")
+        guard !config.mutations.contains(.noSyncAnswer) else { return false }
         let forwarded = announcements.compactMap { $0 }.filter { $0.view >= m.view && $0.sender != m.sender }
         guard !forwarded.isEmpty else { return false }
         let sync = SyncInfo(highQC: highQC, highTC: nil, announcements: forwarded)

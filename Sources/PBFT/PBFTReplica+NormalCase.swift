@@ -126,13 +126,19 @@ extension PBFTReplica {
             if pp.sequence > stableSequence + L { probeStableCheckpoint(&actions) }
             return reject(.outsideWindow, from, &actions)
         }
-        guard pp.digest == batchDigest(pp.requests) else { return reject(.digestMismatch, from, &actions) }
+        guard config.mutations.contains(.skipBatchDigestCheck) || pp.digest == batchDigest(pp.requests) else {
+            return reject(.digestMismatch, from, &actions)
+        }
         if let i = log.index(of: pp.sequence), let existing = log[at: i].prePrepare {
-            if existing.digest != pp.digest { reject(.conflicting, from, &actions) }
-            return
+            guard config.mutations.contains(.acceptConflictingPrePrepare), existing.digest != pp.digest, !log[at: i].committed else {
+                if existing.digest != pp.digest { reject(.conflicting, from, &actions) }
+                return
+            }
+            log[at: i].prepared = false  // deliberately broken (test-only): the later PRE-PREPARE wins
+            log[at: i].prepares[id] = nil
         }
         if let voted = recoveredVotes[pp.sequence], voted != pp.digest { return reject(.conflicting, from, &actions) }
-        for request in pp.requests {
+        for request in pp.requests where !config.mutations.contains(.skipRequestSignatureCheck) {
             guard request.verify(verifier) else { return reject(.badSignature, from, &actions) }
         }
         acceptPrePrepare(pp, &actions)
@@ -188,14 +194,15 @@ extension PBFTReplica {
 
     /// Rule N3's test on a slot read in place: the PRE-PREPARE and the first `needed` matching PREPAREs,
     /// once there are that many and the slot is not yet prepared.
-    static func preparedQuorum(_ slot: inout Slot, needed: Int) -> (PrePrepare, [Prepare])? {
+    static func preparedQuorum(_ slot: inout Slot, needed: Int, anyDigest: Bool = false) -> (PrePrepare, [Prepare])? {
         guard !slot.prepared, let pp = slot.prePrepare else { return nil }
         var count = 0
-        for case let p? in slot.prepares where p.digest == pp.digest && p.view == pp.view { count += 1 }
+        // `anyDigest` is deliberately broken (test-the-tester): PREPAREs of any digest count.
+        for case let p? in slot.prepares where (anyDigest || p.digest == pp.digest) && p.view == pp.view { count += 1 }
         guard count >= needed else { return nil }
         var matching: [Prepare] = []
         matching.reserveCapacity(needed)
-        for case let p? in slot.prepares where p.digest == pp.digest && p.view == pp.view && matching.count < needed {
+        for case let p? in slot.prepares where (anyDigest || p.digest == pp.digest) && p.view == pp.view && matching.count < needed {
             matching.append(p)
         }
         return (pp, matching)
@@ -241,9 +248,10 @@ extension PBFTReplica {
     /// certificate and multicasts COMMIT (rule N4).
     mutating func checkPrepared(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
         // The slot is read and updated in place through its index.
-        let needed = quorum.quorum - 1
+        let needed = config.mutations.contains(.prepareQuorumWeak) ? max(1, quorum.f) : quorum.quorum - 1
+        let anyDigest = config.mutations.contains(.prepareWithoutDigestMatch)
         guard let i = log.index(of: sequence),
-              let (pp, matching) = PBFTReplica.preparedQuorum(&log[at: i], needed: needed) else { return }
+              let (pp, matching) = PBFTReplica.preparedQuorum(&log[at: i], needed: needed, anyDigest: anyDigest) else { return }
         let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
         log[at: i].prepared = true  // in place: no copy of the vote arrays
         log[at: i].commits[id] = commit
@@ -256,7 +264,7 @@ extension PBFTReplica {
     /// Rule N5: committed-local(m, v, n) holds once the replica prepared m and has `quorum` matching
     /// COMMITs from distinct replicas (2f+1 when n = 3f+1). It then executes in sequence order.
     mutating func checkCommitted(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
-        let needed = quorum.quorum
+        let needed = config.mutations.contains(.commitQuorumWeak) ? quorum.weakQuorum : quorum.quorum
         let anyDigest = config.mutations.contains(.commitWithoutDigestMatch)
         guard let i = log.index(of: sequence),
               let pp = PBFTReplica.committedQuorum(&log[at: i], needed: needed, anyDigest: anyDigest) else { return }
@@ -288,7 +296,8 @@ extension PBFTReplica {
         var any = false
         for (index, request) in pp.requests.enumerated() {
             assigned.remove(request.id)
-            if let cached = replyCache[request.client], cached.timestamp >= request.timestamp { continue }
+            if let cached = replyCache[request.client], cached.timestamp >= request.timestamp,
+               !config.mutations.contains(.executeTwice) { continue }
             let result = store.execute(request)
             replyCache[request.client] = CachedReply(timestamp: request.timestamp, result: result)
             waiting.removeValue(for: request.client) { $0.timestamp <= request.timestamp }

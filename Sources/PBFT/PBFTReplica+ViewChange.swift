@@ -33,11 +33,13 @@ extension PBFTReplica {
             if supported && !waiting.isEmpty && viewChangeRetransmittedFor == pendingView {
                 startViewChange(to: pendingView + 1, &actions)
             } else {
-                if let own = latestViewChanges[id], own.newView == pendingView { actions.append(.broadcast(own.bytes)) }
+                if let own = latestViewChanges[id], own.newView == pendingView, !config.mutations.contains(.noViewChangeRetransmit) {
+                    actions.append(.broadcast(own.bytes))
+                }
                 viewChangeRetransmittedFor = pendingView
                 armViewChangeTimer(&actions)
             }
-        } else if !waiting.isEmpty {
+        } else if !waiting.isEmpty, !config.mutations.contains(.noViewChangeTimer) {
             startViewChange(to: view + 1, &actions)
         }
     }
@@ -104,7 +106,8 @@ extension PBFTReplica {
         for r in 0..<config.n where r != id {
             if let vc = latestViewChanges[r], vc.newView > ownView { higher.append(vc.newView) }
         }
-        guard higher.count >= quorum.weakQuorum, let smallest = higher.min() else { return }
+        let needed = config.mutations.contains(.joinOnOneViewChange) ? 1 : quorum.weakQuorum
+        guard higher.count >= needed, let smallest = higher.min() else { return }
         startViewChange(to: smallest, &actions)
     }
 
@@ -119,7 +122,7 @@ extension PBFTReplica {
             // `pp.sequence > previous >= stableSequence`, so the subtraction cannot overflow.
             guard pp.sequence > previous, pp.sequence - vc.stableSequence <= L else { return false }
             guard pp.view < vc.newView else { return false }
-            guard isValidPreparedCertificate(certificate) else { return false }
+            guard config.mutations.contains(.acceptUnverifiedViewChange) || isValidPreparedCertificate(certificate) else { return false }
             previous = pp.sequence
         }
         return true
@@ -211,7 +214,7 @@ extension PBFTReplica {
 
     /// Recomputes O from the NEW-VIEW's VIEW-CHANGEs and returns the plan if the message matches it.
     func verifiedPlan(_ nv: NewView) -> NewViewPlan? {
-        guard nv.viewChanges.count >= quorum.quorum else { return nil }
+        guard nv.viewChanges.count >= (config.mutations.contains(.newViewWithoutQuorum) ? quorum.weakQuorum : quorum.quorum) else { return nil }
         var seen = Array(repeating: false, count: config.n)
         for vc in nv.viewChanges {
             guard vc.replica < config.n, !seen[vc.replica], vc.newView == nv.view else { return nil }
@@ -219,6 +222,12 @@ extension PBFTReplica {
             seen[vc.replica] = true
         }
         let plan = PBFTReplica.planNewView(nv.viewChanges)
+        // Deliberately broken (test-only): O is taken as sent, not compared with the recomputed one.
+        if config.mutations.contains(.acceptNewViewWithoutRecompute) {
+            let top = nv.prePrepares.map(\.sequence).max() ?? plan.checkpointSequence
+            return NewViewPlan(checkpointSequence: plan.checkpointSequence, checkpointDigest: plan.checkpointDigest,
+                               checkpointProof: plan.checkpointProof, maxSequence: max(top, plan.checkpointSequence), proposals: [])
+        }
         guard nv.prePrepares.count == plan.proposals.count else { return nil }
         for (pp, proposal) in zip(nv.prePrepares, plan.proposals) {
             guard pp.view == nv.view, pp.replica == nv.replica, pp.sequence == proposal.sequence else { return nil }

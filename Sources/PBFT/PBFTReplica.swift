@@ -9,6 +9,40 @@ public struct PBFTMutations: OptionSet, Sendable, Hashable {
     /// digest of its own PRE-PREPARE (and so without requiring that it prepared that digest). Under an
     /// equivocating primary two correct backups then commit different batches at one sequence.
     public static let commitWithoutDigestMatch = PBFTMutations(rawValue: 1 << 0)
+    /// Breaks N3: PREPAREs count towards prepared whatever digest they carry.
+    public static let prepareWithoutDigestMatch = PBFTMutations(rawValue: 1 << 1)
+    /// Breaks Q1/N5: committed-local with f+1 matching COMMITs instead of n − f.
+    public static let commitQuorumWeak = PBFTMutations(rawValue: 1 << 2)
+    /// Breaks Q1/N3: prepared with f matching PREPAREs instead of n − f − 1.
+    public static let prepareQuorumWeak = PBFTMutations(rawValue: 1 << 3)
+    /// Breaks Q1 for n ≠ 3f+1: every quorum is 2f+1 instead of n − f (two need not share a correct replica).
+    public static let quorumTwoFPlusOne = PBFTMutations(rawValue: 1 << 4)
+    /// Breaks N2: a PRE-PREPARE is accepted without checking that its digest is its batch's.
+    public static let skipBatchDigestCheck = PBFTMutations(rawValue: 1 << 5)
+    /// Breaks R1/N2: requests inside a PRE-PREPARE are accepted without their client signatures.
+    public static let skipRequestSignatureCheck = PBFTMutations(rawValue: 1 << 6)
+    /// Breaks N2: a second, different PRE-PREPARE for (v, n) replaces the first (and is prepared too).
+    public static let acceptConflictingPrePrepare = PBFTMutations(rawValue: 1 << 7)
+    /// Breaks V1: the view-change timer never starts a view change.
+    public static let noViewChangeTimer = PBFTMutations(rawValue: 1 << 8)
+    /// Breaks V2: one VIEW-CHANGE for a higher view (a Byzantine one suffices) makes a replica join it.
+    public static let joinOnOneViewChange = PBFTMutations(rawValue: 1 << 9)
+    /// Breaks V2: prepared certificates inside a VIEW-CHANGE are not verified.
+    public static let acceptUnverifiedViewChange = PBFTMutations(rawValue: 1 << 10)
+    /// Breaks V5: a NEW-VIEW's O is not compared with the O recomputed from its VIEW-CHANGEs.
+    public static let acceptNewViewWithoutRecompute = PBFTMutations(rawValue: 1 << 11)
+    /// Breaks V5/Q1: a NEW-VIEW with f+1 VIEW-CHANGEs (instead of n − f) is accepted.
+    public static let newViewWithoutQuorum = PBFTMutations(rawValue: 1 << 12)
+    /// Breaks V6: a replica never retransmits its VIEW-CHANGE (a lost one is lost for good).
+    public static let noViewChangeRetransmit = PBFTMutations(rawValue: 1 << 13)
+    /// Breaks S1: a replica behind a stable checkpoint never fetches the state.
+    public static let noStateTransfer = PBFTMutations(rawValue: 1 << 14)
+    /// Breaks S3: fetched state is installed without checking its digest against the stable checkpoint.
+    public static let skipStateDigestCheck = PBFTMutations(rawValue: 1 << 15)
+    /// Breaks S5: a fetched committed batch is accepted without checking its certificate.
+    public static let skipCommittedCertificateCheck = PBFTMutations(rawValue: 1 << 16)
+    /// Breaks R2/E1: execution does not skip a request its client already had executed.
+    public static let executeTwice = PBFTMutations(rawValue: 1 << 17)
 }
 
 /// Parameters of a PBFT cluster (Specs/PBFT.md; Castro & Liskov §4).
@@ -162,7 +196,8 @@ public struct PBFTReplica: StateMachine {
         precondition(config.batchSizeMax >= 1 && config.batchSizeMax <= PBFTLimits.requestsPerBatchMax, "batchSizeMax out of range")
         self.id = id
         self.config = config
-        quorum = QuorumMath(n: config.n, f: config.f)
+        quorum = config.mutations.contains(.quorumTwoFPlusOne)
+            ? QuorumMath(n: config.n, f: config.f, brokenQuorum: 2 * config.f + 1) : QuorumMath(n: config.n, f: config.f)
         self.signer = signer
         self.verifier = verifier
         viewChangeTimeoutCurrent = config.viewChangeTimeout

@@ -33,10 +33,13 @@ public struct CampaignFile: Codable, Sendable {
         public var strategy: String
         public var seed: UInt64
         public var replicas: Int
+        /// The largest n when runs draw n from a range.
+        public var replicasMax: Int?
         public var byzantineBudget: Int
         public var crashBudget: Int
         public var faultClasses: [String]
         public var mutant: String?
+        var replicasText: String { replicasMax.map { $0 > replicas ? "\(replicas)..\($0)" : "\(replicas)" } ?? "\(replicas)" }
     }
     public struct Signature: Codable, Sendable {
         public var signature: String
@@ -171,7 +174,7 @@ public struct CampaignReport: Sendable {
         h += "<section class=\"card\" id=\"campaign\"><div class=\"title\"><h1>Fuzz campaign: \(SVG.escape(c.config.protocolKind))</h1>"
         h += "<span class=\"badge \(c.signatures.isEmpty ? "ok" : "bad")\">\(c.signatures.isEmpty ? "no failures" : "\(c.signatures.count) failure signature\(c.signatures.count == 1 ? "" : "s")")</span>"
         if let m = c.config.mutant { h += "<span class=\"badge warn\">test-only mutant \(SVG.escape(m))</span>" }
-        h += "</div><p class=\"sub\">strategy \(SVG.escape(c.config.strategy)), seed \(c.config.seed), n=\(c.config.replicas), Byzantine budget \(c.config.byzantineBudget), crash budget \(c.config.crashBudget); fault classes \(SVG.escape(c.config.faultClasses.joined(separator: ", ")))</p>"
+        h += "</div><p class=\"sub\">strategy \(SVG.escape(c.config.strategy)), seed \(c.config.seed), n=\(c.config.replicasText), Byzantine budget \(c.config.byzantineBudget), crash budget \(c.config.crashBudget); fault classes \(SVG.escape(c.config.faultClasses.joined(separator: ", ")))</p>"
         h += "<dl class=\"stats\">"
         func stat(_ k: String, _ v: String) { h += "<div><dt>\(k)</dt><dd>\(v)</dd></div>" }
         stat("runs", "\(c.runs)")

@@ -70,7 +70,7 @@ public struct PBFTDriver: ProtocolDriver {
     public var describe: MessageDescriber { describePBFTMessage }
     public var clientTargeting: Client.Targeting { .leader }
     public var byzantineBehaviours: [String] {
-        ["equivocate"] + genericBehaviours + ["double-vote", "mutate", "forge-sender", "spam-view-change"]
+        ["equivocate"] + genericBehaviours + ["double-vote", "mutate", "conflict", "forge-sender", "spam-view-change"]
     }
 
     public func makeLayer(_ spec: ByzantineSpec, context: ByzantineContext, scenario: Scenario, keyring: Keyring) throws(RunError) -> any Misbehaviour {
@@ -78,7 +78,12 @@ public struct PBFTDriver: ProtocolDriver {
         let signer = keyring.signer(for: .replica(context.id))
         switch spec.behaviour {
         case "double-vote": return PBFTDoubleVote(context: context, signer: signer)
-        case "mutate": return PBFTMutation(mutation: spec.mutation ?? "digest", signer: signer)
+        case "mutate":
+            return PBFTMutation(mutation: spec.mutation ?? "digest", signer: signer, context: context, f: scenario.f,
+                                scope: RewriteScope(targets: spec.targets))
+        case "conflict":
+            return PBFTMutation(mutation: spec.mutation ?? "conflicting-batch", signer: signer, context: context, f: scenario.f,
+                                scope: RewriteScope(targets: spec.targets, both: true))
         case "forge-sender": return PBFTForgedSender(context: context, signer: signer)
         case "spam-view-change": return PBFTViewChangeSpam(signer: signer)
         default: throw unknown(spec.behaviour, "PBFT")
@@ -121,8 +126,9 @@ public struct HotStuffDriver: ProtocolDriver {
     /// Leaders rotate every view, so clients send each request to every replica's mempool.
     public var clientTargeting: Client.Targeting { .all }
     public var byzantineBehaviours: [String] {
-        ["equivocate"] + ForkingLeader.Attack.allCases.map(\.rawValue) + genericBehaviours
-            + ["double-vote", "mutate", "forge-sender", "spam-view-change"]
+        // `fork-view-gap` scripts a chained-only schedule.
+        ["equivocate"] + ForkingLeader.Attack.allCases.filter { $0 != .viewGap || variant == .chained }.map(\.rawValue) + genericBehaviours
+            + ["double-vote", "mutate", "conflict", "forge-sender", "spam-view-change"]
     }
 
     public func makeLayer(_ spec: ByzantineSpec, context: ByzantineContext, scenario: Scenario, keyring: Keyring) throws(RunError) -> any Misbehaviour {
@@ -130,7 +136,11 @@ public struct HotStuffDriver: ProtocolDriver {
         let signer = keyring.signer(for: .replica(context.id))
         switch spec.behaviour {
         case "double-vote": return HotStuffDoubleVote(config: config(for: scenario), signer: signer)
-        case "mutate": return HotStuffMutation(mutation: spec.mutation ?? "digest", signer: signer)
+        case "mutate":
+            return HotStuffMutation(mutation: spec.mutation ?? "digest", signer: signer, context: context, scope: RewriteScope(targets: spec.targets))
+        case "conflict":
+            return HotStuffMutation(mutation: spec.mutation ?? "conflicting-batch", signer: signer, context: context,
+                                    scope: RewriteScope(targets: spec.targets, both: true))
         case "forge-sender": return HotStuffForgedSender(context: context, signer: signer)
         case "spam-view-change": return HotStuffTimeoutSpam(config: config(for: scenario), signer: signer)
         default: throw unknown(spec.behaviour, "HotStuff")

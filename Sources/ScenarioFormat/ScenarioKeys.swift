@@ -64,12 +64,14 @@ extension ByzantineSpec {
     /// far future views), `amnesia` (restarts from empty durable state).
     public static let knownBehaviours: [String] = [
         "equivocate", "fork-view-gap", "fork-below-lock", "silent", "omit", "slow", "double-vote", "mutate",
-        "bad-signature", "forge-sender", "replay", "spam-view-change", "amnesia",
+        "bad-signature", "forge-sender", "replay", "spam-view-change", "amnesia", "conflict",
     ]
     /// Behaviours that replace the honest replica for the whole run (no `from`/`until`).
     public static let wholeRunBehaviours: [String] = ["equivocate", "fork-view-gap", "fork-below-lock", "amnesia"]
     /// Fields `mutate` can change.
     public static let mutations: [String] = [
         "view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate",
+        "forged-certificate", "requests", "conflicting-batch", "forged-request", "null-new-view", "short-new-view",
+        "forged-state", "forged-batch",
     ]
 }

@@ -431,8 +431,11 @@ extension ScenarioParser {
             if let key = needs[behaviour], !spec.has(key) {
                 error(spec.node, "behaviour '\(behaviour)' needs '\(key)'")
             }
+            // `mutate` and `conflict` may address a subset of recipients (ByzzFuzz small scope); `conflict`
+            // may name the field it varies; `replay` may set its period.
+            let optional: Set<String> = ["mutate/targets", "conflict/targets", "conflict/mutation", "replay/delay"]
             for key in ["targets", "delay", "mutation"] where spec.has(key) && needs[behaviour] != key
-                && !(key == "delay" && behaviour == "replay") {
+                && !optional.contains("\(behaviour)/\(key)") {
                 error(spec.keyNode(key), "'\(key)' does not apply to behaviour '\(behaviour)'")
             }
             if !seen.insert("\(replica)/\(behaviour)").inserted {

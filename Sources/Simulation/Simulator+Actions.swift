@@ -7,7 +7,10 @@ extension Simulator {
     /// Ordering contract (see `ReplicaAction`), enforced here: every `.persist` of the batch is written
     /// first and, when the batch sends anything, synced before the first message leaves; then the rest
     /// run in the order the machine emitted them. A batch that sends nothing leaves its writes unsynced
-    /// (a crash before the next sync loses them).
+    /// (a crash before the next sync loses them). A vote counts as a send even when the replica hands it
+    /// to itself as the next leader (HotStuff R1): it is already counted towards a QC, so the safety
+    /// state it depends on must be as durable as a vote that left (found by the fuzzer: a crash right
+    /// after such a vote made the restarted replica vote again in the same view).
     func handle(machine index: Int, _ input: ReplicaInput) {
         var batch = actionBuffer  // always left empty by the previous call
         actionBuffer = []
@@ -16,7 +19,7 @@ extension Simulator {
         for action in batch {
             switch action {
             case .persist(let key, let bytes): storage[index].write(key, bytes)
-            case .send, .broadcast: sends = true
+            case .send, .broadcast, .observe(.voted): sends = true
             default: continue
             }
         }

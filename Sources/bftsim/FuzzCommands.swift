@@ -8,6 +8,32 @@ import ScenarioFormat
 extension TestMutant: ExpressibleByArgument {}
 extension FuzzStrategy: ExpressibleByArgument {}
 
+/// `--replicas 4` or `--replicas 4..7` (each run draws its n from the range).
+struct ReplicaRange: ExpressibleByArgument, CustomStringConvertible {
+    var lower: Int
+    var upper: Int
+    init(lower: Int, upper: Int) { (self.lower, self.upper) = (lower, upper) }
+    init?(argument: String) {
+        let parts = argument.components(separatedBy: "..")
+        guard (1...2).contains(parts.count), let lo = Int(parts[0]), let hi = Int(parts.last!), lo >= 4, hi >= lo, hi <= 64 else { return nil }
+        (lower, upper) = (lo, hi)
+    }
+    var description: String { lower == upper ? "\(lower)" : "\(lower)..\(upper)" }
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// A fault budget: a number of replicas, or `f` (at most f of the run's n, and at most f faulty in all).
+enum FaultBudgetArgument: ExpressibleByArgument, CustomStringConvertible {
+    case f
+    case count(Int)
+    init?(argument: String) {
+        if argument == "f" { self = .f; return }
+        guard let n = Int(argument), n >= 0 else { return nil }
+        self = .count(n)
+    }
+    var description: String { if case .count(let n) = self { return "\(n)" } else { return "f" } }
+}
+
 /// `bftsim fuzz`: campaigns (default), and `merge` of shard outputs.
 struct Fuzz: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,9 +58,9 @@ struct FuzzCampaign: ParsableCommand {
 
     @Option(name: .customLong("protocol"), help: "pbft, hotstuff or hotstuff-two-chain.") var protocolKind: ProtocolKind = .pbft
     @Option(help: "Test-only protocol mutant, to test the fuzzer (\(TestMutant.allCases.map(\.rawValue).joined(separator: ", "))).") var mutant: TestMutant?
-    @Option(help: "Replica count n.") var replicas = 4
-    @Option(help: "Byzantine replicas a run may have.") var byzantineBudget = 1
-    @Option(help: "Crashed replicas a run may have (with the Byzantine budget beyond f, runs over f are labelled over-threshold).") var crashBudget = 0
+    @Option(help: "Replica count n, or a range each run draws from (4..7: n ≠ 3f+1 is exercised too).") var replicas = ReplicaRange(lower: 4, upper: 7)
+    @Option(help: "Byzantine replicas a run may have: a number, or f (default; with both budgets f, at most f faulty in all).") var byzantineBudget = FaultBudgetArgument.f
+    @Option(help: "Crashed or crash-restarted replicas a run may have: a number or f (default). Numbered budgets beyond f make over-threshold runs, labelled as such.") var crashBudget = FaultBudgetArgument.f
     @Option(help: "Fault classes that may appear, comma-separated (\(FaultClasses.names.joined(separator: ","))).") var faults: String = FaultClasses.names.joined(separator: ",")
     @Option(help: "Simulated run length (the chaos phase ends within its first quarter).") var duration = "10s"
     @Option(help: "Number of runs (of the whole campaign; a shard makes its share).") var runs: Int?
@@ -63,9 +89,9 @@ struct FuzzCampaign: ParsableCommand {
             guard parts.count == 2 else { throw fail("--shard: '\(shard)' is not K/N", code: .invalidInput) }
             shardPair = (parts[0], parts[1])
         }
-        let config = FuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas, byzantineBudget: byzantineBudget,
-                                crashBudget: crashBudget, faultClasses: faults.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) },
-                                duration: try parseDurationOption(duration, "--duration"), seed: seed, strategy: strategy, crypto: crypto, rounds: rounds)
+        let config = try fuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas, byzantineBudget: byzantineBudget,
+                                    crashBudget: crashBudget, faults: faults, duration: duration, seed: seed, strategy: strategy,
+                                    crypto: crypto, rounds: rounds)
         let dir = out ?? "out/fuzz-\(protocolKind.rawValue)-\(strategy.rawValue)-\(seed)" + (shard.map { "-shard\($0.replacingOccurrences(of: "/", with: "of"))" } ?? "")
         var options = CampaignOptions(config: config, runs: runs ?? (timeBudget == nil ? 1000 : nil), timeBudget: timeBudget, jobs: max(1, jobs),
                                       shard: shardPair, out: dir)
@@ -78,6 +104,27 @@ struct FuzzCampaign: ParsableCommand {
         if result.signatures.contains(where: { $0.kind != "liveness" }) { throw ExitCode(RunStatus.safetyViolation.rawValue) }
         if !result.signatures.isEmpty { throw ExitCode(RunStatus.livenessViolation.rawValue) }
     }
+}
+
+/// A campaign config from the command line's typed options. Budgets of `f` become the f of the largest
+/// n with `withinF` set (each run then has at most f of its own n faulty); a Twins campaign keeps one n.
+func fuzzConfig(protocolKind: ProtocolKind, mutant: TestMutant?, replicas: ReplicaRange, byzantineBudget: FaultBudgetArgument,
+                crashBudget: FaultBudgetArgument, faults: String, duration: String, seed: UInt64, strategy: FuzzStrategy,
+                crypto: SignatureScheme, rounds: Int) throws -> FuzzConfig {
+    let fMax = QuorumMath.maxFaulty(n: replicas.upper)
+    func resolve(_ b: FaultBudgetArgument) -> Int { if case .count(let n) = b { return n } else { return fMax } }
+    let withinF: Bool
+    switch (byzantineBudget, crashBudget) {
+    case (.f, .f): withinF = true
+    case (.count, .count): withinF = false
+    default:
+        throw fail("--byzantine-budget and --crash-budget: give both as f or both as numbers", code: .invalidInput)
+    }
+    let upper = strategy == .twins ? nil : (replicas.upper > replicas.lower ? replicas.upper : nil)
+    return FuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas.lower, replicasMax: upper,
+                      byzantineBudget: resolve(byzantineBudget), crashBudget: resolve(crashBudget), withinF: withinF,
+                      faultClasses: faults.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) },
+                      duration: try parseDurationOption(duration, "--duration"), seed: seed, strategy: strategy, crypto: crypto, rounds: rounds)
 }
 
 func printCampaign(_ r: CampaignResult, dir: String) {

@@ -117,3 +117,51 @@ extension Misbehaviour {
         }
     }
 }
+
+/// Who gets a rewritten message and in which order: the small-scope mutation of ByzzFuzz (Winter et
+/// al., ICSE'23), where a chosen message goes altered to a chosen subset of recipients while the
+/// others get the original, and the "conflicting messages in both orders" case, where each chosen
+/// recipient gets both versions.
+public struct RewriteScope: Sendable, Equatable {
+    /// Recipients of the rewritten version (nil: every recipient).
+    public var targets: [ReplicaID]?
+    /// Each target gets the original and the rewritten version: targets with even ids the original
+    /// first, odd ids the rewritten first, so the same conflict arrives in both orders.
+    public var both: Bool
+    public init(targets: [ReplicaID]? = nil, both: Bool = false) {
+        self.targets = targets
+        self.both = both
+    }
+    /// Everyone gets the rewritten version only (the classic whole-run rewrite).
+    public static let everyone = RewriteScope()
+}
+
+extension Misbehaviour {
+    /// Rewrites replica-bound sends and broadcasts with `transform` (nil keeps a message) within `scope`:
+    /// a broadcast whose recipients differ in what they get is expanded to one send per recipient.
+    public func rewriteSends(_ inner: [ReplicaAction], into actions: inout [ReplicaAction], context: ByzantineContext,
+                             scope: RewriteScope, _ transform: ([UInt8]) -> [UInt8]?) {
+        guard scope != .everyone else { return rewriteSends(inner, into: &actions, transform) }
+        for action in inner {
+            let recipients: [ReplicaID], bytes: [UInt8]
+            switch action {
+            case .broadcast(let b): (recipients, bytes) = (context.others, b)
+            case .send(let b, let to) where to.replicaID != nil: (recipients, bytes) = ([to.replicaID!], b)
+            default: actions.append(action); continue
+            }
+            guard let altered = transform(bytes) else { actions.append(action); continue }
+            for r in recipients {
+                let targeted = scope.targets?.contains(r) ?? true
+                if !targeted {
+                    actions.append(.send(bytes, to: .replica(r)))
+                } else if scope.both {
+                    let (first, second) = r % 2 == 0 ? (bytes, altered) : (altered, bytes)
+                    actions.append(.send(first, to: .replica(r)))
+                    actions.append(.send(second, to: .replica(r)))
+                } else {
+                    actions.append(.send(altered, to: .replica(r)))
+                }
+            }
+        }
+    }
+}

@@ -4,18 +4,24 @@ import BFTCore
 /// view ±1 or a swapped block digest; its proposals carry height ±1 (`sequence±1`), a stale QC (the
 /// genesis QC instead of its highQC) or a truncated QC (one signature short). Receivers must catch
 /// each with the protocol's own checks (vote for an unknown block, malformed block, lock check,
-/// invalid certificate).
+/// invalid certificate). `conflicting-batch` sends, as leader, a second valid block for the same view
+/// and QC (its batch minus the last request): with `scope.both` each target gets both blocks, in
+/// either order (ByzzFuzz-style small-scope equivocation).
 public struct HotStuffMutation: Misbehaviour {
     let signer: MessageSigner
     let mutation: String
+    let context: ByzantineContext
+    let scope: RewriteScope
 
-    public init(mutation: String, signer: MessageSigner) {
+    public init(mutation: String, signer: MessageSigner, context: ByzantineContext, scope: RewriteScope = .everyone) {
         self.mutation = mutation
         self.signer = signer
+        self.context = context
+        self.scope = scope
     }
 
     public mutating func rewrite(_ input: ReplicaInput, _ inner: [ReplicaAction], into actions: inout [ReplicaAction]) {
-        rewriteSends(inner, into: &actions) { bytes in
+        rewriteSends(inner, into: &actions, context: context, scope: scope) { bytes in
             switch try? HotStuffMessage(decoding: bytes) {
             case .vote(let v)?:
                 let view: UInt64, block: Digest
@@ -37,6 +43,10 @@ public struct HotStuffMutation: Misbehaviour {
                 case "stale-certificate":
                     guard !b.justify.isGenesis else { return nil }
                     block = Block(view: b.view, parentHeight: 0, proposer: b.proposer, justify: .genesis, requests: b.requests)
+                case "conflicting-batch":
+                    guard !b.requests.isEmpty else { return nil }
+                    block = Block(view: b.view, height: b.height, parent: b.parent, proposer: b.proposer, justify: b.justify,
+                                  requests: Array(b.requests.dropLast()))
                 case "truncated-certificate":
                     guard !b.justify.isGenesis else { return nil }
                     let qc = QuorumCertificate(view: b.justify.view, block: b.justify.block, signatures: Array(b.justify.signatures.dropLast()))
