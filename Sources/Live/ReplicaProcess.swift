@@ -1,4 +1,5 @@
 import BFTCore
+import BFTCrypto
 import Dispatch
 import Foundation
 import NIOCore
@@ -13,9 +14,7 @@ public enum ReplicaProcess {
         let config = try ClusterConfig.load(path: configPath)
         guard id >= 0 && id < config.n else { throw LiveError.config("replica id \(id) is not in 0..<\(config.n)") }
         let keyring = try KeyFiles.replicaKeyring(config: config, configPath: configPath, id: id)
-        let byz = behaviour.map { [ByzantineSpec(replica: id, behaviour: $0)] } ?? []
-        let scenario = try config.scenario(byzantine: byz)
-        let machine = try driver(for: scenario.protocolKind).makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: behaviour)
+        let machine = try makeMachine(config: config, id: id, keyring: keyring, behaviour: behaviour)
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
@@ -24,6 +23,24 @@ public enum ReplicaProcess {
         say("replica \(id) (\(config.protocolName), n=\(config.n)) listening on \(config.replicas[id].host):\(config.replicas[id].port), data \(dataDir)")
         waitForTermination {
             try? loop.submit { host.shutdown() }.wait()
+        }
+    }
+
+    /// The replica as the simulator builds it (`ScenarioRun.makeReplica`): honest, or wrapped by the
+    /// behaviours of `behaviour` (`ByzantineSpec.parse(commandLine:)`: `mutate=digest+slow=200ms`, ...),
+    /// from the same registry the scenario files and the fuzzer use.
+    public static func makeMachine(config: ClusterConfig, id: Int, keyring: Keyring, behaviour: String?) throws -> any StateMachine {
+        var byzantine: [ByzantineSpec] = []
+        if let behaviour {
+            do { byzantine = try ByzantineSpec.parse(commandLine: behaviour, replica: id) } catch {
+                throw LiveError.config("--byzantine \(id):\(behaviour): \(error)")
+            }
+        }
+        var scenario = try config.scenario(byzantine: byzantine)
+        // The fork scripts lead every view (as in scenario files, `leader_schedule: [id]`).
+        if byzantine.contains(where: { $0.behaviour.hasPrefix("fork-") }) { scenario.parameters.leaderSchedule = [id] }
+        do { return try ScenarioRun.makeReplica(id, scenario, driver: driver(for: scenario.protocolKind), keyring: keyring) } catch {
+            throw LiveError.config("--byzantine \(id):\(behaviour ?? ""): \(error)")
         }
     }
 

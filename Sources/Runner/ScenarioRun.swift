@@ -67,7 +67,8 @@ public enum ScenarioRun {
 
     /// One replica as the scenario describes it: honest, or wrapped by its whole-run behaviour, with
     /// its other behaviours as layers (in entry order; windowed ones start off unless `from` is 0).
-    static func makeReplica(_ id: ReplicaID, _ scenario: Scenario, driver: any ProtocolDriver, keyring: Keyring) throws(RunError) -> any StateMachine {
+    /// The simulator and the live shell (`bftsim replica --byzantine`) both build replicas here.
+    public static func makeReplica(_ id: ReplicaID, _ scenario: Scenario, driver: any ProtocolDriver, keyring: Keyring) throws(RunError) -> any StateMachine {
         let entries = scenario.byzantine.enumerated().filter { $0.element.replica == id }
         let whole = entries.first { ["equivocate", "fork-view-gap", "fork-below-lock"].contains($0.element.behaviour) }
         let inner = try driver.makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: whole?.element.behaviour)

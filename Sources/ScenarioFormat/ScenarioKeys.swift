@@ -75,3 +75,52 @@ extension ByzantineSpec {
         "forged-state", "forged-batch",
     ]
 }
+
+extension ByzantineSpec {
+    /// Parses a command-line behaviour list for replica `replica`: `BEHAVIOUR[=PARAM][+BEHAVIOUR[=PARAM]...]`,
+    /// e.g. `equivocate`, `mutate=forged-certificate`, `slow=200ms+conflict`, `omit=1/2`. PARAM is the
+    /// `mutation` of `mutate`/`conflict`, the `delay` of `slow`/`replay`, the `/`-separated `targets` of
+    /// `omit`. Layers compose in the order given, as scenario-file entries do; whole-run behaviours
+    /// (`equivocate`, `fork-*`, `amnesia`) wrap the replica itself. Throws a message naming the bad part.
+    public static func parse(commandLine text: String, replica: Int) throws(ScenarioCommandLineError) -> [ByzantineSpec] {
+        var specs: [ByzantineSpec] = []
+        for part in text.split(separator: "+", omittingEmptySubsequences: false).map(String.init) {
+            let pieces = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard let name = pieces.first, !name.isEmpty else { throw .init("'\(text)': empty behaviour") }
+            guard knownBehaviours.contains(name) else {
+                throw .init("unknown behaviour '\(name)' (known: \(knownBehaviours.joined(separator: ", ")))")
+            }
+            var spec = ByzantineSpec(replica: replica, behaviour: name)
+            let param = pieces.count == 2 ? pieces[1] : nil
+            switch (name, param) {
+            case ("mutate", let m), ("conflict", let m):
+                let value = m ?? (name == "mutate" ? "digest" : "conflicting-batch")
+                guard mutations.contains(value) else { throw .init("'\(name)=\(value)': unknown mutation (known: \(mutations.joined(separator: ", ")))") }
+                spec.mutation = value
+            case ("slow", let d?), ("replay", let d?):
+                guard let delay = DurationSyntax.parse(d), delay > 0 else { throw .init("'\(name)=\(d)': not a positive duration (try 200ms)") }
+                spec.delay = delay
+            case ("omit", let t?):
+                let ids = t.split(separator: "/").map { Int($0) }
+                guard !ids.isEmpty, ids.allSatisfy({ ($0 ?? -1) >= 0 }) else { throw .init("'omit=\(t)': targets are replica ids separated by /") }
+                spec.targets = ids.compactMap { $0 }
+            case (_, let p?):
+                throw .init("'\(name)=\(p)': behaviour '\(name)' takes no parameter")
+            default:
+                break
+            }
+            if specs.contains(where: { $0.behaviour == name }) { throw .init("'\(text)': behaviour '\(name)' given twice") }
+            specs.append(spec)
+        }
+        if specs.filter({ wholeRunBehaviours.contains($0.behaviour) && $0.behaviour != "amnesia" }).count > 1 {
+            throw .init("'\(text)': at most one of equivocate, fork-view-gap, fork-below-lock")
+        }
+        return specs
+    }
+}
+
+/// A bad command-line behaviour list.
+public struct ScenarioCommandLineError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

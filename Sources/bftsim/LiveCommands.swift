@@ -51,7 +51,7 @@ struct ReplicaCommand: ParsableCommand {
     @Option(help: "Cluster file.") var config: String
     @Option(help: "Replica id.") var id: Int
     @Option(help: "Data directory (durable state, observations.bin, stats.json).") var data: String?
-    @Option(help: "Byzantine behaviour from the simulator's library (e.g. equivocate).") var byzantine: String?
+    @Option(help: "Byzantine behaviours from the simulator's library: BEHAVIOUR[=PARAM][+BEHAVIOUR...] (e.g. equivocate, mutate=digest, slow=200ms+conflict).") var byzantine: String?
     func run() throws {
         do {
             try ReplicaProcess.run(configPath: config, id: id, dataDir: data ?? "data/r\(id)", behaviour: byzantine)
@@ -65,12 +65,15 @@ struct ClusterCommand: ParsableCommand {
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start every replica (logs/rI.log, pids/rI.pid, data/rI/).")
         @Argument(help: "Cluster directory (holding cluster.json).") var dir: String
-        @Option(help: "ID:behaviour, e.g. 0:equivocate.") var byzantine: [String] = []
+        @Option(help: "ID:BEHAVIOUR[=PARAM][+BEHAVIOUR...], e.g. 0:equivocate, 1:mutate=forged-certificate, 2:slow=200ms+conflict (any behaviour of the library).") var byzantine: [String] = []
         func run() throws {
             var b: [Int: String] = [:]
             for s in byzantine {
                 let parts = s.split(separator: ":", maxSplits: 1)
                 guard parts.count == 2, let id = Int(parts[0]) else { throw fail("--byzantine expects ID:behaviour, got '\(s)'", code: .invalidInput) }
+                do { _ = try ByzantineSpec.parse(commandLine: String(parts[1]), replica: id) } catch {
+                    throw fail("--byzantine \(s): \(error)", code: .invalidInput)
+                }
                 b[id] = String(parts[1])
             }
             do { try ClusterLauncher(directory: dir, executable: selfExecutable()).up(byzantine: b) } catch { throw liveFail(error) }

@@ -88,8 +88,8 @@ struct TestCluster {
         precondition(r.status == 0, "keygen failed: \(r.out)")
     }
 
-    func up() throws {
-        let r = try LiveSupport.run(["cluster", "up", dir])
+    func up(_ extra: [String] = []) throws {
+        let r = try LiveSupport.run(["cluster", "up", dir] + extra)
         precondition(r.status == 0, "cluster up failed: \(r.out)")
     }
 
