@@ -55,4 +55,13 @@ struct FindingsTests {
         // leader proposes. The two-chain run checks the same schedule.
         try expectBothHold("hotstuff-chained-leader-idle-after-lone-commit.yaml", as: kind)
     }
+
+    @Test("PBFT, n=4: a replica isolated through two view changes rejoins when its stale VIEW-CHANGE is answered with the NEW-VIEW (V5)")
+    func pbftIsolatedReplicaBehindViewChange() throws {
+        // A shrunk fuzzer finding against the honest protocol: replica 2, isolated, stayed in a view
+        // change to view 3 while the others reached view 5; with the primary crashed the two others
+        // could not commit without it, and its VIEW-CHANGE for view 3 was rejected as stale. Fixed by
+        // V5 relaying the current NEW-VIEW for a VIEW-CHANGE of any view up to the relayer's.
+        try expectBothHold("pbft-isolated-replica-behind-view-change.yaml")
+    }
 }
