@@ -5,7 +5,8 @@ extension HotStuffReplica {
 
     /// P5: the leader of the current view proposes once, on its highest QC, when it holds a QC of the
     /// previous view, n−f NEW-VIEWs for this view (chained) or a TC of the previous view (two-chain),
-    /// and there is work: requests to order or uncommitted requests that need more certified blocks.
+    /// and there is work: requests to order, uncommitted requests that need more certified blocks, or
+    /// others' work, which a view entered on timeouts proves (`enteredOnTimeouts`).
     mutating func tryPropose(_ actions: inout [ReplicaAction]) {
         guard config.leader(of: currentView) == id, proposedView < currentView else { return }
         guard let justification = proposalJustification() else { return }
@@ -18,7 +19,8 @@ extension HotStuffReplica {
         let batch = mempool.batch(max: config.batchSizeMax) { request in
             !inChain.contains(request.id) && !isExecuted(request)
         }
-        guard !batch.isEmpty || hasPendingRequests(above: parent.digest) || (commitQCView > 0 && highQC.view == commitQCView) else { return }
+        guard !batch.isEmpty || hasPendingRequests(above: parent.digest) || (commitQCView > 0 && highQC.view == commitQCView)
+              || enteredOnTimeouts else { return }
         proposedView = currentView
         let block = Block(view: currentView, parentHeight: parent.height, proposer: id, justify: highQC, requests: batch)
         let proposal = Proposal(block: block, timeoutCertificate: justification, signer: signer)
@@ -36,6 +38,17 @@ extension HotStuffReplica {
         }
         guard let nv = newViewCollectors[currentView], nv.count >= quorum else { return nil }
         return .some(nil)
+    }
+
+    /// P5: the current view was entered on others' timeouts — (chained) n−f NEW-VIEWs for it, or
+    /// (two-chain) a TC of the previous view. These trace back to a correct replica whose own timer
+    /// fired (P10 and T4 join only after f+1 announced, P9 answers an announcement), and a timer runs
+    /// only while its replica has work (P2), so someone waits even if this leader sees nothing to do:
+    /// it may have committed by a QC the others lack. Without this its view passes empty and, with the
+    /// leader before it crashed, three consecutive certified views (H-C1c) may never form.
+    var enteredOnTimeouts: Bool {
+        if rules.usesTimeoutCertificates { return highTC.map { $0.view + 1 == currentView } ?? false }
+        return (newViewCollectors[currentView]?.count ?? 0) >= quorum
     }
 
     /// Whether requests above the committed block, or within the last `commitChainLength` blocks

@@ -1,14 +1,23 @@
-/// Prepared certificates (rule N3) by sequence, in an array indexed by `sequence mod L` like `SlotLog`.
+/// A committed certificate (rules N5, S5): a PRE-PREPARE and `quorum` matching COMMITs from distinct
+/// replicas, what a BATCH carries. Unlike a log slot it survives view changes (rule V5 replaces the
+/// log), so a replica can still prove to a laggard that a batch it executed committed.
+struct CommittedCertificate {
+    var prePrepare: PrePrepare
+    var commits: [Commit]
+}
+
+/// Certificates by sequence — prepared (rule N3) or committed (rule S5) — in an array indexed by
+/// `sequence mod L` like `SlotLog`.
 ///
-/// Same contents as a `[UInt64: PreparedCertificate]`. A certificate is recorded only for a sequence
+/// Same contents as a `[UInt64: Certificate]`. A certificate is recorded only for a sequence
 /// that holds a log slot, so inside (h, h + L] at that moment (rule N1); rule K3 discards every
 /// certificate at or below h whenever h moves, and h never decreases. Two live sequences are then
 /// less than L apart and never share an index (`insert` checks it). No hashing per sequence, no
 /// filtering pass over a hash table at garbage collection. Bounded by L.
-struct CertificateLog {
+struct CertificateLog<Certificate> {
     /// Sequence held at each index; 0 means free (sequence 0 is the genesis checkpoint).
     private var sequences: [UInt64]
-    private var certificates: [PreparedCertificate?]
+    private var certificates: [Certificate?]
     private(set) var count = 0
 
     init(window: Int) {
@@ -21,7 +30,7 @@ struct CertificateLog {
     private func position(_ sequence: UInt64) -> Int { Int(sequence % UInt64(sequences.count)) }
 
     /// Records (or replaces) the certificate for `sequence`.
-    mutating func insert(_ certificate: PreparedCertificate, at sequence: UInt64) {
+    mutating func insert(_ certificate: Certificate, at sequence: UInt64) {
         precondition(sequence != 0, "sequence 0 has no certificate")
         let i = position(sequence)
         if sequences[i] != sequence {
@@ -33,13 +42,13 @@ struct CertificateLog {
     }
 
     /// The certificate for `sequence`, if any.
-    subscript(sequence: UInt64) -> PreparedCertificate? {
+    subscript(sequence: UInt64) -> Certificate? {
         let i = position(sequence)
         return sequence != 0 && sequences[i] == sequence ? certificates[i] : nil
     }
 
     /// Certificates above `sequence`, in ascending sequence order (what a VIEW-CHANGE carries, rule V1).
-    func sorted(above sequence: UInt64) -> [PreparedCertificate] {
+    func sorted(above sequence: UInt64) -> [Certificate] {
         var held: [(UInt64, Int)] = []
         for i in sequences.indices where sequences[i] != 0 && sequences[i] > sequence { held.append((sequences[i], i)) }
         held.sort { $0.0 < $1.0 }

@@ -96,6 +96,7 @@ extension PBFTReplica {
         // Keys are collected before removing: mutating a collection while iterating it copies it whole.
         log.removeAll(atOrBelow: h)
         preparedCertificates.removeAll(atOrBelow: h)
+        committedCertificates.removeAll(atOrBelow: h)
         for s in snapshots.keys.filter({ $0 < h }) { snapshots[s] = nil }
         // Requests this replica will never execute itself (state transfer skipped them) leave `assigned`.
         let cache = replyCache

@@ -262,13 +262,23 @@ extension PBFTReplica {
     }
 
     /// Rule N5: committed-local(m, v, n) holds once the replica prepared m and has `quorum` matching
-    /// COMMITs from distinct replicas (2f+1 when n = 3f+1). It then executes in sequence order.
+    /// COMMITs from distinct replicas (2f+1 when n = 3f+1). It keeps them as the committed
+    /// certificate (rule S5) and executes in sequence order.
     mutating func checkCommitted(_ sequence: UInt64, _ actions: inout [ReplicaAction]) {
         let needed = config.mutations.contains(.commitQuorumWeak) ? quorum.weakQuorum : quorum.quorum
         let anyDigest = config.mutations.contains(.commitWithoutDigestMatch)
         guard let i = log.index(of: sequence),
               let pp = PBFTReplica.committedQuorum(&log[at: i], needed: needed, anyDigest: anyDigest) else { return }
         log[at: i].committed = true
+        var commits: [Commit] = []
+        commits.reserveCapacity(needed)
+        for case let c? in log[at: i].commits where c.digest == pp.digest && c.view == pp.view && commits.count < needed {
+            commits.append(c)
+        }
+        // Under `commitWithoutDigestMatch` the COMMITs may not match: then there is no certificate to keep.
+        if commits.count == needed {
+            committedCertificates.insert(CommittedCertificate(prePrepare: pp, commits: commits), at: sequence)
+        }
         actions.append(.observe(.committed(sequence: sequence, view: pp.view, digest: pp.digest, requestCount: pp.requests.count)))
         executeCommitted(&actions)
     }

@@ -62,19 +62,19 @@ extension PBFTReplica {
         noteMissingBatch(&actions)
     }
 
-    /// Rule S5: a replica holding a committed batch answers with its committed certificate.
+    /// Rule S5: a replica holding a committed batch answers with its committed certificate, from
+    /// whichever view the batch committed in: the certificates outlive the log that a NEW-VIEW
+    /// replaces (rule V5), or a batch executed here before a view change could never be fetched.
     func onFetchBatch(_ fetch: FetchBatch, _ actions: inout [ReplicaAction]) {
-        guard fetch.replica != id, let slot = log[fetch.sequence], slot.committed, let pp = slot.prePrepare else { return }
-        var commits: [Commit] = []
-        for case let c? in slot.commits where c.digest == pp.digest && c.view == pp.view { commits.append(c) }
-        guard commits.count >= quorum.quorum else { return }
-        let reply = CommittedBatch(prePrepare: pp, commits: Array(commits.prefix(quorum.quorum)), signer: signer)
+        guard fetch.replica != id, let certificate = committedCertificates[fetch.sequence] else { return }
+        let reply = CommittedBatch(prePrepare: certificate.prePrepare, commits: certificate.commits, signer: signer)
         actions.append(.send(reply.bytes, to: .replica(fetch.replica)))
     }
 
     /// Rule S5: a committed certificate is accepted for a sequence this replica has not executed if
     /// its PRE-PREPARE is valid (primary's signature, batch digest, client signatures) and `quorum`
-    /// distinct replicas signed matching COMMITs; the batch is then committed-local and executes in order.
+    /// distinct replicas signed matching COMMITs; the batch is then committed-local and executes in order,
+    /// and the certificate is kept so this replica can serve it in turn.
     mutating func onCommittedBatch(_ message: CommittedBatch, from: Principal, _ actions: inout [ReplicaAction]) {
         let pp = message.prePrepare
         guard pp.sequence > lastExecuted, inWindow(pp.sequence), !log.isCommitted(pp.sequence) else { return }
@@ -84,6 +84,7 @@ extension PBFTReplica {
         slot.prepared = true
         slot.committed = true
         log[pp.sequence] = slot
+        committedCertificates.insert(CommittedCertificate(prePrepare: pp, commits: message.commits), at: pp.sequence)
         actions.append(.observe(.committed(sequence: pp.sequence, view: pp.view, digest: pp.digest, requestCount: pp.requests.count)))
         executeCommitted(&actions)
     }

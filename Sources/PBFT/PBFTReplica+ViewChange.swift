@@ -80,12 +80,13 @@ extension PBFTReplica {
 
     /// Rule V2: a valid VIEW-CHANGE for a view above this replica's is kept (the signer's highest);
     /// its checkpoint proof may advance the stable checkpoint; f+1 of them make this replica join.
-    /// A VIEW-CHANGE for the view this replica is already in means the sender missed its NEW-VIEW,
-    /// which is then relayed (rule V5: any replica may relay it, it is signed by the primary).
+    /// A VIEW-CHANGE for the view this replica is already in, or an earlier one, means the sender
+    /// missed the NEW-VIEWs since, so the one that brought this replica into its view is relayed
+    /// (rule V5: any replica may relay it, it is signed by the primary); an earlier one is still stale.
     mutating func onViewChange(_ vc: ViewChange, from: Principal, _ actions: inout [ReplicaAction]) {
-        if vc.newView == view, !isViewChanging, let nv = currentNewView, nv.view == view, vc.replica != id {
+        if vc.newView <= view, !isViewChanging, let nv = currentNewView, nv.view == view, vc.replica != id {
             actions.append(.send(nv.bytes, to: .replica(vc.replica)))
-            return
+            if vc.newView == view { return }
         }
         guard vc.newView > view else { return reject(.stale, from, &actions) }
         if let known = latestViewChanges[vc.replica], known.newView >= vc.newView { return }

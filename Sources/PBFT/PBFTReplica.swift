@@ -148,7 +148,10 @@ public struct PBFTReplica: StateMachine {
     // Agreement (rules N1–N5).
     var log: SlotLog
     /// Highest-view prepared certificate per sequence above the stable checkpoint (for VIEW-CHANGE).
-    var preparedCertificates: CertificateLog
+    var preparedCertificates: CertificateLog<PreparedCertificate>
+    /// Committed certificate per sequence above the stable checkpoint, kept across view changes (rule
+    /// V5 replaces the log) so FETCH-BATCH can be answered for every batch committed here (rule S5).
+    var committedCertificates: CertificateLog<CommittedCertificate>
     public internal(set) var lastExecuted: UInt64 = 0
     /// Primary only: the next sequence number to assign.
     var nextSequence: UInt64 = 1
@@ -204,6 +207,7 @@ public struct PBFTReplica: StateMachine {
         latestViewChanges = Array(repeating: nil, count: config.n)
         log = SlotLog(window: config.watermarkWindow, n: config.n)
         preparedCertificates = CertificateLog(window: config.watermarkWindow)
+        committedCertificates = CertificateLog(window: config.watermarkWindow)
         voteKeys = (0..<config.watermarkWindow).map { "vote/\($0)" }
         checkpointVotes = Array(repeating: [:], count: config.n)
         let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])

@@ -44,4 +44,24 @@ struct FindingsTests {
         // view 5. Fixed by P9 answering with NEW-VIEW(highQC.view + 1).
         try expectBothHold("hotstuff-two-chain-qc-of-timed-out-view.yaml")
     }
+
+    @Test("chained HotStuff, n=4: a leader with nothing left to do still proposes in a view entered on others' timeouts (P5)",
+          arguments: [ProtocolKind.hotstuff, .hotstuffTwoChain])
+    func chainedLeaderIdleAfterLoneCommit(protocol kind: ProtocolKind) throws {
+        // A shrunk fuzzer finding against the honest protocol: replica 2 alone committed two heights
+        // (by a QC the others never learned), had no work left and so never proposed as leader; with
+        // replica 1 crashed no three consecutive views were ever certified and the others never
+        // committed. Fixed by P5: n−f NEW-VIEWs (or a TC) prove a correct replica has work, so the
+        // leader proposes. The two-chain run checks the same schedule.
+        try expectBothHold("hotstuff-chained-leader-idle-after-lone-commit.yaml", as: kind)
+    }
+
+    @Test("PBFT, n=4: a replica isolated through two view changes rejoins when its stale VIEW-CHANGE is answered with the NEW-VIEW (V5)")
+    func pbftIsolatedReplicaBehindViewChange() throws {
+        // A shrunk fuzzer finding against the honest protocol: replica 2, isolated, stayed in a view
+        // change to view 3 while the others reached view 5; with the primary crashed the two others
+        // could not commit without it, and its VIEW-CHANGE for view 3 was rejected as stale. Fixed by
+        // V5 relaying the current NEW-VIEW for a VIEW-CHANGE of any view up to the relayer's.
+        try expectBothHold("pbft-isolated-replica-behind-view-change.yaml")
+    }
 }

@@ -123,8 +123,12 @@ struct FaultTests {
         }
         c.input(.timer(HotStuffReplica.viewTimer), to: .replica(3))  // replica 3 is idle: a forced timeout
         c.run()
-        // Replicas 0 and 3 timed out; replica 2 joined, its TIMEOUT completed the TC: all are in view 2.
-        for r in [0, 2, 3] { #expect(c.replica(r).currentView == 2, "r\(r) in view \(c.replica(r).currentView)") }
+        // Replicas 0 and 3 timed out; replica 2 joined, its TIMEOUT completed the TC: all left view 1.
+        // (Replica 2 leads view 2, entered on that TC, so it proposes there (P5) and they move on to 3.)
+        for r in [0, 2, 3] {
+            #expect(c.replica(r).highTC?.view == 1, "r\(r) has no TC of view 1")
+            #expect(c.replica(r).currentView >= 2, "r\(r) in view \(c.replica(r).currentView)")
+        }
         #expect(c.replica(2).timedOutView == 1)
     }
 
@@ -139,8 +143,10 @@ struct FaultTests {
         // Chained: replicas 0 and 3 announce view 2, replica 2 joins (P10) and its own copy makes n−f,
         // so it enters view 2 (P11); replicas 0 and 3 repeat NEW-VIEW(2) and replica 2 answers with a
         // SYNC forwarding the n−f signed announcements it entered on (P10).
+        // Replica 2 leads view 2, entered on others' timeouts, so it proposes there (P5); that proposal,
+        // which carries the TC (two-chain) or moves its voters to view 2 (P6, chained), is lost too.
         // Found as a known gap; without P12 the clients never finish.
-        final class Box: @unchecked Sendable { var dropped = 0; var syncs = 0 }
+        final class Box: @unchecked Sendable { var dropped = 0; var droppedProposals = 0; var syncs = 0 }
         let box = Box()
         var c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 2)
         c.crashed = [1]
@@ -149,11 +155,13 @@ struct FaultTests {
             if info.type == "SYNC" { box.syncs += 1 }
             if info.type == "REQUEST", e.to == .replica(2) { return .drop }
             if info.type == joinedType, e.from == .replica(2), box.dropped < 2 { box.dropped += 1; return .drop }
+            if info.type == "PROPOSAL", e.from == .replica(2), info.view == 2 { box.droppedProposals += 1; return .drop }
             return .deliver
         }
         c.start()
         c.runWithTimeouts(firings: 200)
         #expect(box.dropped == 2)
+        #expect(box.droppedProposals == 2)
         #expect(box.syncs >= 1, "replica 2 never answered with SYNC")
         #expect(c.replica(2).currentView >= 2)
         #expect(c.conflictingCommits() == nil)

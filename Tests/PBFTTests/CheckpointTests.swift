@@ -136,6 +136,36 @@ struct CommittedBatchTests {
     }
 }
 
+extension CommittedBatchTests {
+    @Test("S5: a batch executed before a view change can still be fetched: its committed certificate outlives the log")
+    func committedCertificateSurvivesViewChange() throws {
+        // Proves FETCH-BATCH is answered with the certificate of the view the batch committed in, although
+        // the NEW-VIEW replaced the log and the batch did not commit again in the new view (found by the
+        // fuzzer: Tests/FuzzingTests/Findings/pbft-isolated-replica-behind-view-change.yaml).
+        let cluster = TestCluster(config: .test())
+        cluster.start()
+        cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [0])
+        #expect(cluster.replica(2).lastExecuted == 1)
+        // Replica 2 misses every later COMMIT, so sequence 1, re-proposed in view 1, never commits there.
+        cluster.filter = { e in !(e.to == .replica(2) && describePBFTMessage(e.bytes).type == "COMMIT") }
+        cluster.crashed.insert(0)
+        cluster.submit(cluster.request(client: 1, timestamp: 1, put("b", 2)), to: [1, 2, 3])
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [1, 2, 3])
+        #expect(cluster.replica(2).view == 1)
+        #expect(!cluster.replica(2).log.isCommitted(1))
+        let fetch = FetchBatch(sequence: 1, signer: cluster.keyring.signer(for: .replica(3)))
+        cluster.input(.message(from: .replica(3), bytes: fetch.bytes), at: 2)
+        var answers: [CommittedBatch] = []
+        for case .send(let bytes, to: .replica(3)) in cluster.actionLog[2].last! where bytes.first == PBFTWireTag.batch {
+            answers.append(try CommittedBatch(decoding: bytes))
+        }
+        #expect(answers.count == 1)
+        #expect(answers.first?.prePrepare.sequence == 1)
+        #expect(answers.first?.prePrepare.view == 0)
+        #expect(answers.first?.commits.count == cluster.replica(2).quorum.quorum)
+    }
+}
+
 @Suite("PBFT durable state (Specs/PBFT.md D1)")
 struct DurableStateTests {
     @Test("D1, S1–S5: a restarted replica resumes in its persisted view and catches up by state transfer and batch fetching")

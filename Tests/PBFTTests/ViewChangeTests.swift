@@ -231,6 +231,30 @@ struct ViewChangeTests {
         #expect(cluster.replica(3).view == 1)
     }
 
+    @Test("V5: a replica still changing to an older view gets the NEW-VIEW of the view the others reached")
+    func newViewRelayedForOlderViewChange() {
+        // Proves a replica isolated while the others changed views twice rejoins them once healed
+        // (found by the fuzzer: Tests/FuzzingTests/Findings/pbft-isolated-replica-behind-view-change.yaml).
+        let cluster = TestCluster(config: .test())
+        cluster.start()
+        // Replica 3 is cut off; the others see no PRE-PREPARE, so their views keep changing.
+        cluster.filter = { e in
+            e.to != .replica(3) && e.from != .replica(3) && describePBFTMessage(e.bytes).type != "PRE-PREPARE"
+        }
+        cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [0, 1, 2, 3])
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [3])
+        #expect(cluster.replica(3).pendingView == 1)
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [0, 1, 2])
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [0, 1, 2])
+        for i in 0..<3 { #expect(cluster.replica(i).view == 2) }
+        // Healed: replica 3 retransmits its VIEW-CHANGE for view 1 (V6), and is answered with view 2's NEW-VIEW.
+        cluster.filter = nil
+        cluster.fire(PBFTReplica.viewChangeTimer, at: [3])
+        #expect(cluster.replica(3).isViewChanging == false)
+        #expect(cluster.replica(3).view == 2)
+        #expect(cluster.rejections(0).contains(.stale))
+    }
+
     @Test("V5: replicas ignore normal-case messages while changing views and stale VIEW-CHANGEs afterwards")
     func normalCaseIgnoredDuringViewChange() {
         // Proves a replica that sent VIEW-CHANGE for v+1 no longer takes part in view v.
