@@ -37,7 +37,8 @@ public enum FuzzRun {
                               invalid: "\(error)", states: [])
         }
         let over = isOverThreshold(scenario)
-        let live = !over && leaderRotationAllowsProgress(scenario) && networkHealedAtEnd(scenario)
+        // Twins runs check safety only (Bano et al.): a round's partition of the nodes may hold for good.
+        let live = !over && leaderRotationAllowsProgress(scenario) && networkHealedAtEnd(scenario) && scenario.twins == nil
         var bug: Violation?
         var excused = 0
         for v in outcome.checks.violations {
@@ -125,7 +126,7 @@ public enum FuzzRun {
     /// Faults in a scenario, as the shrinker counts them: timeline events, Byzantine replicas, links with
     /// overrides, and network loss, duplication and jitter when present.
     public static func faultEventCount(_ s: Scenario) -> Int {
-        s.timeline.count + s.byzantine.count + s.network.links.count
+        s.timeline.count + s.byzantine.count + s.network.links.count + (s.twins?.replicas.count ?? 0)
             + (s.network.loss > 0 ? 1 : 0) + (s.network.duplication > 0 ? 1 : 0) + (s.network.jitter > 0 ? 1 : 0)
     }
 }

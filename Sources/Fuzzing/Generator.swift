@@ -162,14 +162,17 @@ public enum SwarmGenerator {
     }
 }
 
-/// Twins-style generator (Bano et al., "Twins: BFT systems made robust", OPODIS'21): for R rounds,
-/// choose a leader and a partition of the replicas per round. The space (P·n)^R is enumerated in
-/// index order when a campaign covers it, and sampled uniformly otherwise. Leaders are scripted with
-/// `leader_schedule` (HotStuff); partitions change at each round boundary (one view timeout apart).
-/// With a Byzantine budget one replica equivocates (the simulator's own Twins, with duplicated keys,
-/// will replace this).
+/// Twins generator (Bano et al., "Twins: BFT systems made robust", OPODIS'21): for R rounds (views),
+/// choose a leader and a partition per round. With a Byzantine budget (and the `byzantine` class) it
+/// uses the simulator's real Twins: a second honest instance of one replica, with the same key (node
+/// n is the twin of replica `twins.replicas[0]`), partitions over all n + 1 nodes applied as each round
+/// (view) begins, and leaders per round; after the scripted rounds every node is in one group. As in
+/// the paper, Twins runs check safety (liveness is not judged: a round's partition may hold for good).
+/// Without a budget, partitions of the n replicas change every view timeout on the timeline and
+/// leaders are scripted with `leader_schedule`. The space (P·n)^R is enumerated in index order when a
+/// campaign covers it, and sampled uniformly otherwise.
 public enum TwinsGenerator {
-    /// Set partitions of `0..<n` into at most two groups (the first holds replica 0), including no partition.
+    /// Set partitions of `0..<n` into at most two groups (the first holds node 0), including no partition.
     public static func partitions(_ n: Int) -> [[[Int]]] {
         var out: [[[Int]]] = []
         for mask in 0..<(1 << (n - 1)) {
@@ -180,10 +183,18 @@ public enum TwinsGenerator {
         return out
     }
 
+    /// Whether the campaign runs real Twins (a twinned replica) rather than partitions alone.
+    public static func usesTwins(_ config: FuzzConfig) -> Bool {
+        config.byzantineBudget > 0 && ((try? FaultClasses.select(config.faultClasses))?.contains { $0.name == "byzantine" } ?? false)
+    }
+
+    /// Nodes partitions range over: the replicas, plus the twin.
+    static func nodes(_ config: FuzzConfig) -> Int { config.replicas + (usesTwins(config) ? 1 : 0) }
+
     /// Size of the space for `config`, or nil when it overflows.
     public static func spaceSize(_ config: FuzzConfig) -> UInt64? {
-        let per = UInt64(partitions(config.replicas).count * config.replicas)
-        var total: UInt64 = 1
+        let per = UInt64(partitions(nodes(config)).count * config.replicas)
+        var total: UInt64 = usesTwins(config) ? UInt64(config.replicas) : 1
         for _ in 0..<config.rounds {
             let (m, o) = total.multipliedReportingOverflow(by: per)
             if o { return nil }
@@ -194,12 +205,23 @@ public enum TwinsGenerator {
 
     public static func scenario(_ config: FuzzConfig, index: Int, enumerate: Bool) -> Scenario {
         var rng = DeterministicRNG(seed: config.seed, stream: "twins/\(index)")
-        let parts = partitions(config.replicas)
+        let twins = usesTwins(config)
+        let parts = partitions(nodes(config))
         let round = 100 * RunTemplate.ms
         let end = round * Nanoseconds(config.rounds)
         var s = RunTemplate.base(config, index: index, strategy: .twins, chaosEnd: end, rng: &rng)
         var code = UInt64(index)
+        var twinned = 0
+        if twins {
+            if enumerate {
+                twinned = Int(code % UInt64(config.replicas))
+                code /= UInt64(config.replicas)
+            } else {
+                twinned = Int(rng.below(UInt64(config.replicas)))
+            }
+        }
         var leaders: [Int] = []
+        var roundPartitions: [[[Int]]] = []
         var previous: [[Int]]? = nil
         for r in 0..<config.rounds {
             let choice: (partition: Int, leader: Int)
@@ -211,15 +233,20 @@ public enum TwinsGenerator {
             }
             leaders.append(choice.leader)
             let groups = parts[choice.partition]
-            if groups != (previous ?? []) {
+            if twins {
+                roundPartitions.append(groups.isEmpty ? [Array(0..<nodes(config))] : groups)
+            } else if groups != (previous ?? []) {
                 s.timeline.append(TimelineEvent(at: Nanoseconds(r) * round, action: groups.isEmpty ? .heal : .partition(groups: groups)))
             }
             previous = groups
         }
-        if config.protocolKind != .pbft { s.parameters.leaderSchedule = leaders }
         s.parameters.viewChangeTimeout = round
-        if config.byzantineBudget > 0, (try? FaultClasses.select(config.faultClasses))?.contains(where: { $0.name == "byzantine" }) ?? false {
-            s.byzantine = [ByzantineSpec(replica: Int(rng.below(UInt64(config.replicas))), behaviour: "equivocate")]
+        if twins {
+            // Round 0 is before the first view; the scripted rounds are views 1...R, then one group.
+            s.twins = TwinsSpec(replicas: [twinned], roundLeaders: config.protocolKind == .pbft ? nil : [0] + leaders,
+                                roundPartitions: [[Array(0..<nodes(config))]] + roundPartitions + [[Array(0..<nodes(config))]])
+        } else if config.protocolKind != .pbft {
+            s.parameters.leaderSchedule = leaders
         }
         RunTemplate.seal(&s)
         return s

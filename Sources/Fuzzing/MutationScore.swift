@@ -21,6 +21,11 @@ public struct MutantAttempt: Codable, Sendable, Equatable {
     public var replayVerified: Bool?
     /// Shrunk file, relative to the score directory.
     public var shrunkFile: String?
+    /// The honest protocol passes the shrunk scenario (nil: not checked). A failure the honest protocol
+    /// shares is a protocol bug, not a kill, and is reported as such.
+    public var honestPasses: Bool?
+    /// The failure counts as killing the mutant.
+    public var kills: Bool { runsToFirstFailure != nil && honestPasses != false }
 }
 
 /// One row of the mutation score: a mutant on one protocol, and whether the fuzzer killed it.
@@ -32,7 +37,7 @@ public struct MutantScoreRow: Codable, Sendable, Equatable {
     public var attempts: [MutantAttempt]
     /// Argued as unkillable under the fault model (not counted as a miss).
     public var argument: String?
-    public var killed: Bool { attempts.contains { $0.runsToFirstFailure != nil } }
+    public var killed: Bool { attempts.contains(where: \.kills) }
 }
 
 /// The mutation-testing harness: fuzzes every test-only mutant with each strategy until the first
@@ -75,6 +80,11 @@ public enum MutationScore {
                     attempt.shrunkFaultEvents = first.shrunkFaultEvents
                     attempt.replayVerified = first.replayVerified
                     attempt.shrunkFile = first.shrunkFile.map { "\(mutant.rawValue)-\(kind.rawValue)/\(strategy.rawValue)/\($0)" }
+                    // Test the tester: the schedule must fail because of the mutant, not pass it on
+                    // a bug the honest protocol has too.
+                    if let dir, let file = first.shrunkFile, let s = try? ScenarioLoader.load(path: dir + "/" + file) {
+                        attempt.honestPasses = FuzzRun.run(s, mutant: nil, coverage: false).bug == nil
+                    }
                 }
             } catch {
                 attempt.kind = "error: \(error)"
@@ -92,11 +102,12 @@ public enum MutationScore {
         func cell(_ a: MutantAttempt?) -> String {
             guard let a else { return "–" }
             guard let r = a.runsToFirstFailure else { return "not in \(a.runs) runs" }
+            if a.honestPasses == false { return "\(r) (honest fails too)" }
             return "\(r) / " + String(format: "%.1f", a.secondsToFirstFailure ?? 0)
         }
         for row in rows {
             let g = row.attempts.first { $0.strategy == .guided }, r = row.attempts.first { $0.strategy == .random }
-            let first = row.attempts.first { $0.runsToFirstFailure != nil }
+            let first = row.attempts.first(where: \.kills) ?? row.attempts.first { $0.runsToFirstFailure != nil }
             let verdict = row.killed ? "**killed**" : (row.argument != nil ? "equivalent (argued)" : "survived")
             let events = first.map { "\($0.faultEvents ?? 0) → \($0.shrunkFaultEvents.map(String.init) ?? "–")" } ?? "–"
             let verified = first?.replayVerified.map { $0 ? "yes" : "no" } ?? "–"
@@ -128,7 +139,7 @@ public enum MutationScore {
         func median(_ strategy: FuzzStrategy) -> Double? {
             let times = killed.compactMap { row -> Double? in
                 guard let a = row.attempts.first(where: { $0.strategy == strategy }) else { return nil }
-                return a.secondsToFirstFailure ?? a.budgetSeconds
+                return a.kills ? (a.secondsToFirstFailure ?? a.budgetSeconds) : a.budgetSeconds
             }.sorted()
             return times.isEmpty ? nil : times[times.count / 2]
         }
