@@ -209,3 +209,41 @@ struct MutationScoreTests {
         #expect(md.contains("Score: 1 of 1"))
     }
 }
+
+@Suite("Fuzzing: real Twins")
+struct RealTwinsTests {
+    @Test("the twins strategy with a Byzantine budget twins one replica and partitions all n+1 nodes per view")
+    func twinsSpec() throws {
+        let config = FuzzConfig(protocolKind: .hotstuff, byzantineBudget: 1, crashBudget: 0, seed: 5, strategy: .twins, rounds: 6)
+        #expect(TwinsGenerator.usesTwins(config))
+        for i in 0..<20 {
+            let s = Campaign.scenario(config, index: i)
+            let twins = try #require(s.twins)
+            #expect(twins.replicas.count == 1)
+            let rounds = try #require(twins.roundPartitions)
+            #expect(rounds.count == 8)  // view 0, six scripted views, then one group
+            #expect(rounds.last == [Array(0..<5)])
+            for groups in rounds { #expect(groups.flatMap { $0 }.sorted() == Array(0..<5)) }
+            #expect(twins.roundLeaders?.count == 7)
+            #expect(ScenarioFile.roundTrip(s) == s)
+        }
+        // The space: twinned replica × (partitions of 5 nodes × 4 leaders)^rounds.
+        let one = FuzzConfig(protocolKind: .hotstuff, byzantineBudget: 1, crashBudget: 0, strategy: .twins, rounds: 1)
+        #expect(TwinsGenerator.spaceSize(one) == 4 * 16 * 4)
+    }
+
+    @Test("real Twins stay safe on the honest protocols and catch a replica that votes twice in a view",
+          arguments: [ProtocolKind.hotstuff, .hotstuffTwoChain])
+    func twinsCatchDoubleVoting(kind: ProtocolKind) throws {
+        // Two honest instances of one key are an equivocating replica; the honest rules tolerate it,
+        // a replica without H-V1 votes for both instances' blocks.
+        func run(_ mutant: TestMutant?) throws -> CampaignResult {
+            var options = CampaignOptions(config: FuzzConfig(protocolKind: kind, mutant: mutant, byzantineBudget: 1, crashBudget: 0,
+                                                             seed: 1, strategy: .twins), runs: 96, jobs: 2)
+            options.shrink = false
+            return try Campaign(options).run()
+        }
+        #expect(try run(nil).signatures.isEmpty)
+        #expect(try run(.voteTwiceInView).failuresByKind["double-vote"] ?? 0 > 0)
+    }
+}
