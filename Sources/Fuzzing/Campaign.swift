@@ -185,7 +185,7 @@ public final class Campaign {
     }
 
     static func replay(_ file: String, _ mutant: TestMutant?) -> String {
-        "bftsim run \(file)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
+        "bftsim run \(file) --events-max \(FuzzRun.eventsMax)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
     }
 
     func makeResult() -> CampaignResult {

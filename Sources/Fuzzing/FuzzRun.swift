@@ -24,6 +24,9 @@ public struct RunVerdict: Sendable, Equatable {
 }
 
 public enum FuzzRun {
+    /// Events one fuzz run may process (ordinary runs need a few tens of thousands; a storm, millions).
+    public static let eventsMax = 1_000_000
+
     /// Runs `scenario` with the mutant's driver (or the honest one), fastest trace mode, checkers on.
     public static func run(_ scenario: Scenario, index: Int = 0, mutant: TestMutant?, coverage: Bool) -> RunVerdict {
         let tracker = coverage ? CoverageTracker(replicas: scenario.replicas) : nil
@@ -31,7 +34,7 @@ public enum FuzzRun {
         do {
             let driver = try TestMutant.driver(mutant, for: scenario.protocolKind)
             outcome = try ScenarioRun.execute(scenario, trace: .off, driver: driver, checkers: true,
-                                              observer: tracker.map { t in { t.observe($0) } })
+                                              observer: tracker.map { t in { t.observe($0) } }, eventsMax: eventsMax)
         } catch {
             return RunVerdict(index: index, overThreshold: false, livenessPromised: false, bug: nil, excused: 0,
                               invalid: "\(error)", states: [])
@@ -41,7 +44,14 @@ public enum FuzzRun {
         let live = !over && leaderRotationAllowsProgress(scenario) && networkHealedAtEnd(scenario) && scenario.twins == nil
         var bug: Violation?
         var excused = 0
-        for v in outcome.checks.violations {
+        var violations = outcome.checks.violations
+        if outcome.simulation.stoppedBecause == .eventBudget {
+            // A storm: the run did not reach its end within the budget, so liveness was never judged.
+            violations.append(Violation(kind: .liveness, time: outcome.simulation.endTime, eventIndex: UInt64(eventsMax),
+                                        source: nil, message: "stopped: event budget of \(eventsMax) events exhausted at "
+                                            + "\(ScenarioLoader.formatDuration(outcome.simulation.endTime)) of simulated time (a message or timer storm)"))
+        }
+        for v in violations {
             let counts = v.kind == .liveness ? live : !over
             if counts, bug == nil { bug = v } else if !counts { excused += 1 }
         }

@@ -62,7 +62,8 @@ struct GuidedState {
 
     mutating func plan(_ config: FuzzConfig, index: Int) -> Scenario {
         var rng = DeterministicRNG(seed: config.seed, stream: "guided/\(index)")
-        guard !corpus.isEmpty, !rng.chance(0.1) else { return renamed(SwarmGenerator.scenario(config, index: index), config, index) }
+        // A quarter fresh swarm runs keeps the corpus from narrowing onto one region of the fault space.
+        guard !corpus.isEmpty, !rng.chance(0.25) else { return renamed(SwarmGenerator.scenario(config, index: index), config, index) }
         // Parents weighted towards the novel: pick two, keep the more novel.
         let a = corpus[Int(rng.below(UInt64(corpus.count)))], b = corpus[Int(rng.below(UInt64(corpus.count)))]
         let parent = a.novelty >= b.novelty ? a : b
@@ -96,8 +97,14 @@ struct GuidedState {
 /// Applies mutation operators while keeping the run well-formed: faults stay in the chaos phase and
 /// inside the budgets, the final heal stays at GST.
 enum Mutator {
+    /// Most fault events a mutated schedule grows to.
+    static let faultEventsMax = 14
+
     static func apply(_ op: MutationOperator, to parent: Scenario, config: FuzzConfig, index: Int, rng: inout DeterministicRNG) -> Scenario {
         var s = parent
+        // Children of novel runs tend to pile up faults (and simulate ever longer): past a bound, adding
+        // a fault removes one instead.
+        let op = op == .addFault && FuzzRun.faultEventCount(parent) >= Mutator.faultEventsMax ? .removeFault : op
         let gst = s.network.gst ?? config.duration / 3
         let context = FaultContext(protocolKind: config.protocolKind, replicas: s.replicas, f: s.f, chaosEnd: max(1, gst))
         // Drop the sealed tail (final heal / latency reset at GST), mutate, then seal again.

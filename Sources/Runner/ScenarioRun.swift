@@ -91,7 +91,8 @@ public enum ScenarioRun {
     /// simulator and protocol alone with it); verdicts are then meaningless. `observer` sees every
     /// observation record after the checkers (the fuzzer abstracts them into coverage states).
     public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil,
-                               checkers: Bool = true, observer: ((ObservationRecord) -> Void)? = nil) throws(RunError) -> RunOutcome {
+                               checkers: Bool = true, observer: ((ObservationRecord) -> Void)? = nil,
+                               eventsMax: Int? = nil) throws(RunError) -> RunOutcome {
         let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
         let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
         let machines = try buildMachines(scenario, driver: driver, keyring: keyring)
@@ -123,6 +124,7 @@ public enum ScenarioRun {
                 break
             }
         }, trace: trace, rebuild: rebuild)
+        simulator.eventsMax = eventsMax
         let result = simulator.run()
         let report = checker.finish(at: result.endTime)
         return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,

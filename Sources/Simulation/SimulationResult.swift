@@ -9,6 +9,8 @@ public struct SimulationResult: Sendable {
         case clientsDone
         /// Nothing was left to happen.
         case noEvents
+        /// The run processed its event budget (`Simulator.eventsMax`) first: a message or timer storm.
+        case eventBudget
     }
 
     /// Messages the network did not deliver, by reason.

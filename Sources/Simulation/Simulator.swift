@@ -159,6 +159,10 @@ public final class Simulator {
 
     // MARK: Running
 
+    /// Most events a run may process before it stops with `.eventBudget` (nil: no budget). The fuzzer
+    /// sets one so that a run caught in a message storm ends in bounded time and is reported.
+    public var eventsMax: Int?
+
     /// Runs the scenario to its stop condition. A simulator runs once.
     public func run() -> SimulationResult {
         precondition(!started, "a Simulator runs once")
@@ -175,8 +179,13 @@ public final class Simulator {
         if let first = scenario.twins?.roundPartitions?.first { network.partition(groups: first) }
 
         let timeLimit = scenario.stop.timeLimit
+        let budget = eventsMax ?? .max
         var reason = SimulationResult.StopReason.noEvents
         while let event = queue.popMin() {
+            if eventsProcessed >= budget {
+                reason = .eventBudget
+                break
+            }
             let kind = eventKinds[Int(event.slot)].take()!
             freeEventSlots.append(event.slot)
             if event.time > timeLimit {

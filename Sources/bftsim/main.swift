@@ -54,6 +54,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Also write report.html (charts; needs the trace) next to the summary.") var report = false
     @Flag(help: .hidden) var printTraceHash = false
     @Option(help: "Test-only protocol mutant (for replaying fuzzer failures found with --mutant; never a real protocol).") var mutant: TestMutant?
+    @Option(help: "Stop after this many simulated events and report a storm (fuzz runs use \(FuzzRun.eventsMax)).") var eventsMax: Int?
 
     func run() throws {
         if report && noTrace {
@@ -64,7 +65,7 @@ struct Run: ParsableCommand {
         do { driver = try TestMutant.driver(mutant, for: scenario.protocolKind) } catch { throw fail("\(error)", code: .invalidInput) }
         if printTraceHash {
             let outcome: RunOutcome
-            do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver) } catch { throw fail("\(error)", code: .internalError) }
+            do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver, eventsMax: eventsMax) } catch { throw fail("\(error)", code: .internalError) }
             print("trace-hash \(outcome.simulation.traceHash.hex)")
             return
         }
@@ -73,12 +74,12 @@ struct Run: ParsableCommand {
         do {
             try RunOutputs.prepare(directory: dir)
             if noTrace {
-                outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver)
+                outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver, eventsMax: eventsMax)
             } else {
                 guard let sink = JSONLFileSink(path: dir + "/trace.jsonl") else {
                     throw RunError.io("cannot write \(dir)/trace.jsonl")
                 }
-                outcome = try ScenarioRun.execute(scenario, trace: .full(sink), driver: driver)
+                outcome = try ScenarioRun.execute(scenario, trace: .full(sink), driver: driver, eventsMax: eventsMax)
                 sink.close()
             }
         } catch {
@@ -99,6 +100,10 @@ struct Run: ParsableCommand {
         if checkDeterminism {
             try compareWithFreshProcess(scenario: scenario, hash: outcome.simulation.traceHash.hex)
         }
+        if outcome.simulation.stoppedBecause == .eventBudget {
+            print("stopped: event budget of \(eventsMax ?? 0) events exhausted at \(ScenarioLoader.formatDuration(outcome.simulation.endTime)) (a message or timer storm; verdicts cover the run so far)")
+            throw ExitCode(RunStatus.livenessViolation.rawValue)
+        }
         if outcome.status != .asExpected {
             if quiet { print("replay: \(summary.replay)") }
             throw ExitCode(outcome.status.rawValue)
@@ -111,6 +116,7 @@ struct Run: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["run", file, "--seed", String(scenario.seed), "--print-trace-hash"] + (mutant.map { ["--mutant", $0.rawValue] } ?? [])
+            + (eventsMax.map { ["--events-max", String($0)] } ?? [])
         let pipe = Pipe()
         p.standardOutput = pipe
         do { try p.run() } catch { throw fail("cannot start \(exe): \(error)", code: .internalError) }
