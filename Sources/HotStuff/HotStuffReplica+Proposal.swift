@@ -5,8 +5,9 @@ extension HotStuffReplica {
 
     /// P5: the leader of the current view proposes once, on its highest QC, when it holds a QC of the
     /// previous view, n−f NEW-VIEWs for this view (chained) or a TC of the previous view (two-chain),
-    /// and there is work: requests to order, uncommitted requests that need more certified blocks, or
-    /// others' work, which a view entered on timeouts proves (`enteredOnTimeouts`).
+    /// and there is work: requests to order, uncommitted requests that need more certified blocks,
+    /// requests its highQC's chain does not yet commit for those who hold only that chain, or others'
+    /// work, which a view entered on timeouts proves (`enteredOnTimeouts`).
     mutating func tryPropose(_ actions: inout [ReplicaAction]) {
         guard config.leader(of: currentView) == id, proposedView < currentView else { return }
         guard let justification = proposalJustification() else { return }
@@ -20,7 +21,7 @@ extension HotStuffReplica {
             !inChain.contains(request.id) && !isExecuted(request)
         }
         guard !batch.isEmpty || hasPendingRequests(above: parent.digest) || (commitQCView > 0 && highQC.view == commitQCView)
-              || enteredOnTimeouts else { return }
+              || enteredOnTimeouts || chainLeavesRequestsUncommitted(certifiedBy: highQC) else { return }
         proposedView = currentView
         let block = Block(view: currentView, parentHeight: parent.height, proposer: id, justify: highQC, requests: batch)
         let proposal = Proposal(block: block, timeoutCertificate: justification, signer: signer)
@@ -58,6 +59,32 @@ extension HotStuffReplica {
         var cursor = tree.block(head)
         for _ in 0..<rules.commitChainLength {
             guard let b = cursor else { break }
+            if !b.requests.isEmpty { return true }
+            cursor = tree.block(b.parent)
+        }
+        return false
+    }
+
+    /// P5: whether the chain certified by `qc` carries requests that its own certificates do not
+    /// commit (H-C1 applied to `qc` and to each block's `justify` down the chain). Whoever holds this
+    /// chain and no other certificate has not committed them, even if this replica has — by a QC of
+    /// a block on an abandoned fork, which nobody else may ever learn. Without this, the leader whose
+    /// lone commit made it idle never proposes again; if it sits between crashed leaders, three
+    /// consecutive certified views (H-C1c) never form for the others.
+    func chainLeavesRequestsUncommitted(certifiedBy qc: QuorumCertificate) -> Bool {
+        // The highest block the chain's own certificates commit; blocks at the root or below it
+        // (pruned, B3) are long committed.
+        var frontierHeight = tree.root.height
+        var certificate = qc
+        while let b = tree.block(certificate.block), b.height > tree.root.height {
+            if let candidate = rules.commitCandidate(certificate, tree: tree, mutations: config.mutations) {
+                frontierHeight = max(candidate.height, tree.root.height)
+                break
+            }
+            certificate = b.justify
+        }
+        var cursor = tree.block(qc.block)
+        while let b = cursor, b.height > frontierHeight {
             if !b.requests.isEmpty { return true }
             cursor = tree.block(b.parent)
         }

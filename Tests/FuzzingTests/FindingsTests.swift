@@ -56,6 +56,18 @@ struct FindingsTests {
         try expectBothHold("hotstuff-chained-leader-idle-after-lone-commit.yaml", as: kind)
     }
 
+    @Test("chained HotStuff, n=7: a leader that alone committed by a QC of an abandoned fork still proposes while its highQC's chain leaves requests uncommitted (P5)",
+          arguments: [ProtocolKind.hotstuff, .hotstuffTwoChain])
+    func chainedLoneCommitOnAbandonedFork(protocol kind: ProtocolKind) throws {
+        // A shrunk fuzzer finding against the honest protocol (replicas 6 and 2 crashed, loss before
+        // GST): replica 4 alone committed height 1 by a QC of view 4 whose block the next leader
+        // abandoned, had no work left and, entering its views on the QC of the previous view, never
+        // proposed again; leaders 3, 4, 5 are the only three consecutive honest leaders, so the others
+        // never committed. Fixed by P5: a leader proposes while its highQC's chain holds requests the
+        // chain's own certificates do not commit. The two-chain run checks the same schedule.
+        try expectBothHold("hotstuff-chained-lone-commit-on-abandoned-fork.yaml", as: kind)
+    }
+
     @Test("PBFT, n=4: a replica isolated through two view changes rejoins when its stale VIEW-CHANGE is answered with the NEW-VIEW (V5)")
     func pbftIsolatedReplicaBehindViewChange() throws {
         // A shrunk fuzzer finding against the honest protocol: replica 2, isolated, stayed in a view
