@@ -25,6 +25,21 @@ extension PBFTReplica {
         if checkpoint.sequence > lastExecuted { noteMissingBatch(&actions) }
     }
 
+    /// Rule K4 (checkpoint retransmission): a request waited a whole view-change timeout, so this
+    /// replica multicasts again its own CHECKPOINT for the highest sequence above the stable checkpoint.
+    /// CHECKPOINTs are sent once, when taken; if every copy is lost before GST, no checkpoint above `h`
+    /// ever becomes stable, the primary cannot assign past `h + L` (N1), nothing more executes, and so no
+    /// new CHECKPOINT is ever taken — the window stays full for good, in every view. Bounded: one message
+    /// per timeout, which backs off (V6). Found by the fuzzer:
+    /// `Tests/FuzzingTests/Findings/pbft-lost-checkpoints-full-window.yaml`.
+    mutating func retransmitCheckpoint(_ actions: inout [ReplicaAction]) {
+        var highest: Checkpoint?
+        for (sequence, checkpoint) in checkpointVotes[id] where sequence > stableSequence && sequence > (highest?.sequence ?? 0) {
+            highest = checkpoint
+        }
+        if let highest { actions.append(.broadcast(highest.bytes)) }
+    }
+
     /// Keeps a signer's first CHECKPOINT per sequence, evicting that signer's lowest when over its bound.
     mutating func recordCheckpointVote(_ checkpoint: Checkpoint) {
         let r = checkpoint.replica

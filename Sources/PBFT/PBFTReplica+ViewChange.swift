@@ -24,6 +24,7 @@ extension PBFTReplica {
     mutating func onViewChangeTimeout(_ actions: inout [ReplicaAction]) {
         viewChangeTimerArmed = false
         actions.append(.observe(.pendingRequests(count: waiting.count)))
+        retransmitCheckpoint(&actions)
         if isViewChanging {
             // Rule V6: move on to the next view only if a quorum asked for this view or a later one
             // (so the new primary had what it needed and failed), a request still waits, and this

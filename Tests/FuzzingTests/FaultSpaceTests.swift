@@ -247,3 +247,13 @@ struct RealTwinsTests {
         #expect(try run(.voteTwiceInView).failuresByKind["double-vote"] ?? 0 > 0)
     }
 }
+
+extension WideFindingsTests {
+    @Test("PBFT, n=4: CHECKPOINTs lost before GST with a full window are retransmitted on the view-change timer (K4)")
+    func lostCheckpointsAreRetransmitted() throws {
+        // Before K4 the window stayed full in every view: no stable checkpoint, no new sequence, no new CHECKPOINT.
+        let o = try ScenarioRun.execute(load("pbft-lost-checkpoints-full-window.yaml"), trace: .off)
+        #expect(o.safety == .holds)
+        #expect(o.liveness == .holds, "\(o.checks.violations.map(\.message))")
+    }
+}
