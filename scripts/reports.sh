@@ -24,8 +24,8 @@ echo "Reports/pbft-primary-crash.md, Reports/pbft-primary-crash.json"
 campaign() { # campaign NAME ARGS...
   "$bin" fuzz "${@:2}" --out "$tmp/$1" --quiet --jobs 2 --omit-timing >/dev/null || true  # exits 1 when it finds the mutant
 }
-campaign hs-random --protocol hotstuff --mutant vote-without-lock-check --strategy random --runs 256
-campaign hs-guided --protocol hotstuff --mutant vote-without-lock-check --strategy guided --runs 256
+campaign hs-random --protocol hotstuff --mutant vote-without-lock-check --strategy random --runs 1024
+campaign hs-guided --protocol hotstuff --mutant vote-without-lock-check --strategy guided --runs 1024
 "$bin" report "$tmp/hs-guided" --compare "$tmp/hs-random" --out Reports/campaign-hotstuff-mutant.html >/dev/null
 campaign pbft-honest --protocol pbft --strategy guided --runs 256
 "$bin" report "$tmp/pbft-honest" --compare "$tmp/pbft-honest" --out Reports/campaign-pbft-honest.html >/dev/null

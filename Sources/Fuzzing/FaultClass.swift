@@ -193,9 +193,10 @@ public struct ByzantineFault: FaultClass {
     /// Fields `mutate` may change for `kind` (the rest exist only in the other protocol's messages).
     public static func mutations(for kind: ProtocolKind) -> [String] {
         switch kind {
-        case .pbft: return ByzantineSpec.mutations
+        case .pbft: return ByzantineSpec.mutations.filter { $0 != "duplicate-requests" }
         case .hotstuff, .hotstuffTwoChain:
-            return ["view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate", "conflicting-batch"]
+            return ["view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate", "conflicting-batch",
+                    "duplicate-requests"]
         }
     }
 

@@ -124,10 +124,10 @@ enum RunTemplate {
             parameters: ProtocolParameters(batchSizeMax: 4, checkpointInterval: 8, watermarkWindow: 16,
                                            viewChangeTimeout: 100 * ms, viewChangeTimeoutMax: 800 * ms),
             liveness: LivenessSpec(bound: livenessBound))
-        // A quarter of the runs carry a heavier load and checkpoint twice as often, so stable checkpoints,
-        // garbage collection and state transfer (PBFT S1–S5, HotStuff R2 snapshots) happen during the
-        // chaos phase instead of rarely or never.
-        if rng.chance(0.25) {
+        // A quarter of the swarm runs carry a heavier load and checkpoint twice as often, so stable
+        // checkpoints, garbage collection and state transfer (PBFT S1–S5, HotStuff R2 snapshots) happen
+        // during the chaos phase instead of rarely or never. Twins runs keep the small workload.
+        if strategy != .twins, rng.chance(0.25) {
             s.workload.clients = 2 + Int(rng.below(3))
             s.workload.requestsPerClient = 20 + Int(rng.below(30))
             s.parameters.checkpointInterval = 4

@@ -72,7 +72,7 @@ extension ByzantineSpec {
     public static let mutations: [String] = [
         "view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate",
         "forged-certificate", "requests", "conflicting-batch", "forged-request", "null-new-view", "short-new-view",
-        "forged-state", "forged-batch",
+        "forged-state", "forged-batch", "duplicate-requests",
     ]
 }
 

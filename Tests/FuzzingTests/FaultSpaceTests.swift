@@ -257,3 +257,16 @@ extension WideFindingsTests {
         #expect(o.liveness == .holds, "\(o.checks.violations.map(\.message))")
     }
 }
+
+extension SmallScopeBehaviourTests {
+    @Test("HotStuff leader re-proposing requests its chain already holds: E2 executes each once; a replica without E2 twice",
+          arguments: [ProtocolKind.hotstuff, .hotstuffTwoChain])
+    func duplicateRequests(kind: ProtocolKind) throws {
+        let s = Self.scenario(kind, [ByzantineSpec(replica: 1, behaviour: "mutate", mutation: "duplicate-requests")], seed: 2)
+        let honest = try ScenarioRun.execute(s, trace: .off)
+        #expect(honest.safety == .holds)
+        #expect(honest.liveness == .holds)
+        let mutated = try ScenarioRun.execute(s, trace: .off, driver: TestMutant.executeTwice.driver(for: kind))
+        #expect(mutated.checks.violations.contains { $0.kind == .integrity }, "\(mutated.checks.violations.map(\.message))")
+    }
+}

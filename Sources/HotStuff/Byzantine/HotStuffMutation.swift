@@ -6,12 +6,16 @@ import BFTCore
 /// each with the protocol's own checks (vote for an unknown block, malformed block, lock check,
 /// invalid certificate). `conflicting-batch` sends, as leader, a second valid block for the same view
 /// and QC (its batch minus the last request): with `scope.both` each target gets both blocks, in
-/// either order (ByzzFuzz-style small-scope equivocation).
+/// either order (ByzzFuzz-style small-scope equivocation). `duplicate-requests` appends to its own
+/// proposals the requests of the last proposal it received, which its chain may already hold or have
+/// executed (E2 must skip them at execution).
 public struct HotStuffMutation: Misbehaviour {
     let signer: MessageSigner
     let mutation: String
     let context: ByzantineContext
     let scope: RewriteScope
+    /// Requests of the last proposal received (`duplicate-requests`).
+    private var received: [ClientRequest] = []
 
     public init(mutation: String, signer: MessageSigner, context: ByzantineContext, scope: RewriteScope = .everyone) {
         self.mutation = mutation
@@ -21,6 +25,10 @@ public struct HotStuffMutation: Misbehaviour {
     }
 
     public mutating func rewrite(_ input: ReplicaInput, _ inner: [ReplicaAction], into actions: inout [ReplicaAction]) {
+        if mutation == "duplicate-requests", case .message(_, let bytes) = input, case .proposal(let p)? = try? HotStuffMessage(decoding: bytes) {
+            received = Array(p.block.requests.prefix(2))
+        }
+        let duplicates = received
         rewriteSends(inner, into: &actions, context: context, scope: scope) { bytes in
             switch try? HotStuffMessage(decoding: bytes) {
             case .vote(let v)?:
@@ -43,6 +51,11 @@ public struct HotStuffMutation: Misbehaviour {
                 case "stale-certificate":
                     guard !b.justify.isGenesis else { return nil }
                     block = Block(view: b.view, parentHeight: 0, proposer: b.proposer, justify: .genesis, requests: b.requests)
+                case "duplicate-requests":
+                    let extra = duplicates.filter { d in !b.requests.contains { $0.id == d.id } }
+                    guard !extra.isEmpty else { return nil }
+                    block = Block(view: b.view, height: b.height, parent: b.parent, proposer: b.proposer, justify: b.justify,
+                                  requests: b.requests + extra)
                 case "conflicting-batch":
                     guard !b.requests.isEmpty else { return nil }
                     block = Block(view: b.view, height: b.height, parent: b.parent, proposer: b.proposer, justify: b.justify,
