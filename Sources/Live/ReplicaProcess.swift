@@ -27,7 +27,7 @@ public enum ReplicaProcess {
     }
 
     /// The replica as the simulator builds it (`ScenarioRun.makeReplica`): honest, or wrapped by the
-    /// behaviours of `behaviour` (`ByzantineSpec.parse(commandLine:)`: `mutate=digest+slow=200ms`, ...),
+    /// behaviours of `behaviour` (`ByzantineSpec.parse(commandLine:)`: `mutate=digest,slow=200ms`, ...),
     /// from the same registry the scenario files and the fuzzer use.
     public static func makeMachine(config: ClusterConfig, id: Int, keyring: Keyring, behaviour: String?) throws -> any StateMachine {
         var byzantine: [ByzantineSpec] = []

@@ -77,14 +77,15 @@ extension ByzantineSpec {
 }
 
 extension ByzantineSpec {
-    /// Parses a command-line behaviour list for replica `replica`: `BEHAVIOUR[=PARAM][+BEHAVIOUR[=PARAM]...]`,
-    /// e.g. `equivocate`, `mutate=forged-certificate`, `slow=200ms+conflict`, `omit=1/2`. PARAM is the
+    /// Parses a command-line behaviour list for replica `replica`: `BEHAVIOUR[=PARAM][,BEHAVIOUR[=PARAM]...]`,
+    /// e.g. `equivocate`, `mutate=forged-certificate`, `slow=200ms,conflict`, `omit=1/2` (a comma, not `+`, separates layers:
+    /// `view+1` is a mutation). PARAM is the
     /// `mutation` of `mutate`/`conflict`, the `delay` of `slow`/`replay`, the `/`-separated `targets` of
     /// `omit`. Layers compose in the order given, as scenario-file entries do; whole-run behaviours
     /// (`equivocate`, `fork-*`, `amnesia`) wrap the replica itself. Throws a message naming the bad part.
     public static func parse(commandLine text: String, replica: Int) throws(ScenarioCommandLineError) -> [ByzantineSpec] {
         var specs: [ByzantineSpec] = []
-        for part in text.split(separator: "+", omittingEmptySubsequences: false).map(String.init) {
+        for part in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
             let pieces = part.split(separator: "=", maxSplits: 1).map(String.init)
             guard let name = pieces.first, !name.isEmpty else { throw .init("'\(text)': empty behaviour") }
             guard knownBehaviours.contains(name) else {

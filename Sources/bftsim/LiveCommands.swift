@@ -51,7 +51,7 @@ struct ReplicaCommand: ParsableCommand {
     @Option(help: "Cluster file.") var config: String
     @Option(help: "Replica id.") var id: Int
     @Option(help: "Data directory (durable state, observations.bin, stats.json).") var data: String?
-    @Option(help: "Byzantine behaviours from the simulator's library: BEHAVIOUR[=PARAM][+BEHAVIOUR...] (e.g. equivocate, mutate=digest, slow=200ms+conflict).") var byzantine: String?
+    @Option(help: "Byzantine behaviours from the simulator's library: BEHAVIOUR[=PARAM][,BEHAVIOUR...] (e.g. equivocate, mutate=digest, slow=200ms,conflict).") var byzantine: String?
     func run() throws {
         do {
             try ReplicaProcess.run(configPath: config, id: id, dataDir: data ?? "data/r\(id)", behaviour: byzantine)
@@ -65,7 +65,7 @@ struct ClusterCommand: ParsableCommand {
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start every replica (logs/rI.log, pids/rI.pid, data/rI/).")
         @Argument(help: "Cluster directory (holding cluster.json).") var dir: String
-        @Option(help: "ID:BEHAVIOUR[=PARAM][+BEHAVIOUR...], e.g. 0:equivocate, 1:mutate=forged-certificate, 2:slow=200ms+conflict (any behaviour of the library).") var byzantine: [String] = []
+        @Option(help: "ID:BEHAVIOUR[=PARAM][,BEHAVIOUR...], e.g. 0:equivocate, 1:mutate=forged-certificate, 2:slow=200ms,conflict (any behaviour of the library).") var byzantine: [String] = []
         func run() throws {
             var b: [Int: String] = [:]
             for s in byzantine {

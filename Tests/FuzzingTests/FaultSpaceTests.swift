@@ -19,11 +19,11 @@ struct FaultSpaceTests {
     @Test("a default campaign draws every Byzantine behaviour the protocol implements, crash-restarts, message faults and n from 4 to 7",
           arguments: ProtocolKind.allCases)
     func everyFaultIsReached(kind: ProtocolKind) throws {
-        // The generator must reach the whole registry, not a sliver of it: 600 generated runs (no simulation).
+        // The generator must reach the whole registry, not a sliver of it: 1,500 generated runs (no simulation).
         let config = defaultConfig(kind)
         var behaviours = Set<String>(), mutations = Set<String>(), actions = Set<String>(), sizes = Set<Int>()
         var targeted = false, windowed = false, layered = false
-        for i in 0..<600 {
+        for i in 0..<1500 {
             let s = Campaign.scenario(config, index: i)
             sizes.insert(s.replicas)
             for b in s.byzantine {

@@ -15,10 +15,14 @@ func temporaryDirectory(_ name: String) -> String {
 
 /// The fixed, modest budget every mutant must be found within (and the honest protocols pass).
 let budget = 96
+/// The machinery tests (shrinking, sharding, determinism) use a focused fault space so the mutants show up
+/// within the budget; `FaultSpaceTests` covers the whole library.
+let machineryFaults = ["byzantine", "partition", "loss", "latency"]
 
 func campaign(_ kind: ProtocolKind, mutant: TestMutant? = nil, strategy: FuzzStrategy = .random, runs: Int = budget, seed: UInt64 = 1,
               jobs: Int = 2, shard: (Int, Int) = (0, 1), out: String? = nil, shrink: Bool = true) throws -> CampaignResult {
-    let config = FuzzConfig(protocolKind: kind, mutant: mutant, replicas: 4, byzantineBudget: 1, crashBudget: 0, seed: seed, strategy: strategy)
+    let config = FuzzConfig(protocolKind: kind, mutant: mutant, replicas: 4, byzantineBudget: 1, crashBudget: 0, faultClasses: machineryFaults,
+                            seed: seed, strategy: strategy)
     var options = CampaignOptions(config: config, runs: runs, jobs: jobs, shard: (shard.0, shard.1), out: out)
     options.shrink = shrink
     return try Campaign(options).run()
@@ -141,7 +145,8 @@ struct ShrinkTests {
     @Test("shrinking a failing scenario removes fault events and keeps the violation kind")
     func shrinkReduces() throws {
         // Pad a known failure with irrelevant faults; the shrinker must strip them and keep the agreement violation.
-        let config = FuzzConfig(protocolKind: .pbft, mutant: .commitWithoutDigestMatch, byzantineBudget: 1, crashBudget: 0, seed: 1)
+        let config = FuzzConfig(protocolKind: .pbft, mutant: .commitWithoutDigestMatch, byzantineBudget: 1, crashBudget: 0,
+                                faultClasses: machineryFaults, seed: 1)
         var failing: Scenario?
         for i in 0..<budget {
             let s = Campaign.scenario(config, index: i)

@@ -23,7 +23,7 @@ struct ByzantineLiveTests {
             let machine = try ReplicaProcess.makeMachine(config: config, id: 1, keyring: keyring, behaviour: behaviour)
             #expect(machine.principal == .replica(1), "\(behaviour)")
         }
-        _ = try ReplicaProcess.makeMachine(config: config, id: 1, keyring: keyring, behaviour: "slow=50ms+mutate=view+1+replay=300ms")
+        _ = try ReplicaProcess.makeMachine(config: config, id: 1, keyring: keyring, behaviour: "slow=50ms,mutate=view+1,replay=300ms")
         #expect(throws: LiveError.self) { try ReplicaProcess.makeMachine(config: config, id: 1, keyring: keyring, behaviour: "mutate=colour") }
         #expect(throws: LiveError.self) { try ReplicaProcess.makeMachine(config: config, id: 1, keyring: keyring, behaviour: "silent=3") }
     }
@@ -38,8 +38,8 @@ struct ByzantineLiveTests {
     }
 
     @Test("a live cluster with one Byzantine replica per behaviour class commits and bftsim check finds safety holds",
-          arguments: [("pbft", "0:conflict"), ("pbft", "1:mutate=digest+slow=20ms"), ("pbft", "3:silent"),
-                      ("hotstuff", "1:equivocate"), ("hotstuff", "2:spam-view-change+forge-sender"), ("hotstuff-two-chain", "3:bad-signature+replay=200ms")])
+          arguments: [("pbft", "0:conflict"), ("pbft", "1:mutate=digest,slow=20ms"), ("pbft", "3:silent"),
+                      ("hotstuff", "1:equivocate"), ("hotstuff", "2:spam-view-change,forge-sender"), ("hotstuff-two-chain", "3:bad-signature,replay=200ms")])
     func byzantineClusterStaysSafe(protocolName: String, byzantine: String) throws {
         // One faulty replica of each class (equivocation in both orders, small-scope mutation with delay,
         // omission, spam with forged senders, corrupted and replayed messages) against three correct ones.

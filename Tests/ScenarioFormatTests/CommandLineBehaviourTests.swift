@@ -6,7 +6,7 @@ import Testing
 struct CommandLineBehaviourTests {
     @Test("behaviours, parameters and layers parse in order")
     func parses() throws {
-        let specs = try ByzantineSpec.parse(commandLine: "slow=200ms+mutate=forged-certificate+omit=0/2", replica: 3)
+        let specs = try ByzantineSpec.parse(commandLine: "slow=200ms,mutate=forged-certificate,omit=0/2", replica: 3)
         #expect(specs.map(\.behaviour) == ["slow", "mutate", "omit"])
         #expect(specs.allSatisfy { $0.replica == 3 && $0.isAlwaysOn })
         #expect(specs[0].delay == 200 * nanosPerMillisecond)
@@ -19,8 +19,8 @@ struct CommandLineBehaviourTests {
 
     @Test("bad lists say what is wrong", arguments: [
         ("colour", "unknown behaviour 'colour'"), ("mutate=colour", "unknown mutation"), ("slow=fast", "not a positive duration"),
-        ("omit=a/b", "targets are replica ids"), ("silent=3", "takes no parameter"), ("silent+silent", "given twice"),
-        ("equivocate+fork-below-lock", "at most one of"), ("slow=200ms+", "empty behaviour"),
+        ("omit=a/b", "targets are replica ids"), ("silent=3", "takes no parameter"), ("silent,silent", "given twice"),
+        ("equivocate,fork-below-lock", "at most one of"), ("slow=200ms,", "empty behaviour"),
     ])
     func rejects(text: String, message: String) {
         do {
