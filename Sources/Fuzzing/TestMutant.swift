@@ -125,10 +125,7 @@ public enum TestMutant: String, Sendable, CaseIterable, Codable {
 
     /// Protocols the mutant applies to.
     public var protocols: [ProtocolKind] {
-        switch pbftFlags {
-        case []: break
-        default: return hotStuffFlags == [] ? [.pbft] : [.pbft, .hotstuff, .hotstuffTwoChain]
-        }
+        if !pbftFlags.isEmpty { return hotStuffFlags.isEmpty ? [.pbft] : [.pbft, .hotstuff, .hotstuffTwoChain] }
         switch self {
         case .commitOnParentLinks, .lockNeverUpdated, .commitOnTwoChain, .joinOnOneAnnouncement, .noVoteOnNewView,
              .enterViewOnLocalTimeout:
