@@ -106,6 +106,22 @@ extension Observation {
     }
 }
 
+extension Observation {
+    /// A promise: a commitment the replica persists before it acts on it — a vote (H-V1) or a lock
+    /// (H-L1), both part of HotStuff's safety state (R1). A shell must record a promise only once the
+    /// persists issued before it are durable, as it does for sends: a crash in between would otherwise
+    /// leave a promise in the log that the restarted replica never made, and the checkers would report
+    /// the replica's next vote or lock as a double vote or a lock regression. (Facts — executions,
+    /// commits — are the opposite: written before the state they describe is durable, so durable state
+    /// is never ahead of the log; re-execution after `.restarted` is accepted.)
+    public var isPromise: Bool {
+        switch self {
+        case .voted, .locked: return true
+        default: return false
+        }
+    }
+}
+
 /// An observation stamped by the shell that carried it out: when, at which event, and by whom.
 /// Checkers and traces consume these; a live shell produces the same records from wall-clock time.
 public struct ObservationRecord: Sendable, Equatable {

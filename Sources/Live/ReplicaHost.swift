@@ -99,9 +99,14 @@ public final class ReplicaHost: @unchecked Sendable {
     private let log: ObservationLog
     private let dataDir: String
     private var actions: [ReplicaAction] = []
-    /// Sends waiting for the persists issued before them (`needs`, a count of `store.issued`), in
-    /// production order, so `needs` never decreases along the array.
-    private var held: [(bytes: [UInt8], to: Principal?, needs: UInt64)] = []
+    /// What waits for durability: a send, or a promise observation (`Observation.isPromise`).
+    private enum Held {
+        case send([UInt8], to: Principal?)
+        case observe(Nanoseconds, Observation)
+    }
+    /// Sends and promises waiting for the persists issued before them (`needs`, a count of
+    /// `store.issued`), in production order, so `needs` never decreases along the array.
+    private var held: [(item: Held, needs: UInt64)] = []
     private var heldHead = 0
     /// Persists known durable (`SyncJob.upTo` of the last completed job).
     private var durableUpTo: UInt64 = 0
@@ -204,18 +209,22 @@ public final class ReplicaHost: @unchecked Sendable {
         let firstSend = held.count
         for a in actions {
             switch a {
-            case .send(let bytes, let to): held.append((bytes, to, 0))
-            case .broadcast(let bytes): held.append((bytes, nil, 0))
+            case .send(let bytes, let to): held.append((.send(bytes, to: to), 0))
+            case .broadcast(let bytes): held.append((.send(bytes, to: nil), 0))
             case .setTimer(let t, let after): arm(t, after: after)
             case .cancelTimer(let t):
                 if let (s, _) = timers.removeValue(forKey: t) { s.cancel() }
             case .persist(let key, let bytes): store.put(key, bytes)
+            case .observe(let o) where o.isPromise:
+                held.append((.observe(now, o), 0))
+                account(o, peer: peer)
             case .observe(let o):
                 log.append(time: now, source: .replica(id), o)
                 account(o, peer: peer)
             }
         }
-        // A batch's persists come before any of its sends, in whichever order the batch lists them.
+        // A batch's persists come before any of its sends and promises, in whichever order the batch
+        // lists them.
         for i in firstSend..<held.count { held[i].needs = store.issued }
     }
 
@@ -294,17 +303,23 @@ public final class ReplicaHost: @unchecked Sendable {
             stats.framesOut += 1
             if touched.insert(ObjectIdentifier(ch)).inserted { touchedChannels.append(ch) }
         }
+        var observed = false
         while heldHead < held.count, held[heldHead].needs <= durableUpTo {
-            let s = held[heldHead]
+            let item = held[heldHead].item
             heldHead += 1
-            let buf = Wire.frame(s.bytes, allocator: ByteBufferAllocator())
-            switch s.to {
+            guard case .send(let bytes, let to) = item else {
+                if case .observe(let time, let o) = item { log.append(time: time, source: .replica(id), o) }
+                observed = true
+                continue
+            }
+            let buf = Wire.frame(bytes, allocator: ByteBufferAllocator())
+            switch to {
             case nil:
                 for j in 0..<config.n where j != id { sendToReplica(j, buf, write) }
             case .replica(let j)?:
                 if j == id {
                     loop.execute { [self] in
-                        deliver(.message(from: .replica(id), bytes: s.bytes), from: nil)
+                        deliver(.message(from: .replica(id), bytes: bytes), from: nil)
                         flushOutput()
                     }
                 } else if j >= 0 && j < config.n {
@@ -326,6 +341,7 @@ public final class ReplicaHost: @unchecked Sendable {
             heldHead = 0
         }
         for ch in touchedChannels { ch.flush() }
+        if observed { log.flush() }
     }
 
     private func sendToReplica(_ j: Int, _ buf: ByteBuffer, _ write: (ByteBuffer, Channel) -> Void) {
