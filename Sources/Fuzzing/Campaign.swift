@@ -134,7 +134,7 @@ public final class Campaign {
         var novelty = 0
         for state in v.states where firstReach[state] == nil { firstReach[state] = v.index; novelty += 1 }
         stateVisits += v.states.count
-        if config.strategy == .guided { guided.learn(index: v.index, scenario: s, novelty: novelty) }
+        if config.strategy == .guided { guided.learn(index: v.index, scenario: s, novelty: novelty, events: v.events) }
         if v.invalid != nil { invalid += 1; return }
         if v.overThreshold { overThreshold += 1 }
         excused += v.excused

@@ -32,10 +32,12 @@ public struct FaultBudget: Sendable, Equatable {
     }
 
     /// A replica not yet faulty, or nil when every replica is (or the run already has `faultyMax`).
-    func pickCorrect(_ n: Int, rng: inout DeterministicRNG) -> Int? {
+    /// With `preferring`, that replica (if still correct) half of the time.
+    func pickCorrect(_ n: Int, preferring: Int? = nil, rng: inout DeterministicRNG) -> Int? {
         guard faulty.count < faultyMax else { return nil }
         let free = (0..<n).filter { !faulty.contains($0) }
         guard !free.isEmpty else { return nil }
+        if let p = preferring, free.contains(p), rng.chance(0.5) { return p }
         return free[Int(rng.below(UInt64(free.count)))]
     }
 }
@@ -203,10 +205,14 @@ public struct ByzantineFault: FaultClass {
     public func inject(into scenario: inout Scenario, budget: inout FaultBudget, context: FaultContext, rng: inout DeterministicRNG) {
         let count = 1 + Int(rng.below(UInt64(max(1, budget.byzantine))))
         for _ in 0..<count where budget.byzantine > 0 {
-            guard let r = budget.pickCorrect(context.replicas, rng: &rng) else { return }
+            // PBFT's attacks as primary (PRE-PREPARE, NEW-VIEW) need the primary of a view: half of the
+            // time the Byzantine replica is the primary of view 1, which the first view change elects.
+            // (HotStuff rotates leaders every view, so every replica leads early.)
+            let preferred = context.protocolKind == .pbft ? 1 % context.replicas : nil
+            guard let r = budget.pickCorrect(context.replicas, preferring: preferred, rng: &rng) else { return }
             var options = Self.behaviours(for: context.protocolKind)
             if scenario.parameters.leaderSchedule != nil { options.removeAll { $0.hasPrefix("fork-") } }
-            let behaviour = options[Int(rng.below(UInt64(options.count)))]
+            let behaviour = Self.pickAttack(options, kind: context.protocolKind, rng: &rng)
             if behaviour.hasPrefix("fork-") { scenario.parameters.leaderSchedule = [r] }
             budget.faulty.insert(r)
             budget.byzantine -= 1
@@ -223,6 +229,24 @@ public struct ByzantineFault: FaultClass {
                 }
             }
         }
+    }
+
+    /// A behaviour, weighted so that every attack is equally likely: `mutate` stands for one attack
+    /// per field it can change, `conflict` for its two, every other behaviour for one.
+    static func pickAttack(_ options: [String], kind: ProtocolKind, rng: inout DeterministicRNG) -> String {
+        func weight(_ b: String) -> UInt64 {
+            switch b {
+            case "mutate": return UInt64(mutations(for: kind).count)
+            case "conflict": return 2
+            default: return 1
+            }
+        }
+        var pick = rng.below(options.reduce(0) { $0 + weight($1) })
+        for b in options {
+            if pick < weight(b) { return b }
+            pick -= weight(b)
+        }
+        return options[options.count - 1]
     }
 
     /// One entry with random parameters for `behaviour`.

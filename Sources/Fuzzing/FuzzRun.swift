@@ -19,6 +19,8 @@ public struct RunVerdict: Sendable, Equatable {
     public var invalid: String?
     /// Sorted distinct coverage states the run reached (empty when coverage is off).
     public var states: [UInt64]
+    /// Simulator events the run took (its cost; 0 when it could not be built).
+    public var events: UInt64 = 0
 
     public var signature: String? { bug.map { FuzzRun.signature($0) } }
 }
@@ -56,7 +58,7 @@ public enum FuzzRun {
             if counts, bug == nil { bug = v } else if !counts { excused += 1 }
         }
         return RunVerdict(index: index, overThreshold: over, livenessPromised: live, bug: bug, excused: excused, invalid: nil,
-                          states: tracker.map { $0.states.sorted() } ?? [])
+                          states: tracker.map { $0.states.sorted() } ?? [], events: outcome.simulation.eventsProcessed)
     }
 
     /// Whether more than f replicas are faulty.

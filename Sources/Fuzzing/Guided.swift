@@ -49,6 +49,12 @@ public struct Bandit: Sendable, Codable, Equatable {
 struct CorpusEntry: Sendable {
     var scenario: Scenario
     var novelty: Int
+    /// Simulator events the run took.
+    var events: UInt64
+    /// AFL's favouring of fast inputs: new states per unit of cost, a run of average cost counting 1.
+    func energy(meanEvents: Double) -> Double {
+        Double(novelty) / max(0.25, Double(events) / max(1, meanEvents))
+    }
 }
 
 /// The guided strategy's state: corpus and bandit. Batches are planned from the state at the batch
@@ -59,14 +65,18 @@ struct GuidedState {
     var bandit = Bandit(arms: MutationOperator.allCases.count)
     /// Operator used for each planned run index (nil: fresh swarm run).
     var planned: [Int: Int] = [:]
+    /// Running mean of the events a run takes (every run folded so far).
+    var meanEvents: Double = 0
+    var folded = 0
 
     mutating func plan(_ config: FuzzConfig, index: Int) -> Scenario {
         var rng = DeterministicRNG(seed: config.seed, stream: "guided/\(index)")
         // A quarter fresh swarm runs keeps the corpus from narrowing onto one region of the fault space.
         guard !corpus.isEmpty, !rng.chance(0.25) else { return renamed(SwarmGenerator.scenario(config, index: index), config, index) }
-        // Parents weighted towards the novel: pick two, keep the more novel.
+        // Parents weighted towards novelty per cost: pick two, keep the one with more energy. Children
+        // of costly runs tend to be costly, and a run twice as long is a run random search got for free.
         let a = corpus[Int(rng.below(UInt64(corpus.count)))], b = corpus[Int(rng.below(UInt64(corpus.count)))]
-        let parent = a.novelty >= b.novelty ? a : b
+        let parent = a.energy(meanEvents: meanEvents) >= b.energy(meanEvents: meanEvents) ? a : b
         let arm = bandit.choose(rng: &rng)
         planned[index] = arm
         var child = Mutator.apply(MutationOperator.allCases[arm], to: parent.scenario, config: config, index: index, rng: &rng)
@@ -83,12 +93,17 @@ struct GuidedState {
         return s
     }
 
-    mutating func learn(index: Int, scenario: Scenario, novelty: Int) {
-        if let arm = planned.removeValue(forKey: index) { bandit.update(arm, reward: novelty > 0 ? 1 : 0) }
+    mutating func learn(index: Int, scenario: Scenario, novelty: Int, events: UInt64) {
+        folded += 1
+        meanEvents += (Double(events) - meanEvents) / Double(folded)
+        // The bandit's reward is new states per cost, capped at 1: an operator that finds states only by
+        // making runs longer earns less than one that finds them in ordinary runs.
+        let cost = max(1, Double(events) / max(1, meanEvents))
+        if let arm = planned.removeValue(forKey: index) { bandit.update(arm, reward: novelty > 0 ? min(1, 1 / cost) : 0) }
         guard novelty > 0 else { return }
-        corpus.append(CorpusEntry(scenario: scenario, novelty: novelty))
+        corpus.append(CorpusEntry(scenario: scenario, novelty: novelty, events: events))
         if corpus.count > Self.corpusMax {
-            let weakest = corpus.indices.min { corpus[$0].novelty < corpus[$1].novelty }!
+            let weakest = corpus.indices.min { corpus[$0].energy(meanEvents: meanEvents) < corpus[$1].energy(meanEvents: meanEvents) }!
             corpus.remove(at: weakest)
         }
     }

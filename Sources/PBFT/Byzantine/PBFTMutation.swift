@@ -11,7 +11,8 @@ import BFTCore
 /// `conflicting-batch` a different, validly digested batch (equivocation), `forged-request` a batch
 /// holding a request whose operation was altered after the client signed it (R1). As the primary of a
 /// new view: `null-new-view` proposes the null request at every sequence of O, `short-new-view` sends
-/// f+1 VIEW-CHANGEs (the ones with fewest certificates) and the O computed from them (V5). As a peer
+/// f+1 VIEW-CHANGEs (the ones with fewest certificates, its own re-signed with none) and the O
+/// computed from them, then numbers its next fresh batches into the sequences that O left out (V5). As a peer
 /// in catch-up: `forged-state` serves an altered checkpoint state (S3), `forged-batch` a committed
 /// batch whose PRE-PREPARE is a null batch it signed itself (S5). The signatures verify, so receivers
 /// must catch every lie with the protocol's own checks.
@@ -21,6 +22,13 @@ public struct PBFTMutation: Misbehaviour {
     let context: ByzantineContext
     let f: Int
     let scope: RewriteScope
+    /// `short-new-view`: the view of the last short NEW-VIEW, the sequences its O left out that the
+    /// full O holds (`holes`, lowest first), the full O's max-s, and the fresh sequences above it
+    /// already re-numbered into a hole (the same re-numbering for every recipient).
+    var holeView: UInt64 = 0
+    var holes: [UInt64] = []
+    var freshAbove: UInt64 = 0
+    var renumbered: [UInt64: UInt64] = [:]
 
     public init(mutation: String, signer: MessageSigner, context: ByzantineContext, f: Int, scope: RewriteScope = .everyone) {
         self.mutation = mutation
@@ -31,10 +39,15 @@ public struct PBFTMutation: Misbehaviour {
     }
 
     public mutating func rewrite(_ input: ReplicaInput, _ inner: [ReplicaAction], into actions: inout [ReplicaAction]) {
+        if mutation == "short-new-view" { planHoles(inner) }
+        let renumbered = self.renumbered, holeView = self.holeView
         rewriteSends(inner, into: &actions, context: context, scope: scope) { bytes in
             switch bytes.first {
             case PBFTWireTag.prePrepare?:
                 guard let pp = try? PrePrepare(decoding: bytes) else { return nil }
+                if pp.view == holeView, let hole = renumbered[pp.sequence] {
+                    return PrePrepare(view: pp.view, sequence: hole, requests: pp.requests, signer: signer).bytes
+                }
                 return mutatePrePrepare(pp)?.bytes
             case PBFTWireTag.prepare?:
                 guard let p = try? Prepare(decoding: bytes), let (v, n, d) = mutate(p.view, p.sequence, p.digest) else { return nil }
@@ -121,16 +134,61 @@ public struct PBFTMutation: Misbehaviour {
             let nulls = nv.prePrepares.map { PrePrepare(view: nv.view, sequence: $0.sequence, requests: [], signer: signer) }
             return NewView(view: nv.view, viewChanges: nv.viewChanges, prePrepares: nulls, signer: signer)
         case "short-new-view":
-            let ranked = nv.viewChanges.enumerated().sorted {
-                ($0.element.preparedCertificates.count, $0.offset) < ($1.element.preparedCertificates.count, $1.offset)
-            }
-            let chosen = ranked.prefix(f + 1).map(\.element)
-            guard chosen.count < nv.viewChanges.count else { return nil }
+            guard let chosen = shortViewChanges(nv) else { return nil }
             let plan = PBFTReplica.planNewView(chosen)
             let prePrepares = plan.proposals.map { PrePrepare(view: nv.view, sequence: $0.sequence, requests: $0.requests, signer: signer) }
             return NewView(view: nv.view, viewChanges: chosen, prePrepares: prePrepares, signer: signer)
         default:
             return nil
+        }
+    }
+
+    /// The f+1 VIEW-CHANGEs with the fewest prepared certificates. Its own VIEW-CHANGE is its to write:
+    /// it re-signs it with an empty P, so the f+1 can leave out a certificate that only honest replicas
+    /// hold (V5's 2f+1 rules that out: any 2f+1 intersect the 2f+1 that prepared a committed batch).
+    private func shortViewChanges(_ nv: NewView) -> [ViewChange]? {
+        let own = nv.viewChanges.map { vc in
+            vc.replica == nv.replica && !vc.preparedCertificates.isEmpty
+                ? ViewChange(newView: vc.newView, stableSequence: vc.stableSequence, stableDigest: vc.stableDigest,
+                             checkpointProof: vc.checkpointProof, preparedCertificates: [], signer: signer)
+                : vc
+        }
+        let ranked = own.enumerated().sorted {
+            ($0.element.preparedCertificates.count, $0.offset) < ($1.element.preparedCertificates.count, $1.offset)
+        }
+        let chosen = ranked.prefix(f + 1).map(\.element)
+        return chosen.count < nv.viewChanges.count ? chosen : nil
+    }
+
+    /// Before a short NEW-VIEW leaves: notes the sequences the full O re-proposes and the short O does
+    /// not. Its next fresh PRE-PREPAREs of that view are then re-numbered into those holes, so a batch
+    /// committed in an earlier view meets a different one at the same sequence (what a primary gains
+    /// from a NEW-VIEW that V5 should have rejected).
+    mutating func planHoles(_ inner: [ReplicaAction]) {
+        for action in inner {
+            let bytes: [UInt8]
+            switch action {
+            case .broadcast(let b): bytes = b
+            case .send(let b, let to) where to.replicaID != nil: bytes = b
+            default: continue
+            }
+            switch bytes.first {
+            case PBFTWireTag.newView?:
+                guard let nv = try? NewView(decoding: bytes), nv.view > holeView || holes.isEmpty,
+                      let chosen = shortViewChanges(nv) else { continue }
+                let full = PBFTReplica.planNewView(nv.viewChanges), short = PBFTReplica.planNewView(chosen)
+                let kept = Set(short.proposals.map(\.sequence))
+                holeView = nv.view
+                holes = full.proposals.map(\.sequence).filter { $0 > short.checkpointSequence && !kept.contains($0) }
+                freshAbove = full.maxSequence
+                renumbered = [:]
+            case PBFTWireTag.prePrepare?:
+                guard !holes.isEmpty, let pp = try? PrePrepare(decoding: bytes), pp.view == holeView,
+                      pp.sequence > freshAbove, renumbered[pp.sequence] == nil else { continue }
+                renumbered[pp.sequence] = holes.removeFirst()
+            default:
+                continue
+            }
         }
     }
 
