@@ -124,9 +124,9 @@ public struct HotStuffConfig: Sendable {
 /// Named maxima: wire limits and in-memory bounds (STYLE: everything bounded).
 public enum HotStuffLimits {
     /// Largest cluster the codec accepts.
-    public static let replicasMax = 1024
+    public static let replicasMax = ProtocolLimits.replicasMax
     /// Most requests in one block on the wire.
-    public static let batchSizeMax = 4096
+    public static let batchSizeMax = ProtocolLimits.batchSizeMax
     /// Most blocks in one BLOCK-RESPONSE (S2).
     public static let blocksPerResponseMax = 32
     /// Block-sync fetches in flight (S1).

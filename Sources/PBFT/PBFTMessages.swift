@@ -18,11 +18,11 @@ public enum PBFTWireTag {
 /// allocates more than the input justifies and a replica's memory stays bounded.
 public enum PBFTLimits {
     /// Largest cluster the codec accepts (replica ids are below it).
-    public static let replicaCountMax = 1024
+    public static let replicaCountMax = ProtocolLimits.replicasMax
     /// Requests in one PRE-PREPARE batch.
-    public static let requestsPerBatchMax = 4096
+    public static let requestsPerBatchMax = ProtocolLimits.batchSizeMax
     /// Prepared certificates in one VIEW-CHANGE and re-proposals in one NEW-VIEW (≥ any window).
-    public static let certificatesMax = 1 << 16
+    public static let certificatesMax = ProtocolLimits.watermarkWindowMax
     /// Bytes of one embedded signed message (a request, a PRE-PREPARE with its batch, a VIEW-CHANGE).
     public static let embeddedMessageSizeMax = 1 << 28
     /// Bytes of a checkpointed state carried by STATE.

@@ -1,11 +1,22 @@
 import BFTCore
 import BFTCrypto
+import Foundation
 import Checkers
 import ScenarioFormat
 import Simulation
 
 /// How a run ended, as the process exit code. A scenario that expects a violation and gets it is
 /// "as expected".
+/// The process's resident set size, from `/proc/self/statm` (0 where it cannot be read).
+public enum ResidentMemory {
+    public static func bytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
 public enum RunStatus: Int32, Sendable, Codable {
     case asExpected = 0
     case safetyViolation = 1
@@ -14,6 +25,9 @@ public enum RunStatus: Int32, Sendable, Codable {
     case internalError = 4
     /// The scenario expected a violation that did not happen.
     case expectationNotMet = 5
+    /// The run stopped on its event or memory budget before its stop condition: a storm or a run too
+    /// large for the machine. Verdicts cover the run so far.
+    case budgetExhausted = 6
 
     public var label: String {
         switch self {
@@ -23,6 +37,7 @@ public enum RunStatus: Int32, Sendable, Codable {
         case .invalidInput: return "invalid input"
         case .internalError: return "internal error"
         case .expectationNotMet: return "expected violation did not happen"
+        case .budgetExhausted: return "stopped: budget exhausted"
         }
     }
 }
@@ -92,7 +107,7 @@ public enum ScenarioRun {
     /// observation record after the checkers (the fuzzer abstracts them into coverage states).
     public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil,
                                checkers: Bool = true, observer: ((ObservationRecord) -> Void)? = nil,
-                               eventsMax: Int? = nil) throws(RunError) -> RunOutcome {
+                               eventsMax: Int? = nil, memoryMaxBytes: Int? = nil) throws(RunError) -> RunOutcome {
         let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
         let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
         let machines = try buildMachines(scenario, driver: driver, keyring: keyring)
@@ -125,6 +140,7 @@ public enum ScenarioRun {
             }
         }, trace: trace, rebuild: rebuild)
         simulator.eventsMax = eventsMax
+        if let memoryMaxBytes { simulator.memoryCheck = { ResidentMemory.bytes() <= memoryMaxBytes } }
         let result = simulator.run()
         let report = checker.finish(at: result.endTime)
         return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,

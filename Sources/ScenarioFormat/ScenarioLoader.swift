@@ -27,6 +27,10 @@ public enum ScenarioLoader {
     public static func parse(_ text: String, file: String) throws(ScenarioErrors) -> Scenario {
         // Some editors start UTF-8 files with a byte-order mark; libyaml (through Yams) rejects it there.
         let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        if let problem = YAMLAliasGuard.check(text) {
+            throw ScenarioErrors(diagnostics: [ScenarioDiagnostic(file: file, line: problem.line, column: problem.column,
+                                                                  message: problem.message)])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -44,7 +48,12 @@ public enum ScenarioLoader {
             let sorted = parser.diagnostics.enumerated().sorted {
                 ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
             }.map(\.element)
-            throw ScenarioErrors(diagnostics: sorted)
+            var all = sorted
+            if parser.omitted > 0, let last = sorted.last {
+                all.append(ScenarioDiagnostic(file: file, line: last.line, column: last.column,
+                                              message: "... and \(parser.omitted) more problems (only the first \(ScenarioParser.diagnosticsMax) are listed)"))
+            }
+            throw ScenarioErrors(diagnostics: all)
         }
         return scenario
     }

@@ -8,7 +8,7 @@ extension ScenarioParser {
         var scenario = Scenario(name: "")
 
         if let node = requireKey(top, "replicas", what: "the scenario"),
-           let n = integer(node, "replicas", atLeast: 1, atMost: 1024) {
+           let n = integer(node, "replicas", atLeast: 1, atMost: ProtocolLimits.replicasMax) {
             scenario.replicas = n
             replicaCount = n
         }
@@ -164,7 +164,11 @@ extension ScenarioParser {
             if spec.has("think_time") { error(spec.keyNode("think_time"), "think_time applies only to mode: closed") }
             if let v = spec["rate"] {
                 if let r = number(v) {
-                    if r > 0 { w.mode = .open(rate: r) } else { error(v, "rate must be positive (requests per second), got \(r)") }
+                    if r > 0, r <= ProtocolLimits.openLoopRateMax {
+                        w.mode = .open(rate: r)
+                    } else {
+                        error(v, "rate must be in (0, \(Int(ProtocolLimits.openLoopRateMax))] requests per second over all clients, got \(r)")
+                    }
                 }
             } else {
                 error(spec.node, "mode: open needs 'rate' (requests per second over all clients)")
@@ -187,8 +191,8 @@ extension ScenarioParser {
                   "read_ratio + append_ratio must be at most 1, got \(w.readRatio) + \(w.appendRatio)")
         }
         if let v = spec["value_size"], let s = integer(v, "value_size", atLeast: 0, atMost: 1 << 20) { w.valueSize = s }
-        if let v = spec["retry_timeout"], let d = positiveDuration(v, "retry_timeout") { w.retryTimeout = d }
-        if let v = spec["retry_timeout_max"], let d = positiveDuration(v, "retry_timeout_max") { w.retryTimeoutMax = d }
+        if let v = spec["retry_timeout"], let d = timeout(v, "retry_timeout") { w.retryTimeout = d }
+        if let v = spec["retry_timeout_max"], let d = timeout(v, "retry_timeout_max") { w.retryTimeoutMax = d }
         if w.retryTimeoutMax < w.retryTimeout {
             error(spec["retry_timeout_max"] ?? spec["retry_timeout"],
                   "retry_timeout_max (\(DurationSyntax.format(w.retryTimeoutMax))) must be at least retry_timeout (\(DurationSyntax.format(w.retryTimeout)))")
@@ -201,15 +205,17 @@ extension ScenarioParser {
     mutating func parameters(_ node: Node) -> ProtocolParameters {
         var p = ProtocolParameters()
         guard let spec = fields(node, allowed: ScenarioKeys.parameters, what: "'parameters'") else { return p }
-        if let v = spec["batch_size_max"], let b = integer(v, "batch_size_max", atLeast: 1) { p.batchSizeMax = b }
+        if let v = spec["batch_size_max"], let b = integer(v, "batch_size_max", atLeast: 1, atMost: ProtocolLimits.batchSizeMax) { p.batchSizeMax = b }
         if let v = spec["batch_delay_max"], let d = duration(v, "batch_delay_max") { p.batchDelayMax = d }
         var intervalValid = true
         if let v = spec["checkpoint_interval"] {
-            if let k = integer(v, "checkpoint_interval", atLeast: 1) { p.checkpointInterval = k } else { intervalValid = false }
+            if let k = integer(v, "checkpoint_interval", atLeast: 1, atMost: ProtocolLimits.watermarkWindowMax) { p.checkpointInterval = k } else { intervalValid = false }
         }
         if let v = spec["watermark_window"], let window = integer(v) {
             if intervalValid, window <= 0 || window % p.checkpointInterval != 0 {
                 error(v, "watermark_window must be a positive multiple of checkpoint_interval (\(p.checkpointInterval)), got \(window)")
+            } else if window > ProtocolLimits.watermarkWindowMax {
+                error(v, "watermark_window must be at most \(ProtocolLimits.watermarkWindowMax) (the VIEW-CHANGE and NEW-VIEW wire limit), got \(window)")
             } else {
                 p.watermarkWindow = window
             }
@@ -217,8 +223,8 @@ extension ScenarioParser {
             error(spec["checkpoint_interval"],
                   "the default watermark_window (\(p.watermarkWindow)) is not a multiple of checkpoint_interval (\(p.checkpointInterval)); set watermark_window")
         }
-        if let v = spec["view_change_timeout"], let d = positiveDuration(v, "view_change_timeout") { p.viewChangeTimeout = d }
-        if let v = spec["view_change_timeout_max"], let d = positiveDuration(v, "view_change_timeout_max") { p.viewChangeTimeoutMax = d }
+        if let v = spec["view_change_timeout"], let d = timeout(v, "view_change_timeout") { p.viewChangeTimeout = d }
+        if let v = spec["view_change_timeout_max"], let d = timeout(v, "view_change_timeout_max") { p.viewChangeTimeoutMax = d }
         if let v = spec["leader_schedule"], let items = sequence(v, what: "'leader_schedule'") {
             if items.isEmpty {
                 error(v, "leader_schedule needs at least one replica id")

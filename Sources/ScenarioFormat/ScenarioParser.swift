@@ -28,7 +28,13 @@ struct ScenarioParser {
 
     // MARK: Diagnostics
 
+    /// Diagnostics kept; past it the rest are counted (`omitted`), so a file of thousands of bad
+    /// elements (or aliases expanding to them) cannot exhaust memory with messages.
+    static let diagnosticsMax = 100
+    private(set) var omitted = 0
+
     mutating func error(_ node: Node?, _ message: String) {
+        guard diagnostics.count < Self.diagnosticsMax else { omitted += 1; return }
         let mark = node?.mark
         diagnostics.append(ScenarioDiagnostic(file: file, line: max(1, mark?.line ?? 1), column: max(1, mark?.column ?? 1),
                                               message: message))
@@ -196,6 +202,22 @@ struct ScenarioParser {
         }
         guard value >= 0 else {
             error(node, "\(name) must not be negative, got '\(s.string)'")
+            return nil
+        }
+        guard value <= ProtocolLimits.durationMax else {
+            error(node, "\(name) must be at most \(DurationSyntax.format(ProtocolLimits.durationMax)) of simulated time, got '\(s.string)'")
+            return nil
+        }
+        return value
+    }
+
+    /// A timer's timeout, inside `ProtocolLimits.timeoutMin...timeoutMax` (shorter ones turn a run into
+    /// a timer storm; the replicas need a positive timeout).
+    mutating func timeout(_ node: Node, _ name: String) -> Nanoseconds? {
+        guard let value = duration(node, name) else { return nil }
+        guard value >= ProtocolLimits.timeoutMin, value <= ProtocolLimits.timeoutMax else {
+            error(node, "\(name) must be between \(DurationSyntax.format(ProtocolLimits.timeoutMin)) and "
+                  + "\(DurationSyntax.format(ProtocolLimits.timeoutMax)), got '\(DurationSyntax.format(value))'")
             return nil
         }
         return value

@@ -11,6 +11,8 @@ public struct SimulationResult: Sendable {
         case noEvents
         /// The run processed its event budget (`Simulator.eventsMax`) first: a message or timer storm.
         case eventBudget
+        /// The process's resident memory passed the run's memory budget (`Simulator.memoryCheck`).
+        case memoryBudget
     }
 
     /// Messages the network did not deliver, by reason.

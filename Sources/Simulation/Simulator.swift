@@ -162,6 +162,11 @@ public final class Simulator {
     /// Most events a run may process before it stops with `.eventBudget` (nil: no budget). The fuzzer
     /// sets one so that a run caught in a message storm ends in bounded time and is reported.
     public var eventsMax: Int?
+    /// Asked every `memoryCheckInterval` events whether the run may go on (false: it stops with
+    /// `.memoryBudget`). The shell supplies it (`bftsim run` reads the process's resident size); the
+    /// simulator itself never looks at the machine, so runs that stay inside it are deterministic.
+    public var memoryCheck: (@Sendable () -> Bool)?
+    public static let memoryCheckInterval: UInt64 = 1 << 14
 
     /// Runs the scenario to its stop condition. A simulator runs once.
     public func run() -> SimulationResult {
@@ -184,6 +189,10 @@ public final class Simulator {
         while let event = queue.popMin() {
             if eventsProcessed >= budget {
                 reason = .eventBudget
+                break
+            }
+            if let memoryCheck, eventsProcessed & (Self.memoryCheckInterval - 1) == 0, eventsProcessed > 0, !memoryCheck() {
+                reason = .memoryBudget
                 break
             }
             let kind = eventKinds[Int(event.slot)].take()!

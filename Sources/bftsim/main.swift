@@ -54,7 +54,19 @@ struct Run: ParsableCommand {
     @Flag(help: "Also write report.html (charts; needs the trace) next to the summary.") var report = false
     @Flag(help: .hidden) var printTraceHash = false
     @Option(help: "Test-only protocol mutant (for replaying fuzzer failures found with --mutant; never a real protocol).") var mutant: TestMutant?
-    @Option(help: "Stop after this many simulated events and report a storm (fuzz runs use \(FuzzRun.eventsMax)).") var eventsMax: Int?
+    @Option(help: "Stop after this many simulated events (a message or timer storm; fuzz runs use \(FuzzRun.eventsMax)). Exit code 6.")
+    var eventsMax: Int = Run.eventsMaxDefault
+    @Option(help: "Stop when the process's resident memory passes this many MiB (a run too large for the machine). Exit code 6.")
+    var memoryMax: Int = Run.memoryMaxDefaultMiB
+
+    /// About a minute of simulation in a release build; the shipped scenarios need at most a few million.
+    static let eventsMaxDefault = 50_000_000
+    static let memoryMaxDefaultMiB = 4096
+
+    func validate() throws {
+        guard eventsMax > 0 else { throw ValidationError("--events-max must be positive, got \(eventsMax)") }
+        guard memoryMax > 0 else { throw ValidationError("--memory-max must be positive (MiB), got \(memoryMax)") }
+    }
 
     func run() throws {
         if report && noTrace {
@@ -65,7 +77,7 @@ struct Run: ParsableCommand {
         do { driver = try TestMutant.driver(mutant, for: scenario.protocolKind) } catch { throw fail("\(error)", code: .invalidInput) }
         if printTraceHash {
             let outcome: RunOutcome
-            do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver, eventsMax: eventsMax) } catch { throw fail("\(error)", code: .internalError) }
+            do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver, eventsMax: eventsMax, memoryMaxBytes: memoryMax << 20) } catch { throw fail("\(error)", code: .internalError) }
             print("trace-hash \(outcome.simulation.traceHash.hex)")
             return
         }
@@ -74,12 +86,12 @@ struct Run: ParsableCommand {
         do {
             try RunOutputs.prepare(directory: dir)
             if noTrace {
-                outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver, eventsMax: eventsMax)
+                outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver, eventsMax: eventsMax, memoryMaxBytes: memoryMax << 20)
             } else {
                 guard let sink = JSONLFileSink(path: dir + "/trace.jsonl") else {
                     throw RunError.io("cannot write \(dir)/trace.jsonl")
                 }
-                outcome = try ScenarioRun.execute(scenario, trace: .full(sink), driver: driver, eventsMax: eventsMax)
+                outcome = try ScenarioRun.execute(scenario, trace: .full(sink), driver: driver, eventsMax: eventsMax, memoryMaxBytes: memoryMax << 20)
                 sink.close()
             }
         } catch {
@@ -100,9 +112,15 @@ struct Run: ParsableCommand {
         if checkDeterminism {
             try compareWithFreshProcess(scenario: scenario, hash: outcome.simulation.traceHash.hex)
         }
-        if outcome.simulation.stoppedBecause == .eventBudget {
-            print("stopped: event budget of \(eventsMax ?? 0) events exhausted at \(ScenarioLoader.formatDuration(outcome.simulation.endTime)) (a message or timer storm; verdicts cover the run so far)")
-            throw ExitCode(RunStatus.livenessViolation.rawValue)
+        switch outcome.simulation.stoppedBecause {
+        case .eventBudget:
+            print("stopped: budget exhausted: \(eventsMax) events (--events-max) processed by \(ScenarioLoader.formatDuration(outcome.simulation.endTime)) of simulated time; a message or timer storm (verdicts cover the run so far)")
+            throw ExitCode(RunStatus.budgetExhausted.rawValue)
+        case .memoryBudget:
+            print("stopped: budget exhausted: resident memory passed \(memoryMax) MiB (--memory-max) at \(ScenarioLoader.formatDuration(outcome.simulation.endTime)) of simulated time; the run is too large for this budget (verdicts cover the run so far)")
+            throw ExitCode(RunStatus.budgetExhausted.rawValue)
+        default:
+            break
         }
         if outcome.status != .asExpected {
             if quiet { print("replay: \(summary.replay)") }
@@ -116,7 +134,7 @@ struct Run: ParsableCommand {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["run", file, "--seed", String(scenario.seed), "--print-trace-hash"] + (mutant.map { ["--mutant", $0.rawValue] } ?? [])
-            + (eventsMax.map { ["--events-max", String($0)] } ?? [])
+            + ["--events-max", String(eventsMax), "--memory-max", String(memoryMax)]
         let pipe = Pipe()
         p.standardOutput = pipe
         do { try p.run() } catch { throw fail("cannot start \(exe): \(error)", code: .internalError) }

@@ -82,7 +82,7 @@ struct ErrorTests {
         #expect(messages(header + "network: {jitter: -5ms}\n") == ["s.yaml:3:19: jitter must not be negative, got '-5ms'"])
         #expect(messages(header + "timeline:\n  - {at: -1s, heal: true}\n") == ["s.yaml:4:10: at must not be negative, got '-1s'"])
         #expect(messages(header + "parameters: {checkpoint_interval: 0}\n")
-            == ["s.yaml:3:35: checkpoint_interval must be at least 1, got 0"])
+            == ["s.yaml:3:35: checkpoint_interval must be between 1 and 65536, got 0"])
         #expect(messages(header + "parameters: {checkpoint_interval: 32, watermark_window: 50}\n")
             == ["s.yaml:3:57: watermark_window must be a positive multiple of checkpoint_interval (32), got 50"])
         #expect(messages(header + "parameters: {watermark_window: 0}\n")
