@@ -25,6 +25,10 @@ public struct CampaignOptions: Sendable {
     public var omitTiming = false
     /// Stop after the batch in which the first failure is found (the mutation score's time to first failure).
     public var stopAtFirstFailure = false
+    /// Guided: seed schedules run first and folded into the corpus like any run (a corpus written by an
+    /// earlier campaign, `OUT/corpus/`; `Scenarios/corpus/PROTOCOL/` ships one per protocol). Seeds of
+    /// another protocol, or with n outside the campaign's range, are skipped.
+    public var seeds: [Scenario] = []
 
     public init(config: FuzzConfig, runs: Int? = 100, timeBudget: Double? = nil, jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
                 shard: (index: Int, count: Int) = (0, 1), out: String? = nil) {
@@ -66,6 +70,12 @@ public final class Campaign {
         }
         guard options.runs != nil || options.timeBudget != nil else { throw .invalid("give --runs or --time-budget") }
         self.options = options
+        if options.config.strategy == .guided {
+            let config = options.config
+            guided.seeds = options.seeds.filter {
+                $0.protocolKind == config.protocolKind && $0.replicas >= config.replicas && $0.replicas <= config.replicasUpper
+            }
+        }
         if let runs = options.runs, let size = TwinsGenerator.spaceSize(options.config) { twinsEnumerate = size <= UInt64(runs) } else { twinsEnumerate = false }
     }
 
@@ -134,7 +144,7 @@ public final class Campaign {
         var novelty = 0
         for state in v.states where firstReach[state] == nil { firstReach[state] = v.index; novelty += 1 }
         stateVisits += v.states.count
-        if config.strategy == .guided { guided.learn(index: v.index, scenario: s, novelty: novelty, events: v.events) }
+        if config.strategy == .guided { guided.learn(index: v.index, scenario: s, novelty: novelty, events: v.events, states: v.states) }
         if v.invalid != nil { invalid += 1; return }
         if v.overThreshold { overThreshold += 1 }
         excused += v.excused
@@ -212,6 +222,13 @@ public final class Campaign {
                 try ScenarioFile.text(s, header: header).write(toFile: dir + "/" + f, atomically: true, encoding: .utf8)
             }
             try CampaignResult.encoder.encode(CoverageMap(firstReach)).write(to: URL(fileURLWithPath: dir + "/coverage.json"))
+            if config.strategy == .guided {
+                try fm.createDirectory(atPath: dir + "/corpus", withIntermediateDirectories: true)
+                for (i, s) in guided.distilled().enumerated() {
+                    let header = ["bftsim fuzz --strategy guided: corpus entry \(i) of campaign seed \(config.seed) (a seed for --corpus)"]
+                    try ScenarioFile.text(s, header: header).write(toFile: dir + "/corpus/seed-\(padded(i)).yaml", atomically: true, encoding: .utf8)
+                }
+            }
             try result.json().write(toFile: dir + "/campaign.json", atomically: true, encoding: .utf8)
             try CampaignMarkdown.render(result).write(toFile: dir + "/campaign.md", atomically: true, encoding: .utf8)
         } catch {

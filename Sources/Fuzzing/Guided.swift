@@ -51,6 +51,8 @@ struct CorpusEntry: Sendable {
     var novelty: Int
     /// Simulator events the run took.
     var events: UInt64
+    /// Coverage states the run reached (sorted), for distilling a seed corpus.
+    var states: [UInt64] = []
     /// AFL's favouring of fast inputs: new states per unit of cost, a run of average cost counting 1.
     func energy(meanEvents: Double) -> Double {
         Double(novelty) / max(0.25, Double(events) / max(1, meanEvents))
@@ -69,10 +71,30 @@ struct GuidedState {
     var meanEvents: Double = 0
     var folded = 0
 
+    /// Seed schedules, run first (interleaved with fresh runs), then learned from like any run.
+    var seeds: [Scenario] = []
+    var seedsIssued = 0
+    /// Fresh swarm runs planned so far.
+    var freshIssued = 0
+    /// Corpus entries a campaign writes for later ones.
+    static let distilledMax = 64
+
     mutating func plan(_ config: FuzzConfig, index: Int) -> Scenario {
+        // Fresh runs replay the random strategy's sequence (the k-th fresh run is random's run k), so
+        // guided search never loses what random search finds early, only takes up to twice the runs.
+        func fresh() -> Scenario {
+            freshIssued += 1
+            return renamed(SwarmGenerator.scenario(config, index: freshIssued - 1), config, index)
+        }
+        // Seeds first, interleaved with fresh runs.
+        if seedsIssued < seeds.count {
+            if index % 2 == 1 { return fresh() }
+            seedsIssued += 1
+            return renamed(seeds[seedsIssued - 1], config, index)
+        }
         var rng = DeterministicRNG(seed: config.seed, stream: "guided/\(index)")
-        // A quarter fresh swarm runs keeps the corpus from narrowing onto one region of the fault space.
-        guard !corpus.isEmpty, !rng.chance(0.25) else { return renamed(SwarmGenerator.scenario(config, index: index), config, index) }
+        // Half fresh swarm runs keep the corpus from narrowing onto one region of the fault space.
+        guard !corpus.isEmpty, !rng.chance(0.5) else { return fresh() }
         // Parents weighted towards novelty per cost: pick two, keep the one with more energy. Children
         // of costly runs tend to be costly, and a run twice as long is a run random search got for free.
         let a = corpus[Int(rng.below(UInt64(corpus.count)))], b = corpus[Int(rng.below(UInt64(corpus.count)))]
@@ -86,6 +108,29 @@ struct GuidedState {
         return renamed(child, config, index)
     }
 
+    /// The corpus entries worth seeding a later campaign with (afl-cmin's idea): greedily, the entry
+    /// reaching the most states no chosen entry reaches, per unit of cost, until `distilledMax` entries
+    /// or nothing new is left. Ties go to the earlier entry, so the result is deterministic.
+    func distilled() -> [Scenario] {
+        var covered = Set<UInt64>()
+        var chosen: [Int] = []
+        var left = Array(corpus.indices)
+        while chosen.count < Self.distilledMax, !left.isEmpty {
+            var best: (index: Int, score: Double)? = nil
+            for (k, i) in left.enumerated() {
+                let fresh = corpus[i].states.reduce(0) { $0 + (covered.contains($1) ? 0 : 1) }
+                guard fresh > 0 else { continue }
+                let score = Double(fresh) / max(0.25, Double(corpus[i].events) / max(1, meanEvents))
+                if best == nil || score > best!.score { best = (k, score) }
+            }
+            guard let best else { break }
+            let i = left.remove(at: best.index)
+            chosen.append(i)
+            covered.formUnion(corpus[i].states)
+        }
+        return chosen.map { corpus[$0].scenario }
+    }
+
     func renamed(_ s: Scenario, _ config: FuzzConfig, _ index: Int) -> Scenario {
         var s = s
         s.name = "fuzz-\(config.protocolKind.rawValue)-run-\(padded(index))"
@@ -93,7 +138,7 @@ struct GuidedState {
         return s
     }
 
-    mutating func learn(index: Int, scenario: Scenario, novelty: Int, events: UInt64) {
+    mutating func learn(index: Int, scenario: Scenario, novelty: Int, events: UInt64, states: [UInt64] = []) {
         folded += 1
         meanEvents += (Double(events) - meanEvents) / Double(folded)
         // The bandit's reward is new states per cost, capped at 1: an operator that finds states only by
@@ -101,7 +146,7 @@ struct GuidedState {
         let cost = max(1, Double(events) / max(1, meanEvents))
         if let arm = planned.removeValue(forKey: index) { bandit.update(arm, reward: novelty > 0 ? min(1, 1 / cost) : 0) }
         guard novelty > 0 else { return }
-        corpus.append(CorpusEntry(scenario: scenario, novelty: novelty, events: events))
+        corpus.append(CorpusEntry(scenario: scenario, novelty: novelty, events: events, states: states))
         if corpus.count > Self.corpusMax {
             let weakest = corpus.indices.min { corpus[$0].energy(meanEvents: meanEvents) < corpus[$1].energy(meanEvents: meanEvents) }!
             corpus.remove(at: weakest)
@@ -164,7 +209,10 @@ enum Mutator {
         case .changeBehaviour:
             if !s.byzantine.isEmpty {
                 let i = Int(rng.below(UInt64(s.byzantine.count)))
-                let old = s.byzantine.remove(at: i)
+                let old = s.byzantine[i]
+                // Every layer of that replica goes, so the new behaviour stays within the budget.
+                s.byzantine.removeAll { $0.replica == old.replica }
+                s.timeline.removeAll { if case .restart(let r, _) = $0.action { return r == old.replica && old.behaviour == "amnesia" } else { return false } }
                 if s.parameters.leaderSchedule == [old.replica] { s.parameters.leaderSchedule = nil }
                 var budget = FaultBudget(crashes: 0, byzantine: 1, faultyMax: config.budget(n: s.replicas).faultyMax)
                 budget.faulty = Set(s.crashedReplicas).union(s.byzantineReplicas)
@@ -175,5 +223,34 @@ enum Mutator {
         }
         RunTemplate.seal(&s)
         return s
+    }
+}
+
+/// Seed corpora: directories of scenario files a guided campaign starts from.
+public enum SeedCorpus {
+    /// Where the repository ships one corpus per protocol (`ROOT/PROTOCOL/*.yaml`).
+    public static let shippedRoot = "Scenarios/corpus"
+
+    /// Every `.yaml` file in `directory`, in name order. A file that does not parse is an error naming it.
+    public static func load(directory: String) throws(FuzzError) -> [Scenario] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw .io("--corpus: cannot read \(directory): \(error.localizedDescription)")
+        }
+        var seeds: [Scenario] = []
+        for name in names.sorted() where name.hasSuffix(".yaml") {
+            do { seeds.append(try ScenarioLoader.load(path: directory + "/" + name)) } catch {
+                throw .invalid("--corpus: \(error)")
+            }
+        }
+        return seeds
+    }
+
+    /// The shipped corpus of `kind` under `root`, or none when the directory does not exist.
+    public static func shipped(_ kind: ProtocolKind, root: String = shippedRoot) throws(FuzzError) -> [Scenario] {
+        let dir = root + "/" + kind.rawValue
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return [] }
+        return try load(directory: dir)
     }
 }

@@ -58,7 +58,7 @@ public enum MutationScore {
 
     /// Fuzzes one pair with each strategy for `seconds / strategies.count`, writing campaigns under `out`.
     public static func score(_ mutant: TestMutant, _ kind: ProtocolKind, seconds: Double, jobs: Int, seed: UInt64,
-                             strategies: [FuzzStrategy] = [.guided, .random], out: String?) -> MutantScoreRow {
+                             strategies: [FuzzStrategy] = [.guided, .random], seeds: [Scenario] = [], out: String?) -> MutantScoreRow {
         var attempts: [MutantAttempt] = []
         for strategy in strategies {
             var options = CampaignOptions(config: config(mutant, kind, strategy: strategy, seed: seed), runs: nil,
@@ -67,6 +67,7 @@ public enum MutationScore {
             options.out = dir
             options.stopAtFirstFailure = true
             options.coverage = strategy == .guided
+            options.seeds = seeds
             var attempt = MutantAttempt(strategy: strategy, budgetSeconds: options.timeBudget ?? 0, runs: 0)
             do {
                 let campaign = try Campaign(options)

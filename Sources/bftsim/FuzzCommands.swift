@@ -77,6 +77,8 @@ struct FuzzCampaign: ParsableCommand {
     @Flag(help: "Do not shrink failures.") var noShrink = false
     @Flag(help: "No progress line.") var quiet = false
     @Flag(help: "Leave wall-clock timing out of campaign.json (byte-identical output, for shipped samples).") var omitTiming = false
+    @Option(help: "Guided: seed corpus directory (scenario files run first and kept in the corpus), e.g. \(SeedCorpus.shippedRoot)/pbft or an earlier campaign's OUT/corpus.")
+    var corpus: String?
 
     func run() throws {
         if bench {
@@ -98,6 +100,10 @@ struct FuzzCampaign: ParsableCommand {
         options.progress = !quiet
         options.shrink = !noShrink
         options.omitTiming = omitTiming
+        if let corpus {
+            guard strategy == .guided else { throw fail("--corpus seeds the guided strategy; add --strategy guided", code: .invalidInput) }
+            do { options.seeds = try SeedCorpus.load(directory: corpus) } catch { throw fail("\(error)", code: .invalidInput) }
+        }
         let result: CampaignResult
         do { result = try Campaign(options).run() } catch { throw fail("\(error)", code: .invalidInput) }
         printCampaign(result, dir: dir)

@@ -26,6 +26,9 @@ struct Mutants: ParsableCommand {
     @Option(help: "Strategies, in order.") var strategy: [FuzzStrategy] = [.guided, .random]
     @Option(help: "Exit 1 below this percentage of killable mutants killed.") var minScore: Double = 0
     @Flag(help: "No progress lines.") var quiet = false
+    @Option(help: "Guided: seed corpus root holding one directory per protocol (default: the shipped \(SeedCorpus.shippedRoot), when present).")
+    var corpus: String = SeedCorpus.shippedRoot
+    @Flag(help: "Guided: start from an empty corpus.") var noCorpus = false
 
     func run() throws {
         let pairs = MutationScore.pairs(protocolKind: protocolKind, mutants: mutant.isEmpty ? TestMutant.allCases : mutant)
@@ -43,7 +46,9 @@ struct Mutants: ParsableCommand {
         guard !strategy.isEmpty, !strategy.contains(.twins) else { throw fail("--strategy: guided and/or random", code: .invalidInput) }
         var rows: [MutantScoreRow] = []
         for (i, (m, kind)) in pairs.enumerated() {
-            let row = MutationScore.score(m, kind, seconds: timeBudget, jobs: max(1, jobs), seed: seed, strategies: strategy, out: out)
+            let seeds: [Scenario]
+            do { seeds = noCorpus ? [] : try SeedCorpus.shipped(kind, root: corpus) } catch { throw fail("\(error)", code: .invalidInput) }
+            let row = MutationScore.score(m, kind, seconds: timeBudget, jobs: max(1, jobs), seed: seed, strategies: strategy, seeds: seeds, out: out)
             rows.append(row)
             if !quiet {
                 let how = row.attempts.map { a in

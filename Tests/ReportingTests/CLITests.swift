@@ -112,7 +112,7 @@ struct ReportCLITests {
         // bftsim fuzz on a mutant, then bftsim report on its directory: every section, the replay command.
         let dir = Fixture.temporaryDirectory("cli-campaign-report")
         let fuzz = try Fixture.run(Fixture.bftsim, ["fuzz", "--protocol", "pbft", "--mutant", "commit-without-digest-match",
-                                                   "--replicas", "4", "--faults", "byzantine,partition,loss,latency", "--runs", "32", "--out", dir, "--quiet", "--jobs", "2"])
+                                                   "--replicas", "4", "--faults", "byzantine,partition,loss,latency", "--runs", "48", "--seed", "3", "--out", dir, "--quiet", "--jobs", "2"])
         #expect(fuzz.status == 1, "\(fuzz.err)")
         let r = try Fixture.run(Fixture.bftsim, ["report", dir, "--compare", dir])
         #expect(r.status == 0, "\(r.err)")
