@@ -200,18 +200,10 @@ public final class DurableStore: @unchecked Sendable {
 
     static func roundUp(_ n: Int) -> Int { (n + extentBytes - 1) / extentBytes * extentBytes }
 
-    /// Test hook (issue 13: ENOSPC without a full filesystem): when set, every write of the store
-    /// goes through it instead of `pwrite`. Production code never sets it.
-    nonisolated(unsafe) static var writeHook: ((Int32, UnsafeRawPointer, Int, off_t) -> Int)?
-
     static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) -> Bool {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { b in
-                let at = off_t(offset + done)
-                if let hook = writeHook { return hook(fd, b.baseAddress! + done, b.count - done, at) }
-                return pwrite(fd, b.baseAddress! + done, b.count - done, at)
-            }
+            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
             if n < 0 && errno == EINTR { continue }
             if n == 0 { errno = EIO }
             guard n > 0 else { return false }

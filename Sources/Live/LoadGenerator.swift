@@ -104,6 +104,10 @@ public final class LoadGenerator: @unchecked Sendable {
         let elapsed = Double(ReplicaHost.wallNanos() - started) / 1e9
         return try loop.submit { [self] in
             log.flush()
+            if let failure = log.failure {
+                // Never silently: the client's observations are what `bftsim check` audits.
+                FileHandle.standardError.write(Data("warning: \(log.failedWrites) observation writes failed: \(failure)\n".utf8))
+            }
             for ch in channels { ch?.close(promise: nil) }
             let h = histogram
             let lat: [String: Int64] = completed == 0 ? [:] : [

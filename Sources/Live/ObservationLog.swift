@@ -48,9 +48,6 @@ public final class ObservationLog {
     public private(set) var failedWrites = 0
     public private(set) var failure: String?
 
-    /// Test hook (issue 13: ENOSPC without a full filesystem): when set, writes go through it.
-    nonisolated(unsafe) static var writeHook: ((Int32, UnsafeRawPointer, Int) -> Int)?
-
     /// Writes the buffer out (no fsync). A failed write is never dropped silently (issue 13: the audit
     /// trail stopped early while the replica ran on): it is counted in `failedWrites`, `failure` names
     /// the errno, and the replica host stops on it. Interrupted writes are retried.
@@ -61,7 +58,7 @@ public final class ObservationLog {
             var off = 0
             while off < all.count {
                 let p = all.baseAddress! + off, k = all.count - off
-                let n = ObservationLog.writeHook.map { $0(fd, p, k) } ?? Foundation.write(fd, p, k)
+                let n = Foundation.write(fd, p, k)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
                     err = n == 0 ? EIO : errno

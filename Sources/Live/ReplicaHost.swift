@@ -251,9 +251,10 @@ public final class ReplicaHost: @unchecked Sendable {
     private var connectionsByAddress: [String: Int] = [:]
     /// Banned addresses and when their ban ends (monotonic ns).
     private var bans: [String: Int64] = [:]
-    /// Failed handshakes per address (a peer that never gets past the handshake has no connection
-    /// to strike); past the strike limit the address is banned.
-    private var handshakeStrikes: [String: StrikeBucket] = [:]
+    /// Strikes per address for what closes a connection before it could earn connection strikes:
+    /// failed or timed-out handshakes, partial frames over the budget, stalled frames. Past the strike
+    /// limit the address is banned (a peer reconnecting to hold half frames again is shut out).
+    private var addressStrikes: [String: StrikeBucket] = [:]
     private let clientPublicKeys: [[UInt8]]
     private var serverChannel: Channel?
     /// Rejections written to the observation log in the current second, by `RejectReason` index.
@@ -692,12 +693,13 @@ public final class ReplicaHost: @unchecked Sendable {
         close(peer)
     }
 
-    /// Closes a connection whose handshake failed; an address that keeps failing is banned.
+    /// Closes a connection whose handshake failed (or that broke a limit); an address that keeps
+    /// failing is banned.
     private func failHandshake(_ peer: InboundPeer) {
         let now = FrameReader.monotonicNanos()
-        if handshakeStrikes.count >= InboundLimits.bansMax { handshakeStrikes = handshakeStrikes.filter { now - $0.value.at < nanosPerSecond } }
-        if handshakeStrikes[peer.address, default: StrikeBucket()].add(now: now) {
-            handshakeStrikes[peer.address] = nil
+        if addressStrikes.count >= InboundLimits.bansMax { addressStrikes = addressStrikes.filter { now - $0.value.at < nanosPerSecond } }
+        if addressStrikes[peer.address, default: StrikeBucket()].add(now: now) {
+            addressStrikes[peer.address] = nil
             ban(peer.address)
         }
         close(peer)
@@ -727,11 +729,11 @@ public final class ReplicaHost: @unchecked Sendable {
                 failHandshake(p)
             } else if let started = p.reader.frameStartedAt, now - started > InboundLimits.frameStallNs {
                 stats.stalledFrames += 1
-                close(p)
+                failHandshake(p)
             }
         }
         bans = bans.filter { $0.value > now }
-        handshakeStrikes = handshakeStrikes.filter { now - $0.value.at < Int64(InboundLimits.strikesMax / InboundLimits.strikeLeakPerSecond) * nanosPerSecond }
+        addressStrikes = addressStrikes.filter { now - $0.value.at < Int64(InboundLimits.strikesMax / InboundLimits.strikeLeakPerSecond) * nanosPerSecond }
     }
 
     static func isLoopback(_ a: SocketAddress?) -> Bool {
@@ -756,7 +758,9 @@ public final class ReplicaHost: @unchecked Sendable {
         case .oversize?: stats.oversizeFrames += 1
         case .empty?: stats.emptyFrames += 1
         case .truncated?: stats.truncatedFrames += 1
-        case .overBudget?: stats.overBudgetFrames += 1
+        case .overBudget?:
+            stats.overBudgetFrames += 1
+            return failHandshake(peer)
         case nil: break
         }
         close(peer)

@@ -98,6 +98,8 @@ struct HardeningTests {
         try cluster.up()
         let pid = try #require(Self.pid(cluster, 0))
         usleep(500_000)
+        // One connection that never sends its handshake.
+        let silent = try #require(RawConnection(port: cluster.basePort))
         let before = Self.rss(pid)
         var held: [RawConnection] = []
         let half = [UInt8](repeating: 0x42, count: 4 << 20)
@@ -111,14 +113,18 @@ struct HardeningTests {
         usleep(1_000_000)
         let grown = Self.rss(pid) - before
         #expect(grown < 160 << 20, "RSS grew \(grown >> 20) MiB holding half frames")
-        #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 0)?.overBudgetFrames ?? 0) >= 20 })
-        // More idle connections than one address may hold.
-        var idle: [RawConnection] = []
-        for _ in 0..<InboundLimits.connectionsPerAddressMax { if let c = RawConnection(port: cluster.basePort) { idle.append(c) } }
-        #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 0)?.refusedOverLimit ?? 0) >= 1 })
+        // Connections over the budget are closed; an address that keeps doing it is banned.
+        #expect(LiveSupport.waitUntil(seconds: 3) {
+            guard let s = LiveSupport.stats(cluster.dir, 0) else { return false }
+            return s.overBudgetFrames >= 20 && s.bans >= 1
+        }, "\(String(describing: LiveSupport.stats(cluster.dir, 0)))")
         #expect(LiveSupport.waitUntil(seconds: 8) { (LiveSupport.stats(cluster.dir, 0)?.handshakeTimeouts ?? 0) >= 1 })
         #expect(LiveSupport.waitUntil(seconds: 8) { (LiveSupport.stats(cluster.dir, 0)?.stalledFrames ?? 0) >= 1 })
-        withExtendedLifetime((held, idle)) {}
+        // More idle connections than one address may hold (at replica 1, which banned nobody).
+        var idle: [RawConnection] = []
+        for _ in 0..<InboundLimits.connectionsPerAddressMax { if let c = RawConnection(port: cluster.basePort + 1) { idle.append(c) } }
+        #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 1)?.refusedOverLimit ?? 0) >= 1 })
+        withExtendedLifetime((silent, held, idle)) {}
     }
 
     @Test("rejections are counted exactly in stats and sampled in the log; a connection's frame budget is bounded")
