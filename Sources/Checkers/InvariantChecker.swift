@@ -25,7 +25,9 @@ import BFTCore
 ///   this makes every correct replica's log a gap-free walk of one global order: logs restricted to the
 ///   sequences both replicas executed are identical.
 /// - **client result**: the result a client accepted for a request equals the result of the first
-///   correct execution of it, whichever of the two records comes first.
+///   correct execution of it, whichever of the two records comes first; and at `finish(at:)`, every
+///   request a client accepted was executed by some correct replica (an acknowledged request no correct
+///   replica executed was lost, or its execution is missing from the logs: issue 13).
 /// - **HotStuff** (Specs/HotStuff.md), from `.voted`, `.blockCertified`, `.blockCommitted` and `.locked`
 ///   of correct replicas: **conflicting-certificates** — at most one block digest is certified per view,
 ///   across replicas; **chain** — at each height one committed digest with one parent, each block's
@@ -194,6 +196,12 @@ public final class InvariantChecker {
         return violations.count - 1
     }
 
+    /// Requests a client accepted that no correct replica executed, in request order. (Such records are
+    /// never retired: retirement needs an execution position.)
+    func acknowledgedNotExecuted() -> [(id: RequestID, record: RequestRecord)] {
+        requests.entries.filter { $0.record.accepted != nil && $0.record.position == nil }.sorted { $0.id < $1.id }
+    }
+
     /// Ends the run at `endTime`: judges outstanding requests for liveness and builds the report.
     /// Does not change the checker; calling it twice gives the same report.
     public func finish(at endTime: Nanoseconds) -> CheckReport {
@@ -202,6 +210,17 @@ public final class InvariantChecker {
         let overdue = overdueRequests(at: endTime)
         let livenessIndex = ViolationKind.allCases.firstIndex(of: .liveness)!
         let tail = overdueTail(overdue: overdue.count, endTime: endTime)
+        let lost = acknowledgedNotExecuted()
+        if let first = lost.first {
+            let k = ViolationKind.allCases.firstIndex(of: .clientResult)!
+            counts[k] += lost.count
+            let others = lost.count > 1 ? " (\(lost.count) acknowledged requests in all)" : ""
+            kept.append(Violation(
+                kind: .clientResult, time: endTime, eventIndex: lastEventIndex, source: .client(first.id.client),
+                message: "c\(first.id.client) accepted result \(first.record.accepted!) for \(first.id) at "
+                    + "\(formatTime(first.record.completeTime ?? endTime)) but no correct replica executed it by the end of "
+                    + "the run\(others)"))
+        }
         if let i = livenessViolationIndex {
             kept[i].message += tail
         } else if let first = overdue.first {

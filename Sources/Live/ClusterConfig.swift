@@ -108,10 +108,14 @@ public struct ClusterConfig: Codable, Sendable {
 public enum LiveError: Error, CustomStringConvertible {
     case config(String)
     case io(String)
+    /// The data directory cannot be written (ENOSPC, EIO, ...): `bftsim replica` exits with
+    /// `ReplicaHost.storageFailureExitCode`.
+    case storage(String)
     public var description: String {
         switch self {
         case .config(let s): return s
         case .io(let s): return s
+        case .storage(let s): return s
         }
     }
 }
@@ -165,6 +169,16 @@ public enum KeyFiles {
         return Keyring(signers: [.replica(id): MACReplicaSigner(ed25519: base.signer(for: .replica(id)), keys: keys)],
                        verifier: MACReplicaVerifier(id: id, n: config.n, ed25519: base.verifier, keys: keys),
                        replicas: config.n, clients: config.clientKeys.count)
+    }
+
+    /// The Ed25519 key pairs of clients `range`, with which a load generator proves its client range to
+    /// the replicas (`ClientAuth`; in MAC mode too, since `clientKeys` are Ed25519 keys either way).
+    public static func clientHandshakeKeys(config: ClusterConfig, configPath: String, range: Range<Int>) throws(LiveError) -> [Ed25519KeyPair] {
+        let seeds = try readSeeds(clientsFile(directory(config: config, configPath: configPath)))
+        guard range.lowerBound >= 0, range.upperBound <= seeds.count, range.upperBound <= config.clientKeys.count else {
+            throw .config("clients \(range.lowerBound)..<\(range.upperBound) requested but the cluster has \(config.clientKeys.count) client keys (bftsim keygen --clients)")
+        }
+        return range.map { Ed25519KeyPair(seed: seeds[$0]) }
     }
 
     /// A load generator's keyring: every public key, the secrets of clients `range`.

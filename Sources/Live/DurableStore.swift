@@ -78,7 +78,7 @@ public final class DurableStore: @unchecked Sendable {
             (values, end) = DurableStore.replay([UInt8](data))
         }
         fd = open(path, O_RDWR | O_CREAT, 0o600)
-        guard fd >= 0 else { throw .io("cannot open \(path)") }
+        guard fd >= 0 else { throw .storage("cannot open \(path): \(String(cString: strerror(errno))) (errno \(errno))") }
         bytesWritten = end
         logBytesHandedOff = end
         fileBytes = Int(lseek(fd, 0, SEEK_END))
@@ -86,7 +86,7 @@ public final class DurableStore: @unchecked Sendable {
         // be replayed once later records end exactly where it began.
         if fileBytes > end {
             guard DurableStore.writeZeros(fd, from: end, to: fileBytes), fdatasync(fd) == 0 else {
-                throw .io("cannot clear the torn tail of \(path)")
+                throw .storage("cannot clear the torn tail of \(path): \(String(cString: strerror(errno))) (errno \(errno))")
             }
         }
     }
@@ -148,31 +148,48 @@ public final class DurableStore: @unchecked Sendable {
         logBytesHandedOff = result.logBytes
     }
 
-    /// Writes a job and fdatasyncs (IO thread; one job at a time). Fatal on IO failure: a replica that
-    /// cannot persist must not send what depends on it.
-    public func perform(_ job: SyncJob) -> SyncResult {
-        let started = DurableStore.monotonicNanos()
-        if let snapshot = job.snapshot {
-            compact(snapshot)
-        } else {
-            if bytesWritten + job.bytes.count > fileBytes {
-                // Grow by whole extents of zeros; this one sync also commits the new size.
-                let grown = DurableStore.roundUp(bytesWritten + job.bytes.count)
-                precondition(DurableStore.writeZeros(fd, from: fileBytes, to: grown), "cannot extend \(path)")
-                fileBytes = grown
+    /// Writes a job and fdatasyncs (IO thread; one job at a time). An IO failure (ENOSPC, EIO, ...)
+    /// is thrown, never trapped on (issue 13): the host then stops the replica cleanly, since a replica
+    /// that cannot persist must not send what depends on it. After a failure the store is unusable
+    /// (`failed`); the next process recovers from the records before the failed write (a partial one
+    /// fails its checksum and is zeroed on open).
+    public func perform(_ job: SyncJob) throws(StoreFailure) -> SyncResult {
+        if let failed { throw failed }
+        do throws(StoreFailure) {
+            let started = DurableStore.monotonicNanos()
+            if let snapshot = job.snapshot {
+                try compact(snapshot)
+            } else {
+                if bytesWritten + job.bytes.count > fileBytes {
+                    // Grow by whole extents of zeros; this one sync also commits the new size.
+                    let grown = DurableStore.roundUp(bytesWritten + job.bytes.count)
+                    try DurableStore.check(DurableStore.writeZeros(fd, from: fileBytes, to: grown), "extend", path)
+                    fileBytes = grown
+                }
+                try DurableStore.check(DurableStore.pwriteAll(fd, job.bytes, at: bytesWritten), "write", path)
+                bytesWritten += job.bytes.count
+                try DurableStore.check(fdatasync(fd) == 0, "fdatasync", path)
             }
-            writeAll(fd, job.bytes, at: bytesWritten)
-            bytesWritten += job.bytes.count
-            precondition(fdatasync(fd) == 0, "fdatasync failed on \(path)")
+            return SyncResult(nanos: DurableStore.monotonicNanos() - started, logBytes: bytesWritten)
+        } catch {
+            failed = error
+            throw error
         }
-        return SyncResult(nanos: DurableStore.monotonicNanos() - started, logBytes: bytesWritten)
     }
+
+    /// The failure that made the store unusable, if any.
+    public private(set) var failed: StoreFailure?
 
     /// Takes, performs and records a job on the calling thread (tools and tests; the replica host runs
     /// `perform` on its IO thread instead).
-    public func sync() {
+    public func sync() throws(StoreFailure) {
         guard let job = takeSyncJob() else { return }
-        noteCompleted(perform(job))
+        noteCompleted(try perform(job))
+    }
+
+    /// Throws a `StoreFailure` carrying the current errno unless `ok`.
+    static func check(_ ok: Bool, _ operation: String, _ path: String) throws(StoreFailure) {
+        guard ok else { throw StoreFailure(operation: operation, path: path, errno: errno) }
     }
 
     static func monotonicNanos() -> Int64 {
@@ -183,14 +200,12 @@ public final class DurableStore: @unchecked Sendable {
 
     static func roundUp(_ n: Int) -> Int { (n + extentBytes - 1) / extentBytes * extentBytes }
 
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) {
-        precondition(DurableStore.pwriteAll(fd, bytes, at: offset), "write failed on \(path)")
-    }
-
     static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) -> Bool {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
+            if n < 0 && errno == EINTR { continue }
+            if n == 0 { errno = EIO }
             guard n > 0 else { return false }
             done += n
         }
@@ -208,7 +223,7 @@ public final class DurableStore: @unchecked Sendable {
         return true
     }
 
-    private func compact(_ values: [String: [UInt8]]) {
+    private func compact(_ values: [String: [UInt8]]) throws(StoreFailure) {
         var w = ByteWriter(capacity: 1 << 16)
         for key in values.keys.sorted() {
             var rec = ByteWriter()
@@ -220,13 +235,19 @@ public final class DurableStore: @unchecked Sendable {
         }
         let tmp = path + ".tmp"
         let tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        precondition(tfd >= 0, "cannot create \(tmp)")
-        writeAll(tfd, w.bytes, at: 0)
+        try DurableStore.check(tfd >= 0, "create", tmp)
+        // On failure the old log is untouched; the partial temporary file is removed.
+        var ok = DurableStore.pwriteAll(tfd, w.bytes, at: 0)
         let allocated = DurableStore.roundUp(w.bytes.count + 1)
-        precondition(DurableStore.writeZeros(tfd, from: w.bytes.count, to: allocated), "cannot extend \(tmp)")
-        precondition(fsync(tfd) == 0, "fsync failed on \(tmp)")
+        ok = ok && DurableStore.writeZeros(tfd, from: w.bytes.count, to: allocated)
+        ok = ok && fsync(tfd) == 0
+        let err = errno
         close(tfd)
-        precondition(rename(tmp, path) == 0, "rename failed on \(tmp)")
+        if !ok {
+            unlink(tmp)
+            throw StoreFailure(operation: "write", path: tmp, errno: err)
+        }
+        try DurableStore.check(rename(tmp, path) == 0, "rename", tmp)
         let dfd = open(directory, O_RDONLY)
         if dfd >= 0 {
             fsync(dfd)
@@ -234,8 +255,39 @@ public final class DurableStore: @unchecked Sendable {
         }
         close(fd)
         fd = open(path, O_RDWR, 0o600)
-        precondition(fd >= 0, "cannot reopen \(path)")
+        try DurableStore.check(fd >= 0, "reopen", path)
         bytesWritten = w.bytes.count
         fileBytes = allocated
+    }
+}
+
+/// A durable-store IO failure: what was being done, to which file, and the errno.
+public struct StoreFailure: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var path: String
+    public var errno: Int32
+    public var description: String {
+        "cannot \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+}
+
+/// Whole-file replacement that never leaves a partial file under the final name.
+enum AtomicFile {
+    /// Writes `bytes` to `path + ".tmp"`, fsyncs it, and renames it over `path`. On any failure the
+    /// temporary file is removed, `path` keeps its previous contents, and the errno is returned.
+    static func write(_ bytes: [UInt8], to path: String) -> Int32? {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { return errno }
+        var ok = DurableStore.pwriteAll(fd, bytes, at: 0)
+        ok = ok && fsync(fd) == 0
+        let err = errno
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            let e = ok ? errno : err
+            unlink(tmp)
+            return e
+        }
+        return nil
     }
 }

@@ -14,6 +14,10 @@ public enum LiveCheck {
         public var report: CheckReport
         public var text: String
         public var status: RunStatus
+        /// Incomplete evidence (torn or unreadable records, a replica that stopped on a storage
+        /// failure or lost observation writes): printed as WARNING lines; the verdicts are then only as
+        /// good as the logs (issue 13: a truncated log passed as AS EXPECTED without a word).
+        public var warnings: [String]
     }
 
     public static func logFiles(under dir: String) -> [String] {
@@ -29,11 +33,31 @@ public enum LiveCheck {
         let config = try ClusterConfig.load(path: dir + "/cluster.json")
         var records: [ObservationRecord] = []
         var bad = 0
+        var warnings: [String] = []
         let files = logFiles(under: dir)
         for f in files {
             let (r, b) = ObservationLogReader.read(path: f)
             records += r
             bad += b
+            if b > 0 {
+                warnings.append("\(f): \(b) unreadable record\(b == 1 ? "" : "s") (a torn last record after kill -9, or a damaged log): "
+                    + "observations after the last good record are missing")
+            }
+        }
+        var shellRejected: [String: Int] = [:]
+        var haveStats = false
+        for i in 0..<config.n {
+            let path = "\(dir)/data/r\(i)/stats.json"
+            guard let data = FileManager.default.contents(atPath: path),
+                  let s = try? JSONDecoder().decode(ShellStats.self, from: data) else { continue }
+            haveStats = true
+            for (k, v) in s.rejected { shellRejected[k, default: 0] += v }
+            if let why = s.storageFailure {
+                warnings.append("r\(i) stopped on a storage failure: \(why) (its log ends there; restart it once space is freed)")
+            }
+            if s.observationWriteFailures > 0 {
+                warnings.append("r\(i) failed to write \(s.observationWriteFailures) batch\(s.observationWriteFailures == 1 ? "" : "es") of observations: its audit trail is incomplete")
+            }
         }
         records.sort { ($0.time, $0.source, $0.eventIndex) < ($1.time, $1.source, $1.eventIndex) }
         let t0 = records.first?.time ?? 0
@@ -56,7 +80,7 @@ public enum LiveCheck {
 
         var out: [String] = []
         out.append("live run  \(dir)  (\(config.protocolName), n=\(config.n), f=\(config.f), \(files.count) logs, \(records.count) observations\(bad > 0 ? ", \(bad) unreadable records" : ""))")
-        out.append("outcome   \(status.label.uppercased())  safety: \(report.safety.rawValue) (expected holds), liveness: \(report.liveness.rawValue) (expected holds)")
+        out.append("outcome   \(status.label.uppercased())\(warnings.isEmpty ? "" : " WITH \(warnings.count) WARNING\(warnings.count == 1 ? "" : "S") (see below)")  safety: \(report.safety.rawValue) (expected holds), liveness: \(report.liveness.rawValue) (expected holds)")
         for kind in ViolationKind.allCases {
             let v = report.violations.first { $0.kind == kind }
             var line = "  \(v == nil ? "ok  " : "FAIL") \(kind.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0))"
@@ -72,13 +96,17 @@ public enum LiveCheck {
             out.append("latency   p50 \(formatNanos(p(0.5)))  p90 \(formatNanos(p(0.9)))  p99 \(formatNanos(p(0.99)))  max \(formatNanos(s.last!))  (wall time)")
         }
         out.append("views     highest view \(highestView)")
-        if !rejected.isEmpty {
-            out.append("rejected  " + rejected.keys.sorted().map { "\($0) \(rejected[$0]!)" }.joined(separator: ", "))
+        // Replicas log at most one rejection per reason per second; stats.json has the exact counts.
+        let rejectedCounts = haveStats ? shellRejected : rejected
+        if !rejectedCounts.isEmpty {
+            out.append("rejected  " + rejectedCounts.keys.sorted().map { "\($0) \(rejectedCounts[$0]!)" }.joined(separator: ", ")
+                + (haveStats ? " (replicas' stats.json)" : ""))
         }
+        for w in warnings { out.append("WARNING   \(w)") }
         if !report.diagnosis.isEmpty {
             out.append("diagnosis (liveness):")
             for d in report.diagnosis { out.append("  \(d.summary)") }
         }
-        return Result(report: report, text: out.joined(separator: "\n"), status: status)
+        return Result(report: report, text: out.joined(separator: "\n"), status: status, warnings: warnings)
     }
 }

@@ -44,6 +44,8 @@ public final class LoadGenerator: @unchecked Sendable {
     private var wake: Scheduled<Void>?
     private var wakeAt = Int64.max
     private var channels: [Channel?]
+    /// Connections waiting for their replica's challenge (not yet in `channels`).
+    private var connecting: [Channel?]
     private var pending: [[ByteBuffer]]
     private var actions: [ReplicaAction] = []
     private var issueTime: [Int64]
@@ -54,9 +56,13 @@ public final class LoadGenerator: @unchecked Sendable {
     private var completedInWindow = 0
     private var draining = false
     private var touched: Set<Int> = []
+    /// Ed25519 keys of clients `first..<first+count`, which prove the range to each replica (`ClientAuth`).
+    private let handshakeKeys: [Ed25519KeyPair]
 
-    public init(config: ClusterConfig, keyring: Keyring, first: Int, count: Int, workload: WorkloadSpec, seed: UInt64,
-                logPath: String, group: EventLoopGroup) throws(LiveError) {
+    public init(config: ClusterConfig, keyring: Keyring, handshakeKeys: [Ed25519KeyPair], first: Int, count: Int,
+                workload: WorkloadSpec, seed: UInt64, logPath: String, group: EventLoopGroup) throws(LiveError) {
+        guard handshakeKeys.count == count else { throw .config("one handshake key per client: \(handshakeKeys.count) for \(count) clients") }
+        self.handshakeKeys = handshakeKeys
         self.config = config
         self.group = group
         loop = group.next()
@@ -69,6 +75,7 @@ public final class LoadGenerator: @unchecked Sendable {
                    verifier: keyring.verifier, rng: DeterministicRNG(seed: seed, stream: "live-client/\(c)"))
         }
         channels = Array(repeating: nil, count: config.n)
+        connecting = Array(repeating: nil, count: config.n)
         pending = Array(repeating: [], count: config.n)
         issueTime = Array(repeating: 0, count: count)
         deadlines = DeadlineQueue(keys: count * 4)
@@ -97,6 +104,10 @@ public final class LoadGenerator: @unchecked Sendable {
         let elapsed = Double(ReplicaHost.wallNanos() - started) / 1e9
         return try loop.submit { [self] in
             log.flush()
+            if let failure = log.failure {
+                // Never silently: the client's observations are what `bftsim check` audits.
+                FileHandle.standardError.write(Data("warning: \(log.failedWrites) observation writes failed: \(failure)\n".utf8))
+            }
             for ch in channels { ch?.close(promise: nil) }
             let h = histogram
             let lat: [String: Int64] = completed == 0 ? [:] : [
@@ -185,7 +196,8 @@ public final class LoadGenerator: @unchecked Sendable {
         touched.removeAll(keepingCapacity: true)
     }
 
-    func onReply(_ bytes: [UInt8], from r: Int) {
+    func onReply(_ bytes: [UInt8], from r: Int, channel: Channel) {
+        guard channels[r] === channel else { return onChallenge(bytes, from: r, channel: channel) }
         // REPLY layout: tag, view u64, client u32, ...
         guard bytes.count >= 13, bytes[0] == ClientWireTag.reply else { return }
         let c = Int(bytes[9]) << 24 | Int(bytes[10]) << 16 | Int(bytes[11]) << 8 | Int(bytes[12])
@@ -194,6 +206,23 @@ public final class LoadGenerator: @unchecked Sendable {
     }
 
     func onReadComplete() { flush() }
+
+    /// A replica's challenge on a fresh connection: answers with one signature per client of the range
+    /// (`ClientAuth`), then sends what waited and starts using the connection. Anything else before
+    /// the challenge is not from a replica that follows the protocol, and closes the connection.
+    private func onChallenge(_ bytes: [UInt8], from r: Int, channel ch: Channel) {
+        guard connecting[r] === ch, let (replica, nonce) = ClientAuth.parseChallenge(bytes), replica == r else {
+            ch.close(promise: nil)
+            return
+        }
+        let signed = ClientAuth.signedBytes(nonce: nonce, replica: r, first: first, count: count)
+        ch.write(Wire.frame(ClientAuth.proof(handshakeKeys.map { $0.sign(signed) }), allocator: ch.allocator), promise: nil)
+        for b in pending[r] { ch.write(b, promise: nil) }
+        pending[r].removeAll()
+        ch.flush()
+        connecting[r] = nil
+        channels[r] = ch
+    }
 
     private func connect(_ r: Int, backoffMs: Int64 = 100) {
         let entry = config.replicas[r]
@@ -211,11 +240,9 @@ public final class LoadGenerator: @unchecked Sendable {
             .whenComplete { [self] result in
                 switch result {
                 case .success(let ch):
-                    ch.write(hello, promise: nil)
-                    for b in pending[r] { ch.write(b, promise: nil) }
-                    pending[r].removeAll()
-                    ch.flush()
-                    channels[r] = ch
+                    // Requests wait in `pending[r]` until the replica's challenge is answered.
+                    connecting[r] = ch
+                    ch.writeAndFlush(hello, promise: nil)
                 case .failure:
                     loop.scheduleTask(in: .milliseconds(backoffMs)) { [self] in connect(r, backoffMs: min(backoffMs * 2, 2000)) }
                 }
@@ -223,8 +250,12 @@ public final class LoadGenerator: @unchecked Sendable {
     }
 
     func onDisconnect(_ r: Int, channel: Channel) {
-        guard channels[r] === channel else { return }
-        channels[r] = nil
+        if connecting[r] === channel {
+            connecting[r] = nil
+        } else {
+            guard channels[r] === channel else { return }
+            channels[r] = nil
+        }
         loop.scheduleTask(in: .milliseconds(100)) { [self] in connect(r) }
     }
 }
@@ -238,7 +269,7 @@ final class ReplyHandler: ChannelInboundHandler {
         self.replica = replica
     }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        generator.onReply(unwrapInboundIn(data), from: replica)
+        generator.onReply(unwrapInboundIn(data), from: replica, channel: context.channel)
     }
     func channelReadComplete(context: ChannelHandlerContext) { generator.onReadComplete() }
     func channelInactive(context: ChannelHandlerContext) { generator.onDisconnect(replica, channel: context.channel) }
@@ -251,13 +282,15 @@ public enum LoadProcess {
                            rate: Double?, out: String?, logPath: String) throws -> LoadReport {
         let config = try ClusterConfig.load(path: configPath)
         let count = clients * outstanding
-        let keyring = try KeyFiles.clientKeyring(config: config, configPath: configPath, range: firstClient..<(firstClient + count))
+        let range = firstClient..<(firstClient + count)
+        let keyring = try KeyFiles.clientKeyring(config: config, configPath: configPath, range: range)
+        let handshakeKeys = try KeyFiles.clientHandshakeKeys(config: config, configPath: configPath, range: range)
         let mode: WorkloadSpec.Mode = rate.map { .open(rate: $0) } ?? .closed(thinkTime: 0)
         let workload = WorkloadSpec(clients: count, mode: mode, requestsPerClient: nil,
                                     retryTimeout: config.clientRetryTimeout, retryTimeoutMax: 8 * nanosPerSecond)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let gen = try LoadGenerator(config: config, keyring: keyring, first: firstClient, count: count, workload: workload,
+        let gen = try LoadGenerator(config: config, keyring: keyring, handshakeKeys: handshakeKeys, first: firstClient, count: count, workload: workload,
                                     seed: UInt64(truncatingIfNeeded: ReplicaHost.wallNanos()), logPath: logPath, group: group)
         var report = try gen.run(duration: duration)
         report.clients = clients

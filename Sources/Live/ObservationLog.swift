@@ -21,9 +21,12 @@ public final class ObservationLog {
     private var index: UInt64 = 0
     public static let bufferMax = 1 << 16
 
+    private let path: String
+
     public init(path: String) throws(LiveError) {
+        self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        guard fd >= 0 else { throw .io("cannot open \(path)") }
+        guard fd >= 0 else { throw .storage("cannot open \(path): \(String(cString: strerror(errno))) (errno \(errno))") }
         if lseek(fd, 0, SEEK_END) == 0 { buffer.raw(ObservationLog.magic) }
     }
 
@@ -41,15 +44,32 @@ public final class ObservationLog {
         if buffer.count >= ObservationLog.bufferMax { flush() }
     }
 
+    /// Records lost to failed writes, and what failed first (nil while every write succeeded).
+    public private(set) var failedWrites = 0
+    public private(set) var failure: String?
+
+    /// Writes the buffer out (no fsync). A failed write is never dropped silently (issue 13: the audit
+    /// trail stopped early while the replica ran on): it is counted in `failedWrites`, `failure` names
+    /// the errno, and the replica host stops on it. Interrupted writes are retried.
     public func flush() {
         guard buffer.count > 0 else { return }
+        var err: Int32 = 0
         buffer.bytes.withUnsafeBytes { all in
             var off = 0
             while off < all.count {
-                let n = Foundation.write(fd, all.baseAddress! + off, all.count - off)
-                if n <= 0 { break }
+                let p = all.baseAddress! + off, k = all.count - off
+                let n = Foundation.write(fd, p, k)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    err = n == 0 ? EIO : errno
+                    break
+                }
                 off += n
             }
+        }
+        if err != 0 {
+            failedWrites += 1
+            if failure == nil { failure = "cannot write \(path): \(String(cString: strerror(err))) (errno \(err))" }
         }
         buffer.reset()
     }

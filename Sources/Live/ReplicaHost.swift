@@ -14,11 +14,30 @@ public struct ShellStats: Codable, Sendable {
     public var badHandshakes = 0
     public var unknownSenders = 0
     public var replays = 0
+    /// Connections closed for passing the strike limit (once per connection; issue 13).
     public var disconnectedForGarbage = 0
+    /// Bans issued (an address passed the strike limit on a connection or in failed handshakes).
+    public var bans = 0
+    /// Connections refused because their address was banned, or over a connection limit.
+    public var refusedBanned = 0
+    public var refusedOverLimit = 0
+    /// Connections closed for not completing their handshake in time, for a frame that stalled, or
+    /// for partial frames over the process's `FrameBudget`.
+    public var handshakeTimeouts = 0
+    public var stalledFrames = 0
+    public var overBudgetFrames = 0
+    /// Frames dropped because their connection's frame budget (token bucket) was empty.
+    public var rateLimited = 0
+    /// Client connections that proved (or failed to prove) their claimed client range.
+    public var clientAuthenticated = 0
+    public var clientAuthFailures = 0
     public var sendsDroppedUnconnected = 0
     public var linkFaultDrops = 0
     public var linkFaults: [String] = []
+    /// Rejected frames by reason (exact counts; the observation log holds at most one sample per reason
+    /// per second, issue 13).
     public var rejected: [String: Int] = [:]
+    public var rejectionsLogged = 0
     public var committed = 0
     public var lastCommittedSequence: UInt64 = 0
     public var executed = 0
@@ -28,21 +47,125 @@ public struct ShellStats: Codable, Sendable {
     public var syncMeanMicros = 0
     public var syncMaxMicros = 0
     public var recovered = false
+    /// Observation-log writes that failed (the replica stops on the first; see `storageFailure`).
+    public var observationWriteFailures = 0
+    /// Why the replica stopped on a storage failure (durable store or observation log), if it did.
+    public var storageFailure: String?
+
+    public init() {}
+}
+
+/// Limits of the live shell's inbound side (issue 13): strikes and bans, connection counts, timeouts
+/// and per-connection frame budgets. Every one names a maximum (STYLE.md: everything bounded).
+enum InboundLimits {
+    /// Strike points a connection may hold. Each frame rejected for an authentication or format failure
+    /// adds one; the level leaks `strikeLeakPerSecond`, so a rare honest rejection never adds up.
+    static let strikesMax = 32.0
+    static let strikeLeakPerSecond = 1.0
+    /// How long an address that passed the strike limit is refused.
+    static let banNs: Int64 = 15 * nanosPerSecond
+    static let bansMax = 4096
+    static let connectionsPerAddressMax = 64
+    static let connectionsMax = 512
+    /// A connection must complete its handshake (and client proof) within this long.
+    static let handshakeTimeoutNs: Int64 = 5 * nanosPerSecond
+    /// A frame must arrive completely within this long of its first byte.
+    static let frameStallNs: Int64 = 10 * nanosPerSecond
+    /// Largest frame before the handshake (a handshake is 14 bytes), on admin and client connections.
+    static let handshakeFrameMax = 64
+    static let adminFrameMax = 64 << 10
+    static let clientFrameMax = 1 << 20
+    /// Frames per second a replica connection may hand the state machine, and the burst. Each frame
+    /// costs at least one signature verification; an honest peer sends a few hundred to ~1,500 a second
+    /// at this machine's peak throughputs, so the budget is several times that.
+    static let replicaFramesPerSecond = 5_000.0
+    static let replicaFramesBurst = 10_000.0
+    /// The same per claimed client id of a client connection (at least `clientFramesMin`).
+    static let clientFramesPerSecondPerClient = 1_000.0
+    static let clientFramesMin = 20_000.0
+
+    /// Authentication and format failures, which an honest peer never produces. Protocol-level
+    /// rejections (stale, wrong-view, outside-window, conflicting) happen to honest peers under load
+    /// and in view changes, so they never strike. (`bad-signature` can reach an honest replica's
+    /// connection in MAC mode, from a request a faulty client authenticated for some replicas only;
+    /// the leak keeps that from adding up.)
+    static func strikes(_ reason: RejectReason) -> Bool {
+        switch reason {
+        case .malformed, .badSignature, .forgedSender, .unknownSender, .invalidCertificate, .digestMismatch: return true
+        case .wrongView, .outsideWindow, .conflicting, .stale: return false
+        }
+    }
+}
+
+/// A leaky bucket of strike points.
+struct StrikeBucket {
+    var level = 0.0
+    var at: Int64 = 0
+    /// Adds one strike at `now`; true when the level passed `InboundLimits.strikesMax`.
+    mutating func add(now: Int64) -> Bool {
+        level = max(0, level - Double(now - at) / 1e9 * InboundLimits.strikeLeakPerSecond) + 1
+        at = now
+        return level > InboundLimits.strikesMax
+    }
+}
+
+/// A token bucket of frames.
+struct FrameTokens {
+    var rate: Double
+    var burst: Double
+    var tokens: Double
+    var at: Int64
+    init(rate: Double, burst: Double, now: Int64) {
+        self.rate = rate
+        self.burst = burst
+        tokens = burst
+        at = now
+    }
+    mutating func take(now: Int64) -> Bool {
+        tokens = min(burst, tokens + Double(now - at) / 1e9 * rate)
+        at = now
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
 }
 
 /// One inbound connection as the shell sees it: who it claims to be and how badly it behaved.
 final class InboundPeer {
     var handshake: Handshake?
-    var strikes = 0
+    /// A client connection's challenge, until its proof arrives (`ClientAuth`).
+    var nonce: [UInt8]?
+    /// A `.clients` handshake whose proof verified: only then are replies routed to it.
+    var authenticated = false
+    var strikes = StrikeBucket()
+    var tokens: FrameTokens?
     var recentHashes: [Int: Int64] = [:]
     var recentOrder: [Int] = []
     let channel: Channel
-    init(channel: Channel) { self.channel = channel }
+    let reader: FrameReader
+    /// Remote IP address ("?" when unknown): the unit of connection limits and bans.
+    let address: String
+    /// Monotonic time of accept.
+    let acceptedAt: Int64
+    /// Counted in the host's connection tables (admitted past the limits and bans).
+    var admitted = false
+    var closed = false
+    init(channel: Channel, reader: FrameReader) {
+        self.channel = channel
+        self.reader = reader
+        address = channel.remoteAddress?.ipAddress ?? "?"
+        acceptedAt = FrameReader.monotonicNanos()
+    }
 
     static let replayWindow = 1024
     static let replayWindowNs: Int64 = 2 * nanosPerSecond
-    /// Malformed, badly signed or unknown-sender frames tolerated before disconnecting.
-    static let strikesMax = 32
+
+    /// Still owes its handshake or its client proof.
+    var handshaking: Bool {
+        guard let h = handshake else { return true }
+        if case .clients = h { return !authenticated }
+        return false
+    }
 
     /// True when these exact bytes arrived on this connection within the replay window.
     func isReplay(_ bytes: [UInt8], now: Int64) -> Bool {
@@ -122,6 +245,31 @@ public final class ReplicaHost: @unchecked Sendable {
     private var rng = SystemRandomNumberGenerator()
     private let startWall: Int64
 
+    // Inbound connections (issue 13): limits, bans, budgets.
+    private let frameBudget = FrameBudget()
+    private var inbound: [InboundPeer] = []
+    private var connectionsByAddress: [String: Int] = [:]
+    /// Banned addresses and when their ban ends (monotonic ns).
+    private var bans: [String: Int64] = [:]
+    /// Strikes per address for what closes a connection before it could earn connection strikes:
+    /// failed or timed-out handshakes, partial frames over the budget, stalled frames. Past the strike
+    /// limit the address is banned (a peer reconnecting to hold half frames again is shut out).
+    private var addressStrikes: [String: StrikeBucket] = [:]
+    private let clientPublicKeys: [[UInt8]]
+    private var serverChannel: Channel?
+    /// Rejections written to the observation log in the current second, by `RejectReason` index.
+    private var rejectionsLoggedThisSecond = [Int](repeating: 0, count: RejectReason.allCases.count)
+    static let rejectionSamplesPerSecond = 1
+
+    // Storage failure (issue 13): the replica stops instead of trapping or running on without its log.
+    /// Set once a durable-store or observation-log write failed: nothing more is handled or sent.
+    public private(set) var stopped = false
+    /// Called (on the loop) after a storage failure has stopped the replica and stats are written;
+    /// the process exits with `ReplicaHost.storageFailureExitCode`. Tests leave it nil.
+    public var onStorageFailure: (@Sendable (String) -> Void)?
+    /// Exit status of a replica stopped by a storage failure (sysexits' EX_IOERR).
+    public static let storageFailureExitCode: Int32 = 74
+
     public init(id: ReplicaID, config: ClusterConfig, machine: any StateMachine, dataDir: String, loop: EventLoop) throws(LiveError) {
         self.id = id
         self.config = config
@@ -130,6 +278,7 @@ public final class ReplicaHost: @unchecked Sendable {
         self.dataDir = dataDir
         store = try DurableStore(directory: dataDir)
         log = try ObservationLog(path: dataDir + "/" + ObservationLog.fileName)
+        clientPublicKeys = config.clientKeys.map { [UInt8](hex: $0) ?? [] }
         startWall = ReplicaHost.wallNanos()
         io = NIOThreadPool(numberOfThreads: 1)
         io.start()
@@ -151,12 +300,14 @@ public final class ReplicaHost: @unchecked Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(InboundHandler(host: self, peer: InboundPeer(channel: channel)))
+                    let reader = FrameReader(budget: frameBudget, frameMax: InboundLimits.handshakeFrameMax)
+                    try channel.pipeline.syncOperations.addHandler(reader)
+                    try channel.pipeline.syncOperations.addHandler(InboundHandler(host: self, peer: InboundPeer(channel: channel, reader: reader)))
                 }
             }
-        _ = try server.bind(host: entry.host, port: entry.port).wait()
+        let listener = try server.bind(host: entry.host, port: entry.port).wait()
         try loop.submit { [self] in
+            serverChannel = listener
             links = (0..<config.n).map { j in j == id ? nil : OutboundLink(host: self, peer: j, group: group) }
             for l in links { l?.connect() }
             let durable = store.recovered
@@ -176,33 +327,77 @@ public final class ReplicaHost: @unchecked Sendable {
 
     private func scheduleHousekeeping() {
         loop.scheduleRepeatedTask(initialDelay: .milliseconds(200), delay: .milliseconds(200)) { [self] _ in
-            log.flush()
+            flushLog()
         }
         loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in
+            guard !stopped else { return }
+            for i in rejectionsLoggedThisSecond.indices { rejectionsLoggedThisSecond[i] = 0 }
+            sweepConnections()
             writeStats()
         }
     }
 
-    func writeStats() {
+    /// Writes `stats.json` atomically: a temporary file written and fsynced in full, then renamed over
+    /// the old one. A failed write (a full disk) leaves the previous file in place, never an empty one.
+    @discardableResult
+    func writeStats() -> Bool {
         stats.syncs = store.syncs
         stats.syncMeanMicros = store.syncs == 0 ? 0 : Int(store.syncNanos / Int64(store.syncs) / 1000)
         stats.syncMaxMicros = Int(store.syncNanosMax / 1000)
+        stats.observationWriteFailures = log.failedWrites
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        guard let data = try? enc.encode(stats) else { return }
-        try? data.write(to: URL(fileURLWithPath: dataDir + "/stats.json.tmp"))
-        rename(dataDir + "/stats.json.tmp", dataDir + "/stats.json")
+        guard let data = try? enc.encode(stats) else { return false }
+        return AtomicFile.write([UInt8](data), to: dataDir + "/stats.json") == nil
     }
 
     /// Flushes the observation log and stats (SIGTERM, orderly shutdown).
     public func shutdown() {
-        log.flush()
+        flushLog()
         writeStats()
+    }
+
+    /// Writes the observation log's buffer out; a failed write stops the replica (an audit trail that
+    /// silently ends while the replica runs on was issue 13's defect). False once stopped.
+    @discardableResult
+    private func flushLog() -> Bool {
+        guard !stopped else { return false }
+        log.flush()
+        if let failure = log.failure {
+            storageFailed("observation log: \(failure)")
+            return false
+        }
+        return true
+    }
+
+    /// Stops the replica after a durable-store or observation-log failure: nothing it holds is sent
+    /// (held sends wait on persists that never completed, so nothing depending on unpersisted state
+    /// leaves), every connection and the listener close, the reason goes to stderr and `stats.json`,
+    /// and `onStorageFailure` ends the process. A restart once space is freed recovers from what was
+    /// durable and catches up like any restarted replica.
+    func storageFailed(_ message: String) {
+        guard !stopped else { return }
+        stopped = true
+        stats.storageFailure = message
+        stats.observationWriteFailures = log.failedWrites
+        let line = "replica \(id): stopping on a storage failure in \(dataDir): \(message); nothing unpersisted was sent. "
+            + "Free space and restart it (it recovers from its durable log). Exit status \(ReplicaHost.storageFailureExitCode).\n"
+        FileHandle.standardError.write(Data(line.utf8))
+        for t in timers.values { t.0.cancel() }
+        timers.removeAll()
+        serverChannel?.close(promise: nil)
+        for p in inbound { p.channel.close(promise: nil) }
+        for l in links { l?.stop() }
+        if !writeStats() {
+            FileHandle.standardError.write(Data("replica \(id): stats.json could not be written either (kept the previous one)\n".utf8))
+        }
+        onStorageFailure?(message)
     }
 
     // MARK: Inputs
 
     func deliver(_ input: ReplicaInput, from peer: InboundPeer?) {
+        guard !stopped else { return }
         actions.removeAll(keepingCapacity: true)
         machine.handle(input, into: &actions)
         let now = ReplicaHost.wallNanos()
@@ -218,6 +413,17 @@ public final class ReplicaHost: @unchecked Sendable {
             case .observe(let o) where o.isPromise:
                 held.append((.observe(now, o), 0))
                 account(o, peer: peer)
+            case .observe(.rejected(let reason, let from)):
+                // Aggregated (issue 13: one record per rejected frame grew an attacked replica's log to
+                // 259 MB): exact counts per reason in stats.json, at most one sample per reason per second
+                // in the log.
+                let k = RejectReason.allCases.firstIndex(of: reason)!
+                if rejectionsLoggedThisSecond[k] < ReplicaHost.rejectionSamplesPerSecond {
+                    rejectionsLoggedThisSecond[k] += 1
+                    stats.rejectionsLogged += 1
+                    log.append(time: now, source: .replica(id), .rejected(reason: reason, from: from))
+                }
+                account(.rejected(reason: reason, from: from), peer: peer)
             case .observe(let o):
                 log.append(time: now, source: .replica(id), o)
                 account(o, peer: peer)
@@ -232,17 +438,9 @@ public final class ReplicaHost: @unchecked Sendable {
         switch o {
         case .rejected(let reason, _):
             stats.rejected[reason.rawValue, default: 0] += 1
-            switch reason {
-            case .malformed, .badSignature, .unknownSender:
-                if let peer {
-                    peer.strikes += 1
-                    if peer.strikes > InboundPeer.strikesMax {
-                        stats.disconnectedForGarbage += 1
-                        peer.channel.close(promise: nil)
-                    }
-                }
-            default: break
-            }
+            // Every authentication or format failure strikes (issue 13: `forged-sender` did not, and
+            // one connection streamed 3 M such frames).
+            if let peer, InboundLimits.strikes(reason) { strike(peer) }
         case .committed(let seq, _, _, _):
             stats.committed += 1
             stats.lastCommittedSequence = max(stats.lastCommittedSequence, seq)
@@ -273,20 +471,21 @@ public final class ReplicaHost: @unchecked Sendable {
     /// must never be ahead of the observations describing it, or a kill -9 would leave executions the
     /// recovered replica skips but no log shows (the total-order checker would see a gap).
     func flushOutput() {
-        log.flush()
+        guard flushLog() else { return }
         releaseDurableSends()
         guard !syncInFlight, let job = store.takeSyncJob() else { return }
         syncInFlight = true
         let store = self.store
-        io.runIfActive(eventLoop: loop) { store.perform(job) }.whenComplete { [self] result in
+        io.runIfActive(eventLoop: loop) { try store.perform(job) }.whenComplete { [self] result in
             syncInFlight = false
             switch result {
             case .success(let done):
                 store.noteCompleted(done)
                 durableUpTo = job.upTo
             case .failure(let error):
-                // Only a stopped pool fails a job; a replica that cannot persist must not send.
-                preconditionFailure("durable store job failed: \(error)")
+                // A replica that cannot persist must not send what depends on it (issue 13: it trapped).
+                storageFailed("durable store: \(error)")
+                return
             }
             flushOutput()
         }
@@ -341,7 +540,7 @@ public final class ReplicaHost: @unchecked Sendable {
             heldHead = 0
         }
         for ch in touchedChannels { ch.flush() }
-        if observed { log.flush() }
+        if observed { flushLog() }
     }
 
     private func sendToReplica(_ j: Int, _ buf: ByteBuffer, _ write: (ByteBuffer, Channel) -> Void) {
@@ -367,31 +566,36 @@ public final class ReplicaHost: @unchecked Sendable {
 
     // MARK: Connection events (called by handlers on the loop)
 
-    func onFrame(_ bytes: [UInt8], peer: InboundPeer) {
-        stats.framesIn += 1
-        guard let hs = peer.handshake else {
-            guard let hs = Handshake(bytes: bytes) else {
-                stats.badHandshakes += 1
-                peer.channel.close(promise: nil)
-                return
-            }
-            switch hs {
-            case .replica(let r) where r >= 0 && r < config.n && r != id:
-                break
-            case .clients(let first, let count) where first >= 0 && count > 0 && first + count <= config.clientKeys.count:
-                clientRoutes.append((first..<(first + count), peer.channel))
-            case .admin where ReplicaHost.isLoopback(peer.channel.remoteAddress):
-                break
-            default:
-                stats.unknownSenders += 1
-                peer.channel.close(promise: nil)
-                return
-            }
-            peer.handshake = hs
+    /// Admits a new connection unless its address is banned or a connection limit is reached.
+    func onActive(peer: InboundPeer) {
+        let now = FrameReader.monotonicNanos()
+        if stopped {
+            peer.channel.close(promise: nil)
             return
         }
+        if let until = bans[peer.address], until > now {
+            stats.refusedBanned += 1
+            close(peer)
+            return
+        }
+        guard inbound.count < InboundLimits.connectionsMax,
+              connectionsByAddress[peer.address, default: 0] < InboundLimits.connectionsPerAddressMax else {
+            stats.refusedOverLimit += 1
+            close(peer)
+            return
+        }
+        peer.admitted = true
+        inbound.append(peer)
+        connectionsByAddress[peer.address, default: 0] += 1
+    }
+
+    func onFrame(_ bytes: [UInt8], peer: InboundPeer) {
+        stats.framesIn += 1
+        guard !peer.closed, !stopped else { return }
+        guard let hs = peer.handshake else { return onHandshake(bytes, peer: peer) }
         switch hs {
         case .replica(let r):
+            guard takeToken(peer) else { return }
             if let fault = linkFaults[r], fault.drop || (fault.loss > 0 && Double.random(in: 0..<1, using: &rng) < fault.loss) {
                 stats.linkFaultDrops += 1
                 return
@@ -404,6 +608,8 @@ public final class ReplicaHost: @unchecked Sendable {
         case .admin:
             onAdmin(bytes)
         case .clients(let first, let count):
+            guard peer.authenticated else { return onClientProof(bytes, peer: peer, first: first, count: count) }
+            guard takeToken(peer) else { return }
             // Route by the request's client field (tag, then u32 client); the signature inside is
             // what the protocol checks. Ids outside the handshake's range are not this peer's.
             var c = first
@@ -411,13 +617,123 @@ public final class ReplicaHost: @unchecked Sendable {
                 c = Int(bytes[1]) << 24 | Int(bytes[2]) << 16 | Int(bytes[3]) << 8 | Int(bytes[4])
                 guard c >= first && c < first + count else {
                     stats.unknownSenders += 1
-                    peer.strikes += 1
-                    if peer.strikes > InboundPeer.strikesMax { peer.channel.close(promise: nil) }
+                    strike(peer)
                     return
                 }
             }
             deliver(.message(from: .client(c), bytes: bytes), from: peer)
         }
+    }
+
+    /// The first frame: who is calling. A replica is taken at its word (its messages are signed); a
+    /// client range must prove itself first (`ClientAuth`); admin is loopback-only.
+    private func onHandshake(_ bytes: [UInt8], peer: InboundPeer) {
+        let now = FrameReader.monotonicNanos()
+        guard let hs = Handshake(bytes: bytes) else {
+            stats.badHandshakes += 1
+            return failHandshake(peer)
+        }
+        switch hs {
+        case .replica(let r) where r >= 0 && r < config.n && r != id:
+            peer.reader.frameMax = Wire.frameMax
+            peer.tokens = FrameTokens(rate: InboundLimits.replicaFramesPerSecond, burst: InboundLimits.replicaFramesBurst, now: now)
+        case .clients(let first, let count) where first >= 0 && count > 0 && first + count <= config.clientKeys.count:
+            var nonce = [UInt8](repeating: 0, count: ClientAuth.nonceBytes)
+            for i in nonce.indices { nonce[i] = UInt8.random(in: 0...255, using: &rng) }
+            peer.nonce = nonce
+            peer.reader.frameMax = ClientAuth.proofMax(clients: count)
+            let rate = max(InboundLimits.clientFramesMin, InboundLimits.clientFramesPerSecondPerClient * Double(count))
+            peer.tokens = FrameTokens(rate: rate, burst: 2 * rate, now: now)
+            peer.channel.writeAndFlush(Wire.frame(ClientAuth.challenge(replica: id, nonce: nonce), allocator: peer.channel.allocator), promise: nil)
+        case .admin where ReplicaHost.isLoopback(peer.channel.remoteAddress):
+            peer.reader.frameMax = InboundLimits.adminFrameMax
+        default:
+            stats.unknownSenders += 1
+            return failHandshake(peer)
+        }
+        peer.handshake = hs
+    }
+
+    /// A client connection's second frame: one signature per claimed client over the challenge
+    /// (`ClientAuth.signedBytes`). Verification stops at the first bad signature, so a peer without
+    /// the keys costs one verification.
+    private func onClientProof(_ bytes: [UInt8], peer: InboundPeer, first: Int, count: Int) {
+        guard let nonce = peer.nonce, let signatures = ClientAuth.parseProof(bytes, count: count) else {
+            stats.clientAuthFailures += 1
+            return failHandshake(peer)
+        }
+        let signed = ClientAuth.signedBytes(nonce: nonce, replica: id, first: first, count: count)
+        for (i, sig) in signatures.enumerated() {
+            guard Ed25519KeyPair.verify(sig, message: signed, publicKey: clientPublicKeys[first + i]) else {
+                stats.clientAuthFailures += 1
+                return failHandshake(peer)
+            }
+        }
+        peer.authenticated = true
+        peer.nonce = nil
+        peer.reader.frameMax = InboundLimits.clientFrameMax
+        stats.clientAuthenticated += 1
+        clientRoutes.append((first..<(first + count), peer.channel))
+    }
+
+    private func takeToken(_ peer: InboundPeer) -> Bool {
+        guard peer.tokens?.take(now: FrameReader.monotonicNanos()) ?? true else {
+            stats.rateLimited += 1
+            return false
+        }
+        return true
+    }
+
+    /// One strike against a connection; past the limit it is closed (counted once) and its address
+    /// banned for `InboundLimits.banNs`.
+    func strike(_ peer: InboundPeer) {
+        guard !peer.closed, peer.strikes.add(now: FrameReader.monotonicNanos()) else { return }
+        stats.disconnectedForGarbage += 1
+        ban(peer.address)
+        close(peer)
+    }
+
+    /// Closes a connection whose handshake failed (or that broke a limit); an address that keeps
+    /// failing is banned.
+    private func failHandshake(_ peer: InboundPeer) {
+        let now = FrameReader.monotonicNanos()
+        if addressStrikes.count >= InboundLimits.bansMax { addressStrikes = addressStrikes.filter { now - $0.value.at < nanosPerSecond } }
+        if addressStrikes[peer.address, default: StrikeBucket()].add(now: now) {
+            addressStrikes[peer.address] = nil
+            ban(peer.address)
+        }
+        close(peer)
+    }
+
+    private func ban(_ address: String) {
+        let now = FrameReader.monotonicNanos()
+        if bans.count >= InboundLimits.bansMax { bans = bans.filter { $0.value > now } }
+        guard bans.count < InboundLimits.bansMax else { return }
+        bans[address] = now + InboundLimits.banNs
+        stats.bans += 1
+    }
+
+    private func close(_ peer: InboundPeer) {
+        guard !peer.closed else { return }
+        peer.closed = true
+        peer.channel.close(promise: nil)
+    }
+
+    /// Once a second: closes connections that have not completed their handshake in time or whose
+    /// current frame stalled, and forgets expired bans.
+    private func sweepConnections() {
+        let now = FrameReader.monotonicNanos()
+        for p in inbound where !p.closed {
+            if p.handshaking && now - p.acceptedAt > InboundLimits.handshakeTimeoutNs {
+                stats.handshakeTimeouts += 1
+                failHandshake(p)
+            } else if let started = p.reader.frameStartedAt, now - started > InboundLimits.frameStallNs {
+                stats.stalledFrames += 1
+                failHandshake(p)
+            }
+        }
+        bans = bans.filter { $0.value > now }
+        addressStrikes = addressStrikes.filter { now - $0.value.at < Int64(InboundLimits.strikesMax / InboundLimits.strikeLeakPerSecond) * nanosPerSecond }
     }
 
     static func isLoopback(_ a: SocketAddress?) -> Bool {
@@ -442,13 +758,22 @@ public final class ReplicaHost: @unchecked Sendable {
         case .oversize?: stats.oversizeFrames += 1
         case .empty?: stats.emptyFrames += 1
         case .truncated?: stats.truncatedFrames += 1
+        case .overBudget?:
+            stats.overBudgetFrames += 1
+            return failHandshake(peer)
         case nil: break
         }
-        peer.channel.close(promise: nil)
+        close(peer)
     }
 
     func onInactive(peer: InboundPeer) {
+        peer.closed = true
         clientRoutes.removeAll { $0.channel === peer.channel }
+        guard peer.admitted else { return }
+        peer.admitted = false
+        inbound.removeAll { $0 === peer }
+        let left = connectionsByAddress[peer.address, default: 1] - 1
+        connectionsByAddress[peer.address] = left > 0 ? left : nil
     }
 }
 
@@ -460,6 +785,9 @@ final class InboundHandler: ChannelInboundHandler {
     init(host: ReplicaHost, peer: InboundPeer) {
         self.host = host
         self.peer = peer
+    }
+    func channelActive(context: ChannelHandlerContext) {
+        host.onActive(peer: peer)
     }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         host.onFrame(unwrapInboundIn(data), peer: peer)
@@ -494,6 +822,7 @@ final class OutboundLink: @unchecked Sendable {
     }
 
     func connect() {
+        guard !stopped else { return }
         let entry = host.config.replicas[peer]
         let hello = Wire.frame(Handshake.replica(host.id).bytes, allocator: ByteBufferAllocator())
         ClientBootstrap(group: host.loop)
@@ -520,7 +849,17 @@ final class OutboundLink: @unchecked Sendable {
             }
     }
 
+    /// Closes the link for good (the replica stopped).
+    func stop() {
+        stopped = true
+        channel?.close(promise: nil)
+        channel = nil
+        pending.removeAll()
+    }
+    private var stopped = false
+
     func retry() {
+        guard !stopped else { return }
         channel = nil
         let delay = backoffMs
         backoffMs = min(backoffMs * 2, 2000)

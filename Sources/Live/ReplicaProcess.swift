@@ -19,6 +19,7 @@ public enum ReplicaProcess {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let host = try ReplicaHost(id: id, config: config, machine: machine, dataDir: dataDir, loop: loop)
+        host.onStorageFailure = { _ in exit(ReplicaHost.storageFailureExitCode) }
         try host.start(group: group)
         say("replica \(id) (\(config.protocolName), n=\(config.n)) listening on \(config.replicas[id].host):\(config.replicas[id].port), data \(dataDir)")
         waitForTermination {

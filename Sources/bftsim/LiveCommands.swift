@@ -13,6 +13,10 @@ func selfExecutable() -> String {
 func liveFail(_ error: Error) -> ExitCode {
     switch error {
     case LiveError.config: return fail("\(error)", code: .invalidInput)
+    case LiveError.storage:
+        // The data directory cannot be written (a full disk): the replica's own exit status.
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return ExitCode(ReplicaHost.storageFailureExitCode)
     default: return fail("\(error)", code: .internalError)
     }
 }
@@ -61,7 +65,7 @@ struct ReplicaCommand: ParsableCommand {
 
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cluster", abstract: "Run a local live cluster as separate processes.",
-                                                    subcommands: [Up.self, Down.self, Kill.self, Restart.self])
+                                                    subcommands: [Up.self, Down.self, Kill.self, Restart.self, Flood.self])
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start every replica (logs/rI.log, pids/rI.pid, data/rI/).")
         @Argument(help: "Cluster directory (holding cluster.json).") var dir: String
@@ -100,6 +104,26 @@ struct ClusterCommand: ParsableCommand {
         @Option var id: Int
         func run() throws {
             do { try ClusterLauncher(directory: dir, executable: selfExecutable()).restart(id) } catch { throw liveFail(error) }
+        }
+    }
+}
+
+extension ClusterCommand {
+    /// Hidden: the hostile peer of `scripts/chaos.sh` (`Live.Flood`).
+    struct Flood: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Flood one replica as a hostile peer (chaos testing).", shouldDisplay: false)
+        @Argument var dir: String
+        @Option var id: Int = 0
+        @Option(help: "forged, expensive, half-frame or hijack.") var kind: String
+        @Option var seconds: Double = 10
+        @Option(help: "Connections held at once (half-frame).") var connections: Int = 50
+        func run() throws {
+            do {
+                let r = try Live.Flood.run(configPath: dir + "/cluster.json", target: id, kind: kind, seconds: seconds, connections: connections)
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(r), as: UTF8.self))
+            } catch { throw liveFail(error) }
         }
     }
 }

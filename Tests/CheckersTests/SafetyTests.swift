@@ -248,6 +248,29 @@ struct SafetyTests {
         #expect(second.violations.first?.eventIndex == late)
     }
 
+    @Test("client result: a request the client saw acknowledged that no correct replica executed is reported at the end")
+    func acknowledgedNeverExecuted() {
+        // Proves issue 13's lost-acknowledgement check: the completion alone (executed only by a
+        // declared-Byzantine replica, or by nobody) is a client-result violation when the run ends.
+        var s = StreamBuilder()
+        s.normalCase(req(0, 1), seq: 1)
+        s.issue(req(1, 1))
+        s.commit(3, seq: 2)
+        s.execute(3, seq: 2, req(1, 1))
+        s.add(.client(1), .requestCompleted(request: req(1, 1), result: resultDigest(req(1, 1))))
+        s.issue(req(1, 2))
+        s.add(.client(1), .requestCompleted(request: req(1, 2), result: digest(3, 3)))
+        let checker = InvariantChecker(config: CheckerConfig(n: 4, f: 1, byzantine: [3], livenessBound: 10 * nanosPerSecond))
+        checker.observe(contentsOf: s.records)
+        #expect(!checker.safetyViolated, "detected at the end of the run, not online")
+        let report = checker.finish(at: s.time)
+        #expect(report.safety == .violated)
+        #expect(report.violations.map(\.kind) == [.clientResult])
+        #expect(report.violationCounts[.clientResult] == 2)
+        #expect(report.violations.first?.message.hasPrefix("c1 accepted result \(resultDigest(req(1, 1))) for c1/t1 at ") == true)
+        #expect(report.violations.first?.message.hasSuffix("but no correct replica executed it by the end of the run (2 acknowledged requests in all)") == true)
+    }
+
     @Test("byzantine replicas' lies are ignored by safety checks")
     func byzantineIgnored() {
         // Proves observations from declared-Byzantine replicas cannot raise safety violations.

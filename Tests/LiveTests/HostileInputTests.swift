@@ -1,7 +1,7 @@
 import BFTCore
 import BFTCrypto
 import Foundation
-import Live
+@testable import Live
 import Testing
 
 /// A blocking loopback TCP connection for sending hostile bytes.
@@ -58,12 +58,11 @@ struct HostileInputTests {
             c.frame(Handshake.replica(2).bytes)
             c.send([0, 0, 0x03, 0xe8] + [UInt8](repeating: 7, count: 10))
         }
-        // A request whose signature does not verify under client 5's public key.
-        let wrongKeys = Keyring(scheme: .ed25519, seed: 99, replicas: 4, clients: 64)
-        let forged = ClientRequest(client: 5, timestamp: 1, operation: [1, 2, 3], signer: wrongKeys.signer(for: .client(5)))
+        // A message whose signature does not verify under replica 2's public key (client connections
+        // must prove their range first: HardeningTests.clientHijackRefused).
         let signed = RawConnection(port: port)
-        signed?.frame(Handshake.clients(first: 5, count: 1).bytes)
-        signed?.frame(forged.bytes)
+        signed?.frame(Handshake.replica(2).bytes)
+        signed?.send(Flood.signedStream(n: 4, signer: 2, frames: 1).frames)
         // A replay, then a stream of garbage messages from a "replica" that must get it disconnected.
         let noisy = RawConnection(port: port)
         noisy?.frame(Handshake.replica(2).bytes)

@@ -14,7 +14,7 @@ struct LiveUnitTests {
             s.put("view", [1])
             s.put("vote/1", [2, 3])
             s.put("view", [4])
-            s.sync()
+            try s.sync()
         }
         // A record cut off mid-key at the log's end: three records of 21, 24 and 21 bytes (u32 key
         // length, key, u32 value length, value, u64 checksum) precede it.
@@ -27,7 +27,7 @@ struct LiveUnitTests {
             #expect(reopened.recovered == ["view": [4], "vote/1": [2, 3]])
             // Writing after a torn tail: the new record replaces the torn bytes, so it is replayed.
             reopened.put("view", [5])
-            reopened.sync()
+            try reopened.sync()
         }
         let again = try DurableStore(directory: dir)
         #expect(again.recovered == ["view": [5], "vote/1": [2, 3]])
@@ -45,9 +45,9 @@ struct LiveUnitTests {
             let s = try DurableStore(directory: dir, compactionBytes: 256 << 10)
             for i in 0..<1000 {
                 s.put("k\(i % 10)", value + [UInt8(i % 251)])
-                if i % 7 == 0 { s.sync() }
+                if i % 7 == 0 { try s.sync() }
             }
-            s.sync()
+            try s.sync()
         }
         let reopened = try DurableStore(directory: dir, compactionBytes: 256 << 10)
         #expect(reopened.recovered.count == 10)
