@@ -48,12 +48,13 @@ func randomScenario(_ rng: inout TestRNG) -> Scenario {
             s.network.links.append(LinkSpec(from: from, to: to, latency: rng.chance(50) ? latency() : nil, loss: rng.chance(50) ? prob() : nil))
         }
     }
-    let retry = 1 + dur()
+    // Timeouts lie in ProtocolLimits.timeoutMin...timeoutMax.
+    let retry = nanosPerMillisecond + dur()
     s.workload = WorkloadSpec(clients: 1 + rng.below(50), mode: rng.chance(50) ? .closed(thinkTime: dur()) : .open(rate: 0.5 + Double(rng.below(1000))),
                               requestsPerClient: rng.chance(30) ? nil : 1 + rng.below(1000), keySpace: 1 + rng.below(500),
                               readRatio: 0.25, appendRatio: prob() * 0.75, valueSize: rng.below(100), retryTimeout: retry, retryTimeoutMax: retry + dur())
     let k = 1 + rng.below(64)
-    let vct = 1 + dur()
+    let vct = nanosPerMillisecond + dur()
     s.parameters = ProtocolParameters(batchSizeMax: 1 + rng.below(100), batchDelayMax: dur(), checkpointInterval: k,
                                       watermarkWindow: k * (1 + rng.below(4)), viewChangeTimeout: vct, viewChangeTimeoutMax: vct + dur())
     for _ in 0..<rng.below(6) {
