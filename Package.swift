@@ -31,7 +31,6 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
-        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // libsodium through pkg-config; Debian/Ubuntu: apt-get install libsodium-dev.
@@ -53,7 +52,7 @@ let package = Package(
         .target(name: "ScenarioFormat", dependencies: ["BFTCore", .product(name: "Yams", package: "Yams")]),
         // Discrete-event simulator shell: virtual time, network model, timeline, trace.
         .target(name: "Simulation", dependencies: [
-            "BFTCore", "ScenarioFormat",
+            "BFTCore", "ScenarioFormat", "CSodium",
             .product(name: "HeapModule", package: "swift-collections"),
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: fast),
@@ -65,7 +64,7 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
         // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
-        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat"]),
+        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // Fault-schedule fuzzing: swarm, guided and Twins generators, campaigns, shrinking, sharding.
         .target(name: "Fuzzing", dependencies: [
             "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff",
@@ -76,7 +75,6 @@ let package = Package(
             "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "Runner", "ScenarioFormat", "Checkers", "CSodium",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOExtras", package: "swift-nio-extras"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: fast),

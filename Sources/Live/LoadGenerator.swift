@@ -39,8 +39,11 @@ public final class LoadGenerator: @unchecked Sendable {
     let count: Int
     private var machines: [Client]
     /// Client timers, keyed `client index × 4 + (kind & 3)`, behind one event-loop wake-up.
-    private var deadlines: DeadlineQueue
+    fileprivate var deadlines: DeadlineQueue
     private var timerIDs: [TimerID]
+    private var timerGenerations: [UInt64]
+    /// Per client (`Runtime`): a firing is delivered only if still current.
+    private var timerTables: [TimerTable]
     private var wake: Scheduled<Void>?
     private var wakeAt = Int64.max
     private var channels: [Channel?]
@@ -80,6 +83,8 @@ public final class LoadGenerator: @unchecked Sendable {
         issueTime = Array(repeating: 0, count: count)
         deadlines = DeadlineQueue(keys: count * 4)
         timerIDs = Array(repeating: TimerID(kind: 0), count: count * 4)
+        timerGenerations = Array(repeating: 0, count: count * 4)
+        timerTables = Array(repeating: TimerTable(), count: count)
         log = try ObservationLog(path: logPath)
     }
 
@@ -133,43 +138,72 @@ public final class LoadGenerator: @unchecked Sendable {
     private func deliver(_ i: Int, _ input: ReplicaInput) {
         actions.removeAll(keepingCapacity: true)
         machines[i].handle(input, into: &actions)
-        let now = ReplicaHost.wallNanos()
-        let c = first + i
-        for a in actions {
-            switch a {
-            case .observe(let o):
-                switch o {
-                case .requestIssued:
-                    if draining { return }
-                    issued += 1
-                    issueTime[i] = now
-                case .requestCompleted:
-                    completed += 1
-                    _ = histogram.record(UInt64(max(0, now - issueTime[i])))
-                    if draining && issued == completed { finish() }
-                default: break
-                }
-                log.append(time: now, source: .client(c), o)
-            case .send(let bytes, let to):
-                guard let r = to.replicaID, r >= 0, r < config.n else { continue }
-                let buf = Wire.frame(bytes, allocator: ByteBufferAllocator())
-                if let ch = channels[r] {
-                    ch.write(buf, promise: nil)
-                    touched.insert(r)
-                } else if pending[r].count < OutboundLink.pendingMax {
-                    pending[r].append(buf)
-                }
-            case .broadcast: break
-            case .setTimer(let t, let after):
-                let key = i * 4 + Int(t.kind & 3)
-                timerIDs[key] = t
-                deadlines.arm(key, at: now + max(0, after))
-                scheduleWake()
-            case .cancelTimer(let t):
-                deadlines.cancel(i * 4 + Int(t.kind & 3))
-            case .persist: break
-            }
+        var sink = ClientSink(generator: self, index: i, now: ReplicaHost.wallNanos())
+        Runtime.interpret(actions, sender: .client(first + i), timers: &timerTables[i], into: &sink)
+    }
+
+    /// The load generator as an `EffectSink` for client `index` (`Runtime`). Clients persist nothing and
+    /// never broadcast. While draining, a newly issued request is not sent: the rest of that batch is
+    /// dropped.
+    struct ClientSink: EffectSink {
+        unowned let generator: LoadGenerator
+        let index: Int
+        let now: Nanoseconds
+        var suppressed = false
+
+        func persist(key: String, bytes: [UInt8]) {}
+        func sync() {}
+        func broadcast(_ bytes: [UInt8]) {}
+        func send(_ bytes: [UInt8], to: Principal) {
+            guard !suppressed else { return }
+            generator.send(bytes, to: to)
         }
+        func setTimer(_ timer: TimerID, after: Nanoseconds, generation: UInt64) {
+            guard !suppressed else { return }
+            generator.arm(client: index, timer, at: now + max(0, after), generation: generation)
+        }
+        func cancelTimer(_ timer: TimerID) { generator.deadlines.cancel(index * 4 + Int(timer.kind & 3)) }
+        mutating func observe(_ o: Observation) {
+            guard !suppressed else { return }
+            suppressed = !generator.record(client: index, o, at: now)
+        }
+    }
+
+    /// Counts and logs a client observation; false when the generator is draining and the request just
+    /// issued must not go out.
+    private func record(client i: Int, _ o: Observation, at now: Nanoseconds) -> Bool {
+        switch o {
+        case .requestIssued:
+            if draining { return false }
+            issued += 1
+            issueTime[i] = now
+        case .requestCompleted:
+            completed += 1
+            _ = histogram.record(UInt64(max(0, now - issueTime[i])))
+            if draining && issued == completed { finish() }
+        default: break
+        }
+        log.append(time: now, source: .client(first + i), o)
+        return true
+    }
+
+    private func send(_ bytes: [UInt8], to: Principal) {
+        guard let r = to.replicaID, r >= 0, r < config.n else { return }
+        let buf = Wire.frame(bytes, allocator: ByteBufferAllocator())
+        if let ch = channels[r] {
+            ch.write(buf, promise: nil)
+            touched.insert(r)
+        } else if pending[r].count < OutboundLink.pendingMax {
+            pending[r].append(buf)
+        }
+    }
+
+    private func arm(client i: Int, _ t: TimerID, at deadline: Nanoseconds, generation: UInt64) {
+        let key = i * 4 + Int(t.kind & 3)
+        timerIDs[key] = t
+        timerGenerations[key] = generation
+        deadlines.arm(key, at: deadline)
+        scheduleWake()
     }
 
     /// Makes sure the loop wakes up by the earliest deadline.
@@ -185,6 +219,7 @@ public final class LoadGenerator: @unchecked Sendable {
         wakeAt = .max
         let now = ReplicaHost.wallNanos()
         while let key = deadlines.popDue(now: now) {
+            guard timerTables[key / 4].fire(timerIDs[key], generation: timerGenerations[key]) else { continue }
             deliver(key / 4, .timer(timerIDs[key]))
         }
         flush()

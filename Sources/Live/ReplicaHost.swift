@@ -236,8 +236,9 @@ public final class ReplicaHost: @unchecked Sendable {
     private var syncInFlight = false
     /// One thread for blocking file IO (write + fdatasync), so the loop never waits on the disk.
     private let io: NIOThreadPool
-    private var timers: [TimerID: (Scheduled<Void>, UInt64)] = [:]
-    private var timerGeneration: UInt64 = 0
+    /// Timer generations (`Runtime`) and the scheduled firings, for cancellation.
+    private var timerTable = TimerTable()
+    private var scheduledTimers: [TimerID: Scheduled<Void>] = [:]
     private var links: [OutboundLink?] = []
     private var clientRoutes: [(range: Range<Int>, channel: Channel)] = []
     public private(set) var stats = ShellStats()
@@ -317,8 +318,9 @@ public final class ReplicaHost: @unchecked Sendable {
                 stats.recovered = true
                 // As the simulator does on restart: the checkers then accept re-execution after a
                 // state transfer by a replica that lost its volatile state.
-                log.append(time: ReplicaHost.wallNanos(), source: .replica(id), .restarted)
-                deliver(.recover(durable: durable), from: nil)
+                let (restarted, recover) = Runtime.restartInputs(durable: durable)
+                log.append(time: ReplicaHost.wallNanos(), source: .replica(id), restarted)
+                deliver(recover, from: nil)
             }
             flushOutput()
             scheduleHousekeeping()
@@ -383,8 +385,9 @@ public final class ReplicaHost: @unchecked Sendable {
         let line = "replica \(id): stopping on a storage failure in \(dataDir): \(message); nothing unpersisted was sent. "
             + "Free space and restart it (it recovers from its durable log). Exit status \(ReplicaHost.storageFailureExitCode).\n"
         FileHandle.standardError.write(Data(line.utf8))
-        for t in timers.values { t.0.cancel() }
-        timers.removeAll()
+        for t in scheduledTimers.values { t.cancel() }
+        scheduledTimers.removeAll()
+        timerTable.removeAll()
         serverChannel?.close(promise: nil)
         for p in inbound { p.channel.close(promise: nil) }
         for l in links { l?.stop() }
@@ -400,38 +403,49 @@ public final class ReplicaHost: @unchecked Sendable {
         guard !stopped else { return }
         actions.removeAll(keepingCapacity: true)
         machine.handle(input, into: &actions)
-        let now = ReplicaHost.wallNanos()
-        let firstSend = held.count
-        for a in actions {
-            switch a {
-            case .send(let bytes, let to): held.append((.send(bytes, to: to), 0))
-            case .broadcast(let bytes): held.append((.send(bytes, to: nil), 0))
-            case .setTimer(let t, let after): arm(t, after: after)
-            case .cancelTimer(let t):
-                if let (s, _) = timers.removeValue(forKey: t) { s.cancel() }
-            case .persist(let key, let bytes): store.put(key, bytes)
-            case .observe(let o) where o.isPromise:
-                held.append((.observe(now, o), 0))
-                account(o, peer: peer)
-            case .observe(.rejected(let reason, let from)):
-                // Aggregated (issue 13: one record per rejected frame grew an attacked replica's log to
-                // 259 MB): exact counts per reason in stats.json, at most one sample per reason per second
-                // in the log.
-                let k = RejectReason.allCases.firstIndex(of: reason)!
-                if rejectionsLoggedThisSecond[k] < ReplicaHost.rejectionSamplesPerSecond {
-                    rejectionsLoggedThisSecond[k] += 1
-                    stats.rejectionsLogged += 1
-                    log.append(time: now, source: .replica(id), .rejected(reason: reason, from: from))
-                }
-                account(.rejected(reason: reason, from: from), peer: peer)
-            case .observe(let o):
-                log.append(time: now, source: .replica(id), o)
-                account(o, peer: peer)
+        var sink = HostSink(host: self, peer: peer, now: ReplicaHost.wallNanos())
+        Runtime.interpret(actions, sender: .replica(id), timers: &timerTable, into: &sink)
+    }
+
+    /// The live host as an `EffectSink` (`Runtime`): persists are buffered in the store; after `sync()`
+    /// sends and promises are held until the persists issued so far are durable (group commit on the IO
+    /// thread, `flushOutput`); a self-addressed send is dropped (the replica handled it internally).
+    struct HostSink: EffectSink {
+        unowned let host: ReplicaHost
+        let peer: InboundPeer?
+        let now: Nanoseconds
+
+        func persist(key: String, bytes: [UInt8]) { host.store.put(key, bytes) }
+        /// Nothing to do now: everything after it is held against `store.issued`, which already counts
+        /// this batch's persists.
+        func sync() {}
+        func send(_ bytes: [UInt8], to: Principal) { host.held.append((.send(bytes, to: to), host.store.issued)) }
+        func broadcast(_ bytes: [UInt8]) { host.held.append((.send(bytes, to: nil), host.store.issued)) }
+        func setTimer(_ timer: TimerID, after: Nanoseconds, generation: UInt64) { host.arm(timer, after: after, generation: generation) }
+        func cancelTimer(_ timer: TimerID) { host.scheduledTimers.removeValue(forKey: timer)?.cancel() }
+        func observe(_ o: Observation) { host.record(o, at: now, peer: peer) }
+    }
+
+    /// One observation: a promise waits for durability like a send; rejections are aggregated; the rest
+    /// go to the log at once. Every one is counted.
+    private func record(_ o: Observation, at now: Nanoseconds, peer: InboundPeer?) {
+        switch o {
+        case _ where o.isPromise:
+            held.append((.observe(now, o), store.issued))
+        case .rejected(let reason, let from):
+            // Aggregated (issue 13: one record per rejected frame grew an attacked replica's log to
+            // 259 MB): exact counts per reason in stats.json, at most one sample per reason per second
+            // in the log.
+            let k = RejectReason.allCases.firstIndex(of: reason)!
+            if rejectionsLoggedThisSecond[k] < ReplicaHost.rejectionSamplesPerSecond {
+                rejectionsLoggedThisSecond[k] += 1
+                stats.rejectionsLogged += 1
+                log.append(time: now, source: .replica(id), .rejected(reason: reason, from: from))
             }
+        default:
+            log.append(time: now, source: .replica(id), o)
         }
-        // A batch's persists come before any of its sends and promises, in whichever order the batch
-        // lists them.
-        for i in firstSend..<held.count { held[i].needs = store.issued }
+        account(o, peer: peer)
     }
 
     private func account(_ o: Observation, peer: InboundPeer?) {
@@ -450,17 +464,14 @@ public final class ReplicaHost: @unchecked Sendable {
         }
     }
 
-    private func arm(_ t: TimerID, after: Nanoseconds) {
-        if let (s, _) = timers[t] { s.cancel() }
-        timerGeneration += 1
-        let gen = timerGeneration
-        let s = loop.scheduleTask(in: .nanoseconds(max(0, after))) { [self] in
-            guard let (_, g) = timers[t], g == gen else { return }
-            timers[t] = nil
+    private func arm(_ t: TimerID, after: Nanoseconds, generation: UInt64) {
+        scheduledTimers[t]?.cancel()
+        scheduledTimers[t] = loop.scheduleTask(in: .nanoseconds(max(0, after))) { [self] in
+            guard timerTable.fire(t, generation: generation) else { return }
+            scheduledTimers[t] = nil
             deliver(.timer(t), from: nil)
             flushOutput()
         }
-        timers[t] = (s, gen)
     }
 
     /// Persist-before-send: writes out the observations, lets every held send whose persists are durable
@@ -516,14 +527,8 @@ public final class ReplicaHost: @unchecked Sendable {
             case nil:
                 for j in 0..<config.n where j != id { sendToReplica(j, buf, write) }
             case .replica(let j)?:
-                if j == id {
-                    loop.execute { [self] in
-                        deliver(.message(from: .replica(id), bytes: bytes), from: nil)
-                        flushOutput()
-                    }
-                } else if j >= 0 && j < config.n {
-                    sendToReplica(j, buf, write)
-                }
+                // Never `id` itself: the runtime drops self-addressed sends (`Runtime`, rule 2).
+                if j >= 0 && j < config.n && j != id { sendToReplica(j, buf, write) }
             case .client(let c)?:
                 if let route = clientRoutes.last(where: { $0.range.contains(c) }) {
                     write(buf, route.channel)

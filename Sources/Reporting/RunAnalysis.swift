@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 
 /// Builds a `RunReport` from a run directory in one streaming pass over the trace.
 ///
@@ -68,6 +69,9 @@ extension RunAnalysis {
         var latencyMin = Int64.max
         var latencyMax = Int64.min
         var latencySum: Double = 0
+        /// Latencies for the quantiles (HdrHistogram, three significant digits, up to an hour), used when
+        /// the summary carries none; the log bins above draw the chart.
+        var latencyHistogram = Histogram<UInt64>(highestTrackableValue: 3_600 * 1_000_000_000, numberOfSignificantValueDigits: .three)
         var completed: [Int]
         var views: [UInt64: ViewChangeState] = [:]
         var viewsOmitted = 0
@@ -149,6 +153,7 @@ extension RunAnalysis {
             latencyMin = min(latencyMin, ns)
             latencyMax = max(latencyMax, ns)
             latencySum += Double(ns)
+            _ = latencyHistogram.record(UInt64(max(0, ns)))
         }
 
         mutating func fault(_ r: TraceRecord) {
@@ -255,15 +260,9 @@ extension RunAnalysis {
                 diagnosis: s.diagnosis, notes: notes)
         }
 
-        /// Upper edge of the histogram bin holding the given quantile (used when the summary has none).
+        /// The latency at quantile `q` (used when the summary has none).
         func percentile(_ q: Double) -> Int64 {
-            let target = Int((Double(latencyCount) * q).rounded(.up))
-            var seen = 0
-            for (bin, c) in latencyBins.enumerated() {
-                seen += c
-                if seen >= target { return Int64(pow(10, Double(bin + 1) / Double(RunAnalysis.binsPerDecade))) }
-            }
-            return latencyMax
+            Int64(clamping: latencyHistogram.valueAtPercentile(q * 100))
         }
     }
 

@@ -113,9 +113,10 @@ public enum ScenarioRun {
         let machines = try buildMachines(scenario, driver: driver, keyring: keyring)
 
         let checker = InvariantChecker(config: checkerConfig(for: scenario))
+        // Counted the runtime's one way (`ObservationCounters`): rejections at every replica, views and
+        // view changes at the correct ones.
         var rejected: [RejectReason: Int] = [:]
-        var viewChangesStarted = 0
-        var highestView: UInt64 = 0
+        var correct = ObservationCounters()
         let byzantine = Set(scenario.byzantineReplicas)
         let n = scenario.replicas, clients = scenario.workload.clients, twinned = scenario.twins?.replicas ?? []
         let rebuild: (Int) -> any StateMachine = { index in
@@ -128,23 +129,15 @@ public enum ScenarioRun {
         let simulator = Simulator(scenario: scenario, machines: machines, describe: driver.describe, observer: { record in
             if checkers { checker.observe(record) }
             observer?(record)
-            switch record.observation {
-            case .rejected(let reason, _):
-                rejected[reason, default: 0] += 1
-            case .viewEntered(let view, _):
-                if let r = record.source.replicaID, !byzantine.contains(r) { highestView = max(highestView, view) }
-            case .viewChangeStarted:
-                if let r = record.source.replicaID, !byzantine.contains(r) { viewChangesStarted += 1 }
-            default:
-                break
-            }
+            if case .rejected(let reason, _) = record.observation { rejected[reason, default: 0] += 1 }
+            if let r = record.source.replicaID, !byzantine.contains(r) { correct.count(record.observation) }
         }, trace: trace, rebuild: rebuild)
         simulator.eventsMax = eventsMax
         if let memoryMaxBytes { simulator.memoryCheck = { ResidentMemory.bytes() <= memoryMaxBytes } }
         let result = simulator.run()
         let report = checker.finish(at: result.endTime)
         return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,
-                          viewChangesStarted: viewChangesStarted, highestView: highestView,
+                          viewChangesStarted: correct.viewChangesStarted, highestView: correct.highestView,
                           status: status(expect: scenario.expect, safety: report.safety, liveness: report.liveness))
     }
 

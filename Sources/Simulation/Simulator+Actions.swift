@@ -2,55 +2,20 @@ import BFTCore
 import ScenarioFormat
 
 extension Simulator {
-    /// Gives one input to a machine and carries out its actions.
-    ///
-    /// Ordering contract (see `ReplicaAction`), enforced here: every `.persist` of the batch is written
-    /// first and, when the batch sends anything, synced before the first message leaves; then the rest
-    /// run in the order the machine emitted them. A batch that sends nothing leaves its writes unsynced
-    /// (a crash before the next sync loses them). A vote counts as a send even when the replica hands it
-    /// to itself as the next leader (HotStuff R1): it is already counted towards a QC, so the safety
-    /// state it depends on must be as durable as a vote that left (found by the fuzzer: a crash right
-    /// after such a vote made the restarted replica vote again in the same view).
+    /// Gives one input to a machine and carries out its actions through the runtime contract
+    /// (`Runtime.interpret`): every `.persist` of the batch is written first and, when the batch sends
+    /// anything or records a promise (a vote or lock: `Observation.isPromise`), synced before anything
+    /// else happens; a batch that sends nothing leaves its writes unsynced (a crash before the next sync
+    /// loses them). A vote counts even when the replica hands it to itself as the next leader
+    /// (HotStuff R1): it is already counted towards a QC, so the safety state it depends on must be as
+    /// durable as a vote that left (found by the fuzzer: a crash right after such a vote made the
+    /// restarted replica vote again in the same view).
     func handle(machine index: Int, _ input: ReplicaInput) {
         var batch = actionBuffer  // always left empty by the previous call
         actionBuffer = []
         machines[index].handle(input, into: &batch)
-        var sends = false
-        for action in batch {
-            switch action {
-            case .persist(let key, let bytes): storage[index].write(key, bytes)
-            case .send, .broadcast, .observe(.voted): sends = true
-            default: continue
-            }
-        }
-        if sends, !storage[index].unsynced.isEmpty { storage[index].sync() }
-        for action in batch {
-            switch action {
-            case .persist:
-                continue
-            case .send(let bytes, let to):
-                if case .replica(let r) = to, r >= 0, r < replicaCount {
-                    for target in instances[r] where target != index { send(bytes, from: index, to: target) }
-                    continue
-                }
-                guard let target = endpoint(of: to) else { continue }
-                send(bytes, from: index, to: target)
-            case .broadcast(let bytes):
-                let own = replicaOfMachine[index]
-                for r in 0..<replicaCount where r != own {
-                    for target in instances[r] { send(bytes, from: index, to: target) }
-                }
-            case .setTimer(let timer, let after):
-                let generation = nextGeneration
-                nextGeneration += 1
-                timerGenerations[index][timer] = generation
-                schedule(at: later(by: after), .timer(machine: Int32(index), timer: timer, generation: generation))
-            case .cancelTimer(let timer):
-                timerGenerations[index][timer] = nil
-            case .observe(let observation):
-                onObserve(observation, by: index)
-            }
-        }
+        var sink = SimulatorSink(simulator: self, index: index)
+        Runtime.interpret(batch, sender: principals[index], timers: &timerGenerations[index], into: &sink)
         batch.removeAll(keepingCapacity: true)
         actionBuffer = batch
     }
@@ -160,11 +125,10 @@ extension Simulator {
     // MARK: Timers
 
     func onTimer(machine: Int, timer: TimerID, generation: UInt64) {
-        guard !crashed[machine], timerGenerations[machine][timer] == generation else {
+        guard !crashed[machine], timerGenerations[machine].fire(timer, generation: generation) else {
             staleTimersSkipped += 1
             return
         }
-        timerGenerations[machine][timer] = nil
         if tracing {
             var line = TraceLine(kind: "timer", time: now, event: eventIndex)
             line.set("node", names[machine])
@@ -208,7 +172,7 @@ extension Simulator {
     func crash(_ index: Int) {
         guard index >= 0, index < machines.count else { return }
         crashed[index] = true
-        timerGenerations[index] = TimerTable()
+        timerGenerations[index].removeAll()
         storage[index].loseUnsynced()
     }
 
@@ -226,8 +190,9 @@ extension Simulator {
             line.set("durable_keys", storage[index].synced.count)
             emit(line)
         }
-        onObserve(.restarted, by: index)
-        handle(machine: index, .recover(durable: storage[index].synced))
+        let (restarted, recover) = Runtime.restartInputs(durable: storage[index].synced)
+        onObserve(restarted, by: index)
+        handle(machine: index, recover)
     }
 
     /// Switches one Byzantine layer of a machine built as a `LayeredMachine`.
@@ -248,4 +213,55 @@ extension Simulator {
         observer(ObservationRecord(time: now, eventIndex: eventIndex, source: principals[index], observation: observation))
         if tracing { traceObservation(observation, by: index) }
     }
+}
+
+/// The simulator as an `EffectSink`: persists go to the machine's simulated storage, sends through the
+/// simulated network, timers into the event queue.
+struct SimulatorSink: EffectSink {
+    unowned let simulator: Simulator
+    let index: Int
+
+    @inline(__always)
+    mutating func persist(key: String, bytes: [UInt8]) { simulator.storage[index].write(key, bytes) }
+
+    @inline(__always)
+    mutating func sync() {
+        if !simulator.storage[index].unsynced.isEmpty { simulator.storage[index].sync() }
+    }
+
+    @inline(__always)
+    mutating func send(_ bytes: [UInt8], to: Principal) {
+        let sim = simulator
+        if case .replica(let r) = to, r >= 0, r < sim.replicaCount {
+            for target in sim.instances[r] where target != index { sim.send(bytes, from: index, to: target) }
+            return
+        }
+        guard let target = sim.endpoint(of: to) else { return }
+        sim.send(bytes, from: index, to: target)
+    }
+
+    /// Twins: the other instance of this replica id is a different node and receives it.
+    @inline(__always)
+    mutating func sendToOtherInstances(_ bytes: [UInt8]) {
+        let sim = simulator
+        guard case .replica(let r) = sim.principals[index], r >= 0, r < sim.replicaCount else { return }
+        for target in sim.instances[r] where target != index { sim.send(bytes, from: index, to: target) }
+    }
+
+    @inline(__always)
+    mutating func broadcast(_ bytes: [UInt8]) {
+        let sim = simulator
+        let own = sim.replicaOfMachine[index]
+        for r in 0..<sim.replicaCount where r != own {
+            for target in sim.instances[r] { sim.send(bytes, from: index, to: target) }
+        }
+    }
+
+    @inline(__always)
+    mutating func setTimer(_ timer: TimerID, after: Nanoseconds, generation: UInt64) {
+        simulator.schedule(at: simulator.later(by: after), .timer(machine: Int32(index), timer: timer, generation: generation))
+    }
+
+    @inline(__always)
+    mutating func observe(_ observation: Observation) { simulator.onObserve(observation, by: index) }
 }

@@ -35,7 +35,6 @@ public final class Simulator {
     var nextMessageID: UInt64 = 0
     /// Generation of each armed timer per machine; an event whose generation differs is stale.
     var timerGenerations: [TimerTable]
-    var nextGeneration: UInt64 = 1
     /// What each machine's storage has synced (survives crashes) and has not synced yet (lost by one).
     var storage: [Storage]
     /// Rebuilds a replica for a `restart` (nil: restarts are not supported by this run).
@@ -347,35 +346,3 @@ struct Storage {
     }
 }
 
-/// The armed timers of one machine and their generations: a map from `TimerID` kept as a short array
-/// searched linearly (a machine arms a handful of timers; no hashing per set, cancel or fire). Same
-/// contents as a dictionary; nothing iterates it.
-struct TimerTable {
-    private var ids: [TimerID] = []
-    private var generations: [UInt64] = []
-
-    @inline(__always)
-    private func find(_ timer: TimerID) -> Int? {
-        for i in ids.indices where ids[i] == timer { return i }
-        return nil
-    }
-
-    subscript(_ timer: TimerID) -> UInt64? {
-        get { find(timer).map { generations[$0] } }
-        set {
-            if let i = find(timer) {
-                if let g = newValue {
-                    generations[i] = g
-                } else {
-                    ids.swapAt(i, ids.count - 1)
-                    generations.swapAt(i, generations.count - 1)
-                    ids.removeLast()
-                    generations.removeLast()
-                }
-            } else if let g = newValue {
-                ids.append(timer)
-                generations.append(g)
-            }
-        }
-    }
-}
