@@ -25,6 +25,7 @@ struct Cluster {
     var policy: (Envelope) -> Fate = { _ in .deliver }
     /// Armed timers: absolute virtual deadlines.
     var timers: [Principal: [TimerID: Nanoseconds]] = [:]
+    var timerTables: [Principal: TimerTable] = [:]
     var now: Nanoseconds = 0
     var observations: [Principal: [Observation]] = [:]
     var durable: [Principal: [String: [UInt8]]] = [:]
@@ -82,25 +83,50 @@ struct Cluster {
     }
 
     mutating func apply(_ actions: [ReplicaAction], from p: Principal) {
-        var persisted = false
-        for a in actions {
-            switch a {
-            case .send(let bytes, let to):
-                if case .replica = p, describeHotStuffMessage(bytes).type == "VOTE", !persisted { votesWithoutPersist += 1 }
-                queue.append(Envelope(from: p, to: to, bytes: bytes))
-            case .broadcast(let bytes):
-                for r in 0..<config.n where Principal.replica(r) != p { queue.append(Envelope(from: p, to: .replica(r), bytes: bytes)) }
-            case .setTimer(let t, let after):
-                timers[p, default: [:]][t] = now + after
-            case .cancelTimer(let t):
-                timers[p]?[t] = nil
-            case .persist(let key, let bytes):
-                persisted = true
-                durable[p, default: [:]][key] = bytes
-            case .observe(let o):
-                observations[p, default: []].append(o)
-            }
+        var sink = Sink(from: p, n: config.n, now: now)
+        var table = timerTables[p] ?? TimerTable()
+        Runtime.interpret(actions, sender: p, timers: &table, into: &sink)
+        timerTables[p] = table
+        queue.append(contentsOf: sink.sent)
+        for (t, deadline) in sink.armed { timers[p, default: [:]][t] = deadline }
+        for t in sink.cancelled where !sink.armed.contains(where: { $0.0 == t }) { timers[p]?[t] = nil }
+        for (key, bytes) in sink.persisted { durable[p, default: [:]][key] = bytes }
+        observations[p, default: []].append(contentsOf: sink.observed)
+        votesWithoutPersist += sink.votesWithoutPersist
+    }
+
+    /// This shell as an `EffectSink` (`Runtime`), collecting a batch's effects for `apply`. A VOTE with
+    /// no persist in its batch is counted: the runtime puts persists first, so only a batch that has
+    /// none (the test-only `sendVoteBeforePersist`) can send one.
+    struct Sink: EffectSink {
+        let from: Principal
+        let n: Int
+        let now: Nanoseconds
+        var sent: [Envelope] = []
+        var armed: [(TimerID, Nanoseconds)] = []
+        var cancelled: [TimerID] = []
+        var persisted: [(String, [UInt8])] = []
+        var observed: [Observation] = []
+        var votesWithoutPersist = 0
+
+        mutating func persist(key: String, bytes: [UInt8]) { persisted.append((key, bytes)) }
+        func sync() {}
+        mutating func send(_ bytes: [UInt8], to: Principal) {
+            if case .replica = from, describeHotStuffMessage(bytes).type == "VOTE", persisted.isEmpty { votesWithoutPersist += 1 }
+            sent.append(Envelope(from: from, to: to, bytes: bytes))
         }
+        mutating func broadcast(_ bytes: [UInt8]) {
+            for r in 0..<n where Principal.replica(r) != from { sent.append(Envelope(from: from, to: .replica(r), bytes: bytes)) }
+        }
+        mutating func setTimer(_ timer: TimerID, after: Nanoseconds, generation: UInt64) {
+            armed.removeAll { $0.0 == timer }
+            armed.append((timer, now + after))
+        }
+        mutating func cancelTimer(_ timer: TimerID) {
+            armed.removeAll { $0.0 == timer }
+            cancelled.append(timer)
+        }
+        mutating func observe(_ observation: Observation) { observed.append(observation) }
     }
 
     /// Delivers queued messages in FIFO order until the queue is empty or `limit` deliveries happened.

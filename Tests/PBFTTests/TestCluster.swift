@@ -21,6 +21,7 @@ final class TestCluster {
     var actionLog: [[[ReplicaAction]]]
     var persisted: [[String: [UInt8]]]
     var timers: [[TimerID: Nanoseconds]]
+    var timerTables: [TimerTable]
     var clientInbox: [ClientID: [ClientReply]] = [:]
     var crashed: Set<ReplicaID> = []
     /// Returns false to drop a message (partitions, lost commits, ...).
@@ -44,6 +45,7 @@ final class TestCluster {
         actionLog = Array(repeating: [], count: config.n)
         persisted = Array(repeating: [:], count: config.n)
         timers = Array(repeating: [:], count: config.n)
+        timerTables = Array(repeating: TimerTable(), count: config.n)
     }
 
     func replica(_ i: ReplicaID) -> PBFTReplica {
@@ -66,26 +68,30 @@ final class TestCluster {
 
     func apply(_ actions: [ReplicaAction], from i: ReplicaID) {
         actionLog[i].append(actions)
-        for action in actions {
-            switch action {
-            case .send(let bytes, let to):
-                if case .client(let c) = to {
-                    if let reply = try? ClientReply(decoding: bytes) { clientInbox[c, default: []].append(reply) }
-                } else {
-                    enqueue(Envelope(from: .replica(i), to: to, bytes: bytes))
-                }
-            case .broadcast(let bytes):
-                for r in 0..<config.n where r != i { enqueue(Envelope(from: .replica(i), to: .replica(r), bytes: bytes)) }
-            case .setTimer(let t, let after):
-                timers[i][t] = now + after
-            case .cancelTimer(let t):
-                timers[i][t] = nil
-            case .persist(let key, let bytes):
-                persisted[i][key] = bytes
-            case .observe(let o):
-                observations[i].append(o)
+        var sink = Sink(cluster: self, replica: i)
+        Runtime.interpret(actions, sender: .replica(i), timers: &timerTables[i], into: &sink)
+    }
+
+    /// This shell as an `EffectSink` (`Runtime`): instant FIFO delivery, persists applied at once,
+    /// timers as virtual deadlines.
+    struct Sink: EffectSink {
+        unowned let cluster: TestCluster
+        let replica: ReplicaID
+        func persist(key: String, bytes: [UInt8]) { cluster.persisted[replica][key] = bytes }
+        func sync() {}
+        func send(_ bytes: [UInt8], to: Principal) {
+            if case .client(let c) = to {
+                if let reply = try? ClientReply(decoding: bytes) { cluster.clientInbox[c, default: []].append(reply) }
+            } else {
+                cluster.enqueue(Envelope(from: .replica(replica), to: to, bytes: bytes))
             }
         }
+        func broadcast(_ bytes: [UInt8]) {
+            for r in 0..<cluster.config.n where r != replica { cluster.enqueue(Envelope(from: .replica(replica), to: .replica(r), bytes: bytes)) }
+        }
+        func setTimer(_ timer: TimerID, after: Nanoseconds, generation: UInt64) { cluster.timers[replica][timer] = cluster.now + after }
+        func cancelTimer(_ timer: TimerID) { cluster.timers[replica][timer] = nil }
+        func observe(_ observation: Observation) { cluster.observations[replica].append(observation) }
     }
 
     func enqueue(_ e: Envelope) {
