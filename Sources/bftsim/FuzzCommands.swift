@@ -34,6 +34,41 @@ enum FaultBudgetArgument: ExpressibleByArgument, CustomStringConvertible {
     var description: String { if case .count(let n) = self { return "\(n)" } else { return "f" } }
 }
 
+/// `--shard K/N`: this process makes the runs whose index is K mod N.
+struct ShardArgument: ExpressibleByArgument, CustomStringConvertible {
+    var index: Int
+    var count: Int
+    init?(argument: String) {
+        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, k >= 0, k < n else { return nil }
+        (index, count) = (k, n)
+    }
+    var description: String { "\(index)/\(count)" }
+}
+
+/// `--faults a,b,c`: fault class names, each one `FaultClasses` knows.
+struct FaultClassList: ExpressibleByArgument, CustomStringConvertible {
+    var names: [String]
+    init(_ names: [String]) { self.names = names }
+    init?(argument: String) {
+        let names = argument.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.isEmpty, names.allSatisfy(FaultClasses.names.contains) else { return nil }
+        self.names = names
+    }
+    var description: String { names.joined(separator: ",") }
+}
+
+/// A simulated duration: `10s`, `800ms`, `1.5s` (the scenario files' syntax).
+struct DurationArgument: ExpressibleByArgument, CustomStringConvertible {
+    var nanoseconds: Nanoseconds
+    init(_ text: String) { nanoseconds = ScenarioLoader.parseDuration(text) ?? 0 }
+    init?(argument: String) {
+        guard let d = ScenarioLoader.parseDuration(argument), d > 0 else { return nil }
+        nanoseconds = d
+    }
+    var description: String { ScenarioLoader.formatDuration(nanoseconds) }
+}
+
 /// `bftsim fuzz`: campaigns (default), and `merge` of shard outputs.
 struct Fuzz: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,11 +83,6 @@ struct Fuzz: ParsableCommand {
         defaultSubcommand: FuzzCampaign.self)
 }
 
-func parseDurationOption(_ s: String, _ name: String) throws -> Nanoseconds {
-    guard let d = ScenarioLoader.parseDuration(s) else { throw fail("\(name): '\(s)' is not a duration (try 6s or 800ms)", code: .invalidInput) }
-    return d
-}
-
 struct FuzzCampaign: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "campaign", abstract: "Run a fuzz campaign (the default).")
 
@@ -61,15 +91,15 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "Replica count n, or a range each run draws from (4..7: n ≠ 3f+1 is exercised too).") var replicas = ReplicaRange(lower: 4, upper: 7)
     @Option(help: "Byzantine replicas a run may have: a number, or f (default; with both budgets f, at most f faulty in all).") var byzantineBudget = FaultBudgetArgument.f
     @Option(help: "Crashed or crash-restarted replicas a run may have: a number or f (default). Numbered budgets beyond f make over-threshold runs, labelled as such.") var crashBudget = FaultBudgetArgument.f
-    @Option(help: "Fault classes that may appear, comma-separated (\(FaultClasses.names.joined(separator: ","))).") var faults: String = FaultClasses.names.joined(separator: ",")
-    @Option(help: "Simulated run length (the chaos phase ends within its first quarter).") var duration = "10s"
+    @Option(help: "Fault classes that may appear, comma-separated (\(FaultClasses.names.joined(separator: ","))).") var faults = FaultClassList(FaultClasses.names)
+    @Option(help: "Simulated run length (the chaos phase ends within its first quarter).") var duration = DurationArgument("10s")
     @Option(help: "Number of runs (of the whole campaign; a shard makes its share).") var runs: Int?
     @Option(help: "Wall-clock seconds to fuzz for (instead of --runs).") var timeBudget: Double?
     @Option(help: "Threads (default: all cores). Results do not depend on it.") var jobs = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Campaign seed.") var seed: UInt64 = 1
     @Option(help: "Campaign directory (default: out/fuzz-PROTOCOL-STRATEGY-SEED).") var out: String?
     @Option(help: "random (swarm), guided (coverage + bandit) or twins.") var strategy: FuzzStrategy = .random
-    @Option(help: "Run shard K of N (runs whose index is K mod N), e.g. 0/4.") var shard: String?
+    @Option(help: "Run shard K of N (runs whose index is K mod N), e.g. 0/4.") var shard: ShardArgument?
     @Option(help: "fast or ed25519.") var crypto: SignatureScheme = .fast
     @Option(help: "Twins: rounds with a scripted leader and partition.") var rounds = 8
     @Flag(help: "Measure scenarios/s for Twins-sized runs (n=4, PBFT and HotStuff, fast and Ed25519) and exit.") var bench = false
@@ -85,16 +115,11 @@ struct FuzzCampaign: ParsableCommand {
             print(FuzzBench.run(jobs: jobs, seconds: benchSeconds))
             return
         }
-        var shardPair = (index: 0, count: 1)
-        if let shard {
-            let parts = shard.split(separator: "/").compactMap { Int($0) }
-            guard parts.count == 2 else { throw fail("--shard: '\(shard)' is not K/N", code: .invalidInput) }
-            shardPair = (parts[0], parts[1])
-        }
+        let shardPair = shard.map { (index: $0.index, count: $0.count) } ?? (index: 0, count: 1)
         let config = try fuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas, byzantineBudget: byzantineBudget,
                                     crashBudget: crashBudget, faults: faults, duration: duration, seed: seed, strategy: strategy,
                                     crypto: crypto, rounds: rounds)
-        let dir = out ?? "out/fuzz-\(protocolKind.rawValue)-\(strategy.rawValue)-\(seed)" + (shard.map { "-shard\($0.replacingOccurrences(of: "/", with: "of"))" } ?? "")
+        let dir = out ?? "out/fuzz-\(protocolKind.rawValue)-\(strategy.rawValue)-\(seed)" + (shard.map { "-shard\($0.index)of\($0.count)" } ?? "")
         var options = CampaignOptions(config: config, runs: runs ?? (timeBudget == nil ? 1000 : nil), timeBudget: timeBudget, jobs: max(1, jobs),
                                       shard: shardPair, out: dir)
         options.progress = !quiet
@@ -115,7 +140,7 @@ struct FuzzCampaign: ParsableCommand {
 /// A campaign config from the command line's typed options. Budgets of `f` become the f of the largest
 /// n with `withinF` set (each run then has at most f of its own n faulty); a Twins campaign keeps one n.
 func fuzzConfig(protocolKind: ProtocolKind, mutant: TestMutant?, replicas: ReplicaRange, byzantineBudget: FaultBudgetArgument,
-                crashBudget: FaultBudgetArgument, faults: String, duration: String, seed: UInt64, strategy: FuzzStrategy,
+                crashBudget: FaultBudgetArgument, faults: FaultClassList, duration: DurationArgument, seed: UInt64, strategy: FuzzStrategy,
                 crypto: SignatureScheme, rounds: Int) throws -> FuzzConfig {
     let fMax = QuorumMath.maxFaulty(n: replicas.upper)
     func resolve(_ b: FaultBudgetArgument) -> Int { if case .count(let n) = b { return n } else { return fMax } }
@@ -129,8 +154,7 @@ func fuzzConfig(protocolKind: ProtocolKind, mutant: TestMutant?, replicas: Repli
     let upper = strategy == .twins ? nil : (replicas.upper > replicas.lower ? replicas.upper : nil)
     return FuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas.lower, replicasMax: upper,
                       byzantineBudget: resolve(byzantineBudget), crashBudget: resolve(crashBudget), withinF: withinF,
-                      faultClasses: faults.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) },
-                      duration: try parseDurationOption(duration, "--duration"), seed: seed, strategy: strategy, crypto: crypto, rounds: rounds)
+                      faultClasses: faults.names, duration: duration.nanoseconds, seed: seed, strategy: strategy, crypto: crypto, rounds: rounds)
 }
 
 func printCampaign(_ r: CampaignResult, dir: String) {

@@ -69,17 +69,12 @@ struct ClusterCommand: ParsableCommand {
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start every replica (logs/rI.log, pids/rI.pid, data/rI/).")
         @Argument(help: "Cluster directory (holding cluster.json).") var dir: String
-        @Option(help: "ID:BEHAVIOUR[=PARAM][,BEHAVIOUR...], e.g. 0:equivocate, 1:mutate=forged-certificate, 2:slow=200ms,conflict (any behaviour of the library).") var byzantine: [String] = []
+        @Option(help: "ID:BEHAVIOUR[=PARAM][,BEHAVIOUR...], e.g. 0:equivocate, 1:mutate=forged-certificate, 2:slow=200ms,conflict (any behaviour of the library).",
+                transform: ByzantineAssignment.parse)
+        var byzantine: [ByzantineAssignment] = []
         func run() throws {
             var b: [Int: String] = [:]
-            for s in byzantine {
-                let parts = s.split(separator: ":", maxSplits: 1)
-                guard parts.count == 2, let id = Int(parts[0]) else { throw fail("--byzantine expects ID:behaviour, got '\(s)'", code: .invalidInput) }
-                do { _ = try ByzantineSpec.parse(commandLine: String(parts[1]), replica: id) } catch {
-                    throw fail("--byzantine \(s): \(error)", code: .invalidInput)
-                }
-                b[id] = String(parts[1])
-            }
+            for a in byzantine { b[a.replica] = a.behaviours }
             do { try ClusterLauncher(directory: dir, executable: selfExecutable()).up(byzantine: b) } catch { throw liveFail(error) }
             print("cluster up: \(dir)")
         }
@@ -178,5 +173,23 @@ struct LinkCommandCLI: ParsableCommand {
     func run() throws {
         let fault = heal ? nil : LinkFault(drop: drop, delayNs: Int64(delayMs * 1e6), loss: loss)
         do { try LinkAdmin.send(configPath: config, id: id, command: LinkCommand(peers: peer, fault: fault, heal: heal)) } catch { throw liveFail(error) }
+    }
+}
+
+/// `ID:BEHAVIOUR[=PARAM][,BEHAVIOUR...]` (`cluster up --byzantine`), checked against the behaviour
+/// registry when the argument is parsed.
+struct ByzantineAssignment {
+    var replica: Int
+    var behaviours: String
+
+    static func parse(_ argument: String) throws -> ByzantineAssignment {
+        let parts = argument.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let id = Int(parts[0]), id >= 0 else {
+            throw ValidationError("--byzantine expects ID:behaviour (e.g. 0:equivocate), got '\(argument)'")
+        }
+        do { _ = try ByzantineSpec.parse(commandLine: String(parts[1]), replica: id) } catch {
+            throw ValidationError("--byzantine \(argument): \(error)")
+        }
+        return ByzantineAssignment(replica: id, behaviours: String(parts[1]))
     }
 }

@@ -36,6 +36,17 @@ struct ReportCLITests {
         #expect(r.err.contains("--report needs trace.jsonl"))
     }
 
+    @Test("typed arguments: a bad --shard, --faults, --duration or --byzantine is refused by the parser (exit 3, naming it)",
+          arguments: [(["fuzz", "--shard", "3/2", "--runs", "1"], "--shard"), (["fuzz", "--faults", "byzantine,bogus", "--runs", "1"], "--faults"),
+                      (["fuzz", "--duration", "ten", "--runs", "1"], "--duration"),
+                      (["cluster", "up", "/nonexistent", "--byzantine", "0:nonsense"], "nonsense"),
+                      (["cluster", "up", "/nonexistent", "--byzantine", "equivocate"], "ID:behaviour")])
+    func typedArguments(args: [String], named: String) throws {
+        let r = try Fixture.run(Fixture.bftsim, args)
+        #expect(r.status == 3, "\(r.err)")
+        #expect(r.err.contains(named), "\(r.err)")
+    }
+
     @Test("a missing run directory: exit 3 naming it")
     func missingDirectory() throws {
         let r = try Fixture.run(Fixture.bftsim, ["report", "/nonexistent/run-dir"])
