@@ -35,6 +35,9 @@ extension HotStuffReplica {
         let lock = rules.lockAfter(qc, lockedQC: lockedQC, tree: tree)
         if lock.view > lockedQC.view, !config.mutations.contains(.lockNeverUpdated) {
             lockedQC = lock
+            // R1: a lock is a promise (`Observation.isPromise`), durable before it is reported, so a
+            // replica that crashes before its next vote never comes back with an older lock.
+            writeSafetyState(&actions)
             actions.append(.observe(.locked(view: lock.view)))
         }
         if let candidate = rules.commitCandidate(qc, tree: tree, mutations: config.mutations),

@@ -6,13 +6,21 @@ extension HotStuffReplica {
     static let committedKey = "hotstuff/committed"
 
     /// R1: last voted view, locked QC and highest QC, emitted in the same batch as — and before — the
-    /// vote or timeout that depends on them (the shell makes persists durable before sends).
+    /// vote or timeout that depends on them, and whenever the lock advances (the shell makes persists
+    /// durable before sends and promise observations).
     mutating func persistSafetyState(_ actions: inout [ReplicaAction]) {
         if config.mutations.contains(.sendVoteBeforePersist) && !safetyPersistDeferred {
             safetyPersistDeferred = true
             return
         }
         safetyPersistDeferred = false
+        writeSafetyState(&actions)
+    }
+
+    /// R1's record as it stands. The lock path calls this directly: `sendVoteBeforePersist` defers the
+    /// vote's persist only, and the record written here carries whatever the replica has already
+    /// promised.
+    func writeSafetyState(_ actions: inout [ReplicaAction]) {
         var w = ByteWriter(capacity: 256)
         w.u64(lastVotedView)
         lockedQC.encode(into: &w)

@@ -29,6 +29,20 @@ struct FindingsTests {
         try expectBothHold("hotstuff-chained-stuck-after-crash.yaml", as: kind)
     }
 
+    @Test("chained HotStuff, n=4: a leader that locks from its own QC and crashes before voting recovers that lock (R1)",
+          arguments: [ProtocolKind.hotstuff, .hotstuffTwoChain])
+    func chainedLockLostInCrash(protocol kind: ProtocolKind) throws {
+        // A fuzzer finding against the honest protocol (20,000-run campaign, seed 11): R1 persisted the
+        // lock only with the next vote, so a crash in between recovered an older lock and the replica
+        // reported a lock regression. Fixed by persisting every lock advance (a `locked` observation is
+        // a promise the shell makes durable first).
+        var s = try ScenarioLoader.load(path: Self.root.appendingPathComponent("Findings/hotstuff-chained-lock-lost-in-crash.yaml").path)
+        s.protocolKind = kind
+        let o = try ScenarioRun.execute(s, trace: .off)
+        #expect(o.safety == .holds)
+        #expect(o.liveness == .holds)
+    }
+
     @Test("two-chain HotStuff, n=4: an idle replica joins the others' timeouts (T4), so one crashed replica does not block the TC")
     func twoChainIdleReplicaWithholdsTimeout() throws {
         // A shrunk fuzzer finding against the honest two-chain protocol (a different stall from the
