@@ -1,4 +1,5 @@
 import BFTCore
+import ScenarioFormat
 
 /// Abstracts a run's observations into coverage states (the feedback of the guided strategy).
 ///
@@ -8,6 +9,15 @@ import BFTCore
 /// message-type sequences, since checkers and the fuzzer see observations, never messages). Each
 /// observation of a replica yields one state: a 64-bit FNV-1a hash of that tuple and the kind just seen.
 /// Client observations are ignored. States are protocol-specific but replica-agnostic.
+///
+/// A second, coarser family pairs the run's *schedule features* (each Byzantine behaviour and mutation,
+/// each fault kind, twins, the cluster size; `ScheduleFeatures`) with each observation kind the run
+/// produced: "a fork-below-lock leader made a replica reject as conflicting" is a state of its own.
+/// Without it a behaviour whose observable effects another behaviour also produces never earns a
+/// corpus entry, and a corpus distilled by coverage alone ends up without whole behaviours (the
+/// shipped HotStuff corpus had no fork script at all). This is the input-structure coverage of grammar
+/// fuzzers (Havrikov and Zeller, "Systematically covering input structure", ASE'19) joined to the
+/// output coverage above.
 public final class CoverageTracker {
     struct ReplicaState {
         var view: UInt64 = 0
@@ -22,8 +32,29 @@ public final class CoverageTracker {
     private var highestView: UInt64 = 0
     public private(set) var states: Set<UInt64> = []
 
-    public init(replicas: Int) { replicas_ = replicas; self.replicas = Array(repeating: ReplicaState(), count: replicas) }
+    public init(replicas: Int, features: [UInt64] = []) {
+        replicas_ = replicas
+        self.replicas = Array(repeating: ReplicaState(), count: replicas)
+        self.features = features
+    }
     private let replicas_: Int
+    private let features: [UInt64]
+    /// Observation kinds seen (bit k: kind k), for the feature × kind states.
+    private var kindsSeen: (UInt64, UInt64) = (0, 0)
+
+    /// Every state the run reached: the per-observation states and the feature × kind pairs.
+    public var allStates: Set<UInt64> {
+        var all = states
+        for feature in features {
+            all.insert(feature)
+            for k in 0..<128 where (k < 64 ? kindsSeen.0 >> UInt64(k) : kindsSeen.1 >> UInt64(k - 64)) & 1 == 1 {
+                var h = FNV()
+                h.add(feature); h.add(UInt64(k))
+                all.insert(h.value)
+            }
+        }
+        return all
+    }
 
     public func observe(_ record: ObservationRecord) {
         guard let id = record.source.replicaID, id < replicas_ else { return }
@@ -56,12 +87,48 @@ public final class CoverageTracker {
         h.add(r.leader ? 1 : 0); h.add(lag); h.add(lock)
         h.add(UInt64(Self.bucket(r.certificates))); h.add(UInt64(Self.bucket(r.commits)))
         states.insert(h.value)
+        if kind < 64 { kindsSeen.0 |= 1 << UInt64(kind) } else if kind < 128 { kindsSeen.1 |= 1 << UInt64(kind - 64) }
         r.kinds = (r.kinds.1, kind)
         replicas[id] = r
     }
 
     /// 0, 1, 2-3, 4-7, 8+ → 0...4.
     static func bucket(_ x: Int) -> Int { x <= 0 ? 0 : min(4, Int.bitWidth - x.leadingZeroBitCount) }
+}
+
+/// The schedule features of a scenario (hashed labels), for `CoverageTracker`'s feature × kind states.
+public enum ScheduleFeatures {
+    public static func of(_ s: Scenario) -> [UInt64] {
+        var labels: Set<String> = ["n=\(s.replicas)"]
+        for b in s.byzantine {
+            labels.insert("byzantine:\(b.behaviour)")
+            if let m = b.mutation { labels.insert("byzantine:\(b.behaviour):\(m)") }
+            if !b.isAlwaysOn { labels.insert("byzantine:\(b.behaviour):window") }
+        }
+        for e in s.timeline {
+            switch e.action {
+            case .partition: labels.insert("fault:partition")
+            case .isolate: labels.insert("fault:isolate")
+            case .cutLink: labels.insert("fault:cut-link")
+            case .heal, .setLatency: break
+            case .setLoss: labels.insert("fault:loss")
+            case .crash: labels.insert("fault:crash")
+            case .restart: labels.insert("fault:restart")
+            case .storageFault: labels.insert("fault:storage")
+            case .messageFault(let m): labels.insert("fault:message-\(m.action.rawValue)")
+            }
+        }
+        if s.twins != nil { labels.insert("twins") }
+        if s.network.duplication > 0 { labels.insert("network:duplication") }
+        if s.network.loss > 0 { labels.insert("network:loss") }
+        // Sorted, so the features (and so the states) do not depend on Set order.
+        return labels.sorted().map { label in
+            var h = FNV()
+            for byte in label.utf8 { h.add(UInt64(byte)) }
+            h.add(0xfeed)
+            return h.value
+        }
+    }
 }
 
 /// FNV-1a over 64-bit words (stable across processes, unlike `Hasher`).

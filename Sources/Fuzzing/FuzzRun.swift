@@ -31,7 +31,7 @@ public enum FuzzRun {
 
     /// Runs `scenario` with the mutant's driver (or the honest one), fastest trace mode, checkers on.
     public static func run(_ scenario: Scenario, index: Int = 0, mutant: TestMutant?, coverage: Bool) -> RunVerdict {
-        let tracker = coverage ? CoverageTracker(replicas: scenario.replicas) : nil
+        let tracker = coverage ? CoverageTracker(replicas: scenario.replicas, features: ScheduleFeatures.of(scenario)) : nil
         let outcome: RunOutcome
         do {
             let driver = try TestMutant.driver(mutant, for: scenario.protocolKind)
@@ -58,7 +58,7 @@ public enum FuzzRun {
             if counts, bug == nil { bug = v } else if !counts { excused += 1 }
         }
         return RunVerdict(index: index, overThreshold: over, livenessPromised: live, bug: bug, excused: excused, invalid: nil,
-                          states: tracker.map { $0.states.sorted() } ?? [], events: outcome.simulation.eventsProcessed)
+                          states: tracker.map { $0.allStates.sorted() } ?? [], events: outcome.simulation.eventsProcessed)
     }
 
     /// Whether more than f replicas are faulty.

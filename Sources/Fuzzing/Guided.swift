@@ -71,7 +71,7 @@ struct GuidedState {
     var meanEvents: Double = 0
     var folded = 0
 
-    /// Seed schedules, run first (interleaved with fresh runs), then learned from like any run.
+    /// Seed schedules, run first, then learned from like any run.
     var seeds: [Scenario] = []
     var seedsIssued = 0
     /// Fresh swarm runs planned so far.
@@ -86,9 +86,11 @@ struct GuidedState {
             freshIssued += 1
             return renamed(SwarmGenerator.scenario(config, index: freshIssued - 1), config, index)
         }
-        // Seeds first, interleaved with fresh runs.
+        // Seeds first: a distilled corpus (at most `distilledMax` entries) covers the fault space's
+        // features cheaply, so it runs before anything else; seeds beyond that are interleaved with
+        // fresh runs, so a large corpus cannot hold back what random search finds early.
         if seedsIssued < seeds.count {
-            if index % 2 == 1 { return fresh() }
+            if seedsIssued >= Self.distilledMax && index % 2 == 1 { return fresh() }
             seedsIssued += 1
             return renamed(seeds[seedsIssued - 1], config, index)
         }
