@@ -12,7 +12,8 @@
 # Usage: scripts/chaos.sh [quick|full]      (quick ~2 min, full ~15 min)
 # Durations (seconds) can be set one by one: KILL_SECONDS, BASELINE_SECONDS, FLOOD_SECONDS, DISK_SECONDS,
 # SOAK_SECONDS; BFTSIM=path of the binary (default .build/release/bftsim, built if missing);
-# LOAD="--clients 4 --outstanding 16"; PROTOCOL=pbft. Needs python3 (to read stats.json).
+# LOAD="--clients 4 --outstanding 16"; PROTOCOL=pbft; PHASES="kill flood disk soak" (a subset runs only
+# those). Needs python3 (to read stats.json).
 set -u
 cd "$(dirname "$0")/.."
 MODE=${1:-full}
@@ -22,6 +23,8 @@ else
   : "${KILL_SECONDS:=120}" "${BASELINE_SECONDS:=20}" "${FLOOD_SECONDS:=20}" "${DISK_SECONDS:=40}" "${SOAK_SECONDS:=600}"
 fi
 PROTOCOL=${PROTOCOL:-pbft}
+PHASES=${PHASES:-kill flood disk soak}
+phase() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 LOAD=${LOAD:---clients 4 --outstanding 16}
 B=${BFTSIM:-.build/release/bftsim}
 if [ ! -x "$B" ]; then swift build -c release --product bftsim || exit 4; fi
@@ -69,6 +72,7 @@ check() {
 }
 
 # ---------------------------------------------------------------------------------------------------
+if phase kill; then
 note "1. kill -9 a random replica every 5 s for ${KILL_SECONDS} s under load"
 D=$(cluster kill)
 "$B" cluster up "$D" > /dev/null || exit 4
@@ -95,7 +99,9 @@ result "kill -9 x${#CATCHUPS[@]}: ${VIOLATIONS} failed checks (safety + client-r
 [ "$VIOLATIONS" = 0 ] || miss "kill -9: bftsim check reported violations"
 echo "${CATCHUPS[*]}" | grep -q timeout && miss "kill -9: a restart did not catch up within 20 s"
 
+fi
 # ---------------------------------------------------------------------------------------------------
+if phase flood; then
 note "2. hostile-peer floods against r0 (${FLOOD_SECONDS} s each; throughput measured at r1)"
 D=$(cluster flood)
 "$B" cluster up "$D" > /dev/null || exit 4
@@ -131,7 +137,9 @@ check "$D"
 result "floods: ${VIOLATIONS} failed checks, ${COMPLETED} requests completed; observations.bin r0 $(du -k "$D/data/r0/observations.bin" | cut -f1) kB vs r1 $(du -k "$D/data/r1/observations.bin" | cut -f1) kB"
 [ "$VIOLATIONS" = 0 ] || miss "floods: bftsim check reported violations"
 
+fi
 # ---------------------------------------------------------------------------------------------------
+if phase disk; then
 note "3. full data disk on r3"
 D=$(cluster disk)
 mkdir -p "$D/data/r3"
@@ -166,7 +174,9 @@ else
   result "full disk: skipped (mount -t tmpfs needs root)"
 fi
 
+fi
 # ---------------------------------------------------------------------------------------------------
+if phase soak; then
 note "4. soak: ${SOAK_SECONDS} s under load"
 D=$(cluster soak)
 "$B" cluster up "$D" > /dev/null || exit 4
@@ -186,6 +196,7 @@ python3 -c "import sys; sys.exit(0 if $GROWTH < 10 else 1)" || miss "soak: RSS g
 check "$D"
 [ "$VIOLATIONS" = 0 ] || miss "soak: bftsim check reported violations"
 
+fi
 echo
 echo "== summary ($MODE; $ROOT)"
 for s in "${SUMMARY[@]}"; do echo "   $s"; done

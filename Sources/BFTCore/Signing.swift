@@ -21,6 +21,11 @@ public protocol MessageSigner: AnyObject {
     func sign(domain: SigningDomain, _ message: ArraySlice<UInt8>) -> Signature
 }
 
+/// Checks the signatures a protocol message carries with `verifier`, discarding the verdicts: run by the
+/// live host on its verification thread with a `RecordingVerifier`, so the replica's own checks of the
+/// same bytes later hit the cache (issue 13). Each protocol supplies one; it never traps on garbage.
+public typealias MessageAuthenticator = @Sendable ([UInt8], SignatureVerifier) -> Void
+
 /// Verifies any principal's signatures.
 public protocol SignatureVerifier: AnyObject {
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool

@@ -12,6 +12,8 @@ public final class Keyring {
     public let clientCount: Int
     public let stats = CryptoStats()
     public let verifier: SignatureVerifier
+    /// The Ed25519 verifier's cache, where results computed on another thread can be entered (live mode).
+    public let verificationCache: VerificationCache?
     private var signers: [Principal: MessageSigner] = [:]
     private let publicKeys: [Principal: [UInt8]]
 
@@ -30,7 +32,9 @@ public final class Keyring {
                 signers[p] = Ed25519Signer(principal: p, keyPair: kp, stats: stats)
             }
             publicKeys = pks
-            verifier = Ed25519Verifier(publicKeys: pks, stats: stats, cacheMax: verificationCacheMax)
+            let v = Ed25519Verifier(publicKeys: pks, stats: stats, cacheMax: verificationCacheMax)
+            verifier = v
+            verificationCache = v
         case .fast, .blake2b:
             var replicaKeys: [any TagKey] = []
             var clientKeys: [any TagKey] = []
@@ -42,6 +46,7 @@ public final class Keyring {
             }
             publicKeys = [:]
             verifier = FastVerifier(replicaKeys: replicaKeys, clientKeys: clientKeys, stats: stats)
+            verificationCache = nil
         }
     }
 
@@ -59,19 +64,26 @@ public final class Keyring {
             signers[p] = Ed25519Signer(principal: p, keyPair: kp, stats: stats)
         }
         self.publicKeys = publicKeys
-        verifier = Ed25519Verifier(publicKeys: publicKeys, stats: stats, cacheMax: verificationCacheMax)
+        let v = Ed25519Verifier(publicKeys: publicKeys, stats: stats, cacheMax: verificationCacheMax)
+        verifier = v
+        verificationCache = v
     }
 
     /// A live-mode keyring around signers and a verifier built elsewhere (for example PBFT's MAC
     /// authenticators for client traffic, with Ed25519 between replicas). Crypto stats stay zero.
-    public init(signers: [Principal: MessageSigner], verifier: SignatureVerifier, replicas: Int, clients: Int) {
+    public init(signers: [Principal: MessageSigner], verifier: SignatureVerifier, replicas: Int, clients: Int,
+                publicKeys: [Principal: [UInt8]] = [:], verificationCache: VerificationCache? = nil) {
         scheme = .ed25519
         replicaCount = replicas
         clientCount = clients
         self.signers = signers
-        publicKeys = [:]
+        self.publicKeys = publicKeys
         self.verifier = verifier
+        self.verificationCache = verificationCache
     }
+
+    /// Every principal's Ed25519 public key (empty for the MAC schemes).
+    public var allPublicKeys: [Principal: [UInt8]] { publicKeys }
 
     /// The signer for one principal. Precondition: the principal belongs to the cluster.
     public func signer(for principal: Principal) -> MessageSigner {
@@ -91,6 +103,66 @@ public final class Keyring {
         return Digest.of(w.bytes).bytes
     }
 }
+
+/// The outcome of one Ed25519 verification computed by libsodium (`RecordingVerifier`). Only this
+/// module can make one, so code outside it (Byzantine layers included) cannot enter a result into a
+/// verifier's cache that libsodium did not compute for exactly these bytes.
+public struct VerifiedSignature: Sendable {
+    let signer: Principal
+    let signature: Signature
+    /// `domain ‖ message`, as the cache keys it.
+    let signed: [UInt8]
+    let valid: Bool
+}
+
+/// A verifier that runs on a worker thread (the live host's verification pool, issue 13): it checks
+/// signatures with libsodium against fixed public keys and records each result, which the owner of the
+/// replica's verifier then enters with `VerificationCache.remember` on the replica's own thread. The
+/// replica's own verification of the same bytes is then a cache hit, so the expensive part of a flood of
+/// well-formed forgeries runs off the event loop. It keeps its own bounded cache (a QC travels in many
+/// messages), so it must be confined to one thread: the host's pool has exactly one.
+public final class RecordingVerifier: SignatureVerifier, @unchecked Sendable {
+    private let publicKeys: [Principal: [UInt8]]
+    private var records: [VerifiedSignature] = []
+    private var cache: [Ed25519Verifier.Key: Bool] = [:]
+    private let cacheMax: Int
+    /// Verifications computed (cache misses), for the host's stats.
+    public private(set) var computed = 0
+
+    public init(publicKeys: [Principal: [UInt8]], cacheMax: Int = 1 << 14) {
+        self.publicKeys = publicKeys
+        self.cacheMax = cacheMax
+    }
+
+    public func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
+        guard let pk = publicKeys[signer] else { return false }
+        let key = Ed25519Verifier.Key(signer: signer, signature: signature, signed: domain.bytes + message)
+        let ok: Bool
+        if let hit = cache[key] {
+            ok = hit
+        } else {
+            computed += 1
+            ok = Ed25519KeyPair.verify(signature, message: key.signed, publicKey: pk)
+            if cache.count >= cacheMax { cache.removeAll(keepingCapacity: true) }
+            cache[key] = ok
+        }
+        records.append(VerifiedSignature(signer: signer, signature: signature, signed: key.signed, valid: ok))
+        return ok
+    }
+
+    /// The results recorded since the last call.
+    public func drain() -> [VerifiedSignature] {
+        defer { records.removeAll() }
+        return records
+    }
+}
+
+/// A verifier whose results can be computed elsewhere (`RecordingVerifier`) and entered later.
+public protocol VerificationCache: AnyObject {
+    func remember(_ records: [VerifiedSignature])
+}
+
+extension Ed25519Verifier: VerificationCache {}
 
 /// Ed25519 verification with a per-simulation cache of results.
 ///
@@ -125,6 +197,15 @@ final class Ed25519Verifier: SignatureVerifier {
         self.publicKeys = publicKeys
         self.stats = stats
         self.cacheMax = cacheMax
+    }
+
+    /// Results computed off the owner's thread (`RecordingVerifier`), entered as if computed here.
+    func remember(_ records: [VerifiedSignature]) {
+        for r in records {
+            if cache.count >= cacheMax { cache.removeAll(keepingCapacity: true) }
+            cache[Key(signer: r.signer, signature: r.signature, signed: r.signed)] = r.valid
+            stats.preverified += 1
+        }
     }
 
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {

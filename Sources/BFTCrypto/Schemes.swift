@@ -8,6 +8,8 @@ public final class CryptoStats {
     public internal(set) var verifyRequests = 0
     /// Verifications actually computed (cache misses).
     public internal(set) var verified = 0
+    /// Results computed on a verification worker and entered into the cache (live mode).
+    public internal(set) var preverified = 0
     public internal(set) var cacheHits = 0
     public internal(set) var failures = 0
     public init() {}

@@ -359,3 +359,35 @@ public let describeHotStuffMessage: MessageDescriber = { bytes in
         return MessageInfo(type: "REQUEST", sequence: r.timestamp, signer: .client(r.client))
     }
 }
+
+/// Checks the signatures HotStuff wire bytes carry (`MessageAuthenticator`): the outer one and those of
+/// the QCs and TCs inside, without the quorum rules (H-Q1, T1), which the handlers apply.
+public let authenticateHotStuffMessage: MessageAuthenticator = { bytes, verifier in
+    guard let message = try? HotStuffMessage(decoding: bytes) else { return }
+    func qc(_ c: QuorumCertificate) {
+        guard c.view > 0 else { return }
+        let statement = QuorumCertificate.voteStatement(view: c.view, block: c.block)
+        for s in c.signatures { _ = verifier.verify(s.signature, domain: HotStuffDomain.vote, message: statement[...], signer: .replica(s.signer)) }
+    }
+    func tc(_ c: TimeoutCertificate) {
+        for e in c.entries {
+            let statement = TimeoutCertificate.timeoutStatement(view: c.view, highQCView: e.highQCView)
+            _ = verifier.verify(e.signature, domain: HotStuffDomain.timeout, message: statement[...], signer: .replica(e.signer))
+        }
+    }
+    switch message {
+    case .proposal(let p):
+        _ = p.verify(verifier)
+        qc(p.block.justify)
+        if let t = p.timeoutCertificate { tc(t) }
+    case .vote(let v): _ = v.verify(verifier)
+    case .newView(let n):
+        _ = n.verify(verifier)
+        qc(n.highQC)
+    case .timeout(let t):
+        _ = t.verify(verifier)
+        qc(t.highQC)
+        if let h = t.highTC { tc(h) }
+    case .blockRequest, .blockResponse, .syncInfo, .request: break
+    }
+}

@@ -168,7 +168,8 @@ public enum KeyFiles {
         let keys = MACReplicaKeys(seed: seeds[0], clientKX: try config.kxKeys(config.clientKX))
         return Keyring(signers: [.replica(id): MACReplicaSigner(ed25519: base.signer(for: .replica(id)), keys: keys)],
                        verifier: MACReplicaVerifier(id: id, n: config.n, ed25519: base.verifier, keys: keys),
-                       replicas: config.n, clients: config.clientKeys.count)
+                       replicas: config.n, clients: config.clientKeys.count,
+                       publicKeys: base.allPublicKeys, verificationCache: base.verificationCache)
     }
 
     /// The Ed25519 key pairs of clients `range`, with which a load generator proves its client range to

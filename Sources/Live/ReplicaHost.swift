@@ -33,6 +33,10 @@ public struct ShellStats: Codable, Sendable {
     public var clientAuthFailures = 0
     public var sendsDroppedUnconnected = 0
     public var linkFaultDrops = 0
+    /// Signatures checked on the verification thread (issue 13).
+    public var verifiedOffLoop = 0
+    /// Times a connection's reading stopped because its verification backlog was full.
+    public var verificationPauses = 0
     public var linkFaults: [String] = []
     /// Rejected frames by reason (exact counts; the observation log holds at most one sample per reason
     /// per second, issue 13).
@@ -131,7 +135,18 @@ struct FrameTokens {
 }
 
 /// One inbound connection as the shell sees it: who it claims to be and how badly it behaved.
-final class InboundPeer {
+/// Confined to the host's event loop (hence `@unchecked Sendable`: verification completions capture
+/// it, and they run on that loop too).
+final class InboundPeer: @unchecked Sendable {
+    /// Frames of this connection on the verification thread, not yet delivered (issue 13).
+    var verifying = 0
+    /// Reading stopped because `verifying` reached `verifyingMax` (back-pressure on the socket).
+    var paused = false
+    /// Per-connection verification budget: at most this many frames wait for the verification thread;
+    /// reading resumes once the backlog is down to `verifyingResume`. A flood of forgeries thus holds at
+    /// most 64 verifications (about 4 ms of one core) ahead of any honest peer's frame.
+    static let verifyingMax = 64
+    static let verifyingResume = 16
     var handshake: Handshake?
     /// A client connection's challenge, until its proof arrives (`ClientAuth`).
     var nonce: [UInt8]?
@@ -236,6 +251,12 @@ public final class ReplicaHost: @unchecked Sendable {
     private var syncInFlight = false
     /// One thread for blocking file IO (write + fdatasync), so the loop never waits on the disk.
     private let io: NIOThreadPool
+    /// Signature verification off the event loop (issue 13): replica frames go through one worker thread
+    /// that runs the protocol's `MessageAuthenticator` with a `RecordingVerifier`; the results enter the
+    /// replica verifier's cache on the loop just before the frame is delivered, so the replica's own
+    /// checks are cache hits. Frames of one connection stay in order (one thread, FIFO).
+    private let verification: (pool: NIOThreadPool, authenticate: MessageAuthenticator, recorder: RecordingVerifier, cache: VerificationCache)?
+    private var flushScheduled = false
     /// Timer generations (`Runtime`) and the scheduled firings, for cancellation.
     private var timerTable = TimerTable()
     private var scheduledTimers: [TimerID: Scheduled<Void>] = [:]
@@ -271,7 +292,10 @@ public final class ReplicaHost: @unchecked Sendable {
     /// Exit status of a replica stopped by a storage failure (sysexits' EX_IOERR).
     public static let storageFailureExitCode: Int32 = 74
 
-    public init(id: ReplicaID, config: ClusterConfig, machine: any StateMachine, dataDir: String, loop: EventLoop) throws(LiveError) {
+    /// `authenticate` and `keyring` (the replica's) enable the verification thread; without them the
+    /// replica verifies on the loop.
+    public init(id: ReplicaID, config: ClusterConfig, machine: any StateMachine, dataDir: String, loop: EventLoop,
+                authenticate: MessageAuthenticator? = nil, keyring: Keyring? = nil) throws(LiveError) {
         self.id = id
         self.config = config
         self.machine = machine
@@ -283,6 +307,13 @@ public final class ReplicaHost: @unchecked Sendable {
         startWall = ReplicaHost.wallNanos()
         io = NIOThreadPool(numberOfThreads: 1)
         io.start()
+        if let authenticate, let keyring, let cache = keyring.verificationCache, !keyring.allPublicKeys.isEmpty {
+            let pool = NIOThreadPool(numberOfThreads: 1)
+            pool.start()
+            verification = (pool, authenticate, RecordingVerifier(publicKeys: keyring.allPublicKeys), cache)
+        } else {
+            verification = nil
+        }
     }
 
     static func wallNanos() -> Int64 {
@@ -357,6 +388,7 @@ public final class ReplicaHost: @unchecked Sendable {
     public func shutdown() {
         flushLog()
         writeStats()
+        verification?.pool.shutdownGracefully { _ in }
     }
 
     /// Writes the observation log's buffer out; a failed write stops the replica (an audit trail that
@@ -609,7 +641,7 @@ public final class ReplicaHost: @unchecked Sendable {
                 stats.replays += 1
                 return
             }
-            deliver(.message(from: .replica(r), bytes: bytes), from: peer)
+            deliverVerified(bytes, from: r, peer: peer)
         case .admin:
             onAdmin(bytes)
         case .clients(let first, let count):
@@ -627,6 +659,42 @@ public final class ReplicaHost: @unchecked Sendable {
                 }
             }
             deliver(.message(from: .client(c), bytes: bytes), from: peer)
+        }
+    }
+
+    /// Delivers a replica frame after its signatures were checked on the verification thread (or at
+    /// once, verified on the loop, when there is none).
+    private func deliverVerified(_ bytes: [UInt8], from r: Int, peer: InboundPeer) {
+        guard let v = verification else { return deliver(.message(from: .replica(r), bytes: bytes), from: peer) }
+        peer.verifying += 1
+        if peer.verifying >= InboundPeer.verifyingMax && !peer.paused {
+            peer.paused = true
+            stats.verificationPauses += 1
+            peer.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
+        let authenticate = v.authenticate, recorder = v.recorder
+        v.pool.runIfActive(eventLoop: loop) { () -> [VerifiedSignature] in
+            authenticate(bytes, recorder)
+            return recorder.drain()
+        }.whenComplete { [self] result in
+            peer.verifying -= 1
+            if peer.paused && peer.verifying <= InboundPeer.verifyingResume && !peer.closed {
+                peer.paused = false
+                peer.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            }
+            guard case .success(let records) = result else { return }
+            verification?.cache.remember(records)
+            stats.verifiedOffLoop += records.count
+            guard !peer.closed, !stopped else { return }
+            deliver(.message(from: .replica(r), bytes: bytes), from: peer)
+            // One flush for the completions already queued on the loop (group commit as for a read burst).
+            if !flushScheduled {
+                flushScheduled = true
+                loop.execute { [self] in
+                    flushScheduled = false
+                    flushOutput()
+                }
+            }
         }
     }
 
@@ -732,7 +800,7 @@ public final class ReplicaHost: @unchecked Sendable {
             if p.handshaking && now - p.acceptedAt > InboundLimits.handshakeTimeoutNs {
                 stats.handshakeTimeouts += 1
                 failHandshake(p)
-            } else if let started = p.reader.frameStartedAt, now - started > InboundLimits.frameStallNs {
+            } else if !p.paused, let started = p.reader.frameStartedAt, now - started > InboundLimits.frameStallNs {
                 stats.stalledFrames += 1
                 failHandshake(p)
             }

@@ -18,7 +18,10 @@ public enum ReplicaProcess {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let host = try ReplicaHost(id: id, config: config, machine: machine, dataDir: dataDir, loop: loop)
+        // Replica frames' signatures are checked on a worker thread first (issue 13: a flood of
+        // well-formed forgeries cost the loop a full verification each).
+        let host = try ReplicaHost(id: id, config: config, machine: machine, dataDir: dataDir, loop: loop,
+                                   authenticate: driver(for: try config.protocolKind).authenticate, keyring: keyring)
         host.onStorageFailure = { _ in exit(ReplicaHost.storageFailureExitCode) }
         try host.start(group: group)
         say("replica \(id) (\(config.protocolName), n=\(config.n)) listening on \(config.replicas[id].host):\(config.replicas[id].port), data \(dataDir)")

@@ -660,3 +660,10 @@ public let describePBFTMessage: MessageDescriber = { bytes in
     guard let message = try? PBFTMessage.decode(bytes) else { return .undecodable }
     return message.info
 }
+
+/// Checks the outer signature of PBFT wire bytes (`MessageAuthenticator`; the embedded certificates of
+/// VIEW-CHANGE and NEW-VIEW are left to the handlers).
+public let authenticatePBFTMessage: MessageAuthenticator = { bytes, verifier in
+    guard let message = try? PBFTMessage.decode(bytes) else { return }
+    _ = message.verify(verifier)
+}

@@ -8,6 +8,8 @@ import ScenarioFormat
 /// describe its wire messages, and how clients should address it. A new protocol is one new driver.
 public protocol ProtocolDriver {
     var describe: MessageDescriber { get }
+    /// Checks the signatures of wire messages off the replica's thread (live mode's verification pool).
+    var authenticate: MessageAuthenticator { get }
     var clientTargeting: Client.Targeting { get }
     /// Byzantine behaviour names this protocol implements.
     var byzantineBehaviours: [String] { get }
@@ -68,6 +70,7 @@ public struct PBFTDriver: ProtocolDriver {
     public init(mutations: PBFTMutations = []) { self.mutations = mutations }
 
     public var describe: MessageDescriber { describePBFTMessage }
+    public var authenticate: MessageAuthenticator { authenticatePBFTMessage }
     public var clientTargeting: Client.Targeting { .leader }
     public var byzantineBehaviours: [String] {
         ["equivocate"] + genericBehaviours + ["double-vote", "mutate", "conflict", "forge-sender", "spam-view-change"]
@@ -123,6 +126,7 @@ public struct HotStuffDriver: ProtocolDriver {
     }
 
     public var describe: MessageDescriber { describeHotStuffMessage }
+    public var authenticate: MessageAuthenticator { authenticateHotStuffMessage }
     /// Leaders rotate every view, so clients send each request to every replica's mempool.
     public var clientTargeting: Client.Targeting { .all }
     public var byzantineBehaviours: [String] {

@@ -102,3 +102,50 @@ struct SignatureTests {
         #expect(ring.stats.verified == 20)
     }
 }
+
+@Suite("Verification off the replica's thread (live mode)")
+struct RecordedVerificationTests {
+    @Test("results recorded on a worker enter the cache as computed: the replica's check is a hit with the same verdict")
+    func recordedResultsAreHits() throws {
+        let ring = Keyring(scheme: .ed25519, seed: 9, replicas: 4, clients: 1)
+        let cache = try #require(ring.verificationCache)
+        let msg = Array("prepare v=1 n=2".utf8)
+        let good = ring.signer(for: .replica(1)).sign(domain: SignatureTests.domain, msg[...])
+        // A well-formed signature under the wrong key (the `expensive` flood): it passes the cheap
+        // canonical checks, so only a full verification rejects it.
+        let forged = Keyring(scheme: .ed25519, seed: 10, replicas: 4, clients: 1).signer(for: .replica(1))
+            .sign(domain: SignatureTests.domain, msg[...])
+        let recorder = RecordingVerifier(publicKeys: ring.allPublicKeys)
+        #expect(recorder.verify(good, domain: SignatureTests.domain, message: msg[...], signer: .replica(1)))
+        #expect(!recorder.verify(forged, domain: SignatureTests.domain, message: msg[...], signer: .replica(1)))
+        #expect(recorder.computed == 2)
+        cache.remember(recorder.drain())
+        #expect(recorder.drain().isEmpty)
+
+        let computedBefore = ring.stats.verified
+        #expect(ring.verifier.verify(good, domain: SignatureTests.domain, message: msg[...], signer: .replica(1)))
+        #expect(!ring.verifier.verify(forged, domain: SignatureTests.domain, message: msg[...], signer: .replica(1)))
+        #expect(ring.stats.verified == computedBefore, "a recorded result was computed again on the replica's thread")
+        #expect(ring.stats.cacheHits == 2)
+        #expect(ring.stats.preverified == 2)
+        // A result is keyed by the exact bytes: the good signature over other bytes is not a hit and fails.
+        var other = msg
+        other[0] ^= 1
+        #expect(!ring.verifier.verify(good, domain: SignatureTests.domain, message: other[...], signer: .replica(1)))
+        #expect(ring.stats.verified == computedBefore + 1)
+    }
+
+    @Test("the recorder keeps its own cache: a QC carried by many messages is verified once on the worker")
+    func recorderCaches() {
+        let ring = Keyring(scheme: .ed25519, seed: 9, replicas: 4, clients: 1)
+        let msg = Array("vote v=3".utf8)
+        let sig = ring.signer(for: .replica(2)).sign(domain: SignatureTests.domain, msg[...])
+        let recorder = RecordingVerifier(publicKeys: ring.allPublicKeys)
+        for _ in 0..<5 { #expect(recorder.verify(sig, domain: SignatureTests.domain, message: msg[...], signer: .replica(2))) }
+        #expect(recorder.computed == 1)
+        #expect(recorder.drain().count == 5)
+        // An unknown signer is rejected without a record (nothing to enter into the cache).
+        #expect(!recorder.verify(sig, domain: SignatureTests.domain, message: msg[...], signer: .replica(9)))
+        #expect(recorder.drain().isEmpty)
+    }
+}

@@ -25,6 +25,7 @@ struct ClusterTests {
         for i in 0..<4 {
             let s = try #require(LiveSupport.stats(cluster.dir, i))
             #expect(s.committed > 0, "replica \(i) committed nothing")
+            #expect(s.verifiedOffLoop > 0, "replica \(i) verified every peer signature on its event loop")
         }
     }
 

@@ -57,6 +57,26 @@ struct HardeningTests {
         #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 0)?.refusedBanned ?? 0) >= 1 })
     }
 
+    @Test("well-formed forgeries are verified on the verification thread, rejected as bad signatures, and strike")
+    func expensiveForgeriesVerifiedOffLoop() throws {
+        // Proves the full Ed25519 verification a well-formed forgery costs runs on the host's verification
+        // thread (issue 13: a flood of them on the event loop cut throughput by half), that the verdict
+        // still reaches the replica (bad-signature, a strike), and that the connection is closed and banned.
+        let cluster = try TestCluster(name: "expensive", protocolName: "pbft")
+        defer { cluster.stop() }
+        try cluster.up()
+        let attacker = try #require(RawConnection(port: cluster.basePort))
+        attacker.frame(Handshake.replica(1).bytes)
+        attacker.send(Flood.signedStream(n: 4, signer: 1, frames: 200).frames)
+        #expect(Self.closedByPeer(attacker), "the replica kept the bad-signature connection open")
+        #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 0)?.bans ?? 0) >= 1 })
+        let s = try #require(LiveSupport.stats(cluster.dir, 0))
+        #expect((s.rejected["bad-signature"] ?? 0) > Int(InboundLimits.strikesMax), "\(s.rejected)")
+        #expect((s.rejected["bad-signature"] ?? 0) < 100, "frames after the limit must not reach the machine")
+        #expect(s.verifiedOffLoop >= s.rejected["bad-signature"] ?? 0, "forgeries were verified on the loop: \(s.verifiedOffLoop)")
+        #expect(s.disconnectedForGarbage == 1)
+    }
+
     @Test("client handshake: a forged proof for another load generator's clients gets a challenge, no replies, and is closed")
     func clientHijackRefused() throws {
         // Proves replies are routed only to a connection that proved its client range with the clients'
