@@ -42,6 +42,9 @@ let package = Package(
         // Vocabulary shared by every protocol: identities, the replica boundary (inputs, actions,
         // observations), canonical byte codec, PRNG, digests, client requests/replies, the KV store.
         .target(name: "BFTCore", dependencies: ["CSodium"], swiftSettings: fast),
+        // The deterministic test shell (EmbeddedCluster): any protocol's machines behind StateMachine,
+        // messages and timers moved only when a test says so, batches through Runtime.interpret. No IO.
+        .target(name: "ReplicaTesting", dependencies: ["BFTCore"]),
         // Signature schemes (Ed25519, keyed BLAKE2b "fast"), key derivation, verification cache.
         .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium"], swiftSettings: fast),
         // PBFT (Castro & Liskov, OSDI'99 / TOCS'02), signature variant. Sans-IO.
@@ -84,8 +87,8 @@ let package = Package(
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
         .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
-        .testTarget(name: "PBFTTests", dependencies: ["PBFT", "BFTCore", "BFTCrypto"], resources: [.copy("Golden")]),
-        .testTarget(name: "HotStuffTests", dependencies: ["HotStuff", "BFTCore", "BFTCrypto"]),
+        .testTarget(name: "PBFTTests", dependencies: ["PBFT", "BFTCore", "BFTCrypto", "ReplicaTesting"], resources: [.copy("Golden")]),
+        .testTarget(name: "HotStuffTests", dependencies: ["HotStuff", "BFTCore", "BFTCrypto", "ReplicaTesting"]),
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
