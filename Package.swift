@@ -94,7 +94,8 @@ let package = Package(
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
-        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat", "ReplicaTesting",
+                                                 .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]
