@@ -63,14 +63,16 @@ let package = Package(
         .target(name: "Checkers", dependencies: ["BFTCore"], swiftSettings: fast),
         // Builds a run from a scenario: protocol factory, crypto, simulator, checkers, outputs.
         .target(name: "Runner", dependencies: [
-            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers",
+            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers", "RunRecords",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
+        // The run and campaign records (summary.json, campaign.json) their writers and readers share.
+        .target(name: "RunRecords", dependencies: ["ScenarioFormat"]),
         // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
-        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", "RunRecords", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // Fault-schedule fuzzing: swarm, guided and Twins generators, campaigns, shrinking, sharding.
         .target(name: "Fuzzing", dependencies: [
-            "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff",
+            "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff", "RunRecords",
         ], swiftSettings: fast),
         // Live mode: the same replicas over TCP (SwiftNIO channel handlers), keys, cluster files,
         // a process launcher, a load generator and live faults.
@@ -82,7 +84,7 @@ let package = Package(
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live", "RunRecords",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
@@ -92,7 +94,7 @@ let package = Package(
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "RunRecords", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
         .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat", "ReplicaTesting",
                                                  .product(name: "NIOPosix", package: "swift-nio")]),
