@@ -42,6 +42,9 @@ let package = Package(
         // Vocabulary shared by every protocol: identities, the replica boundary (inputs, actions,
         // observations), canonical byte codec, PRNG, digests, client requests/replies, the KV store.
         .target(name: "BFTCore", dependencies: ["CSodium"], swiftSettings: fast),
+        // The deterministic test shell (EmbeddedCluster): any protocol's machines behind StateMachine,
+        // messages and timers moved only when a test says so, batches through Runtime.interpret. No IO.
+        .target(name: "ReplicaTesting", dependencies: ["BFTCore"]),
         // Signature schemes (Ed25519, keyed BLAKE2b "fast"), key derivation, verification cache.
         .target(name: "BFTCrypto", dependencies: ["BFTCore", "CSodium"], swiftSettings: fast),
         // PBFT (Castro & Liskov, OSDI'99 / TOCS'02), signature variant. Sans-IO.
@@ -60,14 +63,16 @@ let package = Package(
         .target(name: "Checkers", dependencies: ["BFTCore"], swiftSettings: fast),
         // Builds a run from a scenario: protocol factory, crypto, simulator, checkers, outputs.
         .target(name: "Runner", dependencies: [
-            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers",
+            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers", "RunRecords",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: fast),
+        // The run and campaign records (summary.json, campaign.json) their writers and readers share.
+        .target(name: "RunRecords", dependencies: ["ScenarioFormat"]),
         // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
-        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", "RunRecords", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // Fault-schedule fuzzing: swarm, guided and Twins generators, campaigns, shrinking, sharding.
         .target(name: "Fuzzing", dependencies: [
-            "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff",
+            "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff", "RunRecords",
         ], swiftSettings: fast),
         // Live mode: the same replicas over TCP (SwiftNIO channel handlers), keys, cluster files,
         // a process launcher, a load generator and live faults.
@@ -79,19 +84,20 @@ let package = Package(
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live", "RunRecords",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
         .testTarget(name: "BFTCryptoTests", dependencies: ["BFTCrypto", "BFTCore"]),
-        .testTarget(name: "PBFTTests", dependencies: ["PBFT", "BFTCore", "BFTCrypto"], resources: [.copy("Golden")]),
-        .testTarget(name: "HotStuffTests", dependencies: ["HotStuff", "BFTCore", "BFTCrypto"]),
+        .testTarget(name: "PBFTTests", dependencies: ["PBFT", "BFTCore", "BFTCrypto", "ReplicaTesting"], resources: [.copy("Golden")]),
+        .testTarget(name: "HotStuffTests", dependencies: ["HotStuff", "BFTCore", "BFTCrypto", "ReplicaTesting"]),
         .testTarget(name: "ScenarioFormatTests", dependencies: ["ScenarioFormat", "BFTCore"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "BFTCore", "BFTCrypto", "ScenarioFormat"]),
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "RunRecords", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
-        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat", "ReplicaTesting",
+                                                 .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import RunRecords
 import BFTCore
 import Checkers
 import Foundation

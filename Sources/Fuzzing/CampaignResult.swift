@@ -1,42 +1,5 @@
 import Foundation
-
-/// One de-duplicated failure: a violation signature, how often it occurred, and its shrunk replay.
-public struct SignatureRecord: Codable, Sendable, Equatable {
-    public var signature: String
-    public var kind: String
-    /// Runs that failed with this signature.
-    public var count: Int
-    /// Index of the first run with it (runs to first failure = firstRun + 1).
-    public var firstRun: Int
-    /// The first violation's message.
-    public var message: String
-    /// Scenario file of the first run, relative to the campaign directory.
-    public var file: String
-    public var shrunkFile: String?
-    public var originalFaultEvents: Int
-    public var shrunkFaultEvents: Int?
-    public var shrinkSimulations: Int?
-    /// The shrunk file, parsed back from its text, still fails with the same kind.
-    public var replayVerified: Bool?
-    /// Replay command, run from the campaign directory.
-    public var replay: String
-}
-
-public struct CoverageSummary: Codable, Sendable, Equatable {
-    public var distinctStates: Int
-    /// Sum over runs of the distinct states each run reached (mean per run = stateVisits / runs).
-    public var stateVisits: Int
-    /// (runs, distinct states after those runs) samples, by run index.
-    public var growth: [[Int]]
-}
-
-/// Wall-clock figures: the only part of a campaign that depends on the machine and `--jobs`.
-public struct CampaignTiming: Codable, Sendable, Equatable {
-    public var elapsedSeconds: Double
-    public var runsPerSecond: Double
-    public var jobs: Int?
-    public var shrinkSeconds: Double
-}
+import RunRecords
 
 /// `campaign.json`: everything except `timing` is a function of the config and the run indices.
 public struct CampaignResult: Codable, Sendable, Equatable {

@@ -1,5 +1,6 @@
 import BFTCore
 import Foundation
+import RunRecords
 import ScenarioFormat
 
 /// Input of a fuzz-campaign report: a directory holding `campaign.json` (written by `bftsim fuzz`),
@@ -41,28 +42,6 @@ public struct CampaignFile: Codable, Sendable {
         public var mutant: String?
         var replicasText: String { replicasMax.map { $0 > replicas ? "\(replicas)..\($0)" : "\(replicas)" } ?? "\(replicas)" }
     }
-    public struct Signature: Codable, Sendable {
-        public var signature: String
-        public var kind: String
-        public var count: Int
-        public var firstRun: Int
-        public var message: String
-        public var file: String
-        public var shrunkFile: String?
-        public var originalFaultEvents: Int
-        public var shrunkFaultEvents: Int?
-        public var replayVerified: Bool?
-        public var replay: String
-    }
-    public struct Coverage: Codable, Sendable {
-        public var distinctStates: Int
-        public var stateVisits: Int
-        public var growth: [[Int]]
-    }
-    public struct Timing: Codable, Sendable {
-        public var elapsedSeconds: Double
-        public var runsPerSecond: Double
-    }
     public var config: Config
     public var shard: String?
     public var mergedShards: [String]
@@ -72,9 +51,9 @@ public struct CampaignFile: Codable, Sendable {
     public var failingRuns: Int
     public var excusedViolations: Int
     public var failuresByKind: [String: Int]
-    public var signatures: [Signature]
-    public var coverage: Coverage
-    public var timing: Timing?
+    public var signatures: [SignatureRecord]
+    public var coverage: CoverageSummary
+    public var timing: CampaignTiming?
 }
 
 /// Everything a campaign report draws: the campaign, the coverage curves (this campaign and any
@@ -87,7 +66,7 @@ public struct CampaignReport: Sendable {
     }
     /// A shrunk failure: its scenario's fault events for the mini timeline.
     public struct Failure: Sendable {
-        public var signature: CampaignFile.Signature
+        public var signature: SignatureRecord
         public var replicas: Int
         public var timeLimit: Int64
         public var gst: Int64?
@@ -297,7 +276,7 @@ public enum Reports {
     /// Reads `directory` (a run directory with summary.json and trace.jsonl, or a fuzz campaign
     /// directory with campaign.json) and renders it in `format`. `compare` overlays other campaigns'
     /// coverage curves (random vs guided).
-    public static func render(directory: String, format: ReportFormat, byzantine: [ByzantineReplica] = [], windowAt: Int64? = nil,
+    public static func render(directory: String, format: ReportFormat, byzantine: [ByzantineRecord] = [], windowAt: Int64? = nil,
                               compare: [String] = []) throws(ReportError) -> String {
         if CampaignDirectory.isCampaign(directory) {
             let dir = try CampaignDirectory(path: directory)
@@ -312,7 +291,7 @@ public enum Reports {
 
     /// Renders and writes the report; returns the path written.
     @discardableResult
-    public static func write(directory: String, format: ReportFormat, to out: String? = nil, byzantine: [ByzantineReplica] = [], windowAt: Int64? = nil,
+    public static func write(directory: String, format: ReportFormat, to out: String? = nil, byzantine: [ByzantineRecord] = [], windowAt: Int64? = nil,
                              compare: [String] = []) throws(ReportError) -> String {
         let text = try render(directory: directory, format: format, byzantine: byzantine, windowAt: windowAt, compare: compare)
         let path = out ?? directory + "/report." + format.fileExtension

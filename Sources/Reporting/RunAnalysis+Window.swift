@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 
 extension RunAnalysis {
@@ -9,7 +10,7 @@ extension RunAnalysis {
     /// is paired later through the trace's `msg` id.
     struct WindowState {
         let n: Int
-        let focus: SummaryRecord.Check?
+        let focus: RunSummary.Check?
         let beforeMax: Int
         let afterMax: Int
         let clientMax: Int
@@ -29,7 +30,7 @@ extension RunAnalysis {
         /// Messages sent in the window after the cap was reached (with a focus: after the after-part).
         var omitted = 0
 
-        init(replicas: Int, focus: SummaryRecord.Check?) {
+        init(replicas: Int, focus: RunSummary.Check?) {
             n = replicas
             self.focus = focus
             let cap = RunAnalysis.arrowsMax(replicas: replicas)

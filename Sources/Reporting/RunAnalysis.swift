@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 import Histogram
 
@@ -40,7 +41,7 @@ public enum RunAnalysis {
     /// Reads the trace of `directory` and computes every figure. `byzantine` names replicas running
     /// Byzantine behaviours when the summary does not record them (the CLI reads the scenario file).
     /// `windowAt` centres the space-time diagram at that simulated time instead of the first violation.
-    public static func analyze(_ directory: RunDirectory, byzantine: [ByzantineReplica] = [], windowAt: Int64? = nil) throws(ReportError) -> RunReport {
+    public static func analyze(_ directory: RunDirectory, byzantine: [ByzantineRecord] = [], windowAt: Int64? = nil) throws(ReportError) -> RunReport {
         var state = State(summary: directory.summary, byzantine: directory.summary.byzantine ?? byzantine, windowAt: windowAt)
         try TraceReader(path: directory.tracePath).forEach { record throws(ReportError) in
             state.absorb(record)
@@ -52,8 +53,8 @@ public enum RunAnalysis {
 extension RunAnalysis {
     /// The accumulating state of one pass.
     struct State {
-        let summary: SummaryRecord
-        let byzantine: [ByzantineReplica]
+        let summary: RunSummary
+        let byzantine: [ByzantineRecord]
         let n: Int
         let endNs: Int64
         let bucketNs: Int64
@@ -77,7 +78,7 @@ extension RunAnalysis {
         var viewsOmitted = 0
         var window: WindowState
 
-        init(summary: SummaryRecord, byzantine: [ByzantineReplica], windowAt: Int64?) {
+        init(summary: RunSummary, byzantine: [ByzantineRecord], windowAt: Int64?) {
             self.summary = summary
             self.byzantine = byzantine
             n = summary.replicas
@@ -89,7 +90,7 @@ extension RunAnalysis {
             completed = [Int](repeating: 0, count: RunAnalysis.throughputBuckets)
             let violation = summary.checks.filter { $0.verdict == "violated" && $0.eventIndex != nil }
                 .min { ($0.eventIndex ?? 0) < ($1.eventIndex ?? 0) }
-            let requested = windowAt.map { SummaryRecord.Check(name: "--window-at", verdict: "", time: $0, eventIndex: nil, message: nil) }
+            let requested = windowAt.map { RunSummary.Check(name: "--window-at", verdict: "", time: $0, eventIndex: nil, message: nil) }
             window = WindowState(replicas: summary.replicas, focus: requested ?? violation)
         }
 
@@ -244,7 +245,7 @@ extension RunAnalysis {
             let header = RunReport.Header(
                 scenario: s.scenario, file: s.file, protocolName: s.protocolName, replicas: s.replicas, f: s.f, seed: s.seed,
                 status: s.status, exitCode: s.exitCode, safety: s.safety, liveness: s.liveness,
-                expectSafety: s.expect.safety, expectLiveness: s.expect.liveness, replay: s.replay,
+                expectSafety: s.expect.safety.rawValue, expectLiveness: s.expect.liveness.rawValue, replay: s.replay,
                 simDurationNs: s.simDurationNs, events: s.events, traceHash: s.traceHash,
                 requestsIssued: s.requestsIssued, requestsCompleted: s.requestsCompleted, batchesCommitted: s.batchesCommitted,
                 byzantine: byzantine.sorted { $0.replica < $1.replica })

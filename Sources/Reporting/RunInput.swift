@@ -1,4 +1,5 @@
 import Foundation
+import RunRecords
 
 /// Why a report could not be built: always names the file, and the line when there is one.
 public struct ReportError: Error, CustomStringConvertible, Sendable {
@@ -19,82 +20,10 @@ public struct ReportError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// The fields of `summary.json` a report uses (written by `Runner.RunSummary`). Decoded on its own
-/// so this module depends on the file format, not on the run harness.
-public struct SummaryRecord: Codable, Sendable {
-    public struct Check: Codable, Sendable {
-        public var name: String
-        public var verdict: String
-        public var time: Int64?
-        public var eventIndex: UInt64?
-        public var message: String?
-    }
-    public struct Expect: Codable, Sendable {
-        public var safety: String
-        public var liveness: String
-    }
-    public struct Latency: Codable, Sendable {
-        public var count: Int
-        public var p50: Int64
-        public var p90: Int64
-        public var p99: Int64
-        public var max: Int64
-        public var mean: Int64
-    }
-    public struct MessageCount: Codable, Sendable {
-        public var type: String
-        public var sent: Int
-        public var delivered: Int
-    }
-
-    public var scenario: String
-    public var file: String?
-    public var protocolName: String
-    public var replicas: Int
-    public var f: Int
-    public var seed: UInt64
-    public var status: String
-    public var exitCode: Int32
-    public var expect: Expect
-    public var safety: String
-    public var liveness: String
-    public var checks: [Check]
-    public var requestsIssued: Int
-    public var requestsCompleted: Int
-    public var batchesCommitted: Int
-    public var simDurationNs: Int64
-    public var throughputPerSimSecond: Double
-    public var latencyNs: Latency?
-    public var messages: [MessageCount]
-    public var messagesSent: Int
-    public var messagesDelivered: Int
-    public var messagesDropped: [String: Int]
-    public var viewChanges: Int
-    public var highestView: UInt64
-    public var events: UInt64
-    public var traceHash: String
-    public var diagnosis: [String]
-    public var replay: String
-    /// Byzantine replicas, when the summary records them (newer summaries); otherwise the caller
-    /// supplies them from the scenario file.
-    public var byzantine: [ByzantineReplica]?
-}
-
-/// A replica that runs a Byzantine behaviour for the whole run.
-public struct ByzantineReplica: Codable, Sendable, Equatable {
-    public var replica: Int
-    public var behaviour: String
-
-    public init(replica: Int, behaviour: String) {
-        self.replica = replica
-        self.behaviour = behaviour
-    }
-}
-
 /// A run directory as `bftsim run --out DIR` leaves it: `summary.json` and `trace.jsonl`.
 public struct RunDirectory: Sendable {
     public var path: String
-    public var summary: SummaryRecord
+    public var summary: RunSummary
     public var summaryPath: String { path + "/summary.json" }
     public var tracePath: String { path + "/trace.jsonl" }
 
@@ -113,7 +42,7 @@ public struct RunDirectory: Sendable {
             throw ReportError(file: summaryPath, "missing or unreadable (run `bftsim run SCENARIO --out \(path)` first)")
         }
         do {
-            summary = try JSONDecoder().decode(SummaryRecord.self, from: data)
+            summary = try JSONDecoder().decode(RunSummary.self, from: data)
         } catch let DecodingError.keyNotFound(key, ctx) {
             throw ReportError(file: summaryPath, "missing field \(Self.describe(ctx.codingPath + [key]))")
         } catch let DecodingError.typeMismatch(_, ctx) {

@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 
 /// Every figure of a run report, computed once and rendered as HTML, Markdown or JSON so the three
@@ -23,7 +24,7 @@ public struct RunReport: Codable, Sendable {
         public var requestsIssued: Int
         public var requestsCompleted: Int
         public var batchesCommitted: Int
-        public var byzantine: [ByzantineReplica]
+        public var byzantine: [ByzantineRecord]
     }
 
     /// A violated check from the summary.

@@ -6,70 +6,12 @@ import Histogram
 import ScenarioFormat
 import Simulation
 
-/// The machine-readable summary of a run (`summary.json`, keys sorted). Every field is a function of
-/// the scenario and seed: no wall-clock values, so two runs' summaries compare byte for byte.
-public struct RunSummary: Codable, Sendable {
-    public struct Check: Codable, Sendable {
-        public var name: String
-        public var verdict: String
-        public var time: Int64?
-        public var eventIndex: UInt64?
-        public var message: String?
-    }
-    public struct Latency: Codable, Sendable {
-        public var count: Int
-        public var p50: Int64
-        public var p90: Int64
-        public var p99: Int64
-        public var max: Int64
-        public var mean: Int64
-    }
-    public struct MessageCount: Codable, Sendable {
-        public var type: String
-        public var sent: Int
-        public var delivered: Int
-    }
-    public struct Crypto: Codable, Sendable {
-        public var scheme: String
-        public var signed: Int
-        public var verifyRequests: Int
-        public var verified: Int
-        public var cacheHits: Int
-        public var failures: Int
-    }
+import RunRecords
 
-    public var scenario: String
-    public var file: String?
-    public var protocolName: String
-    public var replicas: Int
-    public var f: Int
-    public var seed: UInt64
-    public var status: String
-    public var exitCode: Int32
-    public var expect: Expectations
-    public var safety: String
-    public var liveness: String
-    public var checks: [Check]
-    public var requestsIssued: Int
-    public var requestsCompleted: Int
-    public var batchesCommitted: Int
-    public var simDurationNs: Int64
-    public var throughputPerSimSecond: Double
-    public var latencyNs: Latency?
-    public var messages: [MessageCount]
-    public var messagesSent: Int
-    public var messagesDelivered: Int
-    public var messagesDropped: [String: Int]
-    public var viewChanges: Int
-    public var highestView: UInt64
-    public var crypto: Crypto
-    public var rejected: [String: Int]
-    public var events: UInt64
-    public var traceHash: String
-    public var diagnosis: [String]
-    public var replay: String
-
+extension RunSummary {
+    /// The summary of a finished run (`summary.json`): a function of the scenario and seed only.
     public init(outcome o: RunOutcome, file: String?) {
+        self.init()
         let s = o.scenario
         scenario = s.name
         self.file = file
@@ -130,16 +72,10 @@ public struct RunSummary: Codable, Sendable {
                        p99: Int64(h.valueAtPercentile(99)), max: Int64(h.max), mean: sum / Int64(values.count))
     }
 
-    public func json() -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self) + "\n"
-    }
-
     /// The human summary printed by `bftsim run`.
     public func text() -> String {
         var out: [String] = []
-        out.append("scenario  \(scenario)  (\(protocolName), n=\(replicas), f=\(f), seed=\(seed), crypto=\(crypto.scheme))")
+        out.append("scenario  \(scenario)  (\(protocolName), n=\(replicas), f=\(f), seed=\(seed), crypto=\(crypto?.scheme ?? "?"))")
         out.append("outcome   \(status.uppercased())  safety: \(safety) (expected \(expect.safety.rawValue)), liveness: \(liveness) (expected \(expect.liveness.rawValue))")
         for c in checks {
             var line = "  \(c.verdict == "holds" ? "ok  " : "FAIL") \(c.name.padding(toLength: 24, withPad: " ", startingAt: 0))"
@@ -154,8 +90,10 @@ public struct RunSummary: Codable, Sendable {
         out.append("messages  \(messagesSent) sent, \(messagesDelivered) delivered\(dropped.isEmpty ? "" : ", dropped: \(dropped)")")
         out.append("          " + messages.map { "\($0.type) \($0.sent)" }.joined(separator: "  "))
         out.append("views     highest view \(highestView); \(viewChanges) view changes/timeouts started by correct replicas")
-        out.append("crypto    \(crypto.signed) signed, \(crypto.verifyRequests) verifications (\(crypto.verified) computed, \(crypto.cacheHits) cached, \(crypto.failures) failed)")
-        if !rejected.isEmpty {
+        if let crypto {
+            out.append("crypto    \(crypto.signed) signed, \(crypto.verifyRequests) verifications (\(crypto.verified) computed, \(crypto.cacheHits) cached, \(crypto.failures) failed)")
+        }
+        if let rejected, !rejected.isEmpty {
             out.append("rejected  " + rejected.keys.sorted().map { "\($0) \(rejected[$0]!)" }.joined(separator: ", "))
         }
         if !diagnosis.isEmpty {
@@ -178,7 +116,7 @@ public struct RunSummary: Codable, Sendable {
         md += "| throughput | \(throughputPerSimSecond) req/s (sim) |\n"
         if let l = latencyNs { md += "| latency | p50 \(formatNanos(l.p50)), p90 \(formatNanos(l.p90)), p99 \(formatNanos(l.p99)), max \(formatNanos(l.max)) |\n" }
         md += "| view changes | \(viewChanges) (highest view \(highestView)) |\n"
-        md += "| signatures | \(crypto.signed) made, \(crypto.verified) verified, \(crypto.cacheHits) cache hits |\n"
+        if let crypto { md += "| signatures | \(crypto.signed) made, \(crypto.verified) verified, \(crypto.cacheHits) cache hits |\n" }
         md += "| replay | `\(replay)` |\n\n## Checks\n\n| check | verdict | first violation |\n|---|---|---|\n"
         for c in checks {
             md += "| \(c.name) | \(c.verdict) | \(c.message.map { "\($0) (t=\(formatNanos(c.time ?? 0)), event \(c.eventIndex ?? 0))" } ?? "") |\n"

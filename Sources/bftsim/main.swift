@@ -1,3 +1,4 @@
+import RunRecords
 import ArgumentParser
 import BFTCore
 import Foundation
@@ -189,8 +190,8 @@ struct Bench: ParsableCommand {
 }
 
 /// The scenario's Byzantine replicas in the report's terms (summary.json does not record them).
-func byzantineReplicas(_ scenario: Scenario) -> [Reporting.ByzantineReplica] {
-    scenario.byzantine.map { Reporting.ByzantineReplica(replica: $0.replica, behaviour: $0.behaviour) }
+func byzantineReplicas(_ scenario: Scenario) -> [ByzantineRecord] {
+    scenario.byzantine.map { ByzantineRecord(replica: $0.replica, behaviour: $0.behaviour) }
 }
 
 struct Report: ParsableCommand {
@@ -212,7 +213,7 @@ struct Report: ParsableCommand {
             at = t
         }
         // Byzantine replicas come from the scenario file the summary names, when it can be read.
-        var byzantine: [Reporting.ByzantineReplica] = []
+        var byzantine: [ByzantineRecord] = []
         if let run = try? RunDirectory(path: directory), let file = run.summary.file,
            let s = try? ScenarioLoader.load(path: file) {
             byzantine = byzantineReplicas(s)

@@ -27,6 +27,37 @@ struct RuntimeTests {
         #expect(sink.log == ["persist safety", "persist log", "sync", "send 1 to r2", "observe vote", "broadcast 2"])
     }
 
+    @Test("persist before send holds for every batch: 2,000 random batches in any emission order")
+    func persistBeforeSendForAnyOrder() {
+        // Proves the guarantee is the runtime's, not the machine's: however a batch lists its actions,
+        // the sink sees every persist, then one sync, before anything leaves; the wrong order cannot reach it.
+        var rng = DeterministicRNG(seed: 14, stream: "runtime/persist-order")
+        for _ in 0..<2_000 {
+            var batch: [ReplicaAction] = []
+            for k in 0..<(1 + Int(rng.below(8))) {
+                switch rng.below(5) {
+                case 0: batch.append(.persist(key: "k\(k)", bytes: [UInt8(k)]))
+                case 1: batch.append(.send([UInt8(k)], to: .replica(1 + Int(rng.below(3)))))
+                case 2: batch.append(.broadcast([UInt8(k)]))
+                case 3: batch.append(.setTimer(TimerID(kind: UInt16(k)), after: 1))
+                default: batch.append(.observe(.voted(view: UInt64(k), digest: .zero)))
+                }
+            }
+            var timers = TimerTable()
+            var sink = RecordingSink()
+            Runtime.interpret(batch, sender: .replica(0), timers: &timers, into: &sink)
+            let leaves = sink.log.indices.filter { sink.log[$0].hasPrefix("send") || sink.log[$0].hasPrefix("broadcast") }
+            let persists = sink.log.indices.filter { sink.log[$0].hasPrefix("persist") }
+            let syncs = sink.log.indices.filter { sink.log[$0] == "sync" }
+            #expect(syncs.count <= 1, "one sync per batch: \(sink.log)")
+            if let firstLeave = leaves.first {
+                #expect(syncs.first.map { $0 < firstLeave } == true, "a send left before the sync: \(sink.log)")
+                #expect(persists.allSatisfy { $0 < syncs[0] }, "a persist came after the sync: \(sink.log)")
+            }
+            #expect(persists == Array(0..<persists.count), "persists come first, in emission order: \(sink.log)")
+        }
+    }
+
     @Test("a promise alone (a vote handed to itself as the next leader) needs the sync too; a batch that only observes does not")
     func promisesNeedDurability() {
         var timers = TimerTable()

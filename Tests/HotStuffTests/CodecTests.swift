@@ -134,7 +134,7 @@ struct CodecTests {
     func forgedSyncRejected() {
         // Proves SYNC's certificates are verified before they move a replica, and that a SYNC gets no reply.
         var factory = MessageFactory(rng: DeterministicRNG(seed: 12, stream: "hotstuff/sync"))
-        var c = Cluster(config: HotStuffConfig(n: 4, variant: .twoChain), requests: 1)
+        let c = Cluster(config: HotStuffConfig(n: 4, variant: .twoChain), requests: 1)
         c.start()
         c.run()
         let view = c.replica(0).currentView
@@ -162,7 +162,7 @@ struct CodecTests {
     @Test("a replica rejects garbage as malformed and keeps working")
     func replicaRejectsGarbage() {
         // Proves the replica's input path reports `.rejected(.malformed)` instead of trapping.
-        var c = Cluster(config: HotStuffConfig(n: 4), requests: 2)
+        let c = Cluster(config: HotStuffConfig(n: 4), requests: 2)
         c.start()
         c.input(.message(from: .replica(2), bytes: [0x11, 1, 2, 3]), to: .replica(0))
         c.input(.message(from: .client(0), bytes: []), to: .replica(0))

@@ -8,23 +8,23 @@ struct FaultTests {
     @Test("P4/P5: a crashed leader times out, the next leader proposes on the highest QC and progress resumes", arguments: HotStuffVariant.allCases)
     func crashedLeader(variant: HotStuffVariant) {
         // Proves liveness through view changes: replica 1 (leader of views 1, 5, 9, ...) never runs.
-        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 6)
+        let c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 6)
         c.crashed = [1]
         c.start()
         c.runWithTimeouts()
         #expect(c.clientsDone)
         #expect(c.conflictingCommits() == nil)
         for r in [0, 2, 3] {
-            #expect(c.executed(r) == c.executed(0))
-            let changes = (c.observations[.replica(r)] ?? []).filter { if case .viewChangeStarted = $0 { return true }; return false }
+            #expect(c.executedRequests(r) == c.executedRequests(0))
+            let changes = c.observations[r].filter { if case .viewChangeStarted = $0 { return true }; return false }
             #expect(!changes.isEmpty, "r\(r) never timed out")
             // No correct replica ever entered a view led by the crashed replica and voted in it.
             #expect(c.votes(r).allSatisfy { c.config.leader(of: $0.view) != 1 })
             // Two-chain moves on through timeout certificates (T1–T2).
-            let tcs = (c.observations[.replica(r)] ?? []).filter { if case .timeoutCertified = $0 { return true }; return false }
+            let tcs = c.observations[r].filter { if case .timeoutCertified = $0 { return true }; return false }
             #expect(tcs.isEmpty == (variant == .chained))
             // Once everything committed the replica is idle: no view timer left armed (P2).
-            #expect(c.timers[.replica(r)]?[HotStuffReplica.viewTimer] == nil)
+            #expect(c.timers[r][HotStuffReplica.viewTimer] == nil)
         }
         c.expectReplicaInvariants()
     }
@@ -44,7 +44,7 @@ struct FaultTests {
         r.consecutiveTimeouts = 1000
         #expect(r.viewTimeoutDuration == 700)
 
-        var c = Cluster(config: HotStuffConfig(n: 4, viewTimeout: 100, viewTimeoutMax: 700), clients: 1, requests: 1)
+        let c = Cluster(config: HotStuffConfig(n: 4, viewTimeout: 100, viewTimeoutMax: 700), clients: 1, requests: 1)
         c.crashed = [1]
         c.start()
         c.run()
@@ -64,7 +64,7 @@ struct FaultTests {
         // chained entered view 4 alone and, with every timer at its cap (no backoff left to close the
         // gap) and replica 1 crashed, no view ever again held the three correct replicas.
         let config = HotStuffConfig(n: 4, variant: variant, viewTimeout: 100 * nanosPerMillisecond, viewTimeoutMax: 100 * nanosPerMillisecond)
-        var c = Cluster(config: config, clients: 1, requests: 1)
+        let c = Cluster(config: config, clients: 1, requests: 1)
         c.crashed = [1]
         c.start()
         c.run()
@@ -81,7 +81,7 @@ struct FaultTests {
         let done = c.clientsDone
         #expect(done, "views: \([0, 2, 3].map { c.replica($0).currentView })")
         #expect(c.conflictingCommits() == nil)
-        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        for r in [0, 2, 3] { #expect(c.executedRequests(r) == c.executedRequests(0)) }
         c.expectReplicaInvariants()
     }
 
@@ -92,17 +92,17 @@ struct FaultTests {
         // replica 1, the leader of view 1, is crashed. Replicas 0 and 3 time out of view 1, but a TC
         // needs n−f = 3 TIMEOUTs: before T4 replica 2 never sent one and two-chain stalled in view 1.
         // (Chained already joined announced views by P10; the test checks both.)
-        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 2)
+        let c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 2)
         c.crashed = [1]
         c.policy = { e in e.info.type == "REQUEST" && e.to == .replica(2) ? .drop : .deliver }
         c.start()
         c.runWithTimeouts(firings: 500)
         let done = c.clientsDone
         #expect(done, "views: \([0, 2, 3].map { c.replica($0).currentView })")
-        let started = (c.observations[.replica(2)] ?? []).contains { if case .viewChangeStarted(2) = $0 { return true }; return false }
+        let started = c.observations[2].contains { if case .viewChangeStarted(2) = $0 { return true }; return false }
         #expect(started, "replica 2 never joined the view change out of view 1")
         #expect(c.conflictingCommits() == nil)
-        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        for r in [0, 2, 3] { #expect(c.executedRequests(r) == c.executedRequests(0)) }
         c.expectReplicaInvariants()
     }
 
@@ -110,7 +110,7 @@ struct FaultTests {
     func oneTimeoutDoesNotPullOthers() {
         // Proves T4 cannot be driven by up to f replicas alone: with f = 1, one replica's TIMEOUT for
         // the current view leaves the others in it, voting; a second (f+1-th) one makes them join.
-        var c = Cluster(config: HotStuffConfig(n: 4, variant: .twoChain), clients: 1, requests: 1)
+        let c = Cluster(config: HotStuffConfig(n: 4, variant: .twoChain), clients: 1, requests: 1)
         c.crashed = [1]
         c.policy = { e in e.info.type == "REQUEST" && e.to != .replica(0) ? .drop : .deliver }
         c.start()
@@ -148,7 +148,7 @@ struct FaultTests {
         // Found as a known gap; without P12 the clients never finish.
         final class Box: @unchecked Sendable { var dropped = 0; var droppedProposals = 0; var syncs = 0 }
         let box = Box()
-        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 2)
+        let c = Cluster(config: HotStuffConfig(n: 4, variant: variant), clients: 1, requests: 2)
         c.crashed = [1]
         c.policy = { e in
             let info = e.info
@@ -168,20 +168,20 @@ struct FaultTests {
         let views = [0, 2, 3].map { c.replica($0).currentView }
         let done = c.clientsDone
         #expect(done, "views: \(views)")
-        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        for r in [0, 2, 3] { #expect(c.executedRequests(r) == c.executedRequests(0)) }
         c.expectReplicaInvariants()
     }
 
     @Test("S1–S4: a lagging replica catches up through block sync and executes everything in order", arguments: HotStuffVariant.allCases)
     func laggingReplicaCatchesUp(variant: HotStuffVariant) {
         // Proves block sync over more than one BLOCK-RESPONSE: replica 3 misses ~40 blocks, then syncs.
-        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant, batchSizeMax: 1), clients: 2, requests: 20)
+        let c = Cluster(config: HotStuffConfig(n: 4, variant: variant, batchSizeMax: 1), clients: 2, requests: 20)
         c.policy = { e in (e.to == .replica(3) || e.from == .replica(3)) ? .drop : .deliver }
         c.start(clients: false)
         c.input(.start, to: .client(0))
         c.runWithTimeouts()
-        #expect(c.clients[0].isFinished)
-        #expect(c.executed(3).isEmpty)
+        #expect(c.client(0).isFinished)
+        #expect(c.executedRequests(3).isEmpty)
         let lag = c.replica(0).tree.committed.height
         #expect(lag > UInt64(HotStuffLimits.blocksPerResponseMax), "the lag spans several responses")
         // Heal and add work from a second client: the next proposals reference blocks replica 3 lacks.
@@ -193,8 +193,8 @@ struct FaultTests {
         #expect(!committed3.isEmpty)
         #expect(committed3.map(\.height) == Array(1...UInt64(committed3.count)), "heights are consecutive from 1")
         #expect(zip(committed0, committed3).allSatisfy { $0.digest == $1.digest })
-        #expect(c.executed(3) == Array(c.executed(0).prefix(c.executed(3).count)))
-        #expect(c.executed(3).count == 40)
+        #expect(c.executedRequests(3) == Array(c.executedRequests(0).prefix(c.executedRequests(3).count)))
+        #expect(c.executedRequests(3).count == 40)
         #expect(c.clientsDone)
         #expect(c.conflictingCommits() == nil)
     }
@@ -203,7 +203,7 @@ struct FaultTests {
     func equivocatingLeader(variant: HotStuffVariant) {
         // Proves the wrapper really equivocates and that honest rules stay safe and live under it.
         let config = HotStuffConfig(n: 4, variant: variant)
-        var c = Cluster(config: config, clients: 1, requests: 6) { i, honest, signer in
+        let c = Cluster(config: config, clients: 1, requests: 6) { i, honest, signer in
             i == 1 ? EquivocatingLeader(wrapping: honest, signer: signer, config: config) as any StateMachine : honest
         }
         c.start()
@@ -211,14 +211,14 @@ struct FaultTests {
         // Proposals of replica 1 as received: the twins show up as two digests for one view.
         var received: [UInt64: Set<Digest>] = [:]
         for r in [0, 2, 3] {
-            for o in c.observations[.replica(r)] ?? [] {
+            for o in c.observations[r] {
                 if case let .voted(view, digest) = o, c.config.leader(of: view) == 1 { received[view, default: []].insert(digest) }
             }
         }
         #expect(received.values.contains { $0.count == 2 }, "the leader equivocated at least once")
         #expect(c.clientsDone)
         #expect(c.conflictingCommits() == nil)
-        for r in [0, 2, 3] { #expect(c.executed(r) == c.executed(0)) }
+        for r in [0, 2, 3] { #expect(c.executedRequests(r) == c.executedRequests(0)) }
         c.expectReplicaInvariants()
     }
 
@@ -231,7 +231,7 @@ struct FaultTests {
         let b = s.propose(view: 2, parent: p, justify: qp, to: [0])
         #expect(s.cluster.votes(0).map(\.view) == [1, 2])
         s.cluster.expectReplicaInvariants()
-        let durable = s.cluster.durable[.replica(0)] ?? [:]
+        let durable = s.cluster.persisted[0]
         #expect(durable[HotStuffReplica.safetyKey] != nil)
         // Restart replica 0 from its durable state.
         let ring = s.cluster.ring
@@ -253,14 +253,14 @@ struct FaultTests {
     @Test("R2: a recovered replica keeps its executed state and does not re-execute")
     func recoveryKeepsExecutedState() {
         // Proves the committed-state record: store, client table and commit frontier survive a restart.
-        var c = Cluster(config: HotStuffConfig(n: 4), clients: 1, requests: 3)
+        let c = Cluster(config: HotStuffConfig(n: 4), clients: 1, requests: 3)
         c.start()
         c.run()
         #expect(c.clientsDone)
         let before = c.replica(2)
         let fresh = HotStuffReplica(id: 2, config: c.config, signer: c.ring.signer(for: .replica(2)), verifier: c.ring.verifier)
         c.replicas[2] = fresh
-        c.input(.recover(durable: c.durable[.replica(2)] ?? [:]), to: .replica(2))
+        c.input(.recover(durable: c.persisted[2]), to: .replica(2))
         #expect(c.replica(2).store == before.store)
         #expect(c.replica(2).tree.committed.digest == before.tree.committed.digest)
         #expect(c.replica(2).clientTable == before.clientTable)
@@ -270,24 +270,24 @@ struct FaultTests {
     @Test("R3: a replica that crashes mid-run and recovers from its durable state catches up without re-executing", arguments: HotStuffVariant.allCases)
     func crashAndRecover(variant: HotStuffVariant) {
         // Proves recovery end to end: safety and committed state restored, then block sync for what it missed.
-        var c = Cluster(config: HotStuffConfig(n: 4, variant: variant, batchSizeMax: 2), clients: 3, requests: 4)
+        let c = Cluster(config: HotStuffConfig(n: 4, variant: variant, batchSizeMax: 2), clients: 3, requests: 4)
         c.start(clients: false)
         c.input(.start, to: .client(0))
         c.runWithTimeouts()
-        #expect(c.clients[0].isFinished)
-        #expect(c.executed(2).count == 4)
+        #expect(c.client(0).isFinished)
+        #expect(c.executedRequests(2).count == 4)
         c.crashed = [2]
         c.input(.start, to: .client(1))
         c.runWithTimeouts()
-        #expect(c.clients[1].isFinished)
+        #expect(c.client(1).isFinished)
         c.crashed = []
         c.replicas[2] = HotStuffReplica(id: 2, config: c.config, signer: c.ring.signer(for: .replica(2)), verifier: c.ring.verifier)
-        c.input(.recover(durable: c.durable[.replica(2)] ?? [:]), to: .replica(2))
+        c.input(.recover(durable: c.persisted[2]), to: .replica(2))
         #expect(c.replica(2).clientTable[0]?.timestamp == 4, "executed state survived the crash")
         c.input(.start, to: .client(2))
         c.runWithTimeouts()
         #expect(c.clientsDone)
-        #expect(c.executed(2) == c.executed(0), "no request re-executed or skipped")
+        #expect(c.executedRequests(2) == c.executedRequests(0), "no request re-executed or skipped")
         #expect(c.replica(2).store == c.replica(0).store)
         #expect(c.conflictingCommits() == nil)
     }
@@ -297,7 +297,7 @@ struct FaultTests {
         // Proves liveness and safety under loss and reordering across several seeds (timeouts, NEW-VIEW/TC, block sync, retries).
         for seed in 1...24 as ClosedRange<UInt64> {
             let n = seed % 3 == 0 ? 7 : 4
-            var c = Cluster(config: HotStuffConfig(n: n, variant: variant, batchSizeMax: 3), clients: 2, requests: 5, seed: seed)
+            let c = Cluster(config: HotStuffConfig(n: n, variant: variant, batchSizeMax: 3), clients: 2, requests: 5, seed: seed)
             let rngBox = RNGBox(DeterministicRNG(seed: seed, stream: "loss"))
             c.policy = { _ in
                 let u = rngBox.rng.unit()

@@ -180,7 +180,7 @@ struct RuleTests {
         s.propose(view: 7, parent: parent, justify: s.certify(parent)!, to: [2])
         #expect(s.cluster.replica(2).currentView == 7)
         // The proposer (played by the test) ignores the BLOCK-REQUEST; S4 retries with the next peer.
-        s.cluster.fire(HotStuffReplica.fetchTimer, at: .replica(2))
+        s.cluster.fire(HotStuffReplica.fetchTimer, at: [2])
         s.cluster.run()
         // It fetched the missing ancestors (S1–S3), inserted them and voted.
         #expect(s.cluster.replica(2).tree.contains(parent.digest))
@@ -190,7 +190,7 @@ struct RuleTests {
     @Test("bounded memory: far-future signed votes cannot crowd out the votes of the current view")
     func voteCollectorsAreBounded() {
         // Proves the named maximum on vote collectors and its eviction order.
-        var s = ScriptedLeader(variant: .chained)
+        let s = ScriptedLeader(variant: .chained)
         let ring = s.cluster.ring
         for i in 0..<(HotStuffLimits.collectorsMax + 40) {
             let v = Vote(view: 500 + UInt64(i), block: Digest.of([UInt8(i & 0xff), 1]), signer: ring.signer(for: .replica(3)))

@@ -107,7 +107,7 @@ struct TestTheTesterTests {
 
     static func forkingLeaderRun(_ attack: ForkingLeader.Attack, variant: HotStuffVariant, mutations: HotStuffMutations) -> Cluster {
         let config = HotStuffConfig(n: 4, variant: variant, leaderSchedule: [3], mutations: mutations)
-        var c = Cluster(config: config, clients: 1, requests: 3) { i, honest, signer in
+        let c = Cluster(config: config, clients: 1, requests: 3) { i, honest, signer in
             i == 3 ? ForkingLeader(wrapping: honest, attack: attack, signer: signer, config: config) as any StateMachine : honest
         }
         c.start()

@@ -42,6 +42,7 @@ struct ChaosTests {
         cluster.lossRate = lossRate
         cluster.duplicateRate = 0.05
         cluster.start()
+        cluster.run()
         let clients = 4
         let requestsPerClient = 12
         var next = Array(repeating: UInt64(1), count: clients)

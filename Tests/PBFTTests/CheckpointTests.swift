@@ -10,6 +10,7 @@ struct CheckpointTests {
         // Proves checkpoints every K become stable everywhere and discard the log at or below them.
         let cluster = TestCluster(config: .test(batchSizeMax: 1, checkpointInterval: 4, watermarkWindow: 8))
         cluster.start()
+        cluster.run()
         for t in 1...10 { cluster.submit(cluster.request(client: 0, timestamp: UInt64(t), put("k", UInt8(t))), to: [0]) }
         for i in 0..<4 {
             let r = cluster.replica(i)
@@ -32,6 +33,7 @@ struct CheckpointTests {
         // Proves log, certificates, snapshots and checkpoint votes do not grow with the run's length.
         let cluster = TestCluster(config: .test(batchSizeMax: 2, checkpointInterval: 4, watermarkWindow: 8))
         cluster.start()
+        cluster.run()
         for t in 1...150 {
             cluster.submit(cluster.request(client: t % 4, timestamp: UInt64(t), .append(key: "k\(t % 5)", value: [UInt8(t % 256)])), to: [0])
             if t % 25 == 0 {
@@ -53,6 +55,7 @@ struct CheckpointTests {
         // Proves stability needs matching digests from distinct signers.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         for i in 1..<4 {
             let cp = Checkpoint(sequence: 4, stateDigest: Digest.of([UInt8(i)]), signer: cluster.keyring.signer(for: .replica(i)))
             cluster.input(.message(from: .replica(i), bytes: cp.bytes), at: 0)
@@ -67,6 +70,7 @@ struct CheckpointTests {
         // stable checkpoint's, installs it, and then executes new requests with the others.
         let cluster = TestCluster(config: .test(batchSizeMax: 1, checkpointInterval: 4, watermarkWindow: 8))
         cluster.start()
+        cluster.run()
         cluster.filter = { e in e.to != .replica(3) && e.from != .replica(3) }
         for t in 1...13 { cluster.submit(cluster.request(client: 0, timestamp: UInt64(t), put("k\(t)", UInt8(t))), to: [0]) }
         #expect(cluster.replica(0).lastExecuted == 13)
@@ -89,6 +93,7 @@ struct CheckpointTests {
         // Proves state transfer trusts only state that matches the checkpoint certificate.
         let cluster = TestCluster(config: .test(batchSizeMax: 1, checkpointInterval: 4, watermarkWindow: 8))
         cluster.start()
+        cluster.run()
         cluster.filter = { e in e.to != .replica(3) && e.from != .replica(3) }
         for t in 1...4 { cluster.submit(cluster.request(client: 0, timestamp: UInt64(t), putA), to: [0]) }
         // Replica 3 learns of the stable checkpoint 4 but its fetches go nowhere.
@@ -118,6 +123,7 @@ struct CommittedBatchTests {
         // Proves a lagging replica executes a fetched batch only on proof that it committed.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         let request = cluster.request(client: 0, timestamp: 1, putA)
         let pp = PrePrepare(view: 0, sequence: 1, requests: [request], signer: cluster.keyring.signer(for: .replica(0)))
         let commit = { (i: Int) in Commit(view: 0, sequence: 1, digest: pp.digest, signer: cluster.keyring.signer(for: .replica(i))) }
@@ -144,6 +150,7 @@ extension CommittedBatchTests {
         // fuzzer: Tests/FuzzingTests/Findings/pbft-isolated-replica-behind-view-change.yaml).
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [0])
         #expect(cluster.replica(2).lastExecuted == 1)
         // Replica 2 misses every later COMMIT, so sequence 1, re-proposed in view 1, never commits there.
@@ -173,6 +180,7 @@ struct DurableStateTests {
         // Proves `.recover` restores the view from what was persisted, and S1–S3 restore the state.
         let cluster = TestCluster(config: .test(batchSizeMax: 1, checkpointInterval: 4, watermarkWindow: 8))
         cluster.start()
+        cluster.run()
         cluster.crashed = [0]
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [1, 2, 3])
         cluster.fire(PBFTReplica.viewChangeTimer, at: [1, 2, 3])
@@ -182,7 +190,7 @@ struct DurableStateTests {
         #expect(cluster.persisted[3].keys.contains { $0.hasPrefix("vote/") })
         // Replica 3 crashes and restarts from its durable state only.
         let durable = cluster.persisted[3]
-        cluster.nodes[3] = PBFTReplica(id: 3, config: cluster.config, signer: cluster.keyring.signer(for: .replica(3)), verifier: cluster.keyring.verifier)
+        cluster.replicas[3] = PBFTReplica(id: 3, config: cluster.config, signer: cluster.keyring.signer(for: .replica(3)), verifier: cluster.keyring.verifier)
         cluster.input(.recover(durable: durable), at: 3)
         #expect(cluster.replica(3).view == 1)
         #expect(cluster.observations[3].last == .viewEntered(view: 1, leader: 1))
@@ -205,6 +213,7 @@ struct DurableStateTests {
         // (view, sequence), delivered after the restart, is rejected instead of prepared.
         let cluster = TestCluster(config: .test(batchSizeMax: 4))
         cluster.start()
+        cluster.run()
         let a = cluster.request(client: 0, timestamp: 1, putA)
         let b = cluster.request(client: 1, timestamp: 1, put("b", 2))
         let primary = cluster.keyring.signer(for: .replica(0))
@@ -213,7 +222,7 @@ struct DurableStateTests {
         cluster.crashed = [0, 1, 2]
         cluster.input(.message(from: .replica(0), bytes: first.bytes), at: 3)
         #expect(cluster.persisted[3].keys.contains { $0.hasPrefix("vote/") })
-        cluster.nodes[3] = PBFTReplica(id: 3, config: cluster.config, signer: cluster.keyring.signer(for: .replica(3)), verifier: cluster.keyring.verifier)
+        cluster.replicas[3] = PBFTReplica(id: 3, config: cluster.config, signer: cluster.keyring.signer(for: .replica(3)), verifier: cluster.keyring.verifier)
         cluster.input(.recover(durable: cluster.persisted[3]), at: 3)
         let before = cluster.actionLog[3].count
         cluster.input(.message(from: .replica(0), bytes: second.bytes), at: 3)

@@ -10,6 +10,7 @@ struct NormalCaseTests {
         // Proves the three-phase protocol commits and executes every request, in one order, everywhere.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         for t in 1...5 { cluster.submit(cluster.request(client: 0, timestamp: UInt64(t), put("k\(t)", UInt8(t))), to: [0]) }
         for t in 1...3 { cluster.submit(cluster.request(client: 1, timestamp: UInt64(t), .append(key: "x", value: [UInt8(t)])), to: [0]) }
         let reference = cluster.executed(0)
@@ -30,6 +31,7 @@ struct NormalCaseTests {
         // Proves a partial batch waits for the batch timer and a full batch goes at once.
         let cluster = TestCluster(config: .test(batchSizeMax: 4, batchDelayMax: 5 * nanosPerMillisecond))
         cluster.start()
+        cluster.run()
         for c in 0..<3 { cluster.submit(cluster.request(client: c, timestamp: 1, putA), to: [0]) }
         #expect(cluster.committed(0).isEmpty)
         #expect(cluster.timers[0][PBFTReplica.batchTimer] == 5 * nanosPerMillisecond)
@@ -46,6 +48,7 @@ struct NormalCaseTests {
         // Proves exactly-once execution with a reply cache.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         let request = cluster.request(client: 2, timestamp: 1, .append(key: "z", value: [9]))
         cluster.submit(request, to: [0])
         #expect(cluster.replyCount(client: 2, timestamp: 1) == 4)
@@ -62,6 +65,7 @@ struct NormalCaseTests {
         // Proves backups relay requests and only then run the view-change timer, which stops on execution.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         for i in 0..<4 { #expect(cluster.timers[i].isEmpty, "idle replicas arm no timers") }
         let request = cluster.request(client: 0, timestamp: 1, putA)
         cluster.submit(request, to: [2])
@@ -77,6 +81,7 @@ struct NormalCaseTests {
         // Proves replicas verify every signature before acting.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         let d = batchDigest([])
         var bytes = Prepare(view: 0, sequence: 1, digest: d, signer: cluster.keyring.signer(for: .replica(2))).bytes
         bytes[bytes.count - 1] ^= 0xff
@@ -95,6 +100,7 @@ struct NormalCaseTests {
         // Proves backups verify client signatures of every request in a batch.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         let good = cluster.request(client: 0, timestamp: 1, putA)
         var bytes = good.bytes
         bytes[bytes.count - 1] ^= 1
@@ -115,6 +121,7 @@ struct NormalCaseTests {
         let cluster = TestCluster(config: .test())
         cluster.filter = { _ in false }  // capture nothing; drive replica 0 by hand
         cluster.start()
+        cluster.run()
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [0])
         let pp = cluster.replica(0)
         #expect(pp.logCount == 1)
@@ -135,6 +142,7 @@ struct NormalCaseTests {
         // Proves the primary's own vote is its PRE-PREPARE, never a PREPARE.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         let p = Prepare(view: 0, sequence: 1, digest: batchDigest([]), signer: cluster.keyring.signer(for: .replica(0)))
         cluster.input(.message(from: .replica(0), bytes: p.bytes), at: 1)
         #expect(cluster.rejections(1) == [.unknownSender])
@@ -145,6 +153,7 @@ struct NormalCaseTests {
         // Proves the watermark window bounds what a replica accepts.
         let cluster = TestCluster(config: .test(watermarkWindow: 8))
         cluster.start()
+        cluster.run()
         let primary = cluster.keyring.signer(for: .replica(0))
         let far = PrePrepare(view: 0, sequence: 9, requests: [], signer: primary)
         cluster.input(.message(from: .replica(0), bytes: far.bytes), at: 1)
@@ -165,6 +174,7 @@ struct NormalCaseTests {
         let cluster = TestCluster(config: .test(batchSizeMax: 1, checkpointInterval: 4, watermarkWindow: 4))
         cluster.filter = { e in describePBFTMessage(e.bytes).type != "CHECKPOINT" }
         cluster.start()
+        cluster.run()
         for c in 0..<4 { cluster.submit(cluster.request(client: 0, timestamp: UInt64(c + 1), putA), to: [0]) }
         for c in 1..<4 { cluster.submit(cluster.request(client: c, timestamp: 1, putA), to: [0]) }
         #expect(cluster.replica(0).lastExecuted == 4)
@@ -188,11 +198,13 @@ struct NormalCaseTests {
         let ok = TestCluster(config: .test(n: 5, f: 1))
         ok.crashed = [4]
         ok.start()
+        ok.run()
         ok.submit(ok.request(client: 0, timestamp: 1, putA), to: [0])
         #expect(ok.executed(1).count == 1)
         let stalled = TestCluster(config: .test(n: 5, f: 1))
         stalled.crashed = [3, 4]
         stalled.start()
+        stalled.run()
         stalled.submit(stalled.request(client: 0, timestamp: 1, putA), to: [0])
         #expect(stalled.committed(1).isEmpty)
         #expect(stalled.replica(1).log[1]?.prepared == false, "2 matching prepares are not the 3 that n=5 needs")
@@ -204,11 +216,13 @@ struct NormalCaseTests {
         let ok = TestCluster(config: .test(n: 7, f: 2))
         ok.crashed = [5, 6]
         ok.start()
+        ok.run()
         ok.submit(ok.request(client: 0, timestamp: 1, putA), to: [0])
         for i in 0..<5 { #expect(ok.executed(i).count == 1) }
         let stalled = TestCluster(config: .test(n: 7, f: 2))
         stalled.crashed = [4, 5, 6]
         stalled.start()
+        stalled.run()
         stalled.submit(stalled.request(client: 0, timestamp: 1, putA), to: [0])
         #expect(stalled.committed(1).isEmpty)
     }
@@ -219,6 +233,7 @@ struct NormalCaseTests {
         func run() -> [[Observation]] {
             let cluster = TestCluster(config: .test(n: 7, f: 2, batchSizeMax: 3))
             cluster.start()
+            cluster.run()
             for t in 1...6 {
                 for c in 0..<4 { cluster.submit(cluster.request(client: c, timestamp: UInt64(t), put("k\(c)", UInt8(t))), to: [0]) }
             }

@@ -14,6 +14,7 @@ struct PerformanceTests {
         let cluster = TestCluster(config: PBFTConfig(n: 4, batchSizeMax: 16, batchDelayMax: 0, checkpointInterval: 64, watermarkWindow: 256),
                                   clients: clients)
         cluster.start()
+        cluster.run()
         let rounds = 200
         var requests: [[ClientRequest]] = []
         for t in 1...rounds {

@@ -12,6 +12,7 @@ struct TestTheTesterTests {
             i == 0 ? EquivocatingPrimary(wrapping: replica, signer: keyring.signer(for: .replica(0)), config: config) as any StateMachine : replica
         })
         cluster.start()
+        cluster.run()
         // A one-request batch (conflict: the null request) and a two-request batch (conflict: reversed order).
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [0])
         cluster.fire(PBFTReplica.batchTimer, at: [0])
@@ -34,7 +35,7 @@ struct TestTheTesterTests {
     func primaryEquivocates() {
         // Proves the Byzantine wrapper does what the negative control needs.
         let cluster = attack(mutations: [])
-        let pps = cluster.queue.filter { $0.bytes.first == PBFTWireTag.prePrepare }.compactMap { e -> (Principal, PrePrepare)? in
+        let pps = cluster.sent.filter { $0.bytes.first == PBFTWireTag.prePrepare }.compactMap { e -> (Principal, PrePrepare)? in
             guard let pp = try? PrePrepare(decoding: e.bytes) else { return nil }
             return (e.to, pp)
         }

@@ -18,6 +18,7 @@ struct ViewChangeTests {
         // Proves the view-change timer, VIEW-CHANGE, NEW-VIEW and resumption of the normal case in view 1.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [0])
         let stuck = cluster.request(client: 1, timestamp: 1, put("b", 2))
         crashPrimaryAndTimeOut(cluster, stuck)
@@ -41,6 +42,7 @@ struct ViewChangeTests {
         // Proves the safety state a VIEW-CHANGE depends on is handed to the shell with it.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.crashed.insert(0)
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [2])
         cluster.input(.timer(PBFTReplica.viewChangeTimer), at: 2)
@@ -61,6 +63,7 @@ struct ViewChangeTests {
         // Proves prepared certificates carry a request across views (the highest-view rule).
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.filter = { e in describePBFTMessage(e.bytes).type != "COMMIT" }
         let request = cluster.request(client: 0, timestamp: 1, putA)
         cluster.submit(request, to: [0])
@@ -89,6 +92,7 @@ struct ViewChangeTests {
         // Proves sequences without a prepared certificate below max-s are re-proposed as empty batches.
         let cluster = TestCluster(config: .test(batchSizeMax: 1))
         cluster.start()
+        cluster.run()
         // Sequence 1 prepares nowhere (its PREPAREs are lost); sequence 2 prepares everywhere.
         cluster.filter = { e in
             let info = describePBFTMessage(e.bytes)
@@ -115,6 +119,7 @@ struct ViewChangeTests {
         // Proves backups verify NEW-VIEW by recomputing O, so a primary cannot drop a prepared request.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.filter = { e in describePBFTMessage(e.bytes).type != "COMMIT" }
         let request = cluster.request(client: 0, timestamp: 1, putA)
         cluster.submit(request, to: [0])
@@ -151,6 +156,7 @@ struct ViewChangeTests {
         // Proves the join rule: one VIEW-CHANGE (f = 1) is not enough, two are.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.crashed.insert(0)
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [1, 2, 3])
         cluster.filter = { e in describePBFTMessage(e.bytes).type != "VIEW-CHANGE" || e.from == .replica(3) }
@@ -172,6 +178,7 @@ struct ViewChangeTests {
         // Proves exponential backoff of view changes (capped at viewChangeTimeoutMax) and its reset on progress.
         let cluster = TestCluster(config: .test(n: 7, f: 2))
         cluster.start()
+        cluster.run()
         cluster.crashed = [0, 1]
         cluster.filter = { describePBFTMessage($0.bytes).type != "NEW-VIEW" }  // every new view fails
         let live = [2, 3, 4, 5, 6]
@@ -203,6 +210,7 @@ struct ViewChangeTests {
         // Proves a lone replica cannot run ahead of the others' views (which would stall them forever).
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.crashed = [0]
         cluster.filter = { _ in false }
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [3])
@@ -219,6 +227,7 @@ struct ViewChangeTests {
         // Proves a lost NEW-VIEW does not leave a correct replica outside the view for good.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.crashed = [0]
         cluster.filter = { e in !(e.to == .replica(3) && describePBFTMessage(e.bytes).type == "NEW-VIEW") }
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [1, 2, 3])
@@ -237,6 +246,7 @@ struct ViewChangeTests {
         // (found by the fuzzer: Tests/FuzzingTests/Findings/pbft-isolated-replica-behind-view-change.yaml).
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         // Replica 3 is cut off; the others see no PRE-PREPARE, so their views keep changing.
         cluster.filter = { e in
             e.to != .replica(3) && e.from != .replica(3) && describePBFTMessage(e.bytes).type != "PRE-PREPARE"
@@ -260,6 +270,7 @@ struct ViewChangeTests {
         // Proves a replica that sent VIEW-CHANGE for v+1 no longer takes part in view v.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         cluster.crashed.insert(0)
         cluster.submit(cluster.request(client: 0, timestamp: 1, putA), to: [2])
         cluster.input(.timer(PBFTReplica.viewChangeTimer), at: 2)
@@ -273,6 +284,7 @@ struct ViewChangeTests {
         // Proves VIEW-CHANGE validation checks the checkpoint proof and certificates, and never overflows.
         let cluster = TestCluster(config: .test())
         cluster.start()
+        cluster.run()
         let r2 = cluster.keyring.signer(for: .replica(2))
         let fakeProof = [Checkpoint(sequence: UInt64.max - 3, stateDigest: .zero, signer: r2)]
         let huge = ViewChange(newView: 1, stableSequence: UInt64.max - 3, stableDigest: .zero, checkpointProof: fakeProof,

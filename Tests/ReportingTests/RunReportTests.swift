@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 import Reporting
 import Testing
@@ -31,7 +32,7 @@ struct RunReportTests {
     func violatingRun() throws {
         // A PBFT mutant (commit without digest match) under an equivocating primary violates agreement.
         let dir = try Fixture.agreementViolation()
-        let report = try RunAnalysis.analyze(try RunDirectory(path: dir), byzantine: [ByzantineReplica(replica: 0, behaviour: "equivocate")])
+        let report = try RunAnalysis.analyze(try RunDirectory(path: dir), byzantine: [ByzantineRecord(replica: 0, behaviour: "equivocate")])
         #expect(report.violations.contains { $0.check == "agreement" })
         #expect(report.spaceTime.caption.hasPrefix("Around the first violation"))
         #expect(report.spaceTime.markers.contains { $0.kind == "violation" })

@@ -1,0 +1,69 @@
+/// The parts of `campaign.json` that the fuzzer writes and a report reads, defined once. The file is
+/// written with snake_case keys (`CampaignResult.encoder`); readers decode with `.convertFromSnakeCase`.
+
+/// One de-duplicated failure: a violation signature, how often it occurred, and its shrunk replay.
+public struct SignatureRecord: Codable, Sendable, Equatable {
+    public var signature: String
+    public var kind: String
+    /// Runs that failed with this signature.
+    public var count: Int
+    /// Index of the first run with it (runs to first failure = firstRun + 1).
+    public var firstRun: Int
+    /// The first violation's message.
+    public var message: String
+    /// Scenario file of the first run, relative to the campaign directory.
+    public var file: String
+    public var shrunkFile: String?
+    public var originalFaultEvents: Int
+    public var shrunkFaultEvents: Int?
+    public var shrinkSimulations: Int?
+    /// The shrunk file, parsed back from its text, still fails with the same kind.
+    public var replayVerified: Bool?
+    /// Replay command, run from the campaign directory.
+    public var replay: String
+
+    public init(signature: String, kind: String, count: Int, firstRun: Int, message: String, file: String, shrunkFile: String?,
+                originalFaultEvents: Int, shrunkFaultEvents: Int?, shrinkSimulations: Int?, replayVerified: Bool?, replay: String) {
+        self.signature = signature
+        self.kind = kind
+        self.count = count
+        self.firstRun = firstRun
+        self.message = message
+        self.file = file
+        self.shrunkFile = shrunkFile
+        self.originalFaultEvents = originalFaultEvents
+        self.shrunkFaultEvents = shrunkFaultEvents
+        self.shrinkSimulations = shrinkSimulations
+        self.replayVerified = replayVerified
+        self.replay = replay
+    }
+}
+
+public struct CoverageSummary: Codable, Sendable, Equatable {
+    public var distinctStates: Int
+    /// Sum over runs of the distinct states each run reached (mean per run = stateVisits / runs).
+    public var stateVisits: Int
+    /// (runs, distinct states after those runs) samples, by run index.
+    public var growth: [[Int]]
+
+    public init(distinctStates: Int, stateVisits: Int, growth: [[Int]]) {
+        self.distinctStates = distinctStates
+        self.stateVisits = stateVisits
+        self.growth = growth
+    }
+}
+
+/// Wall-clock figures: the only part of a campaign that depends on the machine and `--jobs`.
+public struct CampaignTiming: Codable, Sendable, Equatable {
+    public var elapsedSeconds: Double
+    public var runsPerSecond: Double
+    public var jobs: Int?
+    public var shrinkSeconds: Double
+
+    public init(elapsedSeconds: Double, runsPerSecond: Double, jobs: Int?, shrinkSeconds: Double) {
+        self.elapsedSeconds = elapsedSeconds
+        self.runsPerSecond = runsPerSecond
+        self.jobs = jobs
+        self.shrinkSeconds = shrinkSeconds
+    }
+}
