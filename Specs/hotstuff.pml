@@ -42,10 +42,18 @@
 #define F 1
 #define BYZ 3
 #ifndef MAXV
+#ifdef TWO_CHAIN
+#define MAXV 3                       /* timeouts and TCs multiply the states: one view less */
+#else
 #define MAXV 4
 #endif
+#endif
 #ifndef MAXB
+#ifdef TWO_CHAIN
+#define MAXB 4
+#else
 #define MAXB 5
+#endif
 #endif
 #define NONE 255
 
@@ -178,7 +186,7 @@ inline tcOf(w) {
     :: !tcok && tcmax <= MAXV ->
         c = 0; k = 0;
         do
-        :: k < N -> if :: HONEST(k) && toHQ[w*5+k] != 0 && toHQ[w*5+k] - 1 <= tcmax -> c++ :: else -> skip fi; k++
+        :: k < N -> if :: HONEST(k) && toHQ[(w)*5+k] != 0 && toHQ[(w)*5+k] - 1 <= tcmax -> c++ :: else -> skip fi; k++
         :: else -> break
         od;
         if :: c + 1 >= Q -> tcok = true :: else -> tcmax++ fi

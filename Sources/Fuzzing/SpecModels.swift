@@ -196,12 +196,12 @@ public enum SpecChecker {
     /// The table `bftsim spec check` prints (fixed columns, configuration order).
     public static func table(_ results: [SpecResult]) -> String {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-        var lines = [pad("model", 9) + pad("switch", 52) + pad("expected", 10) + pad("verdict", 10) + pad("states", 10) + pad("depth", 7) + pad("memory", 10) + "time"]
+        var lines = [pad("model", 10) + pad("switch", 52) + pad("expected", 10) + pad("verdict", 10) + pad("states", 10) + pad("depth", 7) + pad("memory", 10) + "time"]
         for r in results {
             let c = r.configuration
             let model = c.model == .hotstuff && c.defines.contains("TWO_CHAIN") ? "hs-2chain" : (c.model == .hotstuff ? "hs-3chain" : "pbft")
             let verdict = r.violated ? "violated" : "verified"
-            lines.append(pad(model, 9) + pad(c.switchLabel, 52) + pad(c.expectViolation ? "violated" : "verified", 10)
+            lines.append(pad(model, 10) + pad(c.switchLabel, 52) + pad(c.expectViolation ? "violated" : "verified", 10)
                          + pad(verdict + (r.asExpected ? "" : "!"), 10) + pad(String(r.statesStored), 10) + pad(String(r.depth), 7)
                          + pad(String(format: "%.1fMB", r.memoryMB), 10) + String(format: "%.2fs", r.seconds))
         }
