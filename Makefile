@@ -1,7 +1,7 @@
 # Entry points used by README.md and .ci/run. Each target installs what it needs first.
 SCENARIO ?= Scenarios/pbft/normal-case.yaml
 
-.PHONY: setup setup-core run test bench reports
+.PHONY: setup setup-core run test bench reports specs
 setup:
 	@scripts/setup.sh
 
@@ -26,3 +26,8 @@ bench: setup-core
 # Regenerates the sample reports in Reports/ (see Reports/README.md).
 reports: setup
 	scripts/reports.sh
+
+# SPIN-checks Specs/pbft.pml and Specs/hotstuff.pml, honest and every mutant switch (Specs/README.md).
+specs: setup-core
+	swift build --product bftsim
+	.build/debug/bftsim spec check

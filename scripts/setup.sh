@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs what bftsim needs on a fresh Debian/Ubuntu machine: libsodium (Ed25519) via apt; headless
+# Installs what bftsim needs on a fresh Debian/Ubuntu machine: libsodium (Ed25519) and SPIN (the
+# Specs/*.pml models) via apt; headless
 # Chromium, which the report tests use to render HTML reports to PNG; and nftables, which the live
 # network-namespace test uses for packet loss and firewall partitions (those tests skip without them).
 # Idempotent: does nothing when everything is present. BFTSIM_NO_CHROMIUM=1 skips Chromium and nftables.
 set -euo pipefail
 need=()
 pkg-config --exists libsodium 2>/dev/null || need+=(libsodium-dev pkg-config)
+# SPIN model checker (Specs/*.pml, `bftsim spec check`, `make specs`) and a C compiler for its pan.c.
+command -v spin >/dev/null || need+=(spin)
+command -v gcc >/dev/null || need+=(gcc)
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if [ ${#need[@]} -gt 0 ]; then
