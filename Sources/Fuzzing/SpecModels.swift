@@ -49,7 +49,7 @@ public struct SpecConfiguration: Sendable, Equatable {
         .init(model: .hotstuff, defines: ["VOTE_WITHOUT_LOCK_CHECK"], name: "vote-without-lock-check", mutant: .voteWithoutLockCheck, expectViolation: true, property: "lemma"),
         .init(model: .hotstuff, defines: ["TWO_CHAIN", "VOTE_WITHOUT_LOCK_CHECK"], name: "vote-without-lock-check", mutant: .voteWithoutLockCheck, expectViolation: true, property: "lemma"),
         .init(model: .hotstuff, defines: ["LOCK_NEVER_UPDATED"], name: "lock-never-updated", mutant: .lockNeverUpdated, expectViolation: true, property: "lemma"),
-        .init(model: .hotstuff, defines: ["COMMIT_ON_TWO_CHAIN"], name: "commit-on-two-chain", mutant: .commitOnTwoChain, expectViolation: true, property: "lemma"),
+        .init(model: .hotstuff, defines: ["COMMIT_ON_TWO_CHAIN", "MAXV=3", "MAXB=4"], name: "commit-on-two-chain", mutant: .commitOnTwoChain, expectViolation: true, property: "lemma"),
         .init(model: .hotstuff, defines: ["QUORUM_ONE_SHORT"], name: "quorum-one-short", mutant: .quorumOneShort, expectViolation: true, property: "unique QC per view"),
         .init(model: .hotstuff, defines: ["TWO_CHAIN", "QUORUM_ONE_SHORT"], name: "quorum-one-short", mutant: .quorumOneShort, expectViolation: true, property: "unique QC per view"),
         .init(model: .hotstuff, defines: ["VOTE_TWICE_IN_VIEW"], name: "vote-twice-in-view", mutant: .voteTwiceInView, expectViolation: true, property: "unique QC per view"),

@@ -43,6 +43,7 @@ public enum SpecTrail {
     static func pbft(_ events: [Event], _ c: SpecConfiguration) -> String {
         let n = c.defines.contains("N=5") ? 5 : 4
         let byz = c.defines.contains("BYZ=1") ? 1 : 0
+        if byz == 0, let mutant = c.mutant, scripted.contains(mutant) { return pbftScripted(events, c, n: n) }
         // Byzantine PRE-PREPAREs each honest replica accepted in view 0: (receiver, digest).
         let byzAccepts = events.filter { $0.kind == "ACCEPT" && $0.fields.count == 4 && $0.fields[1] == byz && $0.fields[2] == 0 }
         let digests = Set(byzAccepts.map { $0.fields[3] })
@@ -95,6 +96,75 @@ public enum SpecTrail {
         byzantine:\(byzantine.isEmpty ? " []" : "\n" + byzantine.map { "  - \($0)" }.joined(separator: "\n"))
         liveness: {bound: 3s}
         expect: {safety: \(expectSafety), liveness: \(expectLiveness)}
+
+        """
+    }
+
+    /// Mutants whose trails replay through a `script` Byzantine replica (message for message).
+    static let scripted: Set<TestMutant> = [.prepareWithoutDigestMatch, .commitQuorumWeak, .prepareQuorumWeak, .quorumTwoFPlusOne,
+                                            .acceptConflictingPrePrepare, .noViewChangeTimer, .acceptUnverifiedViewChange]
+
+    /// The model's value as a script value: FORGED (3) is the first request forged.
+    static func scriptValue(_ d: Int) -> Int { d == 3 ? -1 : d }
+
+    /// PBFT with the Byzantine primary of view 0: each Byzantine message the trail has an honest replica
+    /// read becomes one `script` step at that event's slot (view-0 events 10ms apart; view-1 events after
+    /// the view change, from 1s). The model counts the Byzantine COMMIT for any value (and its PREPARE
+    /// when it is a backup), so a COMMITTED or PREPARED event gets the Byzantine vote just before it.
+    /// Honest messages flow unscripted: the Swift replicas take each step as soon as it is enabled.
+    static func pbftScripted(_ events: [Event], _ c: SpecConfiguration, n: Int) -> String {
+        var steps: [String] = []
+        func step(_ at: Int, _ send: String, _ view: Int, _ value: Int, _ to: [Int]) {
+            steps.append("{at: \(at)ms, send: \(send), view: \(view), sequence: 1, value: \(scriptValue(value)), to: [\(to.map(String.init).joined(separator: ", "))]}")
+        }
+        let honest = Array(1..<n)
+        var lastView1 = 1000
+        for (k, e) in events.enumerated() {
+            let slot = 10 * (k + 1)
+            switch e.kind {
+            case "ACCEPT" where e.fields.count == 4 && e.fields[1] == 0 && e.fields[2] == 0:
+                step(slot, "PRE-PREPARE", 0, e.fields[3], [e.fields[0]])
+            case "COMMITTED" where e.fields.count == 3 && e.fields[1] == 0:
+                step(slot - 5, "COMMIT", 0, e.fields[2], [e.fields[0]])
+            case "PREPARED" where e.fields.count == 3 && e.fields[1] == 1:
+                // View 1 (honest primary): the Byzantine backup's PREPARE and COMMIT for the value,
+                // to everyone, so view 1 commits it and the checkers see the lemma's consequence.
+                lastView1 += 10
+                step(lastView1, "PREPARE", 1, e.fields[2], honest)
+                step(lastView1, "COMMIT", 1, e.fields[2], honest)
+            default:
+                break
+            }
+        }
+        // The model's "never read": an honest replica that never prepared (committed) in view 0 in the
+        // trail gets no honest PREPARE (COMMIT) of view 0 here.
+        var timeline: [String] = []
+        for r in honest {
+            for (kind, type) in [("PREPARED", "PREPARE"), ("COMMITTED", "COMMIT")]
+            where !events.contains(where: { $0.kind == kind && $0.fields.count == 3 && $0.fields[0] == r && $0.fields[1] == 0 }) {
+                timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
+            }
+        }
+        let liveness = c.property == "liveness"
+        return """
+        name: spec-pbft-\(c.name)
+        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), message for message (script).
+        protocol: pbft
+        replicas: \(n)
+        seed: 1
+        crypto: fast
+        stop: {time_limit: 6s, until_clients_done: true}
+        network: {latency: 2ms}
+        workload: {clients: 2, requests_per_client: 1}
+        parameters: {view_change_timeout: 200ms}
+        timeline:\(timeline.isEmpty ? " []" : "\n" + timeline.map { "  - \($0)" }.joined(separator: "\n"))
+        byzantine:
+          - replica: 0
+            behaviour: script
+            script:
+        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
+        liveness: {bound: 3s}
+        expect: {safety: \(liveness ? "holds" : "violated"), liveness: \(liveness ? "violated" : "holds")}
 
         """
     }

@@ -89,6 +89,14 @@ public struct PBFTDriver: ProtocolDriver {
                                 scope: RewriteScope(targets: spec.targets, both: true))
         case "forge-sender": return PBFTForgedSender(context: context, signer: signer)
         case "spam-view-change": return PBFTViewChangeSpam(signer: signer)
+        case "script":
+            // Not in `byzantineBehaviours`: the fuzzer picks from that list, and a script needs its steps.
+            let steps = (spec.script ?? []).compactMap { s in
+                PBFTScript.Step.Message(rawValue: s.send).map {
+                    PBFTScript.Step(at: s.at, message: $0, view: s.view, sequence: s.sequence, value: s.value, to: s.to)
+                }
+            }
+            return PBFTScript(context: context, signer: signer, steps: steps)
         default: throw unknown(spec.behaviour, "PBFT")
         }
     }

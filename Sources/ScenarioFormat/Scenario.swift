@@ -208,9 +208,12 @@ public struct ByzantineSpec: Sendable, Equatable, Codable {
     public var delay: Nanoseconds?
     /// `mutate`: which field is changed (see `ByzantineSpec.mutations`).
     public var mutation: String?
+    /// `script`: the only messages this replica sends, each at its time to its listed receivers.
+    public var script: [ScriptStep]?
 
     public init(replica: Int, behaviour: String, from: Nanoseconds? = nil, until: Nanoseconds? = nil,
-                targets: [Int]? = nil, delay: Nanoseconds? = nil, mutation: String? = nil) {
+                targets: [Int]? = nil, delay: Nanoseconds? = nil, mutation: String? = nil, script: [ScriptStep]? = nil) {
+        self.script = script
         self.replica = replica
         self.behaviour = behaviour
         self.from = from
@@ -222,6 +225,32 @@ public struct ByzantineSpec: Sendable, Equatable, Codable {
 
     /// Whether the behaviour is in force for the whole run.
     public var isAlwaysOn: Bool { from == nil && until == nil }
+}
+
+/// One message a `script` Byzantine replica sends: at `at`, message `send` for (`view`, `sequence`)
+/// carrying `value`, to the replicas `to`, signed with the Byzantine replica's own key.
+///
+/// Values name client requests as the SPIN models do (Specs/pbft.pml): 0 is the null request, k >= 1
+/// the k-th distinct client request this replica received, -k that request with its operation altered
+/// after the client signed it (a forged request, R1). A step whose request has not arrived yet waits
+/// for it. Honest replicas' signatures stay unforgeable: a script only speaks for its own replica.
+public struct ScriptStep: Sendable, Equatable, Codable {
+    /// Message types a script may send.
+    public static let messages = ["PRE-PREPARE", "PREPARE", "COMMIT"]
+    public var at: Nanoseconds
+    public var send: String
+    public var view: UInt64
+    public var sequence: UInt64
+    public var value: Int
+    public var to: [Int]
+    public init(at: Nanoseconds, send: String, view: UInt64, sequence: UInt64 = 1, value: Int, to: [Int]) {
+        self.at = at
+        self.send = send
+        self.view = view
+        self.sequence = sequence
+        self.value = value
+        self.to = to
+    }
 }
 
 /// Twins (Bano et al., OPODIS'21): a second honest instance, with the same key, of each listed replica.

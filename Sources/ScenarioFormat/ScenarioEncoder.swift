@@ -84,6 +84,12 @@ extension ScenarioLoader {
                 if let v = b.targets { parts.append("targets: [\(v.map(String.init).joined(separator: ", "))]") }
                 if let v = b.delay { parts.append("delay: \(dur(v))") }
                 if let v = b.mutation { parts.append("mutation: \(yamlString(v))") }
+                if let steps = b.script {
+                    let items = steps.map { st in
+                        "{at: \(dur(st.at)), send: \(st.send), view: \(st.view), sequence: \(st.sequence), value: \(st.value), to: [\(st.to.map(String.init).joined(separator: ", "))]}"
+                    }
+                    parts.append("script: [\(items.joined(separator: ", "))]")
+                }
                 out.append("  - {\(parts.joined(separator: ", "))}")
             }
         }

@@ -38,7 +38,8 @@ public enum ScenarioKeys {
     public static let cutLink = ["from", "to", "one_way"]
     public static let setLatency = ["from", "to", "latency"]
     public static let setLoss = ["from", "to", "loss"]
-    public static let byzantine = ["replica", "behaviour", "from", "until", "targets", "delay", "mutation"]
+    public static let byzantine = ["replica", "behaviour", "from", "until", "targets", "delay", "mutation", "script"]
+    public static let scriptStep = ["at", "send", "view", "sequence", "value", "to"]
     public static let liveness = ["bound"]
     public static let expect = ["safety", "liveness"]
     public static let verdicts = ["holds", "violated"]
@@ -64,10 +65,10 @@ extension ByzantineSpec {
     /// far future views), `amnesia` (restarts from empty durable state).
     public static let knownBehaviours: [String] = [
         "equivocate", "fork-view-gap", "fork-below-lock", "silent", "omit", "slow", "double-vote", "mutate",
-        "bad-signature", "forge-sender", "replay", "spam-view-change", "amnesia", "conflict",
+        "bad-signature", "forge-sender", "replay", "spam-view-change", "amnesia", "conflict", "script",
     ]
     /// Behaviours that replace the honest replica for the whole run (no `from`/`until`).
-    public static let wholeRunBehaviours: [String] = ["equivocate", "fork-view-gap", "fork-below-lock", "amnesia"]
+    public static let wholeRunBehaviours: [String] = ["equivocate", "fork-view-gap", "fork-below-lock", "amnesia", "script"]
     /// Fields `mutate` can change.
     public static let mutations: [String] = [
         "view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate",

@@ -433,7 +433,10 @@ extension ScenarioParser {
             }
             if let v = spec["delay"], let d = positiveDuration(v, "delay") { b.delay = d }
             if let v = spec["mutation"], let m = choice(v, ByzantineSpec.mutations, what: "mutation") { b.mutation = m }
-            let needs: [String: String] = ["omit": "targets", "slow": "delay", "mutate": "mutation"]
+            if let v = spec["script"] {
+                if behaviour == "script" { b.script = script(v) } else { error(spec.keyNode("script"), "'script' applies only to behaviour 'script'") }
+            }
+            let needs: [String: String] = ["omit": "targets", "slow": "delay", "mutate": "mutation", "script": "script"]
             if let key = needs[behaviour], !spec.has(key) {
                 error(spec.node, "behaviour '\(behaviour)' needs '\(key)'")
             }
@@ -451,6 +454,29 @@ extension ScenarioParser {
             specs.append(b)
         }
         return specs
+    }
+
+    /// A `script` behaviour's steps: `{at, send, view, sequence, value, to}` each (ScriptStep).
+    mutating func script(_ node: Node) -> [ScriptStep]? {
+        guard let items = sequence(node, what: "'script'") else { return nil }
+        var steps: [ScriptStep] = []
+        for item in items {
+            guard let f = fields(item, allowed: ScenarioKeys.scriptStep, what: "a script step", allowNull: false) else { continue }
+            let at = requireKey(f, "at", what: "a script step").flatMap { duration($0, "at") }
+            let send = requireKey(f, "send", what: "a script step").flatMap { choice($0, ScriptStep.messages, what: "send") }
+            let view = requireKey(f, "view", what: "a script step").flatMap { unsigned($0) }
+            let value = requireKey(f, "value", what: "a script step").flatMap { integer($0) }
+            let sequenceNumber = f["sequence"].map { unsigned($0) } ?? 1
+            var to: [Int]?
+            if let v = requireKey(f, "to", what: "a script step"), let ids = sequence(v, what: "'to'") {
+                let r = ids.compactMap { replicaID($0) }
+                if r.count == ids.count { to = r }
+                if r.isEmpty { error(v, "a script step sends to at least one replica") }
+            }
+            guard let at, let send, let view, let value, let sequenceNumber, let to else { continue }
+            steps.append(ScriptStep(at: at, send: send, view: view, sequence: sequenceNumber, value: value, to: to))
+        }
+        return steps
     }
 
     // MARK: Twins

@@ -26,24 +26,38 @@ struct SpecTests {
         if !configuration.expectViolation { #expect(r.statesStored > 0) }
     }
 
-    @Test("a checked-in PBFT trail becomes a scenario that breaks commit-without-digest-match and not honest PBFT")
-    func trailReplays() throws {
-        // Proves spec trail's output reproduces the model's violation kind on the real replicas.
+    /// Every checked-in trail (Specs/trails/MODEL-MUTANT.trail) and the checker its Swift replay must trip.
+    static let trails: [(file: String, kind: ViolationKind)] = [
+        ("pbft-commit-without-digest-match", .agreement),
+        ("pbft-skip-request-signature-check", .validity),
+        ("pbft-no-view-change-timer", .liveness),
+        ("hotstuff-commit-on-parent-links", .agreement),
+        ("hotstuff-vote-without-lock-check", .agreement),
+        ("hotstuff-lock-never-updated", .agreement),
+    ]
+
+    @Test("every checked-in SPIN trail becomes a scenario that breaks its Swift mutant with the model's violation kind and keeps honest code safe",
+          arguments: SpecTests.trails.map(\.file))
+    func trailReplays(file: String) throws {
+        // Proves spec trail's output reproduces each model violation on the real replicas (Specs/README.md table).
         guard SpecChecker.toolsAvailable else {
             print("skipped: spin or gcc not on PATH (scripts/setup.sh installs them)")
             return
         }
-        let c = try #require(SpecConfiguration.find(model: .pbft, mutant: "commit-without-digest-match"))
-        let events = try SpecChecker.events(trail: Self.root + "/Specs/trails/pbft-commit-without-digest-match.trail",
-                                            configuration: c, root: Self.root, work: Self.work)
-        #expect(events.contains { $0.hasPrefix("EV COMMITTED") })
-        let yaml = SpecTrail.scenario(events: events, configuration: c)
-        let path = Self.work + "/pbft-commit-without-digest-match.yaml"
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let kind = try #require(Self.trails.first { $0.file == file }?.kind)
+        let model: SpecModel = file.hasPrefix("pbft-") ? .pbft : .hotstuff
+        let name = String(file.dropFirst(model.rawValue.count + 1))
+        let c = try #require(SpecConfiguration.find(model: model, mutant: name))
+        let mutant = try #require(c.mutant)
+        let events = try SpecChecker.events(trail: Self.root + "/Specs/trails/\(file).trail", configuration: c, root: Self.root, work: Self.work)
+        #expect(!events.isEmpty)
+        let path = Self.work + "/\(file).yaml"
+        try SpecTrail.scenario(events: events, configuration: c).write(toFile: path, atomically: true, encoding: .utf8)
         let s = try ScenarioLoader.load(path: path)
-        let mutated = try ScenarioRun.execute(s, trace: .off, driver: try TestMutant.driver(.commitWithoutDigestMatch, for: .pbft))
-        #expect(mutated.checks.violations.contains { $0.kind == .agreement })
+        let mutated = try ScenarioRun.execute(s, trace: .off, driver: try TestMutant.driver(mutant, for: s.protocolKind))
+        #expect(mutated.checks.violations.contains { $0.kind == kind }, "\(file): \(mutated.checks.violations.map(\.message))")
         let honest = try ScenarioRun.execute(s, trace: .off)
-        #expect(honest.safety == .holds, "\(honest.checks.violations.map(\.message))")
+        #expect(honest.safety == .holds, "\(file): \(honest.checks.violations.map(\.message))")
+        if kind == .liveness { #expect(honest.checks.violations.isEmpty) }
     }
 }

@@ -1,0 +1,112 @@
+import BFTCore
+
+/// A scripted Byzantine PBFT replica: it sends exactly the listed messages, each at its time to its
+/// listed receivers, and nothing else (its honest core still runs, its replica-bound sends are dropped).
+///
+/// This is how a SPIN counterexample of Specs/pbft.pml replays message for message: the model's
+/// Byzantine replica picks, per receiver, any PRE-PREPARE, PREPARE or COMMIT it can sign (§4: a faulty
+/// replica "sends anything under its own identity"). Every message is signed with this replica's own
+/// key, so honest signatures stay unforgeable. Values name requests as the model does: 0 the null
+/// request, k the k-th distinct client request this replica saw (from a client or inside a received
+/// PRE-PREPARE), -k that request altered after the client signed it (a forged request, rule R1).
+public struct PBFTScript: Misbehaviour {
+    public struct Step: Sendable, Equatable {
+        public enum Message: String, Sendable { case prePrepare = "PRE-PREPARE", prepare = "PREPARE", commit = "COMMIT" }
+        public var at: Nanoseconds
+        public var message: Message
+        public var view: UInt64
+        public var sequence: UInt64
+        public var value: Int
+        public var to: [ReplicaID]
+        public init(at: Nanoseconds, message: Message, view: UInt64, sequence: UInt64, value: Int, to: [ReplicaID]) {
+            self.at = at
+            self.message = message
+            self.view = view
+            self.sequence = sequence
+            self.value = value
+            self.to = to
+        }
+    }
+
+    /// Distinct requests remembered (values beyond it never become available).
+    public static let requestsMax = 16
+    let context: ByzantineContext
+    let signer: MessageSigner
+    let steps: [Step]
+    private var requests: [ClientRequest] = []
+    /// Steps whose time came while their request had not arrived, in due order.
+    private var waiting: [Int] = []
+
+    public init(context: ByzantineContext, signer: MessageSigner, steps: [Step]) {
+        self.context = context
+        self.signer = signer
+        self.steps = steps
+    }
+
+    public func owns(_ timer: TimerID) -> Bool { timer.kind == context.timerKind }
+
+    public mutating func rewrite(_ input: ReplicaInput, _ inner: [ReplicaAction], into actions: inout [ReplicaAction]) {
+        for action in inner where !action.isReplicaSend { actions.append(action) }
+        switch input {
+        case .start:
+            for (i, step) in steps.enumerated() {
+                actions.append(.setTimer(TimerID(kind: context.timerKind, key: UInt64(i)), after: step.at))
+            }
+        case .message(_, let bytes):
+            learn(bytes)
+            let due = waiting
+            waiting.removeAll()
+            for i in due { fire(i, into: &actions) }
+        default:
+            break
+        }
+    }
+
+    public mutating func onOwnTimer(_ timer: TimerID, into actions: inout [ReplicaAction]) {
+        guard timer.key < UInt64(steps.count) else { return }
+        fire(Int(timer.key), into: &actions)
+    }
+
+    /// Remembers the client requests `bytes` carries (a REQUEST, or the batch of a PRE-PREPARE).
+    private mutating func learn(_ bytes: [UInt8]) {
+        var seen: [ClientRequest] = []
+        switch bytes.first {
+        case ClientWireTag.request?: if let r = try? ClientRequest(decoding: bytes) { seen = [r] }
+        case PBFTWireTag.prePrepare?: if let pp = try? PrePrepare(decoding: bytes) { seen = pp.requests }
+        default: return
+        }
+        for r in seen where requests.count < Self.requestsMax && !requests.contains(where: { $0.digest == r.digest }) {
+            requests.append(r)
+        }
+    }
+
+    /// The batch value `v` names, or nil while its request has not arrived.
+    private func batch(_ v: Int) -> [ClientRequest]? {
+        if v == 0 { return [] }
+        let k = abs(v)
+        guard k <= requests.count else { return nil }
+        let request = requests[k - 1]
+        guard v < 0 else { return [request] }
+        // The operation is the last field before the client's signature; altering it voids that signature.
+        var bytes = request.bytes
+        guard !request.operation.isEmpty else { return nil }
+        bytes[bytes.count - Signature.byteCount - 1] ^= 0x01
+        return (try? ClientRequest(decoding: bytes)).map { [$0] }
+    }
+
+    private mutating func fire(_ i: Int, into actions: inout [ReplicaAction]) {
+        let step = steps[i]
+        guard let requests = batch(step.value) else {
+            waiting.append(i)
+            return
+        }
+        let pp = PrePrepare(view: step.view, sequence: step.sequence, requests: requests, signer: signer)
+        let bytes: [UInt8]
+        switch step.message {
+        case .prePrepare: bytes = pp.bytes
+        case .prepare: bytes = Prepare(view: step.view, sequence: step.sequence, digest: pp.digest, signer: signer).bytes
+        case .commit: bytes = Commit(view: step.view, sequence: step.sequence, digest: pp.digest, signer: signer).bytes
+        }
+        for r in step.to where r != context.id { actions.append(.send(bytes, to: .replica(r))) }
+    }
+}
