@@ -43,7 +43,7 @@ public enum FuzzRun {
         }
         let over = isOverThreshold(scenario)
         // Twins runs check safety only (Bano et al.): a round's partition of the nodes may hold for good.
-        let live = !over && leaderRotationAllowsProgress(scenario) && networkHealedAtEnd(scenario) && scenario.twins == nil
+        let live = promisesLiveness(scenario)
         var bug: Violation?
         var excused = 0
         var violations = outcome.checks.violations
@@ -59,6 +59,23 @@ public enum FuzzRun {
         }
         return RunVerdict(index: index, overThreshold: over, livenessPromised: live, bug: bug, excused: excused, invalid: nil,
                           states: tracker.map { $0.allStates.sorted() } ?? [], events: outcome.simulation.eventsProcessed)
+    }
+
+    /// Whether the fault model promises liveness for this schedule: at most f faulty, a leader rotation
+    /// with enough consecutive correct leaders, the network healed at the end, and no Twins (a round's
+    /// partition may hold for good). Liveness violations of other runs are excused.
+    public static func promisesLiveness(_ s: Scenario) -> Bool {
+        // Twins runs check safety only (Bano et al.).
+        !isOverThreshold(s) && leaderRotationAllowsProgress(s) && networkHealedAtEnd(s) && s.twins == nil
+    }
+
+    /// Why `promisesLiveness` is false, in words (for file headers).
+    public static func livenessExcuse(_ s: Scenario) -> String {
+        if isOverThreshold(s) { return "more than f replicas faulty" }
+        if s.twins != nil { return "Twins: safety only" }
+        if !leaderRotationAllowsProgress(s) { return "the leader rotation never has enough consecutive correct leaders" }
+        if !networkHealedAtEnd(s) { return "a partition is never healed" }
+        return "none"
     }
 
     /// Whether more than f replicas are faulty.

@@ -53,6 +53,8 @@ struct CorpusEntry: Sendable {
     var events: UInt64
     /// Coverage states the run reached (sorted), for distilling a seed corpus.
     var states: [UInt64] = []
+    /// The run's schedule features (`ScheduleFeatures`): an entry that alone carries one is never evicted.
+    var features: [UInt64] = []
     /// AFL's favouring of fast inputs: new states per unit of cost, a run of average cost counting 1.
     func energy(meanEvents: Double) -> Double {
         Double(novelty) / max(0.25, Double(events) / max(1, meanEvents))
@@ -92,7 +94,11 @@ struct GuidedState {
         if seedsIssued < seeds.count {
             if seedsIssued >= Self.distilledMax && index % 2 == 1 { return fresh() }
             seedsIssued += 1
-            return renamed(seeds[seedsIssued - 1], config, index)
+            // A seed may state an observed liveness violation the fault model excuses (`Campaign`); the
+            // fuzzer judges runs by its own oracle, and the files it writes expect what a run promises.
+            var seed = seeds[seedsIssued - 1]
+            seed.expect = Expectations()
+            return renamed(seed, config, index)
         }
         var rng = DeterministicRNG(seed: config.seed, stream: "guided/\(index)")
         // Half fresh swarm runs keep the corpus from narrowing onto one region of the fault space.
@@ -113,10 +119,30 @@ struct GuidedState {
     /// The corpus entries worth seeding a later campaign with (afl-cmin's idea): greedily, the entry
     /// reaching the most states no chosen entry reaches, per unit of cost, until `distilledMax` entries
     /// or nothing new is left. Ties go to the earlier entry, so the result is deterministic.
+    ///
+    /// First every schedule feature the corpus holds is covered (set cover, the entry adding the most
+    /// features per unit of cost first): a behaviour whose runs are costly — a fork script leading every
+    /// view stalls until the time limit — would otherwise lose to cheap runs on states per cost and never
+    /// make the 64, and the lock rules it exercises would start unseeded.
     func distilled() -> [Scenario] {
         var covered = Set<UInt64>()
         var chosen: [Int] = []
         var left = Array(corpus.indices)
+        var features = Set<UInt64>()
+        while chosen.count < Self.distilledMax {
+            var best: (index: Int, score: Double)? = nil
+            for (k, i) in left.enumerated() {
+                let fresh = corpus[i].features.reduce(0) { $0 + (features.contains($1) ? 0 : 1) }
+                guard fresh > 0 else { continue }
+                let score = Double(fresh) / max(0.25, Double(corpus[i].events) / max(1, meanEvents))
+                if best == nil || score > best!.score { best = (k, score) }
+            }
+            guard let best else { break }
+            let i = left.remove(at: best.index)
+            chosen.append(i)
+            features.formUnion(corpus[i].features)
+            covered.formUnion(corpus[i].states)
+        }
         while chosen.count < Self.distilledMax, !left.isEmpty {
             var best: (index: Int, score: Double)? = nil
             for (k, i) in left.enumerated() {
@@ -148,9 +174,18 @@ struct GuidedState {
         let cost = max(1, Double(events) / max(1, meanEvents))
         if let arm = planned.removeValue(forKey: index) { bandit.update(arm, reward: novelty > 0 ? min(1, 1 / cost) : 0) }
         guard novelty > 0 else { return }
-        corpus.append(CorpusEntry(scenario: scenario, novelty: novelty, events: events, states: states))
+        corpus.append(CorpusEntry(scenario: scenario, novelty: novelty, events: events, states: states,
+                                  features: ScheduleFeatures.of(scenario)))
         if corpus.count > Self.corpusMax {
-            let weakest = corpus.indices.min { corpus[$0].energy(meanEvents: meanEvents) < corpus[$1].energy(meanEvents: meanEvents) }!
+            // AFL's favoured entries: the only entry carrying a schedule feature (a behaviour, a mutation
+            // field, a fault kind, an n) stays, whatever its energy. Otherwise a rare behaviour's one entry
+            // is evicted by cheaper runs and never reaches the distilled corpus (the HotStuff corpus
+            // lost every fork-below-lock run that way).
+            var holders: [UInt64: Int] = [:]
+            for e in corpus { for f in e.features { holders[f, default: 0] += 1 } }
+            let evictable = corpus.indices.filter { i in corpus[i].features.allSatisfy { holders[$0, default: 0] > 1 } }
+            let pool = evictable.isEmpty ? Array(corpus.indices) : evictable
+            let weakest = pool.min { corpus[$0].energy(meanEvents: meanEvents) < corpus[$1].energy(meanEvents: meanEvents) }!
             corpus.remove(at: weakest)
         }
     }
