@@ -129,16 +129,29 @@ extension ByteWriter {
     }
 }
 
-/// Decode-error field names of one message type, as literals (interpolating them on every decode would allocate).
-public struct PBFTFieldNames: Sendable {
-    let tag, view, sequence, digest, replica, signature: String
+/// Wire tag, signing domain and decode-error field names of a message type whose layout it shares
+/// with another (PREPARE and COMMIT; CHECKPOINT and FETCH-STATE). Built once per type, so decoding
+/// never interpolates a field name.
+public struct PBFTMessageNames: Sendable {
+    let tag: UInt8
+    let domain: SigningDomain
+    let tagField, viewField, sequenceField, digestField, replicaField, signatureField: String
+
+    init(_ tag: UInt8, _ name: String) {
+        self.tag = tag
+        domain = SigningDomain("bftsim/pbft/v1/\(name)")
+        tagField = "\(name) tag"
+        viewField = "\(name) view"
+        sequenceField = "\(name) sequence"
+        digestField = "\(name) digest"
+        replicaField = "\(name) replica"
+        signatureField = "\(name) signature"
+    }
 }
 
-/// What distinguishes messages that share a layout: wire tag, signing domain and field names.
+/// What distinguishes messages that share a layout.
 public protocol PBFTMessageKind: Sendable {
-    static var tag: UInt8 { get }
-    static var domain: SigningDomain { get }
-    static var fields: PBFTFieldNames { get }
+    static var names: PBFTMessageNames { get }
 }
 
 // MARK: - Normal case (§4.2)
@@ -187,7 +200,7 @@ public struct PrePrepare: PBFTSignedMessage {
 
 /// ⟨PREPARE, v, n, d, i⟩σi and ⟨COMMIT, v, n, d, i⟩σi: one layout, two phases (Castro & Liskov §4.2).
 public struct PBFTVote<Phase: PBFTMessageKind>: PBFTSignedMessage {
-    public static var domain: SigningDomain { Phase.domain }
+    public static var domain: SigningDomain { Phase.names.domain }
     public let view: UInt64
     public let sequence: UInt64
     public let digest: Digest
@@ -195,7 +208,7 @@ public struct PBFTVote<Phase: PBFTMessageKind>: PBFTSignedMessage {
     public let bytes: [UInt8]
 
     public init(view: UInt64, sequence: UInt64, digest: Digest, signer: MessageSigner) {
-        (bytes, replica) = seal(Phase.tag, Phase.domain, capacity: 1 + 8 + 8 + 32 + 4 + 64, signer: signer) { w in
+        (bytes, replica) = seal(Phase.names.tag, Phase.names.domain, capacity: 1 + 8 + 8 + 32 + 4 + 64, signer: signer) { w in
             w.u64(view)
             w.u64(sequence)
             w.digest(digest)
@@ -206,31 +219,20 @@ public struct PBFTVote<Phase: PBFTMessageKind>: PBFTSignedMessage {
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let fields = Phase.fields
-        var r = try ByteReader(bytes, tag: Phase.tag, fields.tag)
-        view = try r.u64(fields.view)
-        sequence = try r.u64(fields.sequence)
-        digest = try r.digest(fields.digest)
-        replica = try r.signer(fields.replica, fields.signature)
+        let names = Phase.names
+        var r = try ByteReader(bytes, tag: names.tag, names.tagField)
+        view = try r.u64(names.viewField)
+        sequence = try r.u64(names.sequenceField)
+        digest = try r.digest(names.digestField)
+        replica = try r.signer(names.replicaField, names.signatureField)
         self.bytes = bytes
     }
 }
 
 /// The PREPARE phase (rule N3).
-public enum PreparePhase: PBFTMessageKind {
-    public static let tag = PBFTWireTag.prepare
-    public static let domain = SigningDomain("bftsim/pbft/v1/PREPARE")
-    public static let fields = PBFTFieldNames(tag: "PREPARE tag", view: "PREPARE view", sequence: "PREPARE sequence",
-                                              digest: "PREPARE digest", replica: "PREPARE replica", signature: "PREPARE signature")
-}
-
+public enum PreparePhase: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.prepare, "PREPARE") }
 /// The COMMIT phase (rule N4).
-public enum CommitPhase: PBFTMessageKind {
-    public static let tag = PBFTWireTag.commit
-    public static let domain = SigningDomain("bftsim/pbft/v1/COMMIT")
-    public static let fields = PBFTFieldNames(tag: "COMMIT tag", view: "COMMIT view", sequence: "COMMIT sequence",
-                                              digest: "COMMIT digest", replica: "COMMIT replica", signature: "COMMIT signature")
-}
+public enum CommitPhase: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.commit, "COMMIT") }
 
 /// ⟨PREPARE, v, n, d, i⟩σi (Castro & Liskov §4.2; rule N3).
 public typealias Prepare = PBFTVote<PreparePhase>
@@ -241,14 +243,14 @@ public typealias Commit = PBFTVote<CommitPhase>
 
 /// ⟨CHECKPOINT, n, d, i⟩σi and ⟨FETCH-STATE, n, d, i⟩σi: one layout naming a state digest at a sequence.
 public struct PBFTStateReference<Kind: PBFTMessageKind>: PBFTSignedMessage {
-    public static var domain: SigningDomain { Kind.domain }
+    public static var domain: SigningDomain { Kind.names.domain }
     public let sequence: UInt64
     public let stateDigest: Digest
     public let replica: ReplicaID
     public let bytes: [UInt8]
 
     public init(sequence: UInt64, stateDigest: Digest, signer: MessageSigner) {
-        (bytes, replica) = seal(Kind.tag, Kind.domain, capacity: 1 + 8 + 32 + 4 + 64, signer: signer) { w in
+        (bytes, replica) = seal(Kind.names.tag, Kind.names.domain, capacity: 1 + 8 + 32 + 4 + 64, signer: signer) { w in
             w.u64(sequence)
             w.digest(stateDigest)
         }
@@ -257,30 +259,19 @@ public struct PBFTStateReference<Kind: PBFTMessageKind>: PBFTSignedMessage {
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let fields = Kind.fields
-        var r = try ByteReader(bytes, tag: Kind.tag, fields.tag)
-        sequence = try r.u64(fields.sequence)
-        stateDigest = try r.digest(fields.digest)
-        replica = try r.signer(fields.replica, fields.signature)
+        let names = Kind.names
+        var r = try ByteReader(bytes, tag: names.tag, names.tagField)
+        sequence = try r.u64(names.sequenceField)
+        stateDigest = try r.digest(names.digestField)
+        replica = try r.signer(names.replicaField, names.signatureField)
         self.bytes = bytes
     }
 }
 
 /// Replica i's state digest after executing sequence n (§4.3; rule K1).
-public enum CheckpointKind: PBFTMessageKind {
-    public static let tag = PBFTWireTag.checkpoint
-    public static let domain = SigningDomain("bftsim/pbft/v1/CHECKPOINT")
-    public static let fields = PBFTFieldNames(tag: "CHECKPOINT tag", view: "", sequence: "CHECKPOINT sequence",
-                                              digest: "CHECKPOINT digest", replica: "CHECKPOINT replica", signature: "CHECKPOINT signature")
-}
-
+public enum CheckpointKind: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.checkpoint, "CHECKPOINT") }
 /// Replica i asks for the checkpointed state at sequence n with digest d (§5.3; rule S1).
-public enum FetchStateKind: PBFTMessageKind {
-    public static let tag = PBFTWireTag.fetchState
-    public static let domain = SigningDomain("bftsim/pbft/v1/FETCH-STATE")
-    public static let fields = PBFTFieldNames(tag: "FETCH-STATE tag", view: "", sequence: "FETCH-STATE sequence",
-                                              digest: "FETCH-STATE digest", replica: "FETCH-STATE replica", signature: "FETCH-STATE signature")
-}
+public enum FetchStateKind: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.fetchState, "FETCH-STATE") }
 
 /// ⟨CHECKPOINT, n, d, i⟩σi: replica i's state digest after executing sequence n (rule K1).
 public typealias Checkpoint = PBFTStateReference<CheckpointKind>
