@@ -31,13 +31,12 @@ extension HotStuffReplica {
     }
 
     /// P4: `viewTimeout · 2^k`, capped at `viewTimeoutMax`, where k counts consecutive timeouts.
-    var viewTimeoutDuration: Nanoseconds {
-        var t = config.viewTimeout
-        for _ in 0..<min(consecutiveTimeouts, 62) {
-            guard t < config.viewTimeoutMax else { break }
-            t = t > config.viewTimeoutMax / 2 ? config.viewTimeoutMax : t * 2
-        }
-        return min(t, config.viewTimeoutMax)
+    var viewTimeoutDuration: Nanoseconds { viewTimeout.duration }
+
+    /// Consecutive local timeouts since the last QC-driven progress: the backoff exponent (P4).
+    var consecutiveTimeouts: Int {
+        get { viewTimeout.failures }
+        set { viewTimeout.failures = newValue }
     }
 
     /// Whether the replica is waiting for something to commit: a request in the mempool, or requests
@@ -74,7 +73,7 @@ extension HotStuffReplica {
         let view = currentView
         actions.append(.observe(.viewChangeStarted(view: view + 1)))
         actions.append(.observe(.pendingRequests(count: mempool.count)))
-        consecutiveTimeouts += 1
+        viewTimeout.backOff()
         if rules.usesTimeoutCertificates {
             // Re-arm first: the local TC (if this completes one) enters the next view and re-arms again.
             viewTimerArmed = true

@@ -31,8 +31,8 @@ public struct HotStuffReplica: StateMachine {
     public internal(set) var currentView: UInt64 = 0
     /// The last view this replica proposed in (a leader proposes at most once per view).
     var proposedView: UInt64 = 0
-    /// Consecutive local timeouts since the last QC-driven progress; the backoff exponent (P4).
-    var consecutiveTimeouts = 0
+    /// The view timeout (P4): doubles per consecutive local timeout, resets when a new QC is learned.
+    var viewTimeout: BackoffTimeout
     var viewTimerArmed = false
     /// The highest view this replica broadcast a TIMEOUT for (two-chain, T1, T4); not persisted:
     /// after recovery the replica starts above `lastVotedView`, which covers it.
@@ -82,6 +82,7 @@ public struct HotStuffReplica: StateMachine {
         self.signer = signer
         self.verifier = verifier
         mempool = Mempool(capacity: config.mempoolMax)
+        viewTimeout = BackoffTimeout(base: config.viewTimeout, max: config.viewTimeoutMax)
         announcedViews = Array(repeating: 0, count: config.n)
         announcements = Array(repeating: nil, count: config.n)
     }

@@ -68,7 +68,7 @@ extension PBFTReplica {
         actions.append(.broadcast(vc.bytes))
         cancelViewChangeTimer(&actions)
         armViewChangeTimer(&actions)
-        viewChangeTimeoutCurrent = min(viewChangeTimeoutCurrent * 2, config.viewChangeTimeoutMax)
+        viewChangeTimeout.backOff()
         tryNewView(&actions)
     }
 
