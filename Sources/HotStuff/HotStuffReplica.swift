@@ -15,6 +15,8 @@ public struct HotStuffReplica: StateMachine {
     public let id: ReplicaID
     public let config: HotStuffConfig
     let rules: any ConsensusRules
+    /// How views move on timeouts (NEW-VIEW announcements or TCs); see `Pacemaker`.
+    let pacemaker: any Pacemaker
     let signer: MessageSigner
     let verifier: SignatureVerifier
     public var principal: Principal { .replica(id) }
@@ -79,6 +81,7 @@ public struct HotStuffReplica: StateMachine {
         self.id = id
         self.config = config
         self.rules = config.variant.rules
+        self.pacemaker = config.variant.pacemaker
         self.signer = signer
         self.verifier = verifier
         mempool = Mempool(capacity: config.mempoolMax)
