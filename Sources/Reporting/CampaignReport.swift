@@ -27,34 +27,23 @@ public struct CampaignDirectory: Sendable {
     }
 }
 
-/// The fields of `campaign.json` a report shows.
-public struct CampaignFile: Codable, Sendable {
-    public struct Config: Codable, Sendable {
-        public var protocolKind: String
-        public var strategy: String
-        public var seed: UInt64
-        public var replicas: Int
-        /// The largest n when runs draw n from a range.
-        public var replicasMax: Int?
-        public var byzantineBudget: Int
-        public var crashBudget: Int
-        public var faultClasses: [String]
-        public var mutant: String?
-        var replicasText: String { replicasMax.map { $0 > replicas ? "\(replicas)..\($0)" : "\(replicas)" } ?? "\(replicas)" }
-    }
-    public var config: Config
-    public var shard: String?
-    public var mergedShards: [String]
-    public var runs: Int
-    public var overThresholdRuns: Int
-    public var invalidRuns: Int
-    public var failingRuns: Int
-    public var excusedViolations: Int
-    public var failuresByKind: [String: Int]
-    public var signatures: [SignatureRecord]
-    public var coverage: CoverageSummary
-    public var timing: CampaignTiming?
+/// The fields of `campaign.json`'s config a report shows.
+public struct CampaignFileConfig: Codable, Sendable {
+    public var protocolKind: String
+    public var strategy: String
+    public var seed: UInt64
+    public var replicas: Int
+    /// The largest n when runs draw n from a range.
+    public var replicasMax: Int?
+    public var byzantineBudget: Int
+    public var crashBudget: Int
+    public var faultClasses: [String]
+    public var mutant: String?
+    var replicasText: String { replicasMax.map { $0 > replicas ? "\(replicas)..\($0)" : "\(replicas)" } ?? "\(replicas)" }
 }
+
+/// `campaign.json` as a report reads it.
+public typealias CampaignFile = CampaignRecord<CampaignFileConfig>
 
 /// Everything a campaign report draws: the campaign, the coverage curves (this campaign and any
 /// compared ones, e.g. random vs guided), and each shrunk failure with its mini timeline.
