@@ -77,7 +77,7 @@ let package = Package(
         // Live mode: the same replicas over TCP (SwiftNIO channel handlers), keys, cluster files,
         // a process launcher, a load generator and live faults.
         .target(name: "Live", dependencies: [
-            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "Runner", "ScenarioFormat", "Checkers", "CSodium",
+            "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "Runner", "RunRecords", "ScenarioFormat", "Checkers", "CSodium",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),

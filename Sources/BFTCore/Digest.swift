@@ -1,25 +1,39 @@
 import CSodium
 
+/// A fixed number of bytes stored inline in SIMD words (no heap), so it hashes and compares cheaply.
+/// Memory order is preserved: `init(bytes:)` and `bytes` round-trip exactly.
+public protocol InlineBytes {
+    associatedtype Words: SIMD where Words.Scalar == UInt64
+    static var byteCount: Int { get }
+    var words: Words { get }
+    init(words: Words)
+}
+
+extension InlineBytes {
+    /// From exactly `byteCount` bytes.
+    public init<C: Collection>(bytes: C) where C.Element == UInt8 {
+        precondition(bytes.count == Self.byteCount, "\(Self.self) needs \(Self.byteCount) bytes")
+        var w = Words()
+        withUnsafeMutableBytes(of: &w) { dst in
+            if bytes.withContiguousStorageIfAvailable({ dst.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {
+                for (i, b) in bytes.enumerated() { dst[i] = b }
+            }
+        }
+        self.init(words: w)
+    }
+
+    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
+    public func append(to out: inout [UInt8]) { withUnsafeBytes(of: words) { out.append(contentsOf: $0) } }
+}
+
 /// A 32-byte BLAKE2b-256 digest. Stored inline (no heap) so it hashes and compares cheaply.
-public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Digest: InlineBytes, Hashable, Comparable, Sendable, CustomStringConvertible {
     public static let byteCount = 32
     public var words: SIMD4<UInt64>
 
     public static let zero = Digest(words: .zero)
 
     public init(words: SIMD4<UInt64>) { self.words = words }
-
-    /// From exactly 32 bytes (memory order is preserved: `bytes` round-trips exactly).
-    public init<C: Collection>(bytes: C) where C.Element == UInt8 {
-        precondition(bytes.count == Digest.byteCount, "digest needs 32 bytes")
-        var w = SIMD4<UInt64>.zero
-        withUnsafeMutableBytes(of: &w) { dst in
-            if bytes.withContiguousStorageIfAvailable({ dst.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {
-                for (i, b) in bytes.enumerated() { dst[i] = b }
-            }
-        }
-        words = w
-    }
 
     /// BLAKE2b-256 of `data` (libsodium `crypto_generichash`).
     public static func of<C: ContiguousCollectionish>(_ data: C) -> Digest { data.blake2b() }
@@ -42,9 +56,6 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static func of(parts: [[UInt8]]) -> Digest {
         Digest.of(parts.reduce(into: [UInt8]()) { $0.append(contentsOf: $1) })
     }
-
-    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
-    public func append(to out: inout [UInt8]) { withUnsafeBytes(of: words) { out.append(contentsOf: $0) } }
 
     public var hex: String { bytes.hexString }
     /// First 8 hex digits, for humans.
@@ -79,23 +90,11 @@ extension ContiguousCollectionish {
 }
 
 /// A 64-byte signature (Ed25519, or the fast scheme's 64-byte keyed BLAKE2b tag). Stored inline.
-public struct Signature: Hashable, Sendable, CustomStringConvertible {
+public struct Signature: InlineBytes, Hashable, Sendable, CustomStringConvertible {
     public static let byteCount = 64
     public var words: SIMD8<UInt64>
     public static let zero = Signature(words: .zero)
     public init(words: SIMD8<UInt64>) { self.words = words }
-    public init<C: Collection>(bytes: C) where C.Element == UInt8 {
-        precondition(bytes.count == Signature.byteCount, "signature needs 64 bytes")
-        var w = SIMD8<UInt64>.zero
-        withUnsafeMutableBytes(of: &w) { dst in
-            if bytes.withContiguousStorageIfAvailable({ dst.copyMemory(from: UnsafeRawBufferPointer($0)) }) == nil {
-                for (i, b) in bytes.enumerated() { dst[i] = b }
-            }
-        }
-        words = w
-    }
-    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
-    public func append(to out: inout [UInt8]) { withUnsafeBytes(of: words) { out.append(contentsOf: $0) } }
     public var description: String { String(bytes.hexString.prefix(8)) }
 }
 

@@ -27,7 +27,7 @@ extension InvariantChecker {
     /// not the digest differs. Votes more than `retainedViews` below the replica's highest vote are not
     /// checked.
     private func onVoted(_ r: ReplicaID, view v: UInt64, digest d: Digest, _ record: ObservationRecord) {
-        guard correct[r], v >= replicas[r].voteFloor else { return }
+        guard correct[r], v >= replicas[r].votedViews.floor else { return }
         if let first = replicas[r].votes[v] {
             let what = first == d ? "the same block \(d) twice" : "twice: for \(first) and then for \(d)"
             report(.doubleVote, record, "r\(r) voted in view \(v) \(what); a correct replica votes at most once "
@@ -43,7 +43,7 @@ extension InvariantChecker {
     private func onBlockCertified(
         _ r: ReplicaID, view v: UInt64, digest d: Digest, height h: UInt64, _ record: ObservationRecord
     ) {
-        guard correct[r], v >= certificateFloor else { return }
+        guard correct[r], v >= certifiedViews.floor else { return }
         guard let first = certificates[v] else {
             certificates[v] = CertifiedBlock(digest: d, height: h, replica: r)
             noteCertifiedView(v)
@@ -69,7 +69,7 @@ extension InvariantChecker {
                 + "but its own block at height \(p.height) is \(p.digest)")
             return
         }
-        guard b.height >= chainFloor else { return }
+        guard b.height >= chainHeights.floor else { return }
         if let v = chainViolation(b) {
             report(.chain, record, v)
             return
@@ -112,26 +112,33 @@ extension InvariantChecker {
             + "replica's locked view never decreases (H-L1)")
     }
 
-    /// Prunes certificates more than `retainedViews` below the highest certified view, in sweeps every
-    /// `retainedViews / 4` views.
+    /// Prunes certificates more than `retainedViews` below the highest certified view.
     private func noteCertifiedView(_ v: UInt64) {
-        guard v > highestCertifiedView else { return }
-        highestCertifiedView = v
-        let retained = config.retainedViews
-        guard v >= certificateFloor &+ retained &+ retained / 4, v > retained else { return }
-        certificateFloor = v - retained
-        certificates = certificates.filter { $0.key >= certificateFloor }
+        guard certifiedViews.advance(to: v, retained: config.retainedViews) else { return }
+        certificates = certificates.filter { $0.key >= certifiedViews.floor }
     }
 
-    /// Prunes committed blocks more than `retainedSequences` below the highest committed height, in sweeps
-    /// every `retainedSequences / 4` heights.
+    /// Prunes committed blocks more than `retainedSequences` below the highest committed height.
     private func noteChainHeight(_ h: UInt64) {
-        guard h > highestChainHeight else { return }
-        highestChainHeight = h
-        let retained = config.retainedSequences
-        guard h >= chainFloor &+ retained &+ retained / 4, h > retained else { return }
-        chainFloor = h - retained
-        chainBlocks = chainBlocks.filter { $0.key >= chainFloor }
+        guard chainHeights.advance(to: h, retained: config.retainedSequences) else { return }
+        chainBlocks = chainBlocks.filter { $0.key >= chainHeights.floor }
+    }
+}
+
+/// The keys (views or heights) a bounded table keeps: those at or above `floor`, which trails the
+/// highest key seen by the retention and moves in sweeps every quarter of it (so pruning is amortised).
+struct RetentionWindow {
+    private(set) var highest: UInt64 = 0
+    /// Keys below this have been pruned.
+    private(set) var floor: UInt64 = 0
+
+    /// Notes key `k`; true when the floor moved and the table should drop keys below it.
+    mutating func advance(to k: UInt64, retained: UInt64) -> Bool {
+        guard k > highest else { return false }
+        highest = k
+        guard k >= floor &+ retained &+ retained / 4, k > retained else { return false }
+        floor = k - retained
+        return true
     }
 }
 
@@ -151,13 +158,9 @@ struct ChainBlock {
 }
 
 extension ReplicaTrack {
-    /// Prunes this replica's votes more than `retainedViews` below its highest vote, in sweeps every
-    /// `retainedViews / 4` views.
+    /// Prunes this replica's votes more than `retainedViews` below its highest vote.
     mutating func noteVote(view v: UInt64, retainedViews retained: UInt64) {
-        guard v > highestVotedView else { return }
-        highestVotedView = v
-        guard v >= voteFloor &+ retained &+ retained / 4, v > retained else { return }
-        voteFloor = v - retained
-        votes = votes.filter { $0.key >= voteFloor }
+        guard votedViews.advance(to: v, retained: retained) else { return }
+        votes = votes.filter { $0.key >= votedViews.floor }
     }
 }

@@ -79,16 +79,12 @@ public final class InvariantChecker {
     var nextDeadline: Nanoseconds = .max
 
     // HotStuff per-view and per-height state (InvariantChecker+HotStuff.swift).
-    /// First correct certificate of each view in `certificateFloor...`.
+    /// First correct certificate of each view in `certifiedViews.floor...`.
     var certificates: [UInt64: CertifiedBlock] = [:]
-    var highestCertifiedView: UInt64 = 0
-    /// Views below this have been pruned from `certificates`.
-    var certificateFloor: UInt64 = 0
-    /// First correct `.blockCommitted` at each height in `chainFloor...`.
+    var certifiedViews = RetentionWindow()
+    /// First correct `.blockCommitted` at each height in `chainHeights.floor...`.
     var chainBlocks: [UInt64: ChainBlock] = [:]
-    var highestChainHeight: UInt64 = 0
-    /// Heights below this have been pruned from `chainBlocks`.
-    var chainFloor: UInt64 = 0
+    var chainHeights = RetentionWindow()
 
     // Report state.
     var violations: [Violation] = []
@@ -352,10 +348,9 @@ struct ReplicaTrack {
     var lockedView: UInt64?
     var lastBlock: ChainBlock?
     var lastCommittedHeight: UInt64?
-    /// HotStuff: this replica's votes in views `voteFloor...` (correct replicas only).
+    /// HotStuff: this replica's votes in views `votedViews.floor...` (correct replicas only).
     var votes: [UInt64: Digest] = [:]
-    var highestVotedView: UInt64 = 0
-    var voteFloor: UInt64 = 0
+    var votedViews = RetentionWindow()
 
     mutating func onViewEntered(view v: UInt64, leader l: ReplicaID) {
         if v >= view {

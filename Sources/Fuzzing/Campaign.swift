@@ -201,13 +201,17 @@ public final class Campaign {
     }
 
     func makeResult() -> CampaignResult {
-        CampaignResult(config: config, shard: options.shard.count > 1 ? "\(options.shard.index)/\(options.shard.count)" : nil,
-                       mergedShards: [], runs: runs, overThresholdRuns: overThreshold, invalidRuns: invalid, failingRuns: failing,
-                       excusedViolations: excused, failuresByKind: byKind,
-                       signatures: signatures.values.sorted { ($0.firstRun, $0.signature) < ($1.firstRun, $1.signature) },
-                       coverage: CoverageSummary(distinctStates: firstReach.count, stateVisits: stateVisits,
-                                                 growth: CoverageMap.growth(firstReach, runs: runs)),
-                       timing: nil)
+        var result = CampaignResult(config: config, shard: options.shard.count > 1 ? "\(options.shard.index)/\(options.shard.count)" : nil)
+        result.runs = runs
+        result.overThresholdRuns = overThreshold
+        result.invalidRuns = invalid
+        result.failingRuns = failing
+        result.excusedViolations = excused
+        result.failuresByKind = byKind
+        result.signatures = signatures.values.sorted { ($0.firstRun, $0.signature) < ($1.firstRun, $1.signature) }
+        result.coverage = CoverageSummary(distinctStates: firstReach.count, stateVisits: stateVisits,
+                                          growth: CoverageMap.growth(firstReach, runs: runs))
+        return result
     }
 
     func write(_ result: CampaignResult, to dir: String) throws(FuzzError) {
@@ -223,7 +227,7 @@ public final class Campaign {
                 let header = ScenarioFile.shrunkHeader(config: config, record: r)
                 try ScenarioFile.text(s, header: header).write(toFile: dir + "/" + f, atomically: true, encoding: .utf8)
             }
-            try CampaignResult.encoder.encode(CoverageMap(firstReach)).write(to: URL(fileURLWithPath: dir + "/coverage.json"))
+            try CampaignJSON.encoder.encode(CoverageMap(firstReach)).write(to: URL(fileURLWithPath: dir + "/coverage.json"))
             if config.strategy == .guided {
                 try fm.createDirectory(atPath: dir + "/corpus", withIntermediateDirectories: true)
                 for (i, seed) in guided.distilled().enumerated() {

@@ -14,9 +14,7 @@ public enum CampaignMerge {
         for (d, p) in parts where p.config != config {
             throw .invalid("\(d)/campaign.json: config differs from \(parts[0].0)/campaign.json (merge shards of one campaign)")
         }
-        var merged = CampaignResult(config: config, shard: nil, mergedShards: parts.compactMap { $0.1.shard }.sorted(), runs: 0,
-                                    overThresholdRuns: 0, invalidRuns: 0, failingRuns: 0, excusedViolations: 0, failuresByKind: [:],
-                                    signatures: [], coverage: CoverageSummary(distinctStates: 0, stateVisits: 0, growth: []), timing: nil)
+        var merged = CampaignResult(config: config, mergedShards: parts.compactMap { $0.1.shard }.sorted())
         var sigs: [String: (SignatureRecord, String)] = [:]
         var reach: [UInt64: Int] = [:]
         var elapsed = 0.0
@@ -39,7 +37,7 @@ public enum CampaignMerge {
                     sigs[r.signature] = (r, d)
                 }
             }
-            if let data = fm.contents(atPath: d + "/coverage.json"), let map = try? CampaignResult.decoder.decode(CoverageMap.self, from: data) {
+            if let data = fm.contents(atPath: d + "/coverage.json"), let map = try? CampaignJSON.decoder.decode(CoverageMap.self, from: data) {
                 for (s, i) in map.dictionary { reach[s] = min(reach[s] ?? .max, i) }
             }
             elapsed = max(elapsed, p.timing?.elapsedSeconds ?? 0)
@@ -56,7 +54,7 @@ public enum CampaignMerge {
         merged.coverage.growth = CoverageMap.growth(reach, runs: merged.runs)
         merged.timing = CampaignTiming(elapsedSeconds: elapsed, runsPerSecond: elapsed > 0 ? Double(merged.runs) / elapsed : 0, jobs: nil, shrinkSeconds: 0)
         do {
-            try CampaignResult.encoder.encode(CoverageMap(reach)).write(to: URL(fileURLWithPath: out + "/coverage.json"))
+            try CampaignJSON.encoder.encode(CoverageMap(reach)).write(to: URL(fileURLWithPath: out + "/coverage.json"))
             try merged.json().write(toFile: out + "/campaign.json", atomically: true, encoding: .utf8)
             try CampaignMarkdown.render(merged).write(toFile: out + "/campaign.md", atomically: true, encoding: .utf8)
         } catch {

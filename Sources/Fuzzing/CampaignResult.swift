@@ -1,30 +1,11 @@
 import Foundation
 import RunRecords
 
-/// `campaign.json`: everything except `timing` is a function of the config and the run indices.
-public struct CampaignResult: Codable, Sendable, Equatable {
-    public var config: FuzzConfig
-    /// "K/N" for one shard's output; nil for a whole or merged campaign.
-    public var shard: String?
-    /// Shards merged into this result (empty unless merged).
-    public var mergedShards: [String]
-    public var runs: Int
-    public var overThresholdRuns: Int
-    public var invalidRuns: Int
-    public var failingRuns: Int
-    /// Violations not counted as bugs (over-threshold runs, liveness where none is promised).
-    public var excusedViolations: Int
-    public var failuresByKind: [String: Int]
-    public var signatures: [SignatureRecord]
-    public var coverage: CoverageSummary
-    public var timing: CampaignTiming?
+/// `campaign.json` as the fuzzer writes it (`CampaignRecord`, defined once in RunRecords).
+public typealias CampaignResult = CampaignRecord<FuzzConfig>
 
-    public var meanStatesPerRun: Double { runs == 0 ? 0 : Double(coverage.stateVisits) / Double(runs) }
-    /// Runs to the first failure of `kind` (first failing index + 1), if any.
-    public func runsToFirstFailure(_ kind: String) -> Int? {
-        signatures.filter { $0.kind == kind }.map(\.firstRun).min().map { $0 + 1 }
-    }
-
+/// The JSON coding of campaign files: sorted snake_case keys, pretty-printed.
+enum CampaignJSON {
     static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -36,15 +17,23 @@ public struct CampaignResult: Codable, Sendable, Equatable {
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d
     }()
+}
 
-    public func json() -> String { String(decoding: try! Self.encoder.encode(self), as: UTF8.self) + "\n" }
+extension CampaignRecord where Config == FuzzConfig {
+    public var meanStatesPerRun: Double { runs == 0 ? 0 : Double(coverage.stateVisits) / Double(runs) }
+    /// Runs to the first failure of `kind` (first failing index + 1), if any.
+    public func runsToFirstFailure(_ kind: String) -> Int? {
+        signatures.filter { $0.kind == kind }.map(\.firstRun).min().map { $0 + 1 }
+    }
+
+    public func json() -> String { String(decoding: try! CampaignJSON.encoder.encode(self), as: UTF8.self) + "\n" }
     /// The deterministic part (no timing), for comparing campaigns.
     public var withoutTiming: CampaignResult { var c = self; c.timing = nil; return c }
 
     public static func load(directory: String) throws(FuzzError) -> CampaignResult {
         let path = directory + "/campaign.json"
         guard let data = FileManager.default.contents(atPath: path) else { throw .io("\(path): cannot read") }
-        do { return try decoder.decode(CampaignResult.self, from: data) } catch { throw .io("\(path): \(error)") }
+        do { return try CampaignJSON.decoder.decode(CampaignResult.self, from: data) } catch { throw .io("\(path): \(error)") }
     }
 }
 

@@ -4,7 +4,6 @@ import BFTCore
 /// H-L1c, H-C1c). With QC `qc` certifying b'', b' = b''.justify.node and b = b'.justify.node.
 struct ChainedRules: ConsensusRules {
     var commitChainLength: Int { 3 }
-    var usesTimeoutCertificates: Bool { false }
 
     /// H-V2c (`safeNode`, Alg. 3): the block extends the locked block (safety rule) or its QC is newer
     /// than the lock (liveness rule).
@@ -23,10 +22,7 @@ struct ChainedRules: ConsensusRules {
     /// commits when b ← b' ← b'' have views v, v+1, v+2. The mutation `commitOnParentLinks` checks
     /// only the parent links, which B1 makes always true, and is unsafe.
     func commitCandidate(_ qc: QuorumCertificate, tree: BlockTree, mutations: HotStuffMutations) -> Block? {
-        if mutations.contains(.commitOnTwoChain), let b2 = tree.block(qc.block), let b1 = tree.block(b2.justify.block),
-           b2.parent == b1.digest, b2.view == b1.view + 1 {
-            return b1  // deliberately broken (test-only): a two-chain commits in chained HotStuff
-        }
+        if mutations.contains(.commitOnTwoChain), let b1 = twoChainCommitCandidate(qc, tree: tree) { return b1 }
         guard let b2 = tree.block(qc.block), let b1 = tree.block(b2.justify.block), let b = tree.block(b1.justify.block) else {
             return nil
         }

@@ -7,9 +7,6 @@ public protocol ConsensusRules: Sendable {
     /// Length of the certified chain the commit rule needs (3 for chained, 2 for two-chain). The
     /// pacemaker keeps proposing (possibly empty) blocks until requests that deep are committed.
     var commitChainLength: Int { get }
-    /// Whether the pacemaker uses broadcast TIMEOUTs aggregated into TCs (two-chain) instead of
-    /// NEW-VIEWs sent to the next leader (chained).
-    var usesTimeoutCertificates: Bool { get }
     /// H-V2: whether `block` is safe to vote for, beyond the once-per-view rule H-V1 (checked by the caller).
     func isSafeToVote(_ block: Block, timeoutCertificate: TimeoutCertificate?, lockedQC: QuorumCertificate, tree: BlockTree) -> Bool
     /// H-L1: the locked QC after learning `qc`, whose block is in `tree`.

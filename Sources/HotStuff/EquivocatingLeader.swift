@@ -6,22 +6,17 @@ import BFTCore
 /// QC (the same batch minus its last request, or a one-request batch replaced by an empty one).
 /// Otherwise it behaves honestly. With an empty batch there is nothing to vary and both halves get
 /// the same block. Specs/HotStuff.md §11.
-public struct EquivocatingLeader: StateMachine {
+public struct EquivocatingLeader: ReplicaWrapper {
     public private(set) var inner: HotStuffReplica
     private let signer: MessageSigner
-    private let config: HotStuffConfig
-    /// Fellow Byzantine replicas: they receive both blocks (so a double voter can vote for both).
-    private let colluders: [ReplicaID]
+    /// Who gets which block; `colluders` (fellow Byzantine replicas) get both.
+    private let split: EquivocationSplit
 
     public init(wrapping inner: HotStuffReplica, signer: MessageSigner, config: HotStuffConfig, colluders: [ReplicaID] = []) {
-        self.colluders = colluders
-        precondition(signer.principal == inner.principal, "the wrapper signs as the wrapped replica")
+        split = EquivocationSplit(proposer: inner.principal, signer: signer, n: config.n, originalsRoundedUp: false, colluders: colluders)
         self.inner = inner
         self.signer = signer
-        self.config = config
     }
-
-    public var principal: Principal { inner.principal }
 
     public mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction]) {
         var honest: [ReplicaAction] = []
@@ -33,15 +28,10 @@ public struct EquivocatingLeader: StateMachine {
                 actions.append(action)
                 continue
             }
-            let others = (0..<config.n).filter { $0 != inner.id }
             let twin = Proposal(block: Block(view: p.block.view, parentHeight: p.block.height - 1, proposer: p.block.proposer,
                                              justify: p.block.justify, requests: Array(p.block.requests.dropLast())),
                                 timeoutCertificate: p.timeoutCertificate, signer: signer)
-            let half = others.count / 2
-            for (i, r) in others.enumerated() {
-                actions.append(.send(i < half ? p.bytes : twin.bytes, to: .replica(r)))
-                if colluders.contains(r) { actions.append(.send(i < half ? twin.bytes : p.bytes, to: .replica(r))) }
-            }
+            split.send(p.bytes, twin.bytes, into: &actions)
         }
     }
 }

@@ -1,7 +1,7 @@
 import BFTCore
 
-/// Which consensus rules a replica runs (Specs/HotStuff.md §1). Both share the block tree, pacemaker,
-/// leader rotation, block sync and crypto; only the `ConsensusRules` type differs.
+/// Which consensus rules and pacemaker a replica runs (Specs/HotStuff.md §1). Both share the block
+/// tree, view timer, leader rotation, block sync and crypto; the `ConsensusRules` and `Pacemaker` differ.
 public enum HotStuffVariant: String, Sendable, CaseIterable {
     /// Chained HotStuff (Yin et al., PODC'19, Algorithms 3–5): three-chain commit, `safeNode` voting.
     case chained
@@ -13,6 +13,14 @@ public enum HotStuffVariant: String, Sendable, CaseIterable {
         switch self {
         case .chained: return ChainedRules()
         case .twoChain: return TwoChainRules()
+        }
+    }
+
+    /// How this variant's views move on timeouts.
+    var pacemaker: any Pacemaker {
+        switch self {
+        case .chained: return NewViewPacemaker()
+        case .twoChain: return TimeoutCertificatePacemaker()
         }
     }
 }

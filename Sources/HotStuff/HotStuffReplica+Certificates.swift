@@ -7,7 +7,7 @@ extension HotStuffReplica {
         if qc.view > highQC.view {
             highQC = qc
             // P4: a new certified block is progress; it resets the backoff.
-            consecutiveTimeouts = 0
+            viewTimeout.reset()
             actions.append(.observe(.highQC(view: qc.view)))
         }
         if tree.contains(qc.block) {

@@ -33,12 +33,7 @@ extension HotStuffReplica {
     /// previous view or (chained) n−f NEW-VIEWs, `.some(tc)` for a TC of the previous view, nil if not ready.
     private func proposalJustification() -> TimeoutCertificate?? {
         if highQC.view + 1 == currentView { return .some(nil) }
-        if rules.usesTimeoutCertificates {
-            guard let tc = highTC, tc.view + 1 == currentView, highQC.view >= tc.highQCViewMax else { return nil }
-            return .some(tc)
-        }
-        guard let nv = newViewCollectors[currentView], nv.count >= quorum else { return nil }
-        return .some(nil)
+        return pacemaker.proposalJustification(self)
     }
 
     /// P5: the current view was entered on others' timeouts — (chained) n−f NEW-VIEWs for it, or
@@ -48,8 +43,7 @@ extension HotStuffReplica {
     /// it may have committed by a QC the others lack. Without this its view passes empty and, with the
     /// leader before it crashed, three consecutive certified views (H-C1c) may never form.
     var enteredOnTimeouts: Bool {
-        if rules.usesTimeoutCertificates { return highTC.map { $0.view + 1 == currentView } ?? false }
-        return (newViewCollectors[currentView]?.count ?? 0) >= quorum
+        pacemaker.enteredOnTimeouts(self)
     }
 
     /// Whether requests above the committed block, or within the last `commitChainLength` blocks

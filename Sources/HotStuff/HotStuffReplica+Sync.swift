@@ -25,9 +25,8 @@ extension HotStuffReplica {
     /// (other than the sender's), so the sender counts the n−f announcements that let this replica in
     /// (P10). Without this, a replica whose joined NEW-VIEW let it enter alone (P11) and was then lost
     /// everywhere, and which is idle, leaves the others repeating that announcement forever.
-    /// Returns whether it answered.
+    /// Returns whether it answered. Only NEW-VIEWs a pacemaker calls late get here (`Pacemaker.isLate`).
     mutating func syncIfBehind(_ m: NewView, _ actions: inout [ReplicaAction]) -> Bool {
-        precondition(!rules.usesTimeoutCertificates, "two-chain announces by TIMEOUT")
         guard !config.mutations.contains(.noSyncAnswer) else { return false }
         let forwarded = announcements.compactMap { $0 }.filter { $0.view >= m.view && $0.sender != m.sender }
         guard !forwarded.isEmpty else { return false }
@@ -45,14 +44,11 @@ extension HotStuffReplica {
             guard m.highQC.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
             learn(m.highQC, hint: hint, &actions)
         }
+        let pacemaker = self.pacemaker
         if !m.announcements.isEmpty {
-            guard !rules.usesTimeoutCertificates else { return reject(.malformed, from, &actions) }
-            for a in m.announcements where a.sender != id { onNewView(a, from: from, answering: false, &actions) }
+            guard pacemaker.onForwarded(m.announcements, from: from, &self, &actions) else { return }
         }
         guard let tc = m.highTC else { return }
-        guard rules.usesTimeoutCertificates else { return reject(.malformed, from, &actions) }
-        guard tc.view >= currentView || tc.view > (highTC?.view ?? 0) else { return }
-        guard tc.isValid(config: config, verifier: verifier) else { return reject(.invalidCertificate, from, &actions) }
-        learn(tc, &actions)
+        pacemaker.onSyncedTimeoutCertificate(tc, from: from, &self, &actions)
     }
 }

@@ -15,6 +15,8 @@ public struct HotStuffReplica: StateMachine {
     public let id: ReplicaID
     public let config: HotStuffConfig
     let rules: any ConsensusRules
+    /// How views move on timeouts (NEW-VIEW announcements or TCs); see `Pacemaker`.
+    let pacemaker: any Pacemaker
     let signer: MessageSigner
     let verifier: SignatureVerifier
     public var principal: Principal { .replica(id) }
@@ -31,8 +33,8 @@ public struct HotStuffReplica: StateMachine {
     public internal(set) var currentView: UInt64 = 0
     /// The last view this replica proposed in (a leader proposes at most once per view).
     var proposedView: UInt64 = 0
-    /// Consecutive local timeouts since the last QC-driven progress; the backoff exponent (P4).
-    var consecutiveTimeouts = 0
+    /// The view timeout (P4): doubles per consecutive local timeout, resets when a new QC is learned.
+    var viewTimeout: BackoffTimeout
     var viewTimerArmed = false
     /// The highest view this replica broadcast a TIMEOUT for (two-chain, T1, T4); not persisted:
     /// after recovery the replica starts above `lastVotedView`, which covers it.
@@ -79,9 +81,11 @@ public struct HotStuffReplica: StateMachine {
         self.id = id
         self.config = config
         self.rules = config.variant.rules
+        self.pacemaker = config.variant.pacemaker
         self.signer = signer
         self.verifier = verifier
         mempool = Mempool(capacity: config.mempoolMax)
+        viewTimeout = BackoffTimeout(base: config.viewTimeout, max: config.viewTimeoutMax)
         announcedViews = Array(repeating: 0, count: config.n)
         announcements = Array(repeating: nil, count: config.n)
     }

@@ -4,7 +4,6 @@ import BFTCore
 /// Specs/HotStuff.md H-V2t, H-L1t, H-C1t, T3).
 struct TwoChainRules: ConsensusRules {
     var commitChainLength: Int { 2 }
-    var usesTimeoutCertificates: Bool { true }
 
     /// H-V2t / T3 (DiemBFT v4 `safe_to_vote`): the block's QC is from the previous view, or the block
     /// carries a TC of the previous view and its QC is at least the highest QC any TC signer reported.

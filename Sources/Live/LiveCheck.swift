@@ -1,6 +1,7 @@
 import BFTCore
 import Checkers
 import Foundation
+import RunRecords
 import Runner
 
 /// `bftsim check DIR`: the simulator's checkers over a live run's observation logs.

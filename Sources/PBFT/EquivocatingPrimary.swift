@@ -8,23 +8,18 @@ import BFTCore
 /// for a single-request batch) to the rest. As a backup it behaves honestly. Correct replicas never
 /// commit both (rule N3: conflicting PRE-PREPAREs cannot both gather a prepare quorum); the
 /// `commitWithoutDigestMatch` mutation does, which is how the agreement checker is tested.
-public struct EquivocatingPrimary: StateMachine {
+public struct EquivocatingPrimary: ReplicaWrapper {
     public private(set) var inner: PBFTReplica
     let signer: MessageSigner
-    let config: PBFTConfig
-    /// Fellow Byzantine replicas: they receive both PRE-PREPAREs (so a double voter can vote for both).
-    let colluders: [ReplicaID]
+    /// Who gets which PRE-PREPARE; `colluders` (fellow Byzantine replicas) get both.
+    let split: EquivocationSplit
     private var scratch: [ReplicaAction] = []
 
     public init(wrapping inner: PBFTReplica, signer: MessageSigner, config: PBFTConfig, colluders: [ReplicaID] = []) {
-        self.colluders = colluders
-        precondition(signer.principal == inner.principal, "the wrapper signs as the replica it wraps")
+        split = EquivocationSplit(proposer: inner.principal, signer: signer, n: config.n, originalsRoundedUp: true, colluders: colluders)
         self.inner = inner
         self.signer = signer
-        self.config = config
     }
-
-    public var principal: Principal { inner.principal }
 
     public mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction]) {
         scratch.removeAll(keepingCapacity: true)
@@ -45,15 +40,7 @@ public struct EquivocatingPrimary: StateMachine {
     /// Sends `pp` to the first half of the backups and a conflicting PRE-PREPARE to the others.
     private func equivocate(_ pp: PrePrepare, _ actions: inout [ReplicaAction]) {
         let conflicting = PrePrepare(view: pp.view, sequence: pp.sequence, requests: conflictingBatch(pp.requests), signer: signer)
-        let backups = (0..<config.n).filter { $0 != inner.id }
-        let firstHalf = (backups.count + 1) / 2
-        for (index, backup) in backups.enumerated() {
-            let bytes = index < firstHalf ? pp.bytes : conflicting.bytes
-            actions.append(.send(bytes, to: .replica(backup)))
-            if colluders.contains(backup) {
-                actions.append(.send(index < firstHalf ? conflicting.bytes : pp.bytes, to: .replica(backup)))
-            }
-        }
+        split.send(pp.bytes, conflicting.bytes, into: &actions)
     }
 
     private func conflictingBatch(_ requests: [ClientRequest]) -> [ClientRequest] {

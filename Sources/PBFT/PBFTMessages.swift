@@ -39,36 +39,35 @@ public func batchDigest(_ requests: [ClientRequest]) -> Digest {
     return Digest.of(w.bytes)
 }
 
-// MARK: - Shared decoding helpers
+// MARK: - Shared codec
 
-extension ByteReader {
-    mutating func replicaID(_ field: String) throws(DecodeError) -> ReplicaID {
-        let r = Int(try u32(field))
-        guard r < PBFTLimits.replicaCountMax else { throw .valueOutOfRange(field: field, value: UInt64(r)) }
-        return r
-    }
+/// A PBFT message signed by one replica. Its wire bytes are `tag ‖ fields ‖ u32 replica ‖ signature`,
+/// sealed under `domain`; the signer is named inside the signed bytes, so a receiver checks the
+/// signature against that replica's key (Castro & Liskov §2: every message is signed by its sender).
+public protocol PBFTSignedMessage: Hashable, Sendable {
+    static var domain: SigningDomain { get }
+    /// The replica that signed the message.
+    var replica: ReplicaID { get }
+    /// The exact signed wire bytes.
+    var bytes: [UInt8] { get }
+}
 
-    mutating func expectTag(_ expected: UInt8, _ field: String) throws(DecodeError) {
-        let tag = try u8(field)
-        guard tag == expected else { throw .unknownTag(field: field, tag: tag) }
-    }
-
-    /// Reads a length-prefixed embedded signed message's bytes.
-    mutating func embedded(_ field: String) throws(DecodeError) -> [UInt8] {
-        try lengthPrefixed(field, max: PBFTLimits.embeddedMessageSizeMax)
-    }
-
-    /// Reads the trailing signature and checks nothing follows it.
-    mutating func sealEnd(_ field: String) throws(DecodeError) {
-        _ = try signature(field)
-        try expectEnd()
+extension PBFTSignedMessage {
+    /// Checks the outer signature (embedded messages are checked by the handlers).
+    public func verify(_ verifier: SignatureVerifier) -> Bool {
+        verifier.verifySealed(bytes, domain: Self.domain, signer: .replica(replica))
     }
 }
 
-extension SignatureVerifier {
-    func verifyReplica(_ bytes: [UInt8], domain: SigningDomain, replica: ReplicaID) -> Bool {
-        verifySealed(bytes, domain: domain, signer: .replica(replica))
-    }
+/// Writes `tag ‖ body ‖ u32 replica` and seals it with the signer's key; returns the bytes and the replica.
+private func seal(_ tag: UInt8, _ domain: SigningDomain, capacity: Int, signer: MessageSigner,
+                  _ body: (inout ByteWriter) -> Void) -> (bytes: [UInt8], replica: ReplicaID) {
+    let replica = replicaOf(signer)
+    var w = ByteWriter(capacity: capacity)
+    w.u8(tag)
+    body(&w)
+    w.u32(UInt32(replica))
+    return (signer.sealed(&w, domain: domain), replica)
 }
 
 private func replicaOf(_ signer: MessageSigner) -> ReplicaID {
@@ -76,10 +75,89 @@ private func replicaOf(_ signer: MessageSigner) -> ReplicaID {
     return r
 }
 
+extension ByteReader {
+    /// Opens `bytes` and checks its first byte is `tag`.
+    init(_ bytes: [UInt8], tag expected: UInt8, _ field: String) throws(DecodeError) {
+        self.init(bytes)
+        let tag = try u8(field)
+        guard tag == expected else { throw .unknownTag(field: field, tag: tag) }
+    }
+
+    mutating func replicaID(_ field: String) throws(DecodeError) -> ReplicaID {
+        let r = Int(try u32(field))
+        guard r < PBFTLimits.replicaCountMax else { throw .valueOutOfRange(field: field, value: UInt64(r)) }
+        return r
+    }
+
+    /// Reads the signer and the trailing signature, and checks nothing follows them.
+    mutating func signer(_ replicaField: String, _ signatureField: String) throws(DecodeError) -> ReplicaID {
+        let replica = try replicaID(replicaField)
+        _ = try signature(signatureField)
+        try expectEnd()
+        return replica
+    }
+
+    /// Reads a u32 count (at most `max`) and that many length-prefixed embedded signed messages.
+    mutating func embedded<M>(_ countField: String, max: Int, _ field: String,
+                              _ decode: ([UInt8]) throws(DecodeError) -> M) throws(DecodeError) -> [M] {
+        try array(countField, max: max, minElementSize: 4) { (r: inout ByteReader) throws(DecodeError) -> M in
+            try decode(try r.embedded(field))
+        }
+    }
+
+    /// Reads a u32 count (at most `max`) and that many elements.
+    mutating func array<M>(_ countField: String, max: Int, minElementSize: Int,
+                           _ element: (inout ByteReader) throws(DecodeError) -> M) throws(DecodeError) -> [M] {
+        let count = try count(countField, max: max, minElementSize: minElementSize)
+        var elements: [M] = []
+        elements.reserveCapacity(count)
+        for _ in 0..<count { elements.append(try element(&self)) }
+        return elements
+    }
+
+    /// Reads a length-prefixed embedded signed message's bytes.
+    mutating func embedded(_ field: String) throws(DecodeError) -> [UInt8] {
+        try lengthPrefixed(field, max: PBFTLimits.embeddedMessageSizeMax)
+    }
+}
+
+extension ByteWriter {
+    /// Writes a u32 count and each message's signed bytes, length-prefixed.
+    mutating func embedded<M: PBFTSignedMessage>(_ messages: [M]) {
+        u32(UInt32(messages.count))
+        for m in messages { lengthPrefixed(m.bytes) }
+    }
+}
+
+/// Wire tag, signing domain and decode-error field names of a message type whose layout it shares
+/// with another (PREPARE and COMMIT; CHECKPOINT and FETCH-STATE). Built once per type, so decoding
+/// never interpolates a field name.
+public struct PBFTMessageNames: Sendable {
+    let tag: UInt8
+    let domain: SigningDomain
+    let tagField, viewField, sequenceField, digestField, replicaField, signatureField: String
+
+    init(_ tag: UInt8, _ name: String) {
+        self.tag = tag
+        domain = SigningDomain("bftsim/pbft/v1/\(name)")
+        tagField = "\(name) tag"
+        viewField = "\(name) view"
+        sequenceField = "\(name) sequence"
+        digestField = "\(name) digest"
+        replicaField = "\(name) replica"
+        signatureField = "\(name) signature"
+    }
+}
+
+/// What distinguishes messages that share a layout.
+public protocol PBFTMessageKind: Sendable {
+    static var names: PBFTMessageNames { get }
+}
+
 // MARK: - Normal case (§4.2)
 
 /// ⟨PRE-PREPARE, v, n, d⟩σp with the batch of client-signed requests (Castro & Liskov §4.2; rule N2).
-public struct PrePrepare: Hashable, Sendable {
+public struct PrePrepare: PBFTSignedMessage {
     public static let domain = SigningDomain("bftsim/pbft/v1/PRE-PREPARE")
     public let view: UInt64
     public let sequence: UInt64
@@ -93,181 +171,112 @@ public struct PrePrepare: Hashable, Sendable {
     /// is for tests of the receiver's digest check.
     public init(view: UInt64, sequence: UInt64, requests: [ClientRequest], digest: Digest? = nil, signer: MessageSigner) {
         let d = digest ?? batchDigest(requests)
-        let replica = replicaOf(signer)
-        var w = ByteWriter(capacity: 128 + requests.reduce(0) { $0 + $1.bytes.count + 4 })
-        w.u8(PBFTWireTag.prePrepare)
-        w.u64(view)
-        w.u64(sequence)
-        w.digest(d)
-        w.u32(UInt32(requests.count))
-        for r in requests { r.encodeEmbedded(into: &w) }
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: PrePrepare.domain)
+        let capacity = 128 + requests.reduce(0) { $0 + $1.bytes.count + 4 }
+        (bytes, replica) = seal(PBFTWireTag.prePrepare, PrePrepare.domain, capacity: capacity, signer: signer) { w in
+            w.u64(view)
+            w.u64(sequence)
+            w.digest(d)
+            w.u32(UInt32(requests.count))
+            for r in requests { r.encodeEmbedded(into: &w) }
+        }
         self.view = view
         self.sequence = sequence
         self.digest = d
         self.requests = requests
-        self.replica = replica
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.prePrepare, "PRE-PREPARE tag")
+        var r = try ByteReader(bytes, tag: PBFTWireTag.prePrepare, "PRE-PREPARE tag")
         view = try r.u64("PRE-PREPARE view")
         sequence = try r.u64("PRE-PREPARE sequence")
         digest = try r.digest("PRE-PREPARE digest")
-        let count = try r.count("PRE-PREPARE requests", max: PBFTLimits.requestsPerBatchMax, minElementSize: 4)
-        var requests: [ClientRequest] = []
-        requests.reserveCapacity(count)
-        for _ in 0..<count { requests.append(try ClientRequest.decodeEmbedded(&r)) }
-        self.requests = requests
-        replica = try r.replicaID("PRE-PREPARE replica")
-        try r.sealEnd("PRE-PREPARE signature")
+        requests = try r.array("PRE-PREPARE requests", max: PBFTLimits.requestsPerBatchMax, minElementSize: 4) {
+            (r: inout ByteReader) throws(DecodeError) in try ClientRequest.decodeEmbedded(&r)
+        }
+        replica = try r.signer("PRE-PREPARE replica", "PRE-PREPARE signature")
         self.bytes = bytes
     }
+}
 
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: PrePrepare.domain, replica: replica)
+/// ⟨PREPARE, v, n, d, i⟩σi and ⟨COMMIT, v, n, d, i⟩σi: one layout, two phases (Castro & Liskov §4.2).
+public struct PBFTVote<Phase: PBFTMessageKind>: PBFTSignedMessage {
+    public static var domain: SigningDomain { Phase.names.domain }
+    public let view: UInt64
+    public let sequence: UInt64
+    public let digest: Digest
+    public let replica: ReplicaID
+    public let bytes: [UInt8]
+
+    public init(view: UInt64, sequence: UInt64, digest: Digest, signer: MessageSigner) {
+        (bytes, replica) = seal(Phase.names.tag, Phase.names.domain, capacity: 1 + 8 + 8 + 32 + 4 + 64, signer: signer) { w in
+            w.u64(view)
+            w.u64(sequence)
+            w.digest(digest)
+        }
+        self.view = view
+        self.sequence = sequence
+        self.digest = digest
+    }
+
+    public init(decoding bytes: [UInt8]) throws(DecodeError) {
+        let names = Phase.names
+        var r = try ByteReader(bytes, tag: names.tag, names.tagField)
+        view = try r.u64(names.viewField)
+        sequence = try r.u64(names.sequenceField)
+        digest = try r.digest(names.digestField)
+        replica = try r.signer(names.replicaField, names.signatureField)
+        self.bytes = bytes
     }
 }
 
-/// The fields shared by PREPARE and COMMIT: ⟨·, v, n, d, i⟩σi.
-public protocol PBFTVote: Hashable, Sendable {
-    var view: UInt64 { get }
-    var sequence: UInt64 { get }
-    var digest: Digest { get }
-    var replica: ReplicaID { get }
-    var bytes: [UInt8] { get }
-}
-
-private func encodeVote(tag: UInt8, domain: SigningDomain, view: UInt64, sequence: UInt64, digest: Digest, signer: MessageSigner) -> [UInt8] {
-    var w = ByteWriter(capacity: 1 + 8 + 8 + 32 + 4 + 64)
-    w.u8(tag)
-    w.u64(view)
-    w.u64(sequence)
-    w.digest(digest)
-    w.u32(UInt32(replicaOf(signer)))
-    return signer.sealed(&w, domain: domain)
-}
-
-/// Field names for decode errors, as literals (interpolating them on every decode would allocate).
-private struct VoteFields {
-    let tag, view, sequence, digest, replica, signature: String
-    static let prepare = VoteFields(tag: "PREPARE tag", view: "PREPARE view", sequence: "PREPARE sequence",
-                                    digest: "PREPARE digest", replica: "PREPARE replica", signature: "PREPARE signature")
-    static let commit = VoteFields(tag: "COMMIT tag", view: "COMMIT view", sequence: "COMMIT sequence",
-                                   digest: "COMMIT digest", replica: "COMMIT replica", signature: "COMMIT signature")
-}
-
-private func decodeVote(_ bytes: [UInt8], tag: UInt8, fields: VoteFields) throws(DecodeError) -> (UInt64, UInt64, Digest, ReplicaID) {
-    var r = ByteReader(bytes)
-    try r.expectTag(tag, fields.tag)
-    let view = try r.u64(fields.view)
-    let sequence = try r.u64(fields.sequence)
-    let digest = try r.digest(fields.digest)
-    let replica = try r.replicaID(fields.replica)
-    try r.sealEnd(fields.signature)
-    return (view, sequence, digest, replica)
-}
+/// The PREPARE phase (rule N3).
+public enum PreparePhase: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.prepare, "PREPARE") }
+/// The COMMIT phase (rule N4).
+public enum CommitPhase: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.commit, "COMMIT") }
 
 /// ⟨PREPARE, v, n, d, i⟩σi (Castro & Liskov §4.2; rule N3).
-public struct Prepare: PBFTVote {
-    public static let domain = SigningDomain("bftsim/pbft/v1/PREPARE")
-    public let view: UInt64
-    public let sequence: UInt64
-    public let digest: Digest
-    public let replica: ReplicaID
-    public let bytes: [UInt8]
-
-    public init(view: UInt64, sequence: UInt64, digest: Digest, signer: MessageSigner) {
-        bytes = encodeVote(tag: PBFTWireTag.prepare, domain: Prepare.domain, view: view, sequence: sequence, digest: digest, signer: signer)
-        self.view = view
-        self.sequence = sequence
-        self.digest = digest
-        replica = replicaOf(signer)
-    }
-
-    public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let v = try decodeVote(bytes, tag: PBFTWireTag.prepare, fields: .prepare)
-        view = v.0
-        sequence = v.1
-        digest = v.2
-        replica = v.3
-        self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: Prepare.domain, replica: replica)
-    }
-}
-
+public typealias Prepare = PBFTVote<PreparePhase>
 /// ⟨COMMIT, v, n, d, i⟩σi (Castro & Liskov §4.2; rule N4).
-public struct Commit: PBFTVote {
-    public static let domain = SigningDomain("bftsim/pbft/v1/COMMIT")
-    public let view: UInt64
-    public let sequence: UInt64
-    public let digest: Digest
-    public let replica: ReplicaID
-    public let bytes: [UInt8]
+public typealias Commit = PBFTVote<CommitPhase>
 
-    public init(view: UInt64, sequence: UInt64, digest: Digest, signer: MessageSigner) {
-        bytes = encodeVote(tag: PBFTWireTag.commit, domain: Commit.domain, view: view, sequence: sequence, digest: digest, signer: signer)
-        self.view = view
-        self.sequence = sequence
-        self.digest = digest
-        replica = replicaOf(signer)
-    }
+// MARK: - Checkpoints (§4.3) and state requests (§5.3)
 
-    public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        let v = try decodeVote(bytes, tag: PBFTWireTag.commit, fields: .commit)
-        view = v.0
-        sequence = v.1
-        digest = v.2
-        replica = v.3
-        self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: Commit.domain, replica: replica)
-    }
-}
-
-// MARK: - Checkpoints (§4.3)
-
-/// ⟨CHECKPOINT, n, d, i⟩σi: replica i's state digest after executing sequence n (rule K1).
-public struct Checkpoint: Hashable, Sendable {
-    public static let domain = SigningDomain("bftsim/pbft/v1/CHECKPOINT")
+/// ⟨CHECKPOINT, n, d, i⟩σi and ⟨FETCH-STATE, n, d, i⟩σi: one layout naming a state digest at a sequence.
+public struct PBFTStateReference<Kind: PBFTMessageKind>: PBFTSignedMessage {
+    public static var domain: SigningDomain { Kind.names.domain }
     public let sequence: UInt64
     public let stateDigest: Digest
     public let replica: ReplicaID
     public let bytes: [UInt8]
 
     public init(sequence: UInt64, stateDigest: Digest, signer: MessageSigner) {
-        var w = ByteWriter(capacity: 1 + 8 + 32 + 4 + 64)
-        w.u8(PBFTWireTag.checkpoint)
-        w.u64(sequence)
-        w.digest(stateDigest)
-        replica = replicaOf(signer)
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: Checkpoint.domain)
+        (bytes, replica) = seal(Kind.names.tag, Kind.names.domain, capacity: 1 + 8 + 32 + 4 + 64, signer: signer) { w in
+            w.u64(sequence)
+            w.digest(stateDigest)
+        }
         self.sequence = sequence
         self.stateDigest = stateDigest
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.checkpoint, "CHECKPOINT tag")
-        sequence = try r.u64("CHECKPOINT sequence")
-        stateDigest = try r.digest("CHECKPOINT digest")
-        replica = try r.replicaID("CHECKPOINT replica")
-        try r.sealEnd("CHECKPOINT signature")
+        let names = Kind.names
+        var r = try ByteReader(bytes, tag: names.tag, names.tagField)
+        sequence = try r.u64(names.sequenceField)
+        stateDigest = try r.digest(names.digestField)
+        replica = try r.signer(names.replicaField, names.signatureField)
         self.bytes = bytes
     }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: Checkpoint.domain, replica: replica)
-    }
 }
+
+/// Replica i's state digest after executing sequence n (§4.3; rule K1).
+public enum CheckpointKind: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.checkpoint, "CHECKPOINT") }
+/// Replica i asks for the checkpointed state at sequence n with digest d (§5.3; rule S1).
+public enum FetchStateKind: PBFTMessageKind { public static let names = PBFTMessageNames(PBFTWireTag.fetchState, "FETCH-STATE") }
+
+/// ⟨CHECKPOINT, n, d, i⟩σi: replica i's state digest after executing sequence n (rule K1).
+public typealias Checkpoint = PBFTStateReference<CheckpointKind>
+/// ⟨FETCH-STATE, n, d, i⟩σi: replica i asks for the checkpointed state at sequence n with digest d (rule S1).
+public typealias FetchState = PBFTStateReference<FetchStateKind>
 
 // MARK: - View change (§4.4)
 
@@ -284,16 +293,13 @@ public struct PreparedCertificate: Hashable, Sendable {
 
     func encode(into w: inout ByteWriter) {
         w.lengthPrefixed(prePrepare.bytes)
-        w.u32(UInt32(prepares.count))
-        for p in prepares { w.lengthPrefixed(p.bytes) }
+        w.embedded(prepares)
     }
 
     static func decode(_ r: inout ByteReader) throws(DecodeError) -> PreparedCertificate {
         let pp = try PrePrepare(decoding: try r.embedded("certificate PRE-PREPARE"))
-        let count = try r.count("certificate PREPAREs", max: PBFTLimits.replicaCountMax, minElementSize: 4)
-        var prepares: [Prepare] = []
-        prepares.reserveCapacity(count)
-        for _ in 0..<count { prepares.append(try Prepare(decoding: try r.embedded("certificate PREPARE"))) }
+        let prepares = try r.embedded("certificate PREPAREs", max: PBFTLimits.replicaCountMax, "certificate PREPARE",
+                                      Prepare.init(decoding:))
         return PreparedCertificate(prePrepare: pp, prepares: prepares)
     }
 }
@@ -301,7 +307,7 @@ public struct PreparedCertificate: Hashable, Sendable {
 /// ⟨VIEW-CHANGE, v+1, n, C, P, i⟩σi (Castro & Liskov §4.4; rule V1): the stable checkpoint `n` with
 /// its digest and proof C (quorum CHECKPOINTs; empty for the genesis checkpoint 0), and a prepared
 /// certificate for every sequence above it that replica i prepared (highest view it prepared in).
-public struct ViewChange: Hashable, Sendable {
+public struct ViewChange: PBFTSignedMessage {
     public static let domain = SigningDomain("bftsim/pbft/v1/VIEW-CHANGE")
     public let newView: UInt64
     public let stableSequence: UInt64
@@ -313,18 +319,14 @@ public struct ViewChange: Hashable, Sendable {
 
     public init(newView: UInt64, stableSequence: UInt64, stableDigest: Digest, checkpointProof: [Checkpoint],
                 preparedCertificates: [PreparedCertificate], signer: MessageSigner) {
-        var w = ByteWriter(capacity: 256)
-        w.u8(PBFTWireTag.viewChange)
-        w.u64(newView)
-        w.u64(stableSequence)
-        w.digest(stableDigest)
-        w.u32(UInt32(checkpointProof.count))
-        for c in checkpointProof { w.lengthPrefixed(c.bytes) }
-        w.u32(UInt32(preparedCertificates.count))
-        for p in preparedCertificates { p.encode(into: &w) }
-        replica = replicaOf(signer)
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: ViewChange.domain)
+        (bytes, replica) = seal(PBFTWireTag.viewChange, ViewChange.domain, capacity: 256, signer: signer) { w in
+            w.u64(newView)
+            w.u64(stableSequence)
+            w.digest(stableDigest)
+            w.embedded(checkpointProof)
+            w.u32(UInt32(preparedCertificates.count))
+            for p in preparedCertificates { p.encode(into: &w) }
+        }
         self.newView = newView
         self.stableSequence = stableSequence
         self.stableDigest = stableDigest
@@ -333,34 +335,22 @@ public struct ViewChange: Hashable, Sendable {
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.viewChange, "VIEW-CHANGE tag")
+        var r = try ByteReader(bytes, tag: PBFTWireTag.viewChange, "VIEW-CHANGE tag")
         newView = try r.u64("VIEW-CHANGE view")
         stableSequence = try r.u64("VIEW-CHANGE stable sequence")
         stableDigest = try r.digest("VIEW-CHANGE stable digest")
-        let proofCount = try r.count("VIEW-CHANGE checkpoint proof", max: PBFTLimits.replicaCountMax, minElementSize: 4)
-        var proof: [Checkpoint] = []
-        proof.reserveCapacity(proofCount)
-        for _ in 0..<proofCount { proof.append(try Checkpoint(decoding: try r.embedded("VIEW-CHANGE checkpoint"))) }
-        checkpointProof = proof
-        let certCount = try r.count("VIEW-CHANGE certificates", max: PBFTLimits.certificatesMax, minElementSize: 8)
-        var certs: [PreparedCertificate] = []
-        certs.reserveCapacity(certCount)
-        for _ in 0..<certCount { certs.append(try PreparedCertificate.decode(&r)) }
-        preparedCertificates = certs
-        replica = try r.replicaID("VIEW-CHANGE replica")
-        try r.sealEnd("VIEW-CHANGE signature")
+        checkpointProof = try r.embedded("VIEW-CHANGE checkpoint proof", max: PBFTLimits.replicaCountMax,
+                                         "VIEW-CHANGE checkpoint", Checkpoint.init(decoding:))
+        preparedCertificates = try r.array("VIEW-CHANGE certificates", max: PBFTLimits.certificatesMax, minElementSize: 8,
+                                           PreparedCertificate.decode)
+        replica = try r.signer("VIEW-CHANGE replica", "VIEW-CHANGE signature")
         self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: ViewChange.domain, replica: replica)
     }
 }
 
 /// ⟨NEW-VIEW, v+1, V, O⟩σp (Castro & Liskov §4.4; rules V3–V5): the quorum of VIEW-CHANGEs V and the
 /// re-proposed PRE-PREPAREs O (view v+1, signed by the new primary).
-public struct NewView: Hashable, Sendable {
+public struct NewView: PBFTSignedMessage {
     public static let domain = SigningDomain("bftsim/pbft/v1/NEW-VIEW")
     public let view: UInt64
     public let viewChanges: [ViewChange]
@@ -369,85 +359,33 @@ public struct NewView: Hashable, Sendable {
     public let bytes: [UInt8]
 
     public init(view: UInt64, viewChanges: [ViewChange], prePrepares: [PrePrepare], signer: MessageSigner) {
-        var w = ByteWriter(capacity: 256)
-        w.u8(PBFTWireTag.newView)
-        w.u64(view)
-        w.u32(UInt32(viewChanges.count))
-        for v in viewChanges { w.lengthPrefixed(v.bytes) }
-        w.u32(UInt32(prePrepares.count))
-        for p in prePrepares { w.lengthPrefixed(p.bytes) }
-        replica = replicaOf(signer)
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: NewView.domain)
+        (bytes, replica) = seal(PBFTWireTag.newView, NewView.domain, capacity: 256, signer: signer) { w in
+            w.u64(view)
+            w.embedded(viewChanges)
+            w.embedded(prePrepares)
+        }
         self.view = view
         self.viewChanges = viewChanges
         self.prePrepares = prePrepares
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.newView, "NEW-VIEW tag")
+        var r = try ByteReader(bytes, tag: PBFTWireTag.newView, "NEW-VIEW tag")
         view = try r.u64("NEW-VIEW view")
-        let vcCount = try r.count("NEW-VIEW view changes", max: PBFTLimits.replicaCountMax, minElementSize: 4)
-        var vcs: [ViewChange] = []
-        vcs.reserveCapacity(vcCount)
-        for _ in 0..<vcCount { vcs.append(try ViewChange(decoding: try r.embedded("NEW-VIEW view change"))) }
-        viewChanges = vcs
-        let ppCount = try r.count("NEW-VIEW pre-prepares", max: PBFTLimits.certificatesMax, minElementSize: 4)
-        var pps: [PrePrepare] = []
-        pps.reserveCapacity(ppCount)
-        for _ in 0..<ppCount { pps.append(try PrePrepare(decoding: try r.embedded("NEW-VIEW pre-prepare"))) }
-        prePrepares = pps
-        replica = try r.replicaID("NEW-VIEW replica")
-        try r.sealEnd("NEW-VIEW signature")
+        viewChanges = try r.embedded("NEW-VIEW view changes", max: PBFTLimits.replicaCountMax,
+                                     "NEW-VIEW view change", ViewChange.init(decoding:))
+        prePrepares = try r.embedded("NEW-VIEW pre-prepares", max: PBFTLimits.certificatesMax,
+                                     "NEW-VIEW pre-prepare", PrePrepare.init(decoding:))
+        replica = try r.signer("NEW-VIEW replica", "NEW-VIEW signature")
         self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: NewView.domain, replica: replica)
     }
 }
 
 // MARK: - State transfer (§5.3 / TOCS §6.2)
 
-/// ⟨FETCH-STATE, n, d, i⟩σi: replica i asks for the checkpointed state at sequence n with digest d (rule S1).
-public struct FetchState: Hashable, Sendable {
-    public static let domain = SigningDomain("bftsim/pbft/v1/FETCH-STATE")
-    public let sequence: UInt64
-    public let stateDigest: Digest
-    public let replica: ReplicaID
-    public let bytes: [UInt8]
-
-    public init(sequence: UInt64, stateDigest: Digest, signer: MessageSigner) {
-        var w = ByteWriter(capacity: 1 + 8 + 32 + 4 + 64)
-        w.u8(PBFTWireTag.fetchState)
-        w.u64(sequence)
-        w.digest(stateDigest)
-        replica = replicaOf(signer)
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: FetchState.domain)
-        self.sequence = sequence
-        self.stateDigest = stateDigest
-    }
-
-    public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.fetchState, "FETCH-STATE tag")
-        sequence = try r.u64("FETCH-STATE sequence")
-        stateDigest = try r.digest("FETCH-STATE digest")
-        replica = try r.replicaID("FETCH-STATE replica")
-        try r.sealEnd("FETCH-STATE signature")
-        self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: FetchState.domain, replica: replica)
-    }
-}
-
 /// ⟨STATE, n, s, i⟩σi: the canonical checkpointed state `s` at sequence n (rule S2). The receiver
 /// trusts it only if its digest matches a stable checkpoint certificate.
-public struct CheckpointState: Hashable, Sendable {
+public struct CheckpointState: PBFTSignedMessage {
     public static let domain = SigningDomain("bftsim/pbft/v1/STATE")
     public let sequence: UInt64
     public let state: [UInt8]
@@ -455,67 +393,49 @@ public struct CheckpointState: Hashable, Sendable {
     public let bytes: [UInt8]
 
     public init(sequence: UInt64, state: [UInt8], signer: MessageSigner) {
-        var w = ByteWriter(capacity: 1 + 8 + 4 + state.count + 4 + 64)
-        w.u8(PBFTWireTag.state)
-        w.u64(sequence)
-        w.lengthPrefixed(state)
-        replica = replicaOf(signer)
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: CheckpointState.domain)
+        (bytes, replica) = seal(PBFTWireTag.state, CheckpointState.domain, capacity: 1 + 8 + 4 + state.count + 4 + 64, signer: signer) { w in
+            w.u64(sequence)
+            w.lengthPrefixed(state)
+        }
         self.sequence = sequence
         self.state = state
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.state, "STATE tag")
+        var r = try ByteReader(bytes, tag: PBFTWireTag.state, "STATE tag")
         sequence = try r.u64("STATE sequence")
         state = try r.lengthPrefixed("STATE state", max: PBFTLimits.stateSizeMax)
-        replica = try r.replicaID("STATE replica")
-        try r.sealEnd("STATE signature")
+        replica = try r.signer("STATE replica", "STATE signature")
         self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: CheckpointState.domain, replica: replica)
     }
 }
 
 /// ⟨FETCH-BATCH, n, i⟩σi: replica i asks for the committed batch at sequence n (rule S4).
-public struct FetchBatch: Hashable, Sendable {
+public struct FetchBatch: PBFTSignedMessage {
     public static let domain = SigningDomain("bftsim/pbft/v1/FETCH-BATCH")
     public let sequence: UInt64
     public let replica: ReplicaID
     public let bytes: [UInt8]
 
     public init(sequence: UInt64, signer: MessageSigner) {
-        var w = ByteWriter(capacity: 1 + 8 + 4 + 64)
-        w.u8(PBFTWireTag.fetchBatch)
-        w.u64(sequence)
-        replica = replicaOf(signer)
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: FetchBatch.domain)
+        (bytes, replica) = seal(PBFTWireTag.fetchBatch, FetchBatch.domain, capacity: 1 + 8 + 4 + 64, signer: signer) { w in
+            w.u64(sequence)
+        }
         self.sequence = sequence
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.fetchBatch, "FETCH-BATCH tag")
+        var r = try ByteReader(bytes, tag: PBFTWireTag.fetchBatch, "FETCH-BATCH tag")
         sequence = try r.u64("FETCH-BATCH sequence")
-        replica = try r.replicaID("FETCH-BATCH replica")
-        try r.sealEnd("FETCH-BATCH signature")
+        replica = try r.signer("FETCH-BATCH replica", "FETCH-BATCH signature")
         self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: FetchBatch.domain, replica: replica)
     }
 }
 
 /// ⟨BATCH, m, C, j⟩σj: a committed certificate — the PRE-PREPARE m and `quorum` matching COMMITs
 /// from distinct replicas — sent by replica j in answer to FETCH-BATCH (rule S5). Self-certifying:
 /// the COMMITs include f+1 correct replicas that prepared m, so m committed.
-public struct CommittedBatch: Hashable, Sendable {
+public struct CommittedBatch: PBFTSignedMessage {
     public static let domain = SigningDomain("bftsim/pbft/v1/BATCH")
     public let prePrepare: PrePrepare
     public let commits: [Commit]
@@ -523,34 +443,21 @@ public struct CommittedBatch: Hashable, Sendable {
     public let bytes: [UInt8]
 
     public init(prePrepare: PrePrepare, commits: [Commit], signer: MessageSigner) {
-        var w = ByteWriter(capacity: 64 + prePrepare.bytes.count + commits.count * 130)
-        w.u8(PBFTWireTag.batch)
-        w.lengthPrefixed(prePrepare.bytes)
-        w.u32(UInt32(commits.count))
-        for c in commits { w.lengthPrefixed(c.bytes) }
-        replica = replicaOf(signer)
-        w.u32(UInt32(replica))
-        bytes = signer.sealed(&w, domain: CommittedBatch.domain)
+        let capacity = 64 + prePrepare.bytes.count + commits.count * 130
+        (bytes, replica) = seal(PBFTWireTag.batch, CommittedBatch.domain, capacity: capacity, signer: signer) { w in
+            w.lengthPrefixed(prePrepare.bytes)
+            w.embedded(commits)
+        }
         self.prePrepare = prePrepare
         self.commits = commits
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
-        var r = ByteReader(bytes)
-        try r.expectTag(PBFTWireTag.batch, "BATCH tag")
+        var r = try ByteReader(bytes, tag: PBFTWireTag.batch, "BATCH tag")
         prePrepare = try PrePrepare(decoding: try r.embedded("BATCH pre-prepare"))
-        let count = try r.count("BATCH commits", max: PBFTLimits.replicaCountMax, minElementSize: 4)
-        var commits: [Commit] = []
-        commits.reserveCapacity(count)
-        for _ in 0..<count { commits.append(try Commit(decoding: try r.embedded("BATCH commit"))) }
-        self.commits = commits
-        replica = try r.replicaID("BATCH replica")
-        try r.sealEnd("BATCH signature")
+        commits = try r.embedded("BATCH commits", max: PBFTLimits.replicaCountMax, "BATCH commit", Commit.init(decoding:))
+        replica = try r.signer("BATCH replica", "BATCH signature")
         self.bytes = bytes
-    }
-
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        verifier.verifyReplica(bytes, domain: CommittedBatch.domain, replica: replica)
     }
 }
 
@@ -588,53 +495,30 @@ public enum PBFTMessage: Hashable, Sendable {
         }
     }
 
-    /// The exact signed wire bytes.
-    public var bytes: [UInt8] {
+    /// The message inside, as its signed layout.
+    public var signed: any PBFTSignedMessage {
         switch self {
-        case .prePrepare(let m): return m.bytes
-        case .prepare(let m): return m.bytes
-        case .commit(let m): return m.bytes
-        case .checkpoint(let m): return m.bytes
-        case .viewChange(let m): return m.bytes
-        case .newView(let m): return m.bytes
-        case .fetchState(let m): return m.bytes
-        case .state(let m): return m.bytes
-        case .fetchBatch(let m): return m.bytes
-        case .batch(let m): return m.bytes
+        case .prePrepare(let m): return m
+        case .prepare(let m): return m
+        case .commit(let m): return m
+        case .checkpoint(let m): return m
+        case .viewChange(let m): return m
+        case .newView(let m): return m
+        case .fetchState(let m): return m
+        case .state(let m): return m
+        case .fetchBatch(let m): return m
+        case .batch(let m): return m
         }
     }
+
+    /// The exact signed wire bytes.
+    public var bytes: [UInt8] { signed.bytes }
 
     /// The replica that signed the message.
-    public var replica: ReplicaID {
-        switch self {
-        case .prePrepare(let m): return m.replica
-        case .prepare(let m): return m.replica
-        case .commit(let m): return m.replica
-        case .checkpoint(let m): return m.replica
-        case .viewChange(let m): return m.replica
-        case .newView(let m): return m.replica
-        case .fetchState(let m): return m.replica
-        case .state(let m): return m.replica
-        case .fetchBatch(let m): return m.replica
-        case .batch(let m): return m.replica
-        }
-    }
+    public var replica: ReplicaID { signed.replica }
 
     /// Checks the outer signature (embedded messages are checked by the handlers).
-    public func verify(_ verifier: SignatureVerifier) -> Bool {
-        switch self {
-        case .prePrepare(let m): return m.verify(verifier)
-        case .prepare(let m): return m.verify(verifier)
-        case .commit(let m): return m.verify(verifier)
-        case .checkpoint(let m): return m.verify(verifier)
-        case .viewChange(let m): return m.verify(verifier)
-        case .newView(let m): return m.verify(verifier)
-        case .fetchState(let m): return m.verify(verifier)
-        case .state(let m): return m.verify(verifier)
-        case .fetchBatch(let m): return m.verify(verifier)
-        case .batch(let m): return m.verify(verifier)
-        }
-    }
+    public func verify(_ verifier: SignatureVerifier) -> Bool { signed.verify(verifier) }
 
     /// Trace description: the paper's type name, view, sequence and signer.
     public var info: MessageInfo {

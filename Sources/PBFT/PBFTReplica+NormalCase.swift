@@ -293,7 +293,7 @@ extension PBFTReplica {
         }
         if executedRequest {
             // Rule V6: progress in a stable view resets the view-change timeout.
-            viewChangeTimeoutCurrent = config.viewChangeTimeout
+            viewChangeTimeout.reset()
             refreshViewChangeTimer(restart: true, &actions)
         }
         sendBatches(force: false, &actions)

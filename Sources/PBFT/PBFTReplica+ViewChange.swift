@@ -68,7 +68,7 @@ extension PBFTReplica {
         actions.append(.broadcast(vc.bytes))
         cancelViewChangeTimer(&actions)
         armViewChangeTimer(&actions)
-        viewChangeTimeoutCurrent = min(viewChangeTimeoutCurrent * 2, config.viewChangeTimeoutMax)
+        viewChangeTimeout.backOff()
         tryNewView(&actions)
     }
 
@@ -224,12 +224,7 @@ extension PBFTReplica {
             seen[vc.replica] = true
         }
         let plan = PBFTReplica.planNewView(nv.viewChanges)
-        // Deliberately broken (test-only): O is taken as sent, not compared with the recomputed one.
-        if config.mutations.contains(.acceptNewViewWithoutRecompute) {
-            let top = nv.prePrepares.map(\.sequence).max() ?? plan.checkpointSequence
-            return NewViewPlan(checkpointSequence: plan.checkpointSequence, checkpointDigest: plan.checkpointDigest,
-                               checkpointProof: plan.checkpointProof, maxSequence: max(top, plan.checkpointSequence), proposals: [])
-        }
+        if config.mutations.contains(.acceptNewViewWithoutRecompute) { return Self.planTakingNewViewAsSent(nv, plan) }
         guard nv.prePrepares.count == plan.proposals.count else { return nil }
         for (pp, proposal) in zip(nv.prePrepares, plan.proposals) {
             guard pp.view == nv.view, pp.replica == nv.replica, pp.sequence == proposal.sequence else { return nil }

@@ -135,7 +135,10 @@ public struct PBFTReplica: StateMachine {
     public internal(set) var isViewChanging = false
     /// The view this replica is moving to while `isViewChanging`.
     public internal(set) var pendingView: UInt64 = 0
-    var viewChangeTimeoutCurrent: Nanoseconds
+    /// The view-change timeout (rule V6): doubles per failed attempt, resets on progress (§4.4).
+    var viewChangeTimeout: BackoffTimeout
+    /// The duration the next view-change timer runs for.
+    var viewChangeTimeoutCurrent: Nanoseconds { viewChangeTimeout.duration }
     var viewChangeTimerArmed = false
     /// Each replica's highest valid VIEW-CHANGE, indexed by replica id (bounded by n).
     var latestViewChanges: [ViewChange?]
@@ -203,7 +206,7 @@ public struct PBFTReplica: StateMachine {
             ? QuorumMath(n: config.n, f: config.f, brokenQuorum: 2 * config.f + 1) : QuorumMath(n: config.n, f: config.f)
         self.signer = signer
         self.verifier = verifier
-        viewChangeTimeoutCurrent = config.viewChangeTimeout
+        viewChangeTimeout = BackoffTimeout(base: config.viewChangeTimeout, max: config.viewChangeTimeoutMax)
         latestViewChanges = Array(repeating: nil, count: config.n)
         log = SlotLog(window: config.watermarkWindow, n: config.n)
         preparedCertificates = CertificateLog(window: config.watermarkWindow)
@@ -389,7 +392,7 @@ public struct PBFTReplica: StateMachine {
     // MARK: View-change timer (rule V1, V6)
 
     mutating func armViewChangeTimer(_ actions: inout [ReplicaAction]) {
-        actions.append(.setTimer(PBFTReplica.viewChangeTimer, after: viewChangeTimeoutCurrent))
+        actions.append(.setTimer(PBFTReplica.viewChangeTimer, after: viewChangeTimeout.duration))
         viewChangeTimerArmed = true
     }
 

@@ -27,34 +27,23 @@ public struct CampaignDirectory: Sendable {
     }
 }
 
-/// The fields of `campaign.json` a report shows.
-public struct CampaignFile: Codable, Sendable {
-    public struct Config: Codable, Sendable {
-        public var protocolKind: String
-        public var strategy: String
-        public var seed: UInt64
-        public var replicas: Int
-        /// The largest n when runs draw n from a range.
-        public var replicasMax: Int?
-        public var byzantineBudget: Int
-        public var crashBudget: Int
-        public var faultClasses: [String]
-        public var mutant: String?
-        var replicasText: String { replicasMax.map { $0 > replicas ? "\(replicas)..\($0)" : "\(replicas)" } ?? "\(replicas)" }
-    }
-    public var config: Config
-    public var shard: String?
-    public var mergedShards: [String]
-    public var runs: Int
-    public var overThresholdRuns: Int
-    public var invalidRuns: Int
-    public var failingRuns: Int
-    public var excusedViolations: Int
-    public var failuresByKind: [String: Int]
-    public var signatures: [SignatureRecord]
-    public var coverage: CoverageSummary
-    public var timing: CampaignTiming?
+/// The fields of `campaign.json`'s config a report shows.
+public struct CampaignFileConfig: Codable, Sendable {
+    public var protocolKind: String
+    public var strategy: String
+    public var seed: UInt64
+    public var replicas: Int
+    /// The largest n when runs draw n from a range.
+    public var replicasMax: Int?
+    public var byzantineBudget: Int
+    public var crashBudget: Int
+    public var faultClasses: [String]
+    public var mutant: String?
+    var replicasText: String { replicasMax.map { $0 > replicas ? "\(replicas)..\($0)" : "\(replicas)" } ?? "\(replicas)" }
 }
+
+/// `campaign.json` as a report reads it.
+public typealias CampaignFile = CampaignRecord<CampaignFileConfig>
 
 /// Everything a campaign report draws: the campaign, the coverage curves (this campaign and any
 /// compared ones, e.g. random vs guided), and each shrunk failure with its mini timeline.
@@ -128,7 +117,7 @@ public struct CampaignReport: Sendable {
         md += ["", "## Shrunk failures", ""]
         for f in failures {
             md.append("- **\(f.signature.kind)** ×\(f.signature.count) (first run \(f.signature.firstRun)): \(f.signature.message)")
-            md.append("  - timeline: " + (f.events.map { "\(formatDuration($0.at)) \($0.label)" } + f.byzantine.map { "r\($0.replica) \($0.behaviour)" }).joined(separator: "; "))
+            md.append("  - timeline: " + (f.events.map { "\(formatNanos($0.at)) \($0.label)" } + f.byzantine.map { "r\($0.replica) \($0.behaviour)" }).joined(separator: "; "))
             md.append("  - replay: `\(f.signature.replay)`")
         }
         if failuresOmitted > 0 { md.append("- … and \(failuresOmitted) more signatures in campaign.json") }
@@ -137,20 +126,14 @@ public struct CampaignReport: Sendable {
 
     public func html() -> String {
         let c = campaign
-        var h = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8"/>
-        <meta name="viewport" content="width=device-width, initial-scale=1"/>
-        <title>fuzz \(SVG.escape(c.config.protocolKind)) \(SVG.escape(c.config.strategy)) — bftsim campaign report</title>
-        <style>\(HTMLRenderer.css)</style>
-        </head>
-        <body>
-        <main>
+        return HTMLRenderer.page(title: "fuzz \(c.config.protocolKind) \(c.config.strategy) — bftsim campaign report") {
+            summarySection() + coverageSection() + failuresSection()
+        }
+    }
 
-        """
-        h += "<section class=\"card\" id=\"campaign\"><div class=\"title\"><h1>Fuzz campaign: \(SVG.escape(c.config.protocolKind))</h1>"
+    func summarySection() -> String {
+        let c = campaign
+        var h = "<section class=\"card\" id=\"campaign\"><div class=\"title\"><h1>Fuzz campaign: \(SVG.escape(c.config.protocolKind))</h1>"
         h += "<span class=\"badge \(c.signatures.isEmpty ? "ok" : "bad")\">\(c.signatures.isEmpty ? "no failures" : "\(c.signatures.count) failure signature\(c.signatures.count == 1 ? "" : "s")")</span>"
         if let m = c.config.mutant { h += "<span class=\"badge warn\">test-only mutant \(SVG.escape(m))</span>" }
         h += "</div><p class=\"sub\">strategy \(SVG.escape(c.config.strategy)), seed \(c.config.seed), n=\(c.config.replicasText), Byzantine budget \(c.config.byzantineBudget), crash budget \(c.config.crashBudget); fault classes \(SVG.escape(c.config.faultClasses.joined(separator: ", ")))</p>"
@@ -171,9 +154,6 @@ public struct CampaignReport: Sendable {
             h += "</table>"
         }
         h += "</section>\n"
-        h += coverageSection()
-        h += failuresSection()
-        h += "</main>\n</body>\n</html>\n"
         return h
     }
 
@@ -237,18 +217,18 @@ public struct CampaignReport: Sendable {
         for e in f.events.prefix(200) {
             let xx = x(e.at)
             if e.replicas.isEmpty {
-                s += "<line x1=\"\(SVG.num(xx))\" x2=\"\(SVG.num(xx))\" y1=\"0\" y2=\"\(SVG.num(lane * Double(f.replicas)))\" stroke=\"\(colour[e.kind] ?? "#667085")\" stroke-width=\"1.5\"><title>\(SVG.escape(formatDuration(e.at) + " " + e.label))</title></line>"
+                s += "<line x1=\"\(SVG.num(xx))\" x2=\"\(SVG.num(xx))\" y1=\"0\" y2=\"\(SVG.num(lane * Double(f.replicas)))\" stroke=\"\(colour[e.kind] ?? "#667085")\" stroke-width=\"1.5\"><title>\(SVG.escape(formatNanos(e.at) + " " + e.label))</title></line>"
             }
             for r in e.replicas where r < f.replicas {
-                s += "<rect x=\"\(SVG.num(xx - 2))\" y=\"\(SVG.num(Double(r) * lane))\" width=\"4\" height=\"\(SVG.num(lane))\" fill=\"\(colour[e.kind] ?? "#667085")\"><title>\(SVG.escape(formatDuration(e.at) + " " + e.label))</title></rect>"
+                s += "<rect x=\"\(SVG.num(xx - 2))\" y=\"\(SVG.num(Double(r) * lane))\" width=\"4\" height=\"\(SVG.num(lane))\" fill=\"\(colour[e.kind] ?? "#667085")\"><title>\(SVG.escape(formatNanos(e.at) + " " + e.label))</title></rect>"
             }
         }
         if let gst = f.gst {
             s += "<line x1=\"\(SVG.num(x(gst)))\" x2=\"\(SVG.num(x(gst)))\" y1=\"0\" y2=\"\(SVG.num(lane * Double(f.replicas)))\" stroke=\"#101828\" stroke-dasharray=\"4 3\"/><text class=\"note\" x=\"\(SVG.num(x(gst) + 4))\" y=\"\(SVG.num(ht - 4))\">GST</text>"
         }
-        s += "<text class=\"axis\" x=\"\(SVG.num(left))\" y=\"\(SVG.num(ht - 4))\">0</text><text class=\"axis\" x=\"\(SVG.num(w - right))\" y=\"\(SVG.num(ht - 4))\" text-anchor=\"end\">\(SVG.escape(formatDuration(f.timeLimit)))</text>"
+        s += "<text class=\"axis\" x=\"\(SVG.num(left))\" y=\"\(SVG.num(ht - 4))\">0</text><text class=\"axis\" x=\"\(SVG.num(w - right))\" y=\"\(SVG.num(ht - 4))\" text-anchor=\"end\">\(SVG.escape(formatNanos(f.timeLimit)))</text>"
         s += "</svg>"
-        let labels = f.events.prefix(12).map { "\(formatDuration($0.at)) \($0.label)" } + f.byzantine.map { "r\($0.replica) \($0.behaviour)" }
+        let labels = f.events.prefix(12).map { "\(formatNanos($0.at)) \($0.label)" } + f.byzantine.map { "r\($0.replica) \($0.behaviour)" }
         if !labels.isEmpty { s += "<p class=\"fine\">\(SVG.escape(labels.joined(separator: " · ")))\(f.events.count > 12 ? " · …" : "")</p>" }
         return s
     }

@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 
 extension HTMLRenderer {
@@ -9,7 +10,7 @@ extension HTMLRenderer {
             return s
         }
         s += "<p class=\"cap\">\(l.count) requests, from the client's <code>request</code> to its <code>complete</code> observation (simulated time)."
-        s += " p50 <b>\(formatDuration(l.p50Ns))</b> · p90 <b>\(formatDuration(l.p90Ns))</b> · p99 <b>\(formatDuration(l.p99Ns))</b> · max <b>\(formatDuration(l.maxNs))</b> · mean \(formatDuration(l.meanNs))"
+        s += " p50 <b>\(formatNanos(l.p50Ns))</b> · p90 <b>\(formatNanos(l.p90Ns))</b> · p99 <b>\(formatNanos(l.p99Ns))</b> · max <b>\(formatNanos(l.maxNs))</b> · mean \(formatNanos(l.meanNs))"
         if l.incomplete > 0 { s += " · <span class=\"bad-t\">\(l.incomplete) never completed</span>" }
         s += ".</p>\n<div class=\"split\">"
         let bpd = Double(l.binsPerDecade)
@@ -52,7 +53,7 @@ extension HTMLRenderer {
             let px = x(log10(Double(v)))
             cdf += "<line x1=\"\(SVG.num(px))\" y1=\"\(SVG.num(topPad))\" x2=\"\(SVG.num(px))\" y2=\"\(SVG.num(topPad + ph))\" stroke=\"#e8841a\" stroke-dasharray=\"3 3\"/>"
             let nearRight = px > left + pw - 90
-            cdf += "<text x=\"\(SVG.num(nearRight ? px - 3 : px + 3))\" y=\"\(SVG.num(topPad + ph * 0.55 + (name == "p90" ? 13 : name == "p99" ? 26 : 0)))\" font-size=\"10\" fill=\"#b54708\"\(nearRight ? " text-anchor=\"end\"" : "")>\(name) \(formatDuration(v))</text>"
+            cdf += "<text x=\"\(SVG.num(nearRight ? px - 3 : px + 3))\" y=\"\(SVG.num(topPad + ph * 0.55 + (name == "p90" ? 13 : name == "p99" ? 26 : 0)))\" font-size=\"10\" fill=\"#b54708\"\(nearRight ? " text-anchor=\"end\"" : "")>\(name) \(formatNanos(v))</text>"
         }
         cdf += "</svg></div>"
         // Histogram: one bar per bin (about 12% wide).
@@ -64,7 +65,7 @@ extension HTMLRenderer {
         for b in l.bins {
             let x0 = x(Double(b.bucket) / bpd), x1 = x(Double(b.bucket + 1) / bpd)
             let bh = Double(b.count) / scale * ph
-            hist += "<rect x=\"\(SVG.num(x0 + 0.5))\" y=\"\(SVG.num(topPad + ph - bh))\" width=\"\(SVG.num(max(0.8, x1 - x0 - 1)))\" height=\"\(SVG.num(bh))\" fill=\"#5b8def\"><title>\(formatDuration(Int64(pow(10, Double(b.bucket) / bpd))))–\(formatDuration(Int64(pow(10, Double(b.bucket + 1) / bpd)))): \(b.count)</title></rect>"
+            hist += "<rect x=\"\(SVG.num(x0 + 0.5))\" y=\"\(SVG.num(topPad + ph - bh))\" width=\"\(SVG.num(max(0.8, x1 - x0 - 1)))\" height=\"\(SVG.num(bh))\" fill=\"#5b8def\"><title>\(formatNanos(Int64(pow(10, Double(b.bucket) / bpd))))–\(formatNanos(Int64(pow(10, Double(b.bucket + 1) / bpd)))): \(b.count)</title></rect>"
         }
         hist += "</svg></div>"
         s += cdf + hist + "</div></section>\n"
@@ -75,7 +76,7 @@ extension HTMLRenderer {
     func throughput() -> String {
         let tp = report.throughput
         var s = "<section id=\"throughput\" class=\"card\"><h2>Throughput over simulated time</h2>\n"
-        s += "<p class=\"cap\">Completed requests per simulated second in \(tp.completed.count) buckets of \(formatDuration(tp.bucketNs)); mean \(tp.meanPerSecond) req/s, peak \(tp.peakPerSecond) req/s. Shaded: faults from the timeline.</p>\n"
+        s += "<p class=\"cap\">Completed requests per simulated second in \(tp.completed.count) buckets of \(formatNanos(tp.bucketNs)); mean \(tp.meanPerSecond) req/s, peak \(tp.peakPerSecond) req/s. Shaded: faults from the timeline.</p>\n"
         let h = 220.0, left = 52.0, bottom = 24.0, topPad = 12.0, rightPad = 12.0
         let pw = width - left - rightPad, ph = h - bottom - topPad
         let seconds = Double(tp.bucketNs) / 1e9

@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 
 extension HTMLRenderer {
@@ -50,7 +51,7 @@ extension HTMLRenderer {
             var title = "\(a.type)"
             if let v = a.view { title += " view \(v)" }
             if let q = a.seq { title += " seq \(q)" }
-            title += " \(st.lanes[a.from])→\(st.lanes[a.to]) sent \(formatDuration(a.sendNs))"
+            title += " \(st.lanes[a.from])→\(st.lanes[a.to]) sent \(formatNanos(a.sendNs))"
             if a.from == a.to {
                 s += "<circle cx=\"\(SVG.num(x1))\" cy=\"\(SVG.num(y1))\" r=\"2\" fill=\"\(colour)\"><title>\(SVG.escape(title))</title></circle>"
                 continue
@@ -68,7 +69,7 @@ extension HTMLRenderer {
             var dashed = false
             if let d = a.deliverNs, d <= st.toNs {
                 x2 = x(d)
-                title += ", delivered \(formatDuration(d))"
+                title += ", delivered \(formatNanos(d))"
             } else {
                 // In flight at the window's end: clip at the right edge.
                 let d = a.deliverNs ?? st.toNs + Int64(span)
@@ -77,7 +78,7 @@ extension HTMLRenderer {
                 y2 = y1 + (y2 - y1) * min(1, frac)
                 x2 = rightEdge
                 dashed = true
-                title += a.deliverNs.map { ", delivered \(formatDuration($0)) (after the window)" } ?? ", never delivered"
+                title += a.deliverNs.map { ", delivered \(formatNanos($0)) (after the window)" } ?? ", never delivered"
             }
             s += "<line x1=\"\(SVG.num(x1))\" y1=\"\(SVG.num(y1))\" x2=\"\(SVG.num(x2))\" y2=\"\(SVG.num(y2))\" stroke=\"\(colour)\" stroke-width=\"1.15\" stroke-opacity=\".85\"\(dashed ? " stroke-dasharray=\"4 3\"" : " marker-end=\"url(#st-\(SVG.ident(a.type)))\"")><title>\(SVG.escape(title))</title></line>"
         }
@@ -86,12 +87,12 @@ extension HTMLRenderer {
             let mx = x(m.timeNs)
             if m.lane < 0 {
                 let colour = m.kind == "violation" ? "#c62f2f" : "#b54708"
-                s += "<line x1=\"\(SVG.num(mx))\" y1=\"\(SVG.num(top - 6))\" x2=\"\(SVG.num(mx))\" y2=\"\(SVG.num(height - 14))\" stroke=\"\(colour)\" stroke-width=\"\(m.kind == "violation" ? 2 : 1.2)\" stroke-dasharray=\"5 3\"><title>\(SVG.escape(m.label)) at \(formatDuration(m.timeNs))</title></line>"
+                s += "<line x1=\"\(SVG.num(mx))\" y1=\"\(SVG.num(top - 6))\" x2=\"\(SVG.num(mx))\" y2=\"\(SVG.num(height - 14))\" stroke=\"\(colour)\" stroke-width=\"\(m.kind == "violation" ? 2 : 1.2)\" stroke-dasharray=\"5 3\"><title>\(SVG.escape(m.label)) at \(formatNanos(m.timeNs))</title></line>"
                 s += "<text x=\"\(SVG.num(min(mx + 4, rightEdge - 90)))\" y=\"\(SVG.num(height - 3))\" font-size=\"11\" font-weight=\"600\" fill=\"\(colour)\">\(SVG.escape(m.label))</text>"
                 continue
             }
             let my = y(m.lane)
-            let title = "<title>\(SVG.escape(st.lanes[m.lane])): \(SVG.escape(m.label)) at \(formatDuration(m.timeNs))</title>"
+            let title = "<title>\(SVG.escape(st.lanes[m.lane])): \(SVG.escape(m.label)) at \(formatNanos(m.timeNs))</title>"
             switch m.kind {
             case "commit":
                 // Just below the lane: HotStuff commits at the moment it enters a view (the diamond).

@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 
 extension HTMLRenderer {
@@ -24,7 +25,7 @@ extension HTMLRenderer {
 
         var s = "<section id=\"timeline\" class=\"card\"><h2>Per-replica timeline</h2>\n"
         s += "<p class=\"cap\">Each lane is a replica. Bands are the view it is in (labelled when wide enough); black ticks are commits"
-        s += " (one per \(formatDuration(tl.bucketNs)) bucket with at least one); red marks are view changes started. Hatched bands cover views entered faster than one bucket.</p>\n"
+        s += " (one per \(formatNanos(tl.bucketNs)) bucket with at least one); red marks are view changes started. Hatched bands cover views entered faster than one bucket.</p>\n"
         s += "<svg class=\"chart\" viewBox=\"0 0 \(SVG.num(width)) \(SVG.num(height))\" width=\"\(SVG.num(width))\" role=\"img\" aria-label=\"per-replica timeline\">\n"
         s += """
         <defs>
@@ -55,7 +56,7 @@ extension HTMLRenderer {
                 let advancing = span.viewLast > span.viewFirst
                 let fill = advancing ? "url(#tl-adv)" : SVG.viewFill(span.viewFirst)
                 let title = advancing ? "views \(span.viewFirst)–\(span.viewLast)" : "view \(span.viewFirst)\(span.leader.map { ", leader r\($0)" } ?? "")"
-                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(x1 - x0))\" height=\"\(SVG.num(h))\" fill=\"\(fill)\"><title>r\(k): \(title), \(formatDuration(span.fromNs))–\(formatDuration(span.toNs))</title></rect>"
+                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(x1 - x0))\" height=\"\(SVG.num(h))\" fill=\"\(fill)\"><title>r\(k): \(title), \(formatNanos(span.fromNs))–\(formatNanos(span.toNs))</title></rect>"
                 let text = advancing ? "v\(span.viewFirst)–\(span.viewLast)" : "v\(span.viewFirst)"
                 if laneH >= 14, x1 - x0 > Double(text.count) * 6.5 + 6 {
                     s += "<text x=\"\(SVG.num(x0 + 4))\" y=\"\(SVG.num(y0 + fontSize + 1))\" font-size=\"\(SVG.num(fontSize - 1))\" fill=\"#344054\" stroke=\"#fff\" stroke-width=\"3\" stroke-opacity=\".85\" paint-order=\"stroke\">\(text)</text>"
@@ -63,13 +64,13 @@ extension HTMLRenderer {
             }
             for c in lane.changingViews {
                 let x0 = x(c.fromNs), x1 = max(x(c.toNs), x0 + 1)
-                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(x1 - x0))\" height=\"\(SVG.num(h))\" fill=\"url(#tl-vc)\"><title>r\(k) changing view \(formatDuration(c.fromNs))–\(formatDuration(c.toNs))</title></rect>"
+                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(x1 - x0))\" height=\"\(SVG.num(h))\" fill=\"url(#tl-vc)\"><title>r\(k) changing view \(formatNanos(c.fromNs))–\(formatNanos(c.toNs))</title></rect>"
             }
             if let c = lane.crashedAtNs {
                 let x0 = x(c)
-                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(labelW + plotW - x0))\" height=\"\(SVG.num(h))\" fill=\"url(#tl-crash)\"><title>r\(k) crashed at \(formatDuration(c))</title></rect>"
+                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y0))\" width=\"\(SVG.num(labelW + plotW - x0))\" height=\"\(SVG.num(h))\" fill=\"url(#tl-crash)\"><title>r\(k) crashed at \(formatNanos(c))</title></rect>"
                 if laneH >= 14 {
-                    s += "<text x=\"\(SVG.num(x0 + 5))\" y=\"\(SVG.num(y0 + h / 2 + 4))\" font-size=\"11\" font-weight=\"600\" fill=\"#344054\">✕ crashed at \(formatDuration(c))</text>"
+                    s += "<text x=\"\(SVG.num(x0 + 5))\" y=\"\(SVG.num(y0 + h / 2 + 4))\" font-size=\"11\" font-weight=\"600\" fill=\"#344054\">✕ crashed at \(formatNanos(c))</text>"
                 }
             }
             if let b = lane.byzantine {
@@ -104,7 +105,7 @@ extension HTMLRenderer {
         for f in tl.faults where ["partition", "isolate", "cut", "cut-one-way"].contains(f.action) {
             let x0 = x(f.fromNs), x1 = x(f.toNs ?? report.header.simDurationNs)
             for r in f.replicas where r < n {
-                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y(r)))\" width=\"\(SVG.num(max(1, x1 - x0)))\" height=\"\(SVG.num(laneH))\" fill=\"url(#tl-fault)\" stroke=\"#f79009\" stroke-opacity=\".6\"><title>\(SVG.escape(f.label)) \(formatDuration(f.fromNs))–\(f.toNs.map(formatDuration) ?? "end")</title></rect>"
+                s += "<rect x=\"\(SVG.num(x0))\" y=\"\(SVG.num(y(r)))\" width=\"\(SVG.num(max(1, x1 - x0)))\" height=\"\(SVG.num(laneH))\" fill=\"url(#tl-fault)\" stroke=\"#f79009\" stroke-opacity=\".6\"><title>\(SVG.escape(f.label)) \(formatNanos(f.fromNs))–\(f.toNs.map(formatNanos) ?? "end")</title></rect>"
             }
             s += "<text x=\"\(SVG.num(x0 + 3))\" y=\"\(SVG.num(top - 1))\" font-size=\"9.5\" fill=\"#b54708\">\(SVG.escape(f.label))</text>"
         }

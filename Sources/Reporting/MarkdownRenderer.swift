@@ -1,3 +1,4 @@
+import RunRecords
 import Foundation
 
 /// Renders a `RunReport` as Markdown with the same figures as the HTML page: tables where HTML has
@@ -22,12 +23,12 @@ public struct MarkdownRenderer {
         md += "| liveness | \(h.liveness) (expected \(h.expectLiveness)) |\n"
         if !h.byzantine.isEmpty { md += "| Byzantine | " + h.byzantine.map { "r\($0.replica) (\($0.behaviour))" }.joined(separator: ", ") + " |\n" }
         md += "| requests | \(h.requestsCompleted)/\(h.requestsIssued) completed, \(h.batchesCommitted) decisions |\n"
-        md += "| sim time | \(formatDuration(h.simDurationNs)), \(h.events) events |\n"
+        md += "| sim time | \(formatNanos(h.simDurationNs)), \(h.events) events |\n"
         md += "| replay | `\(h.replay)` |\n\n"
         if !report.violations.isEmpty {
             md += "## Violations\n\n"
             for v in report.violations {
-                md += "- **\(v.check)**\(v.timeNs.map { " at \(formatDuration($0))" } ?? "")\(v.eventIndex.map { " (event \($0))" } ?? ""): \(v.message)\n"
+                md += "- **\(v.check)**\(v.timeNs.map { " at \(formatNanos($0))" } ?? "")\(v.eventIndex.map { " (event \($0))" } ?? ""): \(v.message)\n"
             }
             md += "\n"
         }
@@ -47,12 +48,12 @@ public struct MarkdownRenderer {
         for lane in tl.lanes {
             let first = lane.views.first?.viewFirst, last = lane.views.last?.viewLast
             let commits = lane.commits.reduce(0) { $0 + $1.count }
-            md += "| r\(lane.replica) | \(first.map { "\($0)–\(last ?? $0)" } ?? "–") | \(lane.views.count) | \(commits) | \(lane.viewChangeStartsNs.count + lane.viewChangeStartsOmitted) | \(lane.crashedAtNs.map(formatDuration) ?? "") | \(lane.byzantine ?? "") |\n"
+            md += "| r\(lane.replica) | \(first.map { "\($0)–\(last ?? $0)" } ?? "–") | \(lane.views.count) | \(commits) | \(lane.viewChangeStartsNs.count + lane.viewChangeStartsOmitted) | \(lane.crashedAtNs.map(formatNanos) ?? "") | \(lane.byzantine ?? "") |\n"
         }
         if !tl.faults.isEmpty {
             md += "\n| fault | from | to | replicas |\n|---|---|---|---|\n"
             for f in tl.faults {
-                md += "| \(f.label) | \(formatDuration(f.fromNs)) | \(f.toNs.map(formatDuration) ?? "end") | \(f.replicas.map { "r\($0)" }.joined(separator: " ")) |\n"
+                md += "| \(f.label) | \(formatNanos(f.fromNs)) | \(f.toNs.map(formatNanos) ?? "end") | \(f.replicas.map { "r\($0)" }.joined(separator: " ")) |\n"
             }
         }
         return md + "\n"
@@ -62,8 +63,8 @@ public struct MarkdownRenderer {
         let st = report.spaceTime
         var md = "## Space-time window\n\n\(st.caption)\n\n| sent | from | to | type | view | seq | delivered |\n|---|---|---|---|---|---|---|\n"
         for a in st.arrows.prefix(Self.messageRowsMax) {
-            let outcome = a.dropped.map { "dropped (\($0))" } ?? a.deliverNs.map(formatDuration) ?? "in flight"
-            md += "| \(formatDuration(a.sendNs)) | \(st.lanes[a.from]) | \(st.lanes[a.to]) | \(a.type) | \(a.view.map(String.init) ?? "") | \(a.seq.map(String.init) ?? "") | \(outcome) |\n"
+            let outcome = a.dropped.map { "dropped (\($0))" } ?? a.deliverNs.map(formatNanos) ?? "in flight"
+            md += "| \(formatNanos(a.sendNs)) | \(st.lanes[a.from]) | \(st.lanes[a.to]) | \(a.type) | \(a.view.map(String.init) ?? "") | \(a.seq.map(String.init) ?? "") | \(outcome) |\n"
         }
         if st.arrows.count > Self.messageRowsMax {
             md += "\n\(st.arrows.count - Self.messageRowsMax) more messages in the window (see `--format json` or the HTML report).\n"
@@ -74,7 +75,7 @@ public struct MarkdownRenderer {
     func latency() -> String {
         guard let l = report.latency else { return "## Request latency\n\nNo request completed.\n\n" }
         var md = "## Request latency\n\n| count | p50 | p90 | p99 | max | mean | never completed |\n|---|---|---|---|---|---|---|\n"
-        md += "| \(l.count) | \(formatDuration(l.p50Ns)) | \(formatDuration(l.p90Ns)) | \(formatDuration(l.p99Ns)) | \(formatDuration(l.maxNs)) | \(formatDuration(l.meanNs)) | \(l.incomplete) |\n\n"
+        md += "| \(l.count) | \(formatNanos(l.p50Ns)) | \(formatNanos(l.p90Ns)) | \(formatNanos(l.p99Ns)) | \(formatNanos(l.maxNs)) | \(formatNanos(l.meanNs)) | \(l.incomplete) |\n\n"
         md += "```\n"
         let maxCount = l.bins.map(\.count).max() ?? 1
         var cumulative = 0
@@ -82,7 +83,7 @@ public struct MarkdownRenderer {
             cumulative += b.count
             let lo = Int64(pow(10, Double(b.bucket) / Double(l.binsPerDecade)))
             let bar = String(repeating: "█", count: max(1, b.count * 40 / maxCount))
-            let label = ("≥" + formatDuration(lo)).padding(toLength: 11, withPad: " ", startingAt: 0)
+            let label = ("≥" + formatNanos(lo)).padding(toLength: 11, withPad: " ", startingAt: 0)
             md += "\(label) \(bar) \(b.count)  (\(String(format: "%.1f", Double(cumulative) * 100 / Double(l.count)))%)\n"
         }
         md += "```\n\n"
@@ -94,7 +95,7 @@ public struct MarkdownRenderer {
         let blocks = Array("▁▂▃▄▅▆▇█")
         let m = max(1, tp.completed.max() ?? 1)
         let spark = String(tp.completed.map { $0 == 0 ? " " : blocks[min(7, $0 * 8 / (m + 1))] })
-        return "## Throughput\n\nMean \(tp.meanPerSecond) req/s, peak \(tp.peakPerSecond) req/s (buckets of \(formatDuration(tp.bucketNs))):\n\n```\n|\(spark)|\n```\n\n"
+        return "## Throughput\n\nMean \(tp.meanPerSecond) req/s, peak \(tp.peakPerSecond) req/s (buckets of \(formatNanos(tp.bucketNs))):\n\n```\n|\(spark)|\n```\n\n"
     }
 
     func messages() -> String {
@@ -113,7 +114,7 @@ public struct MarkdownRenderer {
         guard !v.views.isEmpty else { return md }
         md += "| target view | leader | first start | starting | first entered | entered |\n|---|---|---|---|---|---|\n"
         for x in v.views.prefix(60) {
-            md += "| \(x.view) | \(x.leader.map { "r\($0)" } ?? "–") | \(formatDuration(x.firstStartNs)) | \(x.starters) | \(x.enteredNs.map(formatDuration) ?? "never") | \(x.entered) |\n"
+            md += "| \(x.view) | \(x.leader.map { "r\($0)" } ?? "–") | \(formatNanos(x.firstStartNs)) | \(x.starters) | \(x.enteredNs.map(formatNanos) ?? "never") | \(x.entered) |\n"
         }
         if v.views.count > 60 || v.viewsOmitted > 0 { md += "\n\(v.views.count - min(60, v.views.count) + v.viewsOmitted) more target views not listed.\n" }
         return md + "\n"

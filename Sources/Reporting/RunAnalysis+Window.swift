@@ -182,19 +182,19 @@ extension RunAnalysis {
             var markers = self.markers.filter { $0.timeNs >= from && $0.timeNs <= to }
             var caption: String
             if let f = focus, f.eventIndex == nil {
-                caption = "Around \(formatDuration(f.time ?? 0)) (requested with --window-at)"
+                caption = "Around \(formatNanos(f.time ?? 0)) (requested with --window-at)"
                 if let t = f.time, t >= from, t <= to {
-                    markers.append(.init(lane: -1, timeNs: t, kind: "focus", label: "--window-at \(formatDuration(t))"))
+                    markers.append(.init(lane: -1, timeNs: t, kind: "focus", label: "--window-at \(formatNanos(t))"))
                 }
             } else if let f = focus {
-                caption = "Around the first violation (\(f.name) at \(formatDuration(f.time ?? 0)), event \(f.eventIndex ?? 0))"
+                caption = "Around the first violation (\(f.name) at \(formatNanos(f.time ?? 0)), event \(f.eventIndex ?? 0))"
                 if let t = f.time, t >= from, t <= to {
                     markers.append(.init(lane: -1, timeNs: t, kind: "violation", label: "\(f.name) violated"))
                 }
             } else {
                 caption = "The first \(kept.count) messages of the run"
             }
-            caption += ": \(formatDuration(from)) – \(formatDuration(to))."
+            caption += ": \(formatNanos(from)) – \(formatNanos(to))."
             if trimmed > 0 {
                 caption += " \(trimmed) earlier messages before a quiet period are left out."
             }

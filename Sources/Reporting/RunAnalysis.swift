@@ -207,7 +207,7 @@ extension RunAnalysis {
                 lane.report(replica: id, byzantine: byz[id], endNs: endNs)
             }
             var notes: [String] = []
-            notes.append("Timeline: \(RunAnalysis.timelineBuckets) buckets of \(formatDuration(bucketNs)); views held for less than one bucket are merged into hatched 'advancing' spans.")
+            notes.append("Timeline: \(RunAnalysis.timelineBuckets) buckets of \(formatNanos(bucketNs)); views held for less than one bucket are merged into hatched 'advancing' spans.")
             let st = window.report(endNs: endNs)
             if st.omitted > 0 { notes.append("Space-time: \(st.arrows.count) messages drawn, \(st.omitted) more in the window not drawn (cap \(st.arrowsMax)).") }
             if faultsOmitted > 0 { notes.append("\(faultsOmitted) faults beyond \(RunAnalysis.faultsMax) not drawn.") }

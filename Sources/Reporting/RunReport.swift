@@ -218,12 +218,3 @@ public enum ReportFormat: String, CaseIterable, Sendable {
         }
     }
 }
-
-/// `1.50ms`, `2.000s`, `850.0µs`.
-public func formatDuration(_ ns: Int64) -> String {
-    let a = abs(ns)
-    if a >= 1_000_000_000 { return String(format: "%.3fs", Double(ns) / 1e9) }
-    if a >= 1_000_000 { return String(format: "%.2fms", Double(ns) / 1e6) }
-    if a >= 1_000 { return String(format: "%.1fµs", Double(ns) / 1e3) }
-    return "\(ns)ns"
-}

@@ -67,3 +67,41 @@ public struct CampaignTiming: Codable, Sendable, Equatable {
         self.shrinkSeconds = shrinkSeconds
     }
 }
+
+/// `campaign.json`: the counts and records of a fuzz campaign, generic over its config (the fuzzer
+/// writes its whole `FuzzConfig`, a report decodes only the config fields it shows). Everything except
+/// `timing` is a function of the config and the run indices.
+public struct CampaignRecord<Config: Codable & Sendable>: Codable, Sendable {
+    public var config: Config
+    /// "K/N" for one shard's output; nil for a whole or merged campaign.
+    public var shard: String?
+    /// Shards merged into this result (empty unless merged).
+    public var mergedShards: [String]
+    public var runs: Int
+    public var overThresholdRuns: Int
+    public var invalidRuns: Int
+    public var failingRuns: Int
+    /// Violations not counted as bugs (over-threshold runs, liveness where none is promised).
+    public var excusedViolations: Int
+    public var failuresByKind: [String: Int]
+    public var signatures: [SignatureRecord]
+    public var coverage: CoverageSummary
+    public var timing: CampaignTiming?
+
+    /// An empty campaign of `config` (counts zero, no records): the fuzzer and the shard merge fill it in.
+    public init(config: Config, shard: String? = nil, mergedShards: [String] = []) {
+        self.config = config
+        self.shard = shard
+        self.mergedShards = mergedShards
+        runs = 0
+        overThresholdRuns = 0
+        invalidRuns = 0
+        failingRuns = 0
+        excusedViolations = 0
+        failuresByKind = [:]
+        signatures = []
+        coverage = CoverageSummary(distinctStates: 0, stateVisits: 0, growth: [])
+    }
+}
+
+extension CampaignRecord: Equatable where Config: Equatable {}

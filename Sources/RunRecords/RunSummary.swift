@@ -117,3 +117,12 @@ public struct ByzantineRecord: Codable, Sendable, Equatable {
         self.behaviour = behaviour
     }
 }
+
+/// `1.50ms`, `2.000s`, `850.0µs`: a duration in nanoseconds for people (reports, summaries, live checks).
+public func formatNanos(_ ns: Int64) -> String {
+    let a = abs(ns)
+    if a >= 1_000_000_000 { return String(format: "%.3fs", Double(ns) / 1e9) }
+    if a >= 1_000_000 { return String(format: "%.2fms", Double(ns) / 1e6) }
+    if a >= 1_000 { return String(format: "%.1fµs", Double(ns) / 1e3) }
+    return "\(ns)ns"
+}

@@ -87,7 +87,7 @@ public struct PBFTDriver: ProtocolDriver {
         case "conflict":
             return PBFTMutation(mutation: spec.mutation ?? "conflicting-batch", signer: signer, context: context, f: scenario.f,
                                 scope: RewriteScope(targets: spec.targets, both: true))
-        case "forge-sender": return PBFTForgedSender(context: context, signer: signer)
+        case "forge-sender": return ForgedSender.pbft(context: context, signer: signer)
         case "spam-view-change": return PBFTViewChangeSpam(signer: signer)
         case "script":
             // Not in `byzantineBehaviours`: the fuzzer picks from that list, and a script needs its steps.
@@ -153,7 +153,7 @@ public struct HotStuffDriver: ProtocolDriver {
         case "conflict":
             return HotStuffMutation(mutation: spec.mutation ?? "conflicting-batch", signer: signer, context: context,
                                     scope: RewriteScope(targets: spec.targets, both: true))
-        case "forge-sender": return HotStuffForgedSender(context: context, signer: signer)
+        case "forge-sender": return ForgedSender.hotStuff(context: context, signer: signer)
         case "spam-view-change": return HotStuffTimeoutSpam(config: config(for: scenario), signer: signer)
         default: throw unknown(spec.behaviour, "HotStuff")
         }

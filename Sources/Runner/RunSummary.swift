@@ -130,12 +130,3 @@ extension RunSummary {
         return md
     }
 }
-
-/// `1.5ms`, `2.000s`, `850µs`.
-public func formatNanos(_ ns: Int64) -> String {
-    let a = abs(ns)
-    if a >= 1_000_000_000 { return String(format: "%.3fs", Double(ns) / 1e9) }
-    if a >= 1_000_000 { return String(format: "%.2fms", Double(ns) / 1e6) }
-    if a >= 1_000 { return String(format: "%.1fµs", Double(ns) / 1e3) }
-    return "\(ns)ns"
-}

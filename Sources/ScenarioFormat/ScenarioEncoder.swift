@@ -24,16 +24,11 @@ extension ScenarioLoader {
         out.append("  jitter: \(dur(net.jitter))")
         if let gst = net.gst { out.append("  gst: \(dur(gst))") }
         out.append("  delay_max_after_gst: \(dur(net.delayMaxAfterGST))")
-        if net.links.isEmpty {
-            out.append("  links: []")
-        } else {
-            out.append("  links:")
-            for link in net.links {
-                var parts = ["from: \(link.from)", "to: \(link.to)"]
-                if let l = link.latency { parts.append("latency: \(latency(l))") }
-                if let l = link.loss { parts.append("loss: \(number(l))") }
-                out.append("    - {\(parts.joined(separator: ", "))}")
-            }
+        appendList("  links", net.links, into: &out) { link in
+            var parts = ["from: \(link.from)", "to: \(link.to)"]
+            if let l = link.latency { parts.append("latency: \(latency(l))") }
+            if let l = link.loss { parts.append("loss: \(number(l))") }
+            return "{\(parts.joined(separator: ", "))}"
         }
 
         let w = scenario.workload
@@ -65,33 +60,21 @@ extension ScenarioLoader {
         out.append("  view_change_timeout_max: \(dur(p.viewChangeTimeoutMax))")
         if let schedule = p.leaderSchedule { out.append("  leader_schedule: [\(schedule.map(String.init).joined(separator: ", "))]") }
 
-        if scenario.timeline.isEmpty {
-            out.append("timeline: []")
-        } else {
-            out.append("timeline:")
-            for event in scenario.timeline {
-                out.append("  - {at: \(dur(event.at)), \(action(event.action))}")
-            }
-        }
-        if scenario.byzantine.isEmpty {
-            out.append("byzantine: []")
-        } else {
-            out.append("byzantine:")
-            for b in scenario.byzantine {
-                var parts = ["replica: \(b.replica)", "behaviour: \(yamlString(b.behaviour))"]
-                if let v = b.from { parts.append("from: \(dur(v))") }
-                if let v = b.until { parts.append("until: \(dur(v))") }
-                if let v = b.targets { parts.append("targets: [\(v.map(String.init).joined(separator: ", "))]") }
-                if let v = b.delay { parts.append("delay: \(dur(v))") }
-                if let v = b.mutation { parts.append("mutation: \(yamlString(v))") }
-                if let steps = b.script {
-                    let items = steps.map { st in
-                        "{at: \(dur(st.at)), send: \(st.send), view: \(st.view), sequence: \(st.sequence), value: \(st.value), to: [\(st.to.map(String.init).joined(separator: ", "))]}"
-                    }
-                    parts.append("script: [\(items.joined(separator: ", "))]")
+        appendList("timeline", scenario.timeline, into: &out) { event in "{at: \(dur(event.at)), \(action(event.action))}" }
+        appendList("byzantine", scenario.byzantine, into: &out) { b in
+            var parts = ["replica: \(b.replica)", "behaviour: \(yamlString(b.behaviour))"]
+            if let v = b.from { parts.append("from: \(dur(v))") }
+            if let v = b.until { parts.append("until: \(dur(v))") }
+            if let v = b.targets { parts.append("targets: [\(v.map(String.init).joined(separator: ", "))]") }
+            if let v = b.delay { parts.append("delay: \(dur(v))") }
+            if let v = b.mutation { parts.append("mutation: \(yamlString(v))") }
+            if let steps = b.script {
+                let items = steps.map { st in
+                    "{at: \(dur(st.at)), send: \(st.send), view: \(st.view), sequence: \(st.sequence), value: \(st.value), to: [\(st.to.map(String.init).joined(separator: ", "))]}"
                 }
-                out.append("  - {\(parts.joined(separator: ", "))}")
+                parts.append("script: [\(items.joined(separator: ", "))]")
             }
+            return "{\(parts.joined(separator: ", "))}"
         }
         if let t = scenario.twins {
             var parts = ["replicas: [\(t.replicas.map(String.init).joined(separator: ", "))]"]
@@ -104,6 +87,14 @@ extension ScenarioLoader {
         out.append("liveness: {bound: \(dur(scenario.liveness.bound))}")
         out.append("expect: {safety: \(scenario.expect.safety.rawValue), liveness: \(scenario.expect.liveness.rawValue)}")
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// `key: []` for an empty list, else `key:` and one `- item` line per element, indented two more than the key.
+    private static func appendList<T>(_ key: String, _ items: [T], into out: inout [String], _ item: (T) -> String) {
+        guard !items.isEmpty else { return out.append("\(key): []") }
+        out.append("\(key):")
+        let indent = String(key.prefix { $0 == " " }) + "  "
+        for element in items { out.append("\(indent)- \(item(element))") }
     }
 
     private static func dur(_ value: Nanoseconds) -> String { DurationSyntax.format(value) }

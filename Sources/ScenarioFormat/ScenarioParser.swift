@@ -111,9 +111,14 @@ struct ScenarioParser {
     }
 
     mutating func integer(_ node: Node) -> Int? {
-        guard let text = plainScalar(node, expected: "an integer") else { return nil }
-        guard let value = Int(text) else {
-            error(node, "expected an integer, got '\(text)'")
+        number(node, expected: "an integer", invalid: "an integer")
+    }
+
+    /// A plain scalar parsed as `T`; `expected` names the wanted kind of scalar, `invalid` what the text failed to be.
+    private mutating func number<T: FixedWidthInteger>(_ node: Node, expected: String, invalid: String) -> T? {
+        guard let text = plainScalar(node, expected: expected) else { return nil }
+        guard let value = T(text) else {
+            error(node, "expected \(invalid), got '\(text)'")
             return nil
         }
         return value
@@ -135,12 +140,7 @@ struct ScenarioParser {
     }
 
     mutating func unsigned(_ node: Node) -> UInt64? {
-        guard let text = plainScalar(node, expected: "a non-negative integer") else { return nil }
-        guard let value = UInt64(text) else {
-            error(node, "expected a non-negative integer below 2^64, got '\(text)'")
-            return nil
-        }
-        return value
+        number(node, expected: "a non-negative integer", invalid: "a non-negative integer below 2^64")
     }
 
     mutating func number(_ node: Node) -> Double? {

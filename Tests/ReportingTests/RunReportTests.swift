@@ -73,7 +73,7 @@ struct RunReportTests {
                         "## Messages per committed decision", "## View changes"] {
             #expect(md.contains(heading), "\(heading) missing")
         }
-        #expect(md.contains("| 240 | \(formatDuration(report.latency!.p50Ns))"))
+        #expect(md.contains("| 240 | \(formatNanos(report.latency!.p50Ns))"))
     }
 
     @Test("the report is a pure function of the run directory (byte-identical twice)")
