@@ -100,7 +100,7 @@ struct ExploreCommand: ParsableCommand {
             }
         }
         print("stopped   \(result.stop.rawValue)")
-        if !result.frontier.isEmpty {
+        if !result.frontier.isEmpty, result.stop == .interrupted || result.stop == .statesMax {
             let path = dir + "/frontier.txt"
             do {
                 try FrontierFile.write(result.frontier, replicas: scenario.replicas, to: path)
