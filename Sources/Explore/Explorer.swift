@@ -211,6 +211,12 @@ public final class Explorer {
         initialStarted = state
     }
 
+    /// Per machine: whether it is identified by its own protocol-state hash (`StateFingerprinting`) rather
+    /// than by its input history.
+    public var fingerprintedMachines: [Bool] {
+        initialStarted.machines.map { options.protocolFingerprints && $0 is any StateFingerprinting }
+    }
+
     /// The state after every machine handled `.start` (the root of the search).
     var initialStarted: ExploreState
 
@@ -311,19 +317,20 @@ public final class Explorer {
         stats.transitions += 1
         if stats.transitions % progressInterval == 0 { progress?(stats) }
         stats.depthReached = max(stats.depthReached, node.depth + 1)
-        if checkNeeded, let v = check(child) {
-            violations.append(ExploreViolation(violation: v, steps: Trail.steps(child.trail)))
-            return nil
-        }
         if completionWitness == nil, requestsTotal > 0, child.completed >= requestsTotal {
             completionWitness = Trail.steps(child.trail)
         }
-        return visit(child, depth: node.depth + 1, sleep: childSleep)
+        return visit(child, depth: node.depth + 1, sleep: childSleep, checkNeeded: checkNeeded)
     }
 
     /// Records a reached state and decides whether (and what of it) to expand.
-    func visit(_ state: ExploreState, depth: Int, sleep: [Transition]) -> Node? {
+    ///
+    /// The safety check runs only on a state seen for the first time: a state already visited was
+    /// checked then, and what the checkers judge (commits, executions, votes, locks) is part of every
+    /// replica's state and so of its fingerprint.
+    func visit(_ state: ExploreState, depth: Int, sleep: [Transition], checkNeeded: Bool = false) -> Node? {
         var only: [UInt64]?
+        var isNew = !options.stateHashing
         if options.stateHashing {
             let fp = state.fingerprint
             let keys = sleep.map(\.key).sorted()
@@ -342,9 +349,14 @@ public final class Explorer {
             } else {
                 visited[fp] = Visit(depth: depth, sleep: keys)
                 stats.states += 1
+                isNew = true
             }
         } else {
             stats.states += 1
+        }
+        if checkNeeded, isNew, let v = check(state) {
+            violations.append(ExploreViolation(violation: v, steps: Trail.steps(state.trail)))
+            return nil
         }
         if depth >= options.depth {
             stats.atBound += 1

@@ -87,7 +87,7 @@ struct ExploreCommand: ParsableCommand {
         let dir = out ?? "out/explore/\(scenario.name)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         print("explore   \(scenario.name) (\(scenario.protocolKind.rawValue), n=\(scenario.replicas)\(mutant.map { ", mutant \($0.rawValue)" } ?? ""))")
-        print("bound     depth \(depth), drops \(drops), timeouts \(timeouts), \(bfs ? "BFS" : "DFS"), POR \(noPor ? "off" : "sleep sets"), hashing \(noHashing ? "off" : historyHash ? "input histories" : "protocol state")")
+        print("bound     depth \(depth), drops \(drops), timeouts \(timeouts), \(bfs ? "BFS" : "DFS"), POR \(noPor ? "off" : "sleep sets"), hashing \(noHashing ? "off" : fingerprintMode(explorer))")
         print(String(format: "states    %d distinct, %d transitions, depth reached %d, %.2fs, %.0f states/s, %.0f transitions/s",
                      s.states, s.transitions, s.depthReached, seconds, Double(s.states) / seconds, Double(s.transitions) / seconds))
         print(String(format: "pruning   hash hits %d (%.1f%% of generated), sleep-pruned %d (%.1f%% of transitions), quiescent %d, at bound %d, checks %d",
@@ -132,6 +132,16 @@ struct ExploreCommand: ParsableCommand {
         }
         print("replay    \(replay)")
         throw ExitCode(RunStatus.safetyViolation.rawValue)
+    }
+
+    /// How machines are identified: by protocol-state hash (replicas that have one) or input history.
+    private func fingerprintMode(_ explorer: Explorer) -> String {
+        let flags = explorer.fingerprintedMachines
+        let replicas = flags.prefix(explorer.scenario.replicas)
+        let hashed = replicas.enumerated().filter { $0.element }.map { "r\($0.offset)" }
+        if hashed.count == replicas.count { return "protocol state (replicas), input history (clients)" }
+        if hashed.isEmpty { return "input histories (no protocol fingerprint for these machines)" }
+        return "protocol state (\(hashed.joined(separator: ","))), input history (others)"
     }
 
     private func write(_ scenario: Scenario, header: [String], to path: String) {
