@@ -256,8 +256,33 @@ public final class Explorer {
             stats.frontier = stack.count
             if let child = expandNext(&stack[top]) { stack.append(child) }
         }
-        let frontier = stop == .exhausted ? [] : stack.map { Trail.steps($0.state.trail) }
+        // The frontier of a depth-first search: each stack state's transitions not yet taken (and not
+        // asleep), as paths to the roots of the unexplored subtrees.
+        var frontier: [[ScheduleStep]] = []
+        if stop != .exhausted && stop != .violation {
+            for node in stack {
+                let path = Trail.steps(node.state.trail)
+                for t in node.enabled[node.next...] where !node.sleep.contains(where: { $0.key == t.key }) {
+                    if let only = node.only, !only.contains(t.key) { continue }
+                    frontier.append(path + [step(for: t, in: node.state)])
+                }
+            }
+        }
         return result(stop, frontier: frontier)
+    }
+
+    /// The schedule step that carries out `t` in `s`.
+    func step(for t: Transition, in s: ExploreState) -> ScheduleStep {
+        switch t.kind {
+        case .deliver:
+            let e = s.pending.first { $0.key == t.key }!
+            return .deliver(from: e.from, to: e.to, message: e.hash)
+        case .drop:
+            let e = s.pending.first { mix64($0.key ^ 0xD809) == t.key }!
+            return .drop(from: e.from, to: e.to, message: e.hash)
+        case .fire:
+            return .timer(node: t.target, kind: t.timer.kind, key: t.timer.key)
+        }
     }
 
     func breadthFirst(_ roots: [(ExploreState, Int)]) -> ExploreResult {
@@ -283,7 +308,7 @@ public final class Explorer {
                 head = 0
             }
         }
-        let frontier = stop == .exhausted ? [] : queue[head...].map { Trail.steps($0.state.trail) }
+        let frontier = stop == .exhausted || stop == .violation ? [] : queue[head...].map { Trail.steps($0.state.trail) }
         return result(stop, frontier: frontier)
     }
 
