@@ -34,10 +34,14 @@ public struct StateHasher: Sendable {
     /// A byte string, length first.
     public mutating func bytes(_ b: [UInt8]) {
         u64(UInt64(b.count) | 0xB17E_0000_0000_0000)
-        b.withUnsafeBytes { raw in
+        // Words are folded with one multiply and shift each (the bulk of a fingerprint is message bytes),
+        // and the result once through the full mix.
+        let folded: UInt64 = b.withUnsafeBytes { raw in
+            var acc: UInt64 = 0x243F_6A88_85A3_08D3
             var i = 0
             while i + 8 <= raw.count {
-                u64(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+                acc = (acc ^ UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))) &* 0x9E37_79B9_7F4A_7C15
+                acc ^= acc >> 29
                 i += 8
             }
             var tail: UInt64 = 0
@@ -47,8 +51,9 @@ public struct StateHasher: Sendable {
                 shift += 8
                 i += 1
             }
-            u64(tail)
+            return (acc ^ tail) &* 0xBF58_476D_1CE4_E5B9
         }
+        u64(folded)
     }
     /// An optional byte string.
     public mutating func optionalBytes(_ b: [UInt8]?) {
