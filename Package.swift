@@ -83,8 +83,13 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "HeapModule", package: "swift-collections"),
         ], swiftSettings: fast),
+        // Bounded exhaustive exploration of the real replicas (issue 17): sleep sets, state caching,
+        // the ordinary checkers at every state, violations written as replayable scheduled scenarios.
+        .target(name: "Explore", dependencies: [
+            "BFTCore", "BFTCrypto", "ScenarioFormat", "Runner", "Checkers", "Simulation",
+        ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live", "RunRecords",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live", "RunRecords", "Explore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
@@ -98,6 +103,7 @@ let package = Package(
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
         .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat", "ReplicaTesting",
                                                  .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "ExploreTests", dependencies: ["Explore", "Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]

@@ -122,6 +122,13 @@ struct AssignedRequests {
         others.removeAll()
     }
 
+    /// Every member in (client, timestamp) order: a canonical view for state fingerprints.
+    var sortedMembers: [RequestID] {
+        var out = first.sortedClients.map { RequestID(client: $0, timestamp: first[$0]!) }
+        out += others.sorted { ($0.client, $0.timestamp) < ($1.client, $1.timestamp) }
+        return out
+    }
+
     mutating func removeAll(where shouldRemove: (RequestID) -> Bool) {
         for client in first.sortedClients {
             if let timestamp = first[client], shouldRemove(RequestID(client: client, timestamp: timestamp)) {

@@ -319,6 +319,9 @@ public struct Scenario: Sendable, Equatable, Codable {
     public var twins: TwinsSpec?
     public var liveness: LivenessSpec
     public var expect: Expectations
+    /// An explicit schedule (issue 17): when set, the simulator carries out these steps instead of its
+    /// network model and timers (see `ScheduleStep`). Written by `bftsim explore`; nil for every other file.
+    public var schedule: [ScheduleStep]? = nil
 
     public init(name: String, description: String = "", protocolKind: ProtocolKind = .pbft, replicas: Int = 4, f: Int? = nil,
                 seed: UInt64 = 1, crypto: SignatureScheme = .ed25519, stop: StopCondition = StopCondition(),

@@ -86,6 +86,10 @@ extension ScenarioLoader {
         }
         out.append("liveness: {bound: \(dur(scenario.liveness.bound))}")
         out.append("expect: {safety: \(scenario.expect.safety.rawValue), liveness: \(scenario.expect.liveness.rawValue)}")
+        if let steps = scenario.schedule {
+            out.append("schedule:")
+            for step in steps { out.append("  - \(yamlString(step.text(replicas: scenario.replicas)))") }
+        }
         return out.joined(separator: "\n") + "\n"
     }
 

@@ -3,7 +3,7 @@
 public enum ScenarioKeys {
     public static let topLevel = [
         "name", "description", "protocol", "replicas", "f", "seed", "crypto", "stop", "network",
-        "workload", "parameters", "timeline", "byzantine", "twins", "liveness", "expect",
+        "workload", "parameters", "timeline", "byzantine", "twins", "liveness", "expect", "schedule",
     ]
     public static let required = ["name", "replicas"]
     public static let stop = ["time_limit", "until_clients_done"]

@@ -57,6 +57,7 @@ extension ScenarioParser {
                 scenario.expect.liveness = verdict
             }
         }
+        if let node = top["schedule"], !node.isNull { scenario.schedule = schedule(node) }
         return scenario
     }
 
@@ -503,5 +504,21 @@ extension ScenarioParser {
             if all.count == rounds.count { twins.roundPartitions = all }
         }
         return twins
+    }
+
+    // MARK: Schedule
+
+    /// `schedule:` — a list of steps such as `deliver r0 r1 00a1b2c3d4e5f607` (see `ScheduleStep`).
+    mutating func schedule(_ node: Node) -> [ScheduleStep]? {
+        guard let items = sequence(node, what: "'schedule'") else { return nil }
+        var steps: [ScheduleStep] = []
+        for item in items {
+            guard let text = string(item) else { continue }
+            switch ScheduleStep.parse(text, replicas: replicaCount ?? 0) {
+            case .success(let step): steps.append(step)
+            case .failure(let e): error(item, e.message)
+            }
+        }
+        return steps
     }
 }

@@ -52,6 +52,12 @@ extension Simulator {
         let id = nextMessageID
         nextMessageID += 1
         let info = tracing ? describe(bytes) : nil
+        if scheduled != nil {
+            // An explicit schedule decides delivery: the message waits for its step.
+            if let info { traceMessage("send", id: id, from: from, to: to, bytes: bytes, info, delay: 0) }
+            scheduled!.pending.append(.init(from: from, to: to, id: id, bytes: bytes))
+            return
+        }
         if crashed[to] {
             drops.count(.crashed)
             if let info { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, info, reason: .crashed) }
@@ -259,6 +265,10 @@ struct SimulatorSink: EffectSink {
 
     @inline(__always)
     mutating func setTimer(_ timer: TimerID, after: Nanoseconds, generation: UInt64) {
+        if simulator.scheduled != nil {
+            simulator.scheduled!.timers.append(.init(machine: index, timer: timer, generation: generation))
+            return
+        }
         simulator.schedule(at: simulator.later(by: after), .timer(machine: Int32(index), timer: timer, generation: generation))
     }
 

@@ -55,10 +55,12 @@ public final class Simulator {
     var hasher: TraceHasher?
     var traceHash: Digest?
     /// The simulated time of the event being processed.
-    public private(set) var now: Nanoseconds = 0
+    public internal(set) var now: Nanoseconds = 0
     /// Index of the event being processed.
     var eventIndex: UInt64 = 0
     var started = false
+    /// Messages and timers held for an explicit schedule (`scenario.schedule`), nil otherwise.
+    var scheduled: ScheduledNetwork?
 
     // MARK: Counters
     var eventsProcessed: UInt64 = 0
@@ -171,6 +173,7 @@ public final class Simulator {
     public func run() -> SimulationResult {
         precondition(!started, "a Simulator runs once")
         started = true
+        if let steps = scenario.schedule { return runSchedule(steps) }
         // Faults first, so a fault at time 0 is in force before any machine starts.
         for (i, event) in scenario.timeline.enumerated() {
             schedule(at: max(0, event.at), .timeline(index: i))
@@ -213,7 +216,7 @@ public final class Simulator {
         return finish(reason)
     }
 
-    private func finish(_ reason: SimulationResult.StopReason) -> SimulationResult {
+    func finish(_ reason: SimulationResult.StopReason) -> SimulationResult {
         traceSink?.flush()
         if traceHash == nil, var h = hasher {
             traceHash = h.finish()
@@ -251,7 +254,7 @@ public final class Simulator {
         nextSequence += 1
     }
 
-    private func dispatch(_ kind: Event.Kind) {
+    func dispatch(_ kind: Event.Kind) {
         switch kind {
         case .deliver(let from, let to, let id, let bytes):
             onDeliver(from: Int(from), to: Int(to), id: id, bytes: bytes)

@@ -1,0 +1,40 @@
+import BFTCore
+import Checkers
+import Runner
+import ScenarioFormat
+
+/// A path found by the explorer as an ordinary scenario file, replayed and shrunk through the simulator.
+public enum ExploreReplay {
+    /// `base` with the path as its explicit `schedule:` (the simulator then carries out exactly these steps).
+    public static func scenario(_ base: Scenario, steps: [ScheduleStep]) -> Scenario {
+        var s = base
+        s.schedule = steps
+        s.stop.untilClientsDone = false
+        return s
+    }
+
+    /// The first safety violation the simulator's checkers report for `scenario` (nil: none).
+    public static func safetyViolation(_ scenario: Scenario, driver: any ProtocolDriver) -> Violation? {
+        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver), outcome.safety == .violated else { return nil }
+        return outcome.checks.violations.first { $0.kind.isSafety }
+    }
+
+    /// Greedy one-step-at-a-time removal (last step first), keeping a removal whenever the simulator
+    /// still reports a safety violation of the same kind: a schedule where every remaining step is needed
+    /// (1-minimal in the sense of Zeller's delta debugging). Steps keep their meaning when others are
+    /// removed because messages are named by sender, receiver and byte hash (`ScheduleStep`).
+    public static func shrink(_ scenario: Scenario, driver: any ProtocolDriver, kind: ViolationKind,
+                              runsMax: Int = 2000) -> (scenario: Scenario, runs: Int) {
+        guard var steps = scenario.schedule else { return (scenario, 0) }
+        var runs = 0
+        var i = steps.count - 1
+        while i >= 0, runs < runsMax {
+            var candidate = steps
+            candidate.remove(at: i)
+            runs += 1
+            if safetyViolation(Self.scenario(scenario, steps: candidate), driver: driver)?.kind == kind { steps = candidate }
+            i -= 1
+        }
+        return (Self.scenario(scenario, steps: steps), runs)
+    }
+}

@@ -1,0 +1,157 @@
+import BFTCore
+import ScenarioFormat
+
+/// SplitMix64's finaliser: a bijective 64-bit mix, the same in every process (no `Hasher`, no seed).
+@inline(__always)
+func mix64(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9e37_79b9_7f4a_7c15
+    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+    return z ^ (z >> 31)
+}
+
+/// Folds `value` into a running 64-bit hash (order-dependent).
+@inline(__always)
+func combine(_ h: UInt64, _ value: UInt64) -> UInt64 { mix64(h ^ mix64(value &+ 0x632b_e59b_d9b4_e019)) }
+
+/// A message in flight between two machines of the explored cluster.
+struct Envelope {
+    /// Machine indices: replicas `0..<n`, then clients.
+    var from: Int
+    var to: Int
+    var bytes: [UInt8]
+    /// FNV-1a 64 of `bytes` (`ScheduleStep.messageHash`): names the message in a schedule.
+    var hash: UInt64
+    /// (from, to, hash) folded: the message's identity for the multiset, sleep sets and histories.
+    var key: UInt64
+    init(from: Int, to: Int, bytes: [UInt8], hash: UInt64) {
+        self.from = from
+        self.to = to
+        self.bytes = bytes
+        self.hash = hash
+        key = combine(combine(UInt64(from) &+ 1, UInt64(to) &+ 0x100), hash)
+    }
+}
+
+/// One step of a path, kept as a shared linked list (a path is its parent's path plus one step).
+final class Trail {
+    let step: ScheduleStep
+    let parent: Trail?
+    init(_ step: ScheduleStep, parent: Trail?) {
+        self.step = step
+        self.parent = parent
+    }
+
+    static func steps(_ trail: Trail?) -> [ScheduleStep] {
+        var out: [ScheduleStep] = []
+        var t = trail
+        while let node = t {
+            out.append(node.step)
+            t = node.parent
+        }
+        return out.reversed()
+    }
+}
+
+/// The observations a path produced that the safety checkers read, as a shared linked list.
+final class RecordTrail {
+    let record: ObservationRecord
+    let parent: RecordTrail?
+    init(_ record: ObservationRecord, parent: RecordTrail?) {
+        self.record = record
+        self.parent = parent
+    }
+
+    static func records(_ trail: RecordTrail?) -> [ObservationRecord] {
+        var out: [ObservationRecord] = []
+        var t = trail
+        while let node = t {
+            out.append(node.record)
+            t = node.parent
+        }
+        return out.reversed()
+    }
+}
+
+/// One global state of the explored system: every machine (a value copy), the messages in flight (a
+/// multiset), the armed timers and the fault budgets left. The path that reached it rides along
+/// (`trail`, `records`) but is not part of its identity (`fingerprint`).
+struct ExploreState {
+    var machines: [any StateMachine]
+    /// Per machine, a hash of every input it handled, in order. `StateMachine.handle` is a deterministic
+    /// function of the state and the input, so equal histories from equal initial machines mean equal
+    /// machines: the hash is a sound (never merging distinct states) fingerprint of the machine.
+    var histories: [UInt64]
+    /// Per machine, what the state fingerprint uses: the machine's own canonical hash when it has one
+    /// (`StateFingerprinting`: honest PBFT and HotStuff replicas), else its input history.
+    var hashes: [UInt64]
+    /// Messages in flight, in send order (order is not part of the state: `pendingSum` is order-free).
+    var pending: [Envelope] = []
+    /// Sum of `mix64(key)` over `pending`: a multiset hash, updated in O(1) per send and delivery.
+    var pendingSum: UInt64 = 0
+    /// Armed timers per machine, kept sorted by (kind, key).
+    var armed: [[TimerID]]
+    var dropsLeft: Int
+    var timeoutsLeft: Int
+    var trail: Trail?
+    var records: RecordTrail?
+    /// Requests clients reported completed along the path.
+    var completed = 0
+
+    init(machines: [any StateMachine], drops: Int, timeouts: Int) {
+        self.machines = machines
+        histories = machines.indices.map { mix64(UInt64($0) &+ 0xE17) }
+        hashes = histories
+        armed = Array(repeating: [], count: machines.count)
+        dropsLeft = drops
+        timeoutsLeft = timeouts
+    }
+
+    /// The state's identity: machine histories by index, the in-flight multiset, armed timers, budgets.
+    var fingerprint: UInt64 {
+        var h: UInt64 = 0x5EED_0F_E4F1_0E17
+        for x in hashes { h = combine(h, x) }
+        h = combine(h, pendingSum)
+        for (m, timers) in armed.enumerated() where !timers.isEmpty {
+            h = combine(h, UInt64(m) | 0x8000_0000)
+            for t in timers { h = combine(h, UInt64(t.kind) << 48 ^ t.key) }
+        }
+        h = combine(h, UInt64(dropsLeft) << 32 | UInt64(timeoutsLeft))
+        return h
+    }
+
+    /// Refreshes `hashes[m]` after machine `m` changed.
+    mutating func rehash(_ m: Int, protocolFingerprint: Bool) {
+        if protocolFingerprint, let f = machines[m] as? any StateFingerprinting {
+            var hasher = StateHasher(seed: UInt64(m) &+ 0xF1)
+            f.fingerprint(into: &hasher)
+            hashes[m] = hasher.value
+        } else {
+            hashes[m] = histories[m]
+        }
+    }
+
+    mutating func addPending(_ e: Envelope) {
+        pending.append(e)
+        pendingSum = pendingSum &+ mix64(e.key)
+    }
+
+    mutating func removePending(at i: Int) -> Envelope {
+        let e = pending.remove(at: i)
+        pendingSum = pendingSum &- mix64(e.key)
+        return e
+    }
+
+    mutating func arm(_ timer: TimerID, machine m: Int) {
+        let key = (timer.kind, timer.key)
+        if let i = armed[m].firstIndex(where: { ($0.kind, $0.key) >= key }) {
+            if armed[m][i] != timer { armed[m].insert(timer, at: i) }
+        } else {
+            armed[m].append(timer)
+        }
+    }
+
+    mutating func disarm(_ timer: TimerID, machine m: Int) {
+        if let i = armed[m].firstIndex(of: timer) { armed[m].remove(at: i) }
+    }
+}

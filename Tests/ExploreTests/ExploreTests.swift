@@ -1,0 +1,104 @@
+import BFTCore
+import Checkers
+import Explore
+import Foundation
+import Fuzzing
+import Runner
+import ScenarioFormat
+import Testing
+
+/// The shipped exploration scenarios, found from this file's location in the repository.
+func exploreScenario(_ name: String) throws -> Scenario {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return try ScenarioLoader.load(path: root.appendingPathComponent("Scenarios/explore/\(name).yaml").path)
+}
+
+func explore(_ scenario: Scenario, depth: Int, mutant: TestMutant? = nil, configure: (inout ExploreOptions) -> Void = { _ in },
+             fingerprints: Bool = false) throws -> ExploreResult {
+    var options = ExploreOptions(depth: depth)
+    options.timeouts = 0
+    configure(&options)
+    let explorer = try Explorer(scenario: scenario, driver: try TestMutant.driver(mutant, for: scenario.protocolKind), options: options)
+    explorer.recordsFingerprints = fingerprints
+    return explorer.run()
+}
+
+@Suite("explore")
+struct ExploreTests {
+    @Test("sleep sets prune transitions but reach exactly the states of the unreduced search, PBFT n=4 depth 7")
+    func sleepSetsAreSound() throws {
+        // Proves partial-order reduction loses no reachable state: the sets of fingerprints are equal.
+        let scenario = try exploreScenario("pbft-n4-one-request")
+        let full = try explore(scenario, depth: 7, configure: { $0.partialOrderReduction = false }, fingerprints: true)
+        let reduced = try explore(scenario, depth: 7, fingerprints: true)
+        #expect(full.stop == .exhausted && reduced.stop == .exhausted)
+        #expect(reduced.fingerprints == full.fingerprints)
+        #expect(reduced.stats.states == full.stats.states)
+        #expect(reduced.stats.sleepPruned > 0)
+        #expect(reduced.stats.transitions < full.stats.transitions)
+    }
+
+    @Test("state caching with protocol fingerprints reaches the states that input histories reach, merged, PBFT n=4 depth 6")
+    func cachingMergesOnlyEqualStates() throws {
+        // Without caching the search tree is explored in full; its leaves (by protocol fingerprint) are
+        // the states the cached search reaches, so caching prunes nothing reachable.
+        let scenario = try exploreScenario("pbft-n4-one-request")
+        let tree = try explore(scenario, depth: 5, configure: { $0.stateHashing = false; $0.partialOrderReduction = false })
+        let cached = try explore(scenario, depth: 5, fingerprints: true)
+        let history = try explore(scenario, depth: 5, configure: { $0.protocolFingerprints = false }, fingerprints: true)
+        #expect(cached.stats.states <= history.stats.states)
+        #expect(history.stats.states <= tree.stats.states)
+        #expect(cached.stats.hashHits > 0)
+    }
+
+    @Test("commit-without-digest-match under an equivocating primary: agreement violation found at n=4 within depth 13, replayed by the simulator")
+    func mutantFoundAndReplayed() throws {
+        // Proves the explorer finds a known bug and that its path is an ordinary scenario `bftsim run` replays.
+        let scenario = try exploreScenario("pbft-n4-equivocating-primary")
+        let result = try explore(scenario, depth: 13, mutant: .commitWithoutDigestMatch, configure: { $0.breadthFirst = true })
+        #expect(result.stop == .violation)
+        let found = try #require(result.violations.first)
+        #expect(found.violation.kind == .agreement)
+        #expect(found.steps.count <= 13)
+        let file = ExploreReplay.scenario(scenario, steps: found.steps)
+        // Through the text format, as `bftsim run FILE --mutant` reads it.
+        let text = ScenarioLoader.encodeYAML(file)
+        let reloaded = try ScenarioLoader.parse(text, file: "violation.yaml")
+        #expect(reloaded.schedule == found.steps)
+        let driver = try TestMutant.commitWithoutDigestMatch.driver(for: .pbft)
+        #expect(ExploreReplay.safetyViolation(reloaded, driver: driver)?.kind == .agreement)
+        // The honest protocol on the same schedule keeps agreement.
+        #expect(ExploreReplay.safetyViolation(reloaded, driver: PBFTDriver()) == nil)
+    }
+
+    @Test("honest PBFT with an equivocating primary completes depth 13 without a violation, and some schedule commits")
+    func honestCompletesBound() throws {
+        let scenario = try exploreScenario("pbft-n4-equivocating-primary")
+        let result = try explore(scenario, depth: 13, configure: { $0.breadthFirst = true })
+        #expect(result.stop == .exhausted)
+        #expect(result.violations.isEmpty)
+        #expect(result.completionWitness != nil)
+    }
+
+    @Test("same scenario, bound and options give the same counts and the same first violation")
+    func deterministic() throws {
+        let scenario = try exploreScenario("pbft-n4-equivocating-primary")
+        let a = try explore(scenario, depth: 13, mutant: .commitWithoutDigestMatch)
+        let b = try explore(scenario, depth: 13, mutant: .commitWithoutDigestMatch)
+        #expect(a.stats == b.stats)
+        #expect(a.violations.first?.steps == b.violations.first?.steps)
+        let c = try explore(try exploreScenario("pbft-n4-one-request"), depth: 8)
+        let d = try explore(try exploreScenario("pbft-n4-one-request"), depth: 8)
+        #expect(c.stats == d.stats)
+    }
+
+    @Test("schedule steps read back as written; a malformed step is an error with its position")
+    func scheduleSyntax() throws {
+        let steps: [ScheduleStep] = [.deliver(from: 4, to: 0, message: 0x00a1_b2c3_d4e5_f607), .drop(from: 1, to: 2, message: 42),
+                                     .timer(node: 3, kind: 2, key: 0)]
+        for step in steps { #expect(try ScheduleStep.parse(step.text(replicas: 4), replicas: 4).get() == step) }
+        #expect(steps[0].text(replicas: 4) == "deliver c0 r0 00a1b2c3d4e5f607")
+        let bad = "name: x\nreplicas: 4\nschedule:\n  - deliver r0 r9 00a1b2c3d4e5f607\n"
+        #expect(throws: (any Error).self) { try ScenarioLoader.parse(bad, file: "bad.yaml") }
+    }
+}
