@@ -126,36 +126,29 @@ struct GuidedState {
     /// make the 64, and the lock rules it exercises would start unseeded.
     func distilled() -> [Scenario] {
         var covered = Set<UInt64>()
+        var features = Set<UInt64>()
         var chosen: [Int] = []
         var left = Array(corpus.indices)
-        var features = Set<UInt64>()
-        while chosen.count < Self.distilledMax {
-            var best: (index: Int, score: Double)? = nil
-            for (k, i) in left.enumerated() {
-                let fresh = corpus[i].features.reduce(0) { $0 + (features.contains($1) ? 0 : 1) }
-                guard fresh > 0 else { continue }
-                let score = Double(fresh) / max(0.25, Double(corpus[i].events) / max(1, meanEvents))
-                if best == nil || score > best!.score { best = (k, score) }
+        /// Greedy set cover: the entry adding the most uncovered features (or states) per unit of cost.
+        func cover(features byFeatures: Bool) {
+            while chosen.count < Self.distilledMax {
+                var best: (index: Int, score: Double)? = nil
+                for (k, i) in left.enumerated() {
+                    let items = byFeatures ? corpus[i].features : corpus[i].states
+                    let fresh = items.reduce(0) { $0 + ((byFeatures ? features : covered).contains($1) ? 0 : 1) }
+                    guard fresh > 0 else { continue }
+                    let score = Double(fresh) / max(0.25, Double(corpus[i].events) / max(1, meanEvents))
+                    if best == nil || score > best!.score { best = (k, score) }
+                }
+                guard let best else { return }
+                let i = left.remove(at: best.index)
+                chosen.append(i)
+                features.formUnion(corpus[i].features)
+                covered.formUnion(corpus[i].states)
             }
-            guard let best else { break }
-            let i = left.remove(at: best.index)
-            chosen.append(i)
-            features.formUnion(corpus[i].features)
-            covered.formUnion(corpus[i].states)
         }
-        while chosen.count < Self.distilledMax, !left.isEmpty {
-            var best: (index: Int, score: Double)? = nil
-            for (k, i) in left.enumerated() {
-                let fresh = corpus[i].states.reduce(0) { $0 + (covered.contains($1) ? 0 : 1) }
-                guard fresh > 0 else { continue }
-                let score = Double(fresh) / max(0.25, Double(corpus[i].events) / max(1, meanEvents))
-                if best == nil || score > best!.score { best = (k, score) }
-            }
-            guard let best else { break }
-            let i = left.remove(at: best.index)
-            chosen.append(i)
-            covered.formUnion(corpus[i].states)
-        }
+        cover(features: true)
+        cover(features: false)
         return chosen.map { corpus[$0].scenario }
     }
 
