@@ -138,11 +138,17 @@ public struct Shrinker {
     }
 
     static func referencedReplicas(_ s: Scenario) -> [Int] {
-        var ids = s.byzantine.map(\.replica) + (s.parameters.leaderSchedule ?? []) + s.network.links.flatMap { [$0.from, $0.to] }
+        // Every field that names a replica, Byzantine targets and scripted recipients included (a shrunk
+        // file that names a removed replica does not parse, so it would not replay).
+        var ids = s.byzantine.map(\.replica) + s.byzantine.flatMap { $0.targets ?? [] }
+            + s.byzantine.flatMap { ($0.script ?? []).flatMap(\.to) }
+            + (s.parameters.leaderSchedule ?? []) + s.network.links.flatMap { [$0.from, $0.to] }
         for e in s.timeline {
             switch e.action {
             case .partition(let groups): ids += groups.flatMap { $0 }
             case .isolate(let r), .crash(let r): ids.append(r)
+            case .restart(let r, _), .storageFault(let r, _): ids.append(r)
+            case .messageFault(let m): ids += [m.from, m.to].compactMap { $0 }
             case .cutLink(let a, let b, _): ids += [a, b]
             case .setLatency(let a, let b, _), .setLoss(let a, let b, _): ids += [a, b].compactMap { $0 }
             default: break  // .heal, and actions that name no replica

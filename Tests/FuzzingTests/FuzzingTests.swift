@@ -252,3 +252,18 @@ enum Paths {
     static let shippedCorpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent(SeedCorpus.shippedRoot).path
 }
+
+@Suite("Fuzzing: shrinking keeps files replayable")
+struct ShrinkReferencesTests {
+    @Test("every field naming a replica blocks shrinking n below it: Byzantine targets, restarts, storage and message faults")
+    func referencedReplicas() {
+        // Proves the fix for a shrunk mutant kill that did not parse (`targets: [1, 3, 4, 6]` left in a
+        // file shrunk from n=7 to n=4): the score reported it as not replayable.
+        var s = Scenario(name: "refs", replicas: 7, f: 2)
+        s.byzantine = [ByzantineSpec(replica: 0, behaviour: "mutate", targets: [1, 6], mutation: "digest")]
+        s.timeline = [TimelineEvent(at: 1, action: .restart(replica: 5, delay: 10)),
+                      TimelineEvent(at: 2, action: .storageFault(replica: 4, writesLost: nil)),
+                      TimelineEvent(at: 3, action: .messageFault(MessageFaultSpec(action: .drop, from: 2, to: 3)))]
+        #expect(Set(Shrinker.referencedReplicas(s)) == [0, 1, 2, 3, 4, 5, 6])
+    }
+}
