@@ -12,6 +12,9 @@ public struct ClusterConfig: Codable, Sendable {
         public var port: Int
         /// Hex Ed25519 public key.
         public var publicKey: String
+        /// Where the replica serves `/metrics` and its status page (same host), if anywhere
+        /// (issue 20; `bftsim replica --metrics-port` overrides it).
+        public var metricsPort: Int?
     }
 
     public var protocolName: String
@@ -59,6 +62,13 @@ public struct ClusterConfig: Codable, Sendable {
     func validate() throws(LiveError) {
         guard n >= 3 * f + 1, f >= 0 else { throw .config("n=\(n) replicas cannot tolerate f=\(f)") }
         for (i, r) in replicas.enumerated() where r.id != i { throw .config("replica entries must be listed by id 0..<n (entry \(i) has id \(r.id))") }
+        for r in replicas {
+            guard let m = r.metricsPort else { continue }
+            guard m > 0 && m < 65536 else { throw .config("replica \(r.id): metricsPort \(m) is not a port (1...65535)") }
+            if let other = replicas.first(where: { $0.host == r.host && $0.port == m }) {
+                throw .config("replica \(r.id): metricsPort \(m) is replica \(other.id)'s protocol port")
+            }
+        }
         _ = try protocolKind
         if usesMACs {
             guard n <= 8 else { throw .config("client-auth mac supports n <= 8 (authenticator slots share 64 bytes)") }
@@ -209,7 +219,8 @@ public enum KeyFiles {
 /// `bftsim keygen`: fresh random keys and a cluster file.
 public enum KeyGen {
     public static func generate(replicas n: Int, clients: Int, out: String, protocolKind: ProtocolKind, host: String = "127.0.0.1",
-                                basePort: Int, parameters: ProtocolParameters, clientAuthMAC: Bool = false) throws(LiveError) -> ClusterConfig {
+                                basePort: Int, parameters: ProtocolParameters, clientAuthMAC: Bool = false,
+                                metricsBasePort: Int? = nil) throws(LiveError) -> ClusterConfig {
         let keyDir = out + "/keys"
         do {
             try FileManager.default.createDirectory(atPath: keyDir, withIntermediateDirectories: true)
@@ -222,7 +233,8 @@ public enum KeyGen {
             let kp = Ed25519KeyPair()
             replicaKX.append(MACAuth.kxPair(seed: kp.seedBytes).pk.hexString)
             try KeyFiles.writeSecret([kp.seedBytes.hexString], to: KeyFiles.replicaFile(keyDir, i))
-            entries.append(.init(id: i, host: host, port: basePort + i, publicKey: kp.publicKey.hexString))
+            entries.append(.init(id: i, host: host, port: basePort + i, publicKey: kp.publicKey.hexString,
+                                 metricsPort: metricsBasePort.map { $0 + i }))
         }
         var clientSeeds: [String] = []
         var clientKeys: [String] = []

@@ -17,6 +17,9 @@ public struct ClusterLauncher {
     var configPath: String { directory + "/cluster.json" }
     func pidFile(_ i: Int) -> String { "\(directory)/pids/r\(i).pid" }
     func behaviourFile(_ i: Int) -> String { "\(directory)/pids/r\(i).behaviour" }
+    /// Options every replica of the cluster is started with (`cluster up --log-level/--log-format`),
+    /// one argument a line, kept so `restart` uses them too.
+    var optionsFile: String { "\(directory)/pids/options" }
     public func dataDir(_ i: Int) -> String { "\(directory)/data/r\(i)" }
     public func logFile(_ i: Int) -> String { "\(directory)/logs/r\(i).log" }
 
@@ -25,10 +28,11 @@ public struct ClusterLauncher {
         return Array(0..<c.n)
     }
 
-    public func up(byzantine: [Int: String]) throws {
+    public func up(byzantine: [Int: String], replicaOptions: [String] = []) throws {
         for d in ["pids", "logs", "data"] {
             try FileManager.default.createDirectory(atPath: directory + "/" + d, withIntermediateDirectories: true)
         }
+        try replicaOptions.map { $0 + "\n" }.joined().write(toFile: optionsFile, atomically: true, encoding: .utf8)
         for i in try replicaIDs() {
             if let b = byzantine[i] {
                 try b.write(toFile: behaviourFile(i), atomically: true, encoding: .utf8)
@@ -45,6 +49,7 @@ public struct ClusterLauncher {
         try FileManager.default.createDirectory(atPath: dataDir(i), withIntermediateDirectories: true)
         var args = ["replica", "--config", configPath, "--id", String(i), "--data", dataDir(i)]
         if let b = try? String(contentsOfFile: behaviourFile(i), encoding: .utf8) { args += ["--byzantine", b] }
+        if let o = try? String(contentsOfFile: optionsFile, encoding: .utf8) { args += o.split(separator: "\n").map(String.init) }
         let logStart = (try? FileManager.default.attributesOfItem(atPath: logFile(i))[.size] as? Int) ?? 0
         let pid = try spawn(args: args, log: logFile(i))
         try "\(pid)\n".write(toFile: pidFile(i), atomically: true, encoding: .utf8)

@@ -2,6 +2,7 @@ import BFTCore
 import BFTCrypto
 import Foundation
 import Histogram
+import Logging
 import NIOCore
 import NIOPosix
 import Runner
@@ -61,6 +62,9 @@ public final class LoadGenerator: @unchecked Sendable {
     private var touched: Set<Int> = []
     /// Ed25519 keys of clients `first..<first+count`, which prove the range to each replica (`ClientAuth`).
     private let handshakeKeys: [Ed25519KeyPair]
+    /// Set before `run` to serve metrics (`bftsim client --metrics-port`) and log connections.
+    public var metrics: ClientMetrics?
+    public var logger = Logger(label: "bftsim.client", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public init(config: ClusterConfig, keyring: Keyring, handshakeKeys: [Ed25519KeyPair], first: Int, count: Int,
                 workload: WorkloadSpec, seed: UInt64, logPath: String, group: EventLoopGroup) throws(LiveError) {
@@ -177,9 +181,12 @@ public final class LoadGenerator: @unchecked Sendable {
             if draining { return false }
             issued += 1
             issueTime[i] = now
+            metrics?.issued.increment()
         case .requestCompleted:
             completed += 1
             _ = histogram.record(UInt64(max(0, now - issueTime[i])))
+            metrics?.completed.increment()
+            metrics?.latency.recordNanoseconds(max(0, now - issueTime[i]))
             if draining && issued == completed { finish() }
         default: break
         }
@@ -257,6 +264,8 @@ public final class LoadGenerator: @unchecked Sendable {
         ch.flush()
         connecting[r] = nil
         channels[r] = ch
+        metrics?.connected.record(Int64(channels.filter { $0 != nil }.count))
+        logger.info("replica connected", metadata: ["replica": "\(r)"])
     }
 
     private func connect(_ r: Int, backoffMs: Int64 = 100) {
@@ -290,6 +299,8 @@ public final class LoadGenerator: @unchecked Sendable {
         } else {
             guard channels[r] === channel else { return }
             channels[r] = nil
+            metrics?.connected.record(Int64(channels.filter { $0 != nil }.count))
+            if !finished { logger.warning("replica lost", metadata: ["replica": "\(r)"]) }
         }
         loop.scheduleTask(in: .milliseconds(100)) { [self] in connect(r) }
     }
@@ -314,7 +325,8 @@ final class ReplyHandler: ChannelInboundHandler {
 /// `bftsim client` entry point.
 public enum LoadProcess {
     public static func run(configPath: String, clients: Int, outstanding: Int, firstClient: Int, duration: Double,
-                           rate: Double?, out: String?, logPath: String) throws -> LoadReport {
+                           rate: Double?, out: String?, logPath: String, metricsPort: Int? = nil,
+                           logger: Logger? = nil) throws -> LoadReport {
         let config = try ClusterConfig.load(path: configPath)
         let count = clients * outstanding
         let range = firstClient..<(firstClient + count)
@@ -327,7 +339,22 @@ public enum LoadProcess {
         defer { try? group.syncShutdownGracefully() }
         let gen = try LoadGenerator(config: config, keyring: keyring, handshakeKeys: handshakeKeys, first: firstClient, count: count, workload: workload,
                                     seed: UInt64(truncatingIfNeeded: ReplicaHost.wallNanos()), logPath: logPath, group: group)
+        if let logger { gen.logger = logger }
+        var server: Channel?
+        if let metricsPort {
+            let m = ClientMetrics()
+            gen.metrics = m
+            do {
+                server = try MetricsServer.start(group: group, host: "127.0.0.1", port: metricsPort, loop: group.next()) { path in
+                    path == "/metrics" ? HTTPPage(contentType: "text/plain; version=0.0.4; charset=utf-8", body: m.exposition()) : .notFound
+                }
+            } catch { throw LiveError.io("cannot serve metrics on 127.0.0.1:\(metricsPort): \(error)") }
+            gen.logger.info("serving metrics", metadata: ["address": "http://127.0.0.1:\(metricsPort)/metrics"])
+        }
+        defer { try? server?.close().wait() }
+        gen.logger.info("load started", metadata: ["clients": "\(clients)", "outstanding": "\(outstanding)", "seconds": "\(duration)"])
         var report = try gen.run(duration: duration)
+        gen.logger.info("load finished", metadata: ["issued": "\(report.issued)", "completed": "\(report.completed)"])
         report.clients = clients
         report.outstanding = outstanding
         report.mode = rate.map { "open loop \($0)/s" } ?? "closed loop"

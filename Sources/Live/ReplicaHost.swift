@@ -1,6 +1,7 @@
 import BFTCore
 import BFTCrypto
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -238,14 +239,14 @@ public final class ReplicaHost: @unchecked Sendable {
     private let dataDir: String
     private var actions: [ReplicaAction] = []
     /// What waits for durability: a send, or a promise observation (`Observation.isPromise`).
-    private enum Held {
+    enum Held {
         case send([UInt8], to: Principal?)
         case observe(Nanoseconds, Observation)
     }
     /// Sends and promises waiting for the persists issued before them (`needs`, a count of
     /// `store.issued`), in production order, so `needs` never decreases along the array.
-    private var held: [(item: Held, needs: UInt64)] = []
-    private var heldHead = 0
+    var held: [(item: Held, needs: UInt64)] = []
+    var heldHead = 0
     /// Persists known durable (`SyncJob.upTo` of the last completed job).
     private var durableUpTo: UInt64 = 0
     private var syncInFlight = false
@@ -260,7 +261,7 @@ public final class ReplicaHost: @unchecked Sendable {
     /// Timer generations (`Runtime`) and the scheduled firings, for cancellation.
     private var timerTable = TimerTable()
     private var scheduledTimers: [TimerID: Scheduled<Void>] = [:]
-    private var links: [OutboundLink?] = []
+    var links: [OutboundLink?] = []
     private var clientRoutes: [(range: Range<Int>, channel: Channel)] = []
     public private(set) var stats = ShellStats()
     var linkFaults: [Int: LinkFault] = [:]
@@ -269,7 +270,7 @@ public final class ReplicaHost: @unchecked Sendable {
 
     // Inbound connections (issue 13): limits, bans, budgets.
     private let frameBudget = FrameBudget()
-    private var inbound: [InboundPeer] = []
+    var inbound: [InboundPeer] = []
     private var connectionsByAddress: [String: Int] = [:]
     /// Banned addresses and when their ban ends (monotonic ns).
     private var bans: [String: Int64] = [:]
@@ -279,6 +280,32 @@ public final class ReplicaHost: @unchecked Sendable {
     private var addressStrikes: [String: StrikeBucket] = [:]
     private let clientPublicKeys: [[UInt8]]
     private var serverChannel: Channel?
+    // Operating the replica (issue 20): logs, metrics, the status page.
+    /// One line per event that matters; never a key or a payload.
+    let logger: Logger
+    let metrics: ReplicaMetrics
+    var traffic = TrafficCounts()
+    private let metricsPort: Int?
+    var metricsChannel: Channel?
+    /// Arrival (monotonic ns) of client requests not yet executed here, for the commit latency
+    /// histogram; at most `arrivalsMax` (a flood of requests never grows it further).
+    var arrivals: [RequestID: Int64] = [:]
+    static let arrivalsMax = 16_384
+    /// Committed requests at each of the last `rateWindow` seconds (commit rate).
+    var committedHistory: [Int] = []
+    static let rateWindow = 5
+    private(set) var commitRate = 0.0
+    /// Rejected-frame totals as of the last summary line (one line a second at most under a flood).
+    var rejectionsReported: [String: Int] = [:]
+    var bansReported = 0
+    var slowSyncs = 0
+    var slowSyncReportedAt: Int64 = 0
+    /// A store sync longer than this is logged (at most one line per `slowSyncLogIntervalNs`).
+    static let slowSyncNs: Int64 = 100_000_000
+    static let slowSyncLogIntervalNs: Int64 = 10 * nanosPerSecond
+    var shuttingDown = false
+    let startMonotonic = FrameReader.monotonicNanos()
+
     /// Rejections written to the observation log in the current second, by `RejectReason` index.
     private var rejectionsLoggedThisSecond = [Int](repeating: 0, count: RejectReason.allCases.count)
     static let rejectionSamplesPerSecond = 1
@@ -295,8 +322,14 @@ public final class ReplicaHost: @unchecked Sendable {
     /// `authenticate` and `keyring` (the replica's) enable the verification thread; without them the
     /// replica verifies on the loop.
     public init(id: ReplicaID, config: ClusterConfig, machine: any StateMachine, dataDir: String, loop: EventLoop,
-                authenticate: MessageAuthenticator? = nil, keyring: Keyring? = nil) throws(LiveError) {
+                authenticate: MessageAuthenticator? = nil, keyring: Keyring? = nil,
+                logger: Logger? = nil, metricsPort: Int? = nil) throws(LiveError) {
         self.id = id
+        var l = logger ?? Logger(label: "bftsim.replica", factory: { _ in SwiftLogNoOpLogHandler() })
+        l[metadataKey: "replica"] = "\(id)"
+        self.logger = l
+        self.metricsPort = metricsPort
+        metrics = ReplicaMetrics(n: config.n, id: id)
         self.config = config
         self.machine = machine
         self.loop = loop
@@ -338,6 +371,17 @@ public final class ReplicaHost: @unchecked Sendable {
                 }
             }
         let listener = try server.bind(host: entry.host, port: entry.port).wait()
+        if let metricsPort {
+            do {
+                metricsChannel = try MetricsServer.start(group: group, host: entry.host, port: metricsPort, loop: loop) { [self] path in
+                    page(path)
+                }
+            } catch {
+                listener.close(promise: nil)
+                throw LiveError.io("replica \(id): cannot serve metrics on \(entry.host):\(metricsPort): \(error)")
+            }
+            logger.info("serving metrics", metadata: ["address": "http://\(entry.host):\(metricsPort)/metrics"])
+        }
         try loop.submit { [self] in
             serverChannel = listener
             links = (0..<config.n).map { j in j == id ? nil : OutboundLink(host: self, peer: j, group: group) }
@@ -347,6 +391,7 @@ public final class ReplicaHost: @unchecked Sendable {
                 deliver(.start, from: nil)
             } else {
                 stats.recovered = true
+                logger.notice("recovered durable state", metadata: ["keys": "\(durable.count)"])
                 // As the simulator does on restart: the checkers then accept re-execution after a
                 // state transfer by a replica that lost its volatile state.
                 let (restarted, recover) = Runtime.restartInputs(durable: durable)
@@ -367,6 +412,7 @@ public final class ReplicaHost: @unchecked Sendable {
             for i in rejectionsLoggedThisSecond.indices { rejectionsLoggedThisSecond[i] = 0 }
             sweepConnections()
             writeStats()
+            everySecond()
         }
     }
 
@@ -384,10 +430,44 @@ public final class ReplicaHost: @unchecked Sendable {
         return AtomicFile.write([UInt8](data), to: dataDir + "/stats.json") == nil
     }
 
-    /// Flushes the observation log and stats (SIGTERM, orderly shutdown).
-    public func shutdown() {
-        flushLog()
-        writeStats()
+    /// Orderly shutdown (SIGTERM/SIGINT), called from a thread other than the loop: stops accepting
+    /// (listener and metrics port closed, inbound connections closed, so no new input arrives), waits for
+    /// the durable-store job in flight, syncs what is still buffered, releases the sends and promise
+    /// observations that became durable, flushes the observation log, writes stats and closes the links.
+    /// Bounded: gives up waiting for the IO thread after `timeoutSeconds`.
+    public func shutdown(timeoutSeconds: Double = 5) {
+        precondition(!loop.inEventLoop, "shutdown blocks; call it off the replica's event loop")
+        let started = FrameReader.monotonicNanos()
+        try? loop.submit { [self] in
+            shuttingDown = true
+            logger.notice("shutting down", metadata: ["committed": "\(stats.committed)", "view": "\(stats.highestView)"])
+            serverChannel?.close(promise: nil)
+            metricsChannel?.close(promise: nil)
+            for p in inbound { close(p) }
+            for t in scheduledTimers.values { t.cancel() }
+            scheduledTimers.removeAll()
+        }.wait()
+        let deadline = started + Int64(timeoutSeconds * 1e9)
+        while FrameReader.monotonicNanos() < deadline, (try? loop.submit { [self] in syncInFlight }.wait()) ?? false {
+            usleep(1000)
+        }
+        try? loop.submit { [self] in
+            if !stopped && !syncInFlight, let job = store.takeSyncJob() {
+                do {
+                    store.noteCompleted(try store.perform(job))
+                    durableUpTo = job.upTo
+                } catch {
+                    logger.error("final store sync failed", metadata: ["error": "\(error)"])
+                }
+            }
+            if !stopped { releaseDurableSends() }
+            for l in links { l?.stop() }
+            let flushed = flushLog()
+            writeStats()
+            logger.notice("shutdown complete", metadata: [
+                "observation_log": flushed ? "flushed" : "failed", "store": syncInFlight ? "sync-timed-out" : "synced",
+                "millis": "\((FrameReader.monotonicNanos() - started) / 1_000_000)"])
+        }.wait()
         verification?.pool.shutdownGracefully { _ in }
     }
 
@@ -414,6 +494,7 @@ public final class ReplicaHost: @unchecked Sendable {
         stopped = true
         stats.storageFailure = message
         stats.observationWriteFailures = log.failedWrites
+        logger.critical("storage failure: stopping", metadata: ["error": "\(message)", "data": "\(dataDir)"])
         let line = "replica \(id): stopping on a storage failure in \(dataDir): \(message); nothing unpersisted was sent. "
             + "Free space and restart it (it recovers from its durable log). Exit status \(ReplicaHost.storageFailureExitCode).\n"
         FileHandle.standardError.write(Data(line.utf8))
@@ -487,11 +568,25 @@ public final class ReplicaHost: @unchecked Sendable {
             // Every authentication or format failure strikes (issue 13: `forged-sender` did not, and
             // one connection streamed 3 M such frames).
             if let peer, InboundLimits.strikes(reason) { strike(peer) }
-        case .committed(let seq, _, _, _):
+        case .committed(let seq, _, _, let count):
             stats.committed += 1
+            traffic.committedRequests += count
             stats.lastCommittedSequence = max(stats.lastCommittedSequence, seq)
-        case .executed: stats.executed += 1
-        case .viewEntered(let v, _): stats.highestView = max(stats.highestView, v)
+        case .executed(_, _, let request, _, _):
+            stats.executed += 1
+            if let at = arrivals.removeValue(forKey: request) {
+                metrics.commitLatency.recordNanoseconds(FrameReader.monotonicNanos() - at)
+            }
+        case .viewEntered(let v, let leader):
+            stats.highestView = max(stats.highestView, v)
+            traffic.viewsEntered += 1
+            if v > 0 { logger.info("view change completed", metadata: ["view": "\(v)", "leader": "\(leader)"]) }
+        case .viewChangeStarted(let v):
+            traffic.viewChanges += 1
+            logger.info("view change started", metadata: ["view": "\(v)"])
+        case .stateTransferred(let seq, _):
+            traffic.stateTransfers += 1
+            logger.notice("state transfer completed", metadata: ["sequence": "\(seq)"])
         default: break
         }
     }
@@ -525,6 +620,8 @@ public final class ReplicaHost: @unchecked Sendable {
             case .success(let done):
                 store.noteCompleted(done)
                 durableUpTo = job.upTo
+                metrics.storeSync.recordNanoseconds(done.nanos)
+                if done.nanos > ReplicaHost.slowSyncNs { noteSlowSync(done.nanos) }
             case .failure(let error):
                 // A replica that cannot persist must not send what depends on it (issue 13: it trapped).
                 storageFailed("durable store: \(error)")
@@ -555,14 +652,20 @@ public final class ReplicaHost: @unchecked Sendable {
                 continue
             }
             let buf = Wire.frame(bytes, allocator: ByteBufferAllocator())
+            let tag = bytes.first ?? 0
             switch to {
             case nil:
+                traffic.countOut(tag, bytes: bytes.count, copies: config.n - 1)
                 for j in 0..<config.n where j != id { sendToReplica(j, buf, write) }
             case .replica(let j)?:
                 // Never `id` itself: the runtime drops self-addressed sends (`Runtime`, rule 2).
-                if j >= 0 && j < config.n && j != id { sendToReplica(j, buf, write) }
+                if j >= 0 && j < config.n && j != id {
+                    traffic.countOut(tag, bytes: bytes.count)
+                    sendToReplica(j, buf, write)
+                }
             case .client(let c)?:
                 if let route = clientRoutes.last(where: { $0.range.contains(c) }) {
+                    traffic.countOut(tag, bytes: bytes.count)
                     write(buf, route.channel)
                 } else {
                     stats.sendsDroppedUnconnected += 1
@@ -606,7 +709,7 @@ public final class ReplicaHost: @unchecked Sendable {
     /// Admits a new connection unless its address is banned or a connection limit is reached.
     func onActive(peer: InboundPeer) {
         let now = FrameReader.monotonicNanos()
-        if stopped {
+        if stopped || shuttingDown {
             peer.channel.close(promise: nil)
             return
         }
@@ -641,6 +744,7 @@ public final class ReplicaHost: @unchecked Sendable {
                 stats.replays += 1
                 return
             }
+            traffic.countIn(bytes)
             deliverVerified(bytes, from: r, peer: peer)
         case .admin:
             onAdmin(bytes)
@@ -650,6 +754,7 @@ public final class ReplicaHost: @unchecked Sendable {
             // Route by the request's client field (tag, then u32 client); the signature inside is
             // what the protocol checks. Ids outside the handshake's range are not this peer's.
             var c = first
+            traffic.countIn(bytes)
             if bytes.count >= 5 && bytes[0] == ClientWireTag.request {
                 c = Int(bytes[1]) << 24 | Int(bytes[2]) << 16 | Int(bytes[3]) << 8 | Int(bytes[4])
                 guard c >= first && c < first + count else {
@@ -657,6 +762,7 @@ public final class ReplicaHost: @unchecked Sendable {
                     strike(peer)
                     return
                 }
+                noteArrival(bytes, client: c)
             }
             deliver(.message(from: .client(c), bytes: bytes), from: peer)
         }
@@ -673,8 +779,11 @@ public final class ReplicaHost: @unchecked Sendable {
             peer.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
         }
         let authenticate = v.authenticate, recorder = v.recorder
+        let timer = metrics.verification
         v.pool.runIfActive(eventLoop: loop) { () -> [VerifiedSignature] in
+            let t0 = FrameReader.monotonicNanos()
             authenticate(bytes, recorder)
+            timer.recordNanoseconds(FrameReader.monotonicNanos() - t0)
             return recorder.drain()
         }.whenComplete { [self] result in
             peer.verifying -= 1
@@ -911,6 +1020,7 @@ final class OutboundLink: @unchecked Sendable {
                 switch result {
                 case .success(let ch):
                     backoffMs = 100
+                    host.logger.info("peer connected", metadata: ["peer": "\(peer)", "address": "\(entry.host):\(entry.port)"])
                     ch.write(hello, promise: nil)
                     for b in pending { ch.write(b, promise: nil) }
                     pending.removeAll()
@@ -961,9 +1071,116 @@ final class LinkHandler: ChannelInboundHandler {
     init(link: OutboundLink) { self.link = link }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
     func channelInactive(context: ChannelHandlerContext) {
-        if link.channel === context.channel { link.retry() }
+        if link.channel === context.channel {
+            link.host.logger.warning("peer lost", metadata: ["peer": "\(link.peer)"])
+            link.retry()
+        }
     }
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
+    }
+}
+
+// MARK: Operating the replica (issue 20): logs, metrics, status
+
+extension ReplicaHost {
+    /// Remembers when a client request arrived (for `bftsim_commit_latency_seconds`): request frames
+    /// are `tag ‖ u32 client ‖ u64 timestamp ‖ …`; the first arrival of each id counts.
+    func noteArrival(_ bytes: [UInt8], client: Int) {
+        guard bytes.count >= 13, arrivals.count < ReplicaHost.arrivalsMax else { return }
+        var t: UInt64 = 0
+        for k in 5..<13 { t = t << 8 | UInt64(bytes[k]) }
+        let key = RequestID(client: client, timestamp: t)
+        if arrivals[key] == nil { arrivals[key] = FrameReader.monotonicNanos() }
+    }
+
+    /// A slow store sync: one warning line per `slowSyncLogIntervalNs` at most, with the count since.
+    func noteSlowSync(_ nanos: Int64) {
+        slowSyncs += 1
+        let now = FrameReader.monotonicNanos()
+        guard now - slowSyncReportedAt >= ReplicaHost.slowSyncLogIntervalNs else { return }
+        logger.warning("store sync slow", metadata: ["millis": "\(nanos / 1_000_000)", "slow_syncs": "\(slowSyncs)",
+                                                     "threshold_millis": "\(ReplicaHost.slowSyncNs / 1_000_000)"])
+        slowSyncReportedAt = now
+        slowSyncs = 0
+    }
+
+    /// Rejected frames by reason: the protocol's (`RejectReason`) and the shell's own.
+    func rejectedTotals() -> [String: Int] {
+        var r = stats.rejected
+        let shell: [(String, Int)] = [
+            ("oversize", stats.oversizeFrames), ("empty", stats.emptyFrames), ("truncated", stats.truncatedFrames),
+            ("bad-handshake", stats.badHandshakes), ("replay", stats.replays), ("rate-limited", stats.rateLimited),
+            ("over-budget", stats.overBudgetFrames), ("stalled", stats.stalledFrames),
+            ("handshake-timeout", stats.handshakeTimeouts), ("client-auth-failure", stats.clientAuthFailures),
+            ("unknown-sender", stats.unknownSenders),
+        ]
+        for (k, v) in shell where v > 0 { r[k, default: 0] += v }
+        return r
+    }
+
+    /// Once a second (housekeeping): the commit rate, and one summary line for the frames rejected and
+    /// addresses banned during the second — never one line per bad frame, whatever the flood.
+    func everySecond() {
+        committedHistory.append(traffic.committedRequests)
+        if committedHistory.count > ReplicaHost.rateWindow + 1 { committedHistory.removeFirst() }
+        if committedHistory.count >= 2 {
+            commitRate = Double(committedHistory.last! - committedHistory.first!) / Double(committedHistory.count - 1)
+        }
+        let totals = rejectedTotals()
+        var delta: Logger.Metadata = [:]
+        var sum = 0
+        for (k, v) in totals where v > rejectionsReported[k, default: 0] {
+            delta[k] = "\(v - rejectionsReported[k, default: 0])"
+            sum += v - rejectionsReported[k, default: 0]
+        }
+        if sum > 0 || stats.bans > bansReported {
+            delta["total"] = "\(sum)"
+            if stats.bans > bansReported { delta["bans"] = "\(stats.bans - bansReported)" }
+            logger.warning("frames rejected in the last second", metadata: delta)
+        }
+        rejectionsReported = totals
+        bansReported = stats.bans
+    }
+
+    /// The metrics port's pages (event loop): `/metrics` (Prometheus text), `/` (status page),
+    /// `/status.json`.
+    func page(_ path: String) -> HTTPPage {
+        switch path {
+        case "/metrics":
+            metrics.update(metricsSnapshot())
+            return HTTPPage(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.exposition())
+        case "/", "/index.html":
+            return HTTPPage(contentType: "text/html; charset=utf-8",
+                            body: StatusPage.html(title: "bftsim replica \(id)", protocolName: config.protocolName,
+                                                  replicas: [status()], refreshSeconds: 2))
+        case "/status.json":
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            let body = (try? enc.encode(status())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            return HTTPPage(contentType: "application/json", body: body + "\n")
+        default:
+            return .notFound
+        }
+    }
+
+    func metricsSnapshot() -> ReplicaMetrics.Snapshot {
+        stats.syncs = store.syncs
+        return ReplicaMetrics.Snapshot(
+            stats: stats, traffic: traffic, peers: links.map { $0.map { $0.channel != nil } },
+            inbound: inbound.count, held: held.count - heldHead, verifying: inbound.reduce(0) { $0 + $1.verifying },
+            outboundPending: links.reduce(0) { $0 + ($1?.pending.count ?? 0) }, commitRate: commitRate,
+            uptimeSeconds: Double(FrameReader.monotonicNanos() - startMonotonic) / 1e9)
+    }
+
+    /// This replica's row of the status page.
+    func status() -> ReplicaStatus {
+        let entry = config.replicas[id]
+        return ReplicaStatus(id: id, address: "\(entry.host):\(entry.port)", reachable: true, view: stats.highestView,
+                             lastCommittedSequence: stats.lastCommittedSequence, committedRequests: traffic.committedRequests,
+                             commitRate: commitRate,
+                             peersConnected: (0..<config.n).filter { $0 != id && links.indices.contains($0) && links[$0]?.channel != nil },
+                             peersTotal: config.n - 1, rejectedFrames: rejectedTotals().values.reduce(0, +),
+                             uptimeSeconds: Double(FrameReader.monotonicNanos() - startMonotonic) / 1e9, error: nil)
     }
 }

@@ -2,6 +2,7 @@ import BFTCore
 import BFTCrypto
 import Dispatch
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import Runner
@@ -10,7 +11,7 @@ import ScenarioFormat
 /// `bftsim replica`: builds the replica exactly as the simulator does (the protocol driver, from the
 /// cluster file's scenario), then runs it on one event loop until SIGTERM/SIGINT.
 public enum ReplicaProcess {
-    public static func run(configPath: String, id: Int, dataDir: String, behaviour: String?) throws {
+    public static func run(configPath: String, id: Int, dataDir: String, behaviour: String?, metricsPort: Int? = nil) throws {
         let config = try ClusterConfig.load(path: configPath)
         guard id >= 0 && id < config.n else { throw LiveError.config("replica id \(id) is not in 0..<\(config.n)") }
         let keyring = try KeyFiles.replicaKeyring(config: config, configPath: configPath, id: id)
@@ -20,13 +21,17 @@ public enum ReplicaProcess {
         let loop = group.next()
         // Replica frames' signatures are checked on a worker thread first (issue 13: a flood of
         // well-formed forgeries cost the loop a full verification each).
+        // `--metrics-port 0` turns the cluster file's port off.
+        let port = metricsPort.map { $0 == 0 ? nil : $0 } ?? config.replicas[id].metricsPort
         let host = try ReplicaHost(id: id, config: config, machine: machine, dataDir: dataDir, loop: loop,
-                                   authenticate: driver(for: try config.protocolKind).authenticate, keyring: keyring)
+                                   authenticate: driver(for: try config.protocolKind).authenticate, keyring: keyring,
+                                   logger: Logger(label: "bftsim.replica"), metricsPort: port)
         host.onStorageFailure = { _ in exit(ReplicaHost.storageFailureExitCode) }
         try host.start(group: group)
-        say("replica \(id) (\(config.protocolName), n=\(config.n)) listening on \(config.replicas[id].host):\(config.replicas[id].port), data \(dataDir)")
+        say("replica \(id) (\(config.protocolName), n=\(config.n)) listening on \(config.replicas[id].host):\(config.replicas[id].port), data \(dataDir)"
+            + (port.map { ", metrics http://\(config.replicas[id].host):\($0)/metrics" } ?? ""))
         waitForTermination {
-            try? loop.submit { host.shutdown() }.wait()
+            host.shutdown()
         }
     }
 

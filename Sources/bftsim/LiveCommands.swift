@@ -2,6 +2,7 @@ import ArgumentParser
 import BFTCore
 import Foundation
 import Live
+import Logging
 import Runner
 import ScenarioFormat
 
@@ -33,6 +34,8 @@ struct KeyGenCommand: ParsableCommand {
     @Option(help: "Batch delay (ms) before a partial batch is proposed.") var batchDelayMs: Double = 2
     @Option(help: "View-change / view timeout (ms).") var viewTimeoutMs: Double = 1000
     @Option(help: "Client authentication: ed25519 signatures, or mac (PBFT MAC authenticators via libsodium key exchange; replicas still sign to each other).") var clientAuth: String = "ed25519"
+    @Option(help: "First metrics port; replica i serves /metrics on metrics-base-port + i (default: base-port + max(10, replicas)).") var metricsBasePort: Int?
+    @Flag(help: "Write no metrics ports into the cluster file.") var noMetrics = false
 
     func run() throws {
         var p = ProtocolParameters()
@@ -44,10 +47,31 @@ struct KeyGenCommand: ParsableCommand {
         p.watermarkWindow = 256
         do {
             let c = try KeyGen.generate(replicas: replicas, clients: clients, out: out, protocolKind: protocolKind, host: host,
-                                        basePort: basePort, parameters: p, clientAuthMAC: clientAuth == "mac")
+                                        basePort: basePort, parameters: p, clientAuthMAC: clientAuth == "mac",
+                                        metricsBasePort: noMetrics ? nil : (metricsBasePort ?? basePort + max(10, replicas)))
             print("wrote \(out)/cluster.json (\(c.protocolName), n=\(c.n), f=\(c.f), ports \(basePort)...\(basePort + replicas - 1), \(clients) client keys, client auth \(clientAuth)) and \(out)/keys/ (mode 0600)")
         } catch { throw liveFail(error) }
     }
+}
+
+/// `--log-level` and `--log-format` of the live commands (swift-log; one line per event that matters).
+struct LogOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "Log format: text or json (one JSON object per line).") var logFormat: String = "text"
+
+    func validate() throws {
+        guard LiveLogging.level(logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical (got '\(logLevel)')")
+        }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be text or json (got '\(logFormat)')") }
+    }
+
+    func bootstrap() {
+        LiveLogging.bootstrap(level: LiveLogging.level(logLevel) ?? .info, format: LogFormat(rawValue: logFormat) ?? .text)
+    }
+
+    /// The same options as arguments for a child process.
+    var arguments: [String] { ["--log-level", logLevel, "--log-format", logFormat] }
 }
 
 struct ReplicaCommand: ParsableCommand {
@@ -56,26 +80,32 @@ struct ReplicaCommand: ParsableCommand {
     @Option(help: "Replica id.") var id: Int
     @Option(help: "Data directory (durable state, observations.bin, stats.json).") var data: String?
     @Option(help: "Byzantine behaviours from the simulator's library: BEHAVIOUR[=PARAM][,BEHAVIOUR...] (e.g. equivocate, mutate=digest, slow=200ms,conflict).") var byzantine: String?
+    @Option(help: "Serve /metrics (Prometheus) and a status page / on this port (default: the cluster file's metricsPort; 0: off).") var metricsPort: Int?
+    @OptionGroup var logging: LogOptions
     func run() throws {
+        logging.bootstrap()
         do {
-            try ReplicaProcess.run(configPath: config, id: id, dataDir: data ?? "data/r\(id)", behaviour: byzantine)
+            try ReplicaProcess.run(configPath: config, id: id, dataDir: data ?? "data/r\(id)", behaviour: byzantine, metricsPort: metricsPort)
         } catch { throw liveFail(error) }
     }
 }
 
 struct ClusterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cluster", abstract: "Run a local live cluster as separate processes.",
-                                                    subcommands: [Up.self, Down.self, Kill.self, Restart.self, Flood.self])
+                                                    subcommands: [Up.self, Down.self, Kill.self, Restart.self, Status.self, Flood.self])
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start every replica (logs/rI.log, pids/rI.pid, data/rI/).")
         @Argument(help: "Cluster directory (holding cluster.json).") var dir: String
         @Option(help: "ID:BEHAVIOUR[=PARAM][,BEHAVIOUR...], e.g. 0:equivocate, 1:mutate=forged-certificate, 2:slow=200ms,conflict (any behaviour of the library).",
                 transform: ByzantineAssignment.parse)
         var byzantine: [ByzantineAssignment] = []
+        @OptionGroup var logging: LogOptions
         func run() throws {
             var b: [Int: String] = [:]
             for a in byzantine { b[a.replica] = a.behaviours }
-            do { try ClusterLauncher(directory: dir, executable: selfExecutable()).up(byzantine: b) } catch { throw liveFail(error) }
+            do {
+                try ClusterLauncher(directory: dir, executable: selfExecutable()).up(byzantine: b, replicaOptions: logging.arguments)
+            } catch { throw liveFail(error) }
             print("cluster up: \(dir)")
         }
     }
@@ -104,6 +134,37 @@ struct ClusterCommand: ParsableCommand {
 }
 
 extension ClusterCommand {
+    /// `bftsim cluster status DIR`: each replica's view, last committed sequence, commit rate and peers,
+    /// read from its `/metrics`.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show every replica's view, last committed sequence, commit rate and peers (from its metrics endpoint).")
+        @Argument(help: "Cluster directory (holding cluster.json).") var dir: String
+        @Flag(help: "Print JSON instead of a table.") var json = false
+        @Option(help: "Also write the cluster's status page (HTML) here.") var html: String?
+        @Option(help: "Seconds to wait for each replica.") var timeout: Double = 2
+        func run() throws {
+            let config: ClusterConfig
+            do { config = try ClusterConfig.load(path: dir + "/cluster.json") } catch { throw liveFail(error) }
+            let rows = ClusterStatus.collect(config: config, timeout: timeout)
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(decoding: try enc.encode(rows), as: UTF8.self))
+            } else {
+                print(ClusterStatus.text(rows))
+            }
+            if let html {
+                let page = StatusPage.html(title: "bftsim cluster \(URL(fileURLWithPath: dir).lastPathComponent)",
+                                           protocolName: config.protocolName, replicas: rows)
+                do { try page.write(toFile: html, atomically: true, encoding: .utf8) } catch {
+                    throw fail("cannot write \(html): \(error)", code: .internalError)
+                }
+            }
+            // Exit 2 (liveness-flavoured) when a replica does not answer: scripts can wait on it.
+            if rows.contains(where: { !$0.reachable }) { throw ExitCode(2) }
+        }
+    }
+
     /// Hidden: the hostile peer of `scripts/chaos.sh` (`Live.Flood`).
     struct Flood: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Flood one replica as a hostile peer (chaos testing).", shouldDisplay: false)
@@ -133,7 +194,10 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "Open loop: requests per second over all clients (default: closed loop).") var rate: Double?
     @Option(help: "Write the JSON report here.") var out: String?
     @Option(help: "Observation log (default: <cluster dir>/data/client-<first>/observations.bin).") var log: String?
+    @Option(help: "Serve /metrics (Prometheus) on 127.0.0.1 at this port while the load runs.") var metricsPort: Int?
+    @OptionGroup var logging: LogOptions
     func run() throws {
+        logging.bootstrap()
         let dir = URL(fileURLWithPath: config).deletingLastPathComponent().path
         let logPath: String
         if let log { logPath = log } else {
@@ -143,7 +207,8 @@ struct ClientCommand: ParsableCommand {
         }
         do {
             let report = try LoadProcess.run(configPath: config, clients: clients, outstanding: outstanding, firstClient: firstClient,
-                                             duration: duration, rate: rate, out: out, logPath: logPath)
+                                             duration: duration, rate: rate, out: out, logPath: logPath,
+                                             metricsPort: metricsPort, logger: Logger(label: "bftsim.client"))
             print(report.text())
         } catch { throw liveFail(error) }
     }
