@@ -1039,7 +1039,7 @@ final class OutboundLink: @unchecked Sendable {
         channel = nil
         pending.removeAll()
     }
-    private var stopped = false
+    private(set) var stopped = false
 
     func retry() {
         guard !stopped else { return }
@@ -1072,7 +1072,7 @@ final class LinkHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
     func channelInactive(context: ChannelHandlerContext) {
         if link.channel === context.channel {
-            link.host.logger.warning("peer lost", metadata: ["peer": "\(link.peer)"])
+            if !link.stopped { link.host.logger.warning("peer lost", metadata: ["peer": "\(link.peer)"]) }
             link.retry()
         }
     }
