@@ -68,6 +68,9 @@ public struct ClusterConfig: Codable, Sendable {
             if let other = replicas.first(where: { $0.host == r.host && $0.port == m }) {
                 throw .config("replica \(r.id): metricsPort \(m) is replica \(other.id)'s protocol port")
             }
+            if let other = replicas.first(where: { $0.id < r.id && $0.host == r.host && $0.metricsPort == m }) {
+                throw .config("replica \(r.id): metricsPort \(m) is also replica \(other.id)'s")
+            }
         }
         _ = try protocolKind
         if usesMACs {

@@ -44,6 +44,13 @@ public final class ObservationLog {
         if buffer.count >= ObservationLog.bufferMax { flush() }
     }
 
+    /// Writes the buffer out and fsyncs the file (orderly shutdown). False when either failed.
+    @discardableResult
+    public func flushAndSync() -> Bool {
+        flush()
+        return failure == nil && fsync(fd) == 0
+    }
+
     /// Records lost to failed writes, and what failed first (nil while every write succeeded).
     public private(set) var failedWrites = 0
     public private(set) var failure: String?

@@ -462,7 +462,7 @@ public final class ReplicaHost: @unchecked Sendable {
             }
             if !stopped { releaseDurableSends() }
             for l in links { l?.stop() }
-            let flushed = flushLog()
+            let flushed = flushLog() && log.flushAndSync()
             writeStats()
             logger.notice("shutdown complete", metadata: [
                 "observation_log": flushed ? "flushed" : "failed", "store": syncInFlight ? "sync-timed-out" : "synced",

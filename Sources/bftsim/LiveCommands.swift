@@ -49,7 +49,8 @@ struct KeyGenCommand: ParsableCommand {
             let c = try KeyGen.generate(replicas: replicas, clients: clients, out: out, protocolKind: protocolKind, host: host,
                                         basePort: basePort, parameters: p, clientAuthMAC: clientAuth == "mac",
                                         metricsBasePort: noMetrics ? nil : (metricsBasePort ?? basePort + max(10, replicas)))
-            print("wrote \(out)/cluster.json (\(c.protocolName), n=\(c.n), f=\(c.f), ports \(basePort)...\(basePort + replicas - 1), \(clients) client keys, client auth \(clientAuth)) and \(out)/keys/ (mode 0600)")
+            let metrics = c.replicas.first?.metricsPort.map { ", metrics ports \($0)...\($0 + replicas - 1)" } ?? ""
+            print("wrote \(out)/cluster.json (\(c.protocolName), n=\(c.n), f=\(c.f), ports \(basePort)...\(basePort + replicas - 1)\(metrics), \(clients) client keys, client auth \(clientAuth)) and \(out)/keys/ (mode 0600)")
         } catch { throw liveFail(error) }
     }
 }
@@ -82,6 +83,9 @@ struct ReplicaCommand: ParsableCommand {
     @Option(help: "Byzantine behaviours from the simulator's library: BEHAVIOUR[=PARAM][,BEHAVIOUR...] (e.g. equivocate, mutate=digest, slow=200ms,conflict).") var byzantine: String?
     @Option(help: "Serve /metrics (Prometheus) and a status page / on this port (default: the cluster file's metricsPort; 0: off).") var metricsPort: Int?
     @OptionGroup var logging: LogOptions
+    func validate() throws {
+        if let p = metricsPort, !(0...65535).contains(p) { throw ValidationError("--metrics-port must be 0 (off) or a port 1...65535, got \(p)") }
+    }
     func run() throws {
         logging.bootstrap()
         do {
@@ -196,6 +200,9 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "Observation log (default: <cluster dir>/data/client-<first>/observations.bin).") var log: String?
     @Option(help: "Serve /metrics (Prometheus) on 127.0.0.1 at this port while the load runs.") var metricsPort: Int?
     @OptionGroup var logging: LogOptions
+    func validate() throws {
+        if let p = metricsPort, !(1...65535).contains(p) { throw ValidationError("--metrics-port must be a port 1...65535, got \(p)") }
+    }
     func run() throws {
         logging.bootstrap()
         let dir = URL(fileURLWithPath: config).deletingLastPathComponent().path

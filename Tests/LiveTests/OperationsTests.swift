@@ -288,6 +288,20 @@ struct OperationsTests {
         #expect(bad.status != 0 && bad.out.contains("--log-format must be text or json"))
     }
 
+    @Test("metrics ports that clash with a protocol port or each other are refused with the reason")
+    func metricsPortClashesAreRefused() throws {
+        // Proves bad operator input gets a clear error and exit 3 (invalid input), not a bind failure later.
+        let dir = LiveSupport.tempDir("metrics-clash")
+        let clash = try LiveSupport.run(["keygen", "--replicas", "4", "--clients", "1", "--out", dir, "--base-port", "15000",
+                                         "--metrics-base-port", "15002"])
+        #expect(clash.status == 3)
+        #expect(clash.out.contains("metricsPort 15002 is replica 2's protocol port"), "\(clash.out)")
+        let bad = try LiveSupport.run(["replica", "--config", dir + "/cluster.json", "--id", "0", "--metrics-port", "70000"])
+        #expect(bad.status != 0 && bad.out.contains("--metrics-port must be"), "\(bad.out)")
+        let ok = try LiveSupport.run(["keygen", "--replicas", "4", "--clients", "1", "--out", dir, "--base-port", "15000"])
+        #expect(ok.status == 0 && ok.out.contains("metrics ports 15010...15013"), "\(ok.out)")
+    }
+
     @Test("Prometheus text is parsed into samples with labels")
     func prometheusTextParses() {
         // Proves `cluster status` reads exactly the series it needs from an exposition.
