@@ -129,7 +129,7 @@ for KIND in forged expensive half-frame hijack; do
   [ "$SHARE" -ge 80 ] || miss "flood $KIND: throughput below 80 % of baseline"
   sleep 3
 done
-result "r0 after the floods: bans $(stat "$D" 0 bans), disconnectedForGarbage $(stat "$D" 0 disconnectedForGarbage), refusedBanned $(stat "$D" 0 refusedBanned), overBudgetFrames $(stat "$D" 0 overBudgetFrames), clientAuthFailures $(stat "$D" 0 clientAuthFailures), rateLimited $(stat "$D" 0 rateLimited)"
+result "r0 after the floods: bans $(stat "$D" 0 bans), disconnectedForGarbage $(stat "$D" 0 disconnectedForGarbage), refusedBanned $(stat "$D" 0 refusedBanned), acceptPauses $(stat "$D" 0 acceptPauses), overBudgetFrames $(stat "$D" 0 overBudgetFrames), clientAuthFailures $(stat "$D" 0 clientAuthFailures), rateLimited $(stat "$D" 0 rateLimited)"
 grep -q '"hijackedReplies":0' "$D/flood-hijack.json" || miss "hijack: the flood received replies"
 wait $CLIENT
 "$B" cluster down "$D"

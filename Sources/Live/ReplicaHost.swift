@@ -22,6 +22,9 @@ public struct ShellStats: Codable, Sendable {
     /// Connections refused because their address was banned, or over a connection limit.
     public var refusedBanned = 0
     public var refusedOverLimit = 0
+    /// Times accepting stopped for a while because connections were being refused faster than
+    /// `InboundLimits.refusalsPerWindowMax` (a reconnect flood; issue 13).
+    public var acceptPauses = 0
     /// Connections closed for not completing their handshake in time, for a frame that stalled, or
     /// for partial frames over the process's `FrameBudget`.
     public var handshakeTimeouts = 0
@@ -72,6 +75,15 @@ enum InboundLimits {
     static let bansMax = 4096
     static let connectionsPerAddressMax = 64
     static let connectionsMax = 512
+    /// Refused connections (banned or over a limit) per `refusalWindowNs` before accepting pauses. Each
+    /// refusal still costs an accept, a pipeline and a close on the one event loop; a peer that
+    /// reconnects as fast as one core allows (~5,000 a second here) would take a fifth of it. While
+    /// accepting is paused the kernel's backlog fills and the flooder's connects wait instead.
+    /// Established connections are untouched; a new honest connection waits at most `acceptPauseMaxNs`.
+    static let refusalsPerWindowMax = 32
+    static let refusalWindowNs: Int64 = 100 * nanosPerMillisecond
+    static let acceptPauseMinNs: Int64 = 50 * nanosPerMillisecond
+    static let acceptPauseMaxNs: Int64 = 1 * nanosPerSecond
     /// A connection must complete its handshake (and client proof) within this long.
     static let handshakeTimeoutNs: Int64 = 5 * nanosPerSecond
     /// A frame must arrive completely within this long of its first byte.
@@ -298,6 +310,7 @@ public final class ReplicaHost: @unchecked Sendable {
     /// Rejected-frame totals as of the last summary line (one line a second at most under a flood).
     var rejectionsReported: [String: Int] = [:]
     var bansReported = 0
+    var acceptPausesReported = 0
     var slowSyncs = 0
     var slowSyncReportedAt: Int64 = 0
     /// A store sync longer than this is logged (at most one line per `slowSyncLogIntervalNs`).
@@ -306,6 +319,12 @@ public final class ReplicaHost: @unchecked Sendable {
     var shuttingDown = false
     let startMonotonic = FrameReader.monotonicNanos()
 
+    /// Accept throttling (`InboundLimits.refusalsPerWindowMax`): refusals in the current window, when
+    /// it began, and the length of the last pause (doubling while refusals go on, reset by a quiet window).
+    private var refusalsInWindow = 0
+    private var refusalWindowStart: Int64 = 0
+    private var acceptPauseNs: Int64 = 0
+    private var acceptPaused = false
     /// Rejections written to the observation log in the current second, by `RejectReason` index.
     private var rejectionsLoggedThisSecond = [Int](repeating: 0, count: RejectReason.allCases.count)
     static let rejectionSamplesPerSecond = 1
@@ -716,17 +735,43 @@ public final class ReplicaHost: @unchecked Sendable {
         if let until = bans[peer.address], until > now {
             stats.refusedBanned += 1
             close(peer)
+            noteRefusal(now)
             return
         }
         guard inbound.count < InboundLimits.connectionsMax,
               connectionsByAddress[peer.address, default: 0] < InboundLimits.connectionsPerAddressMax else {
             stats.refusedOverLimit += 1
             close(peer)
+            noteRefusal(now)
             return
         }
         peer.admitted = true
         inbound.append(peer)
         connectionsByAddress[peer.address, default: 0] += 1
+    }
+
+    /// Counts a refused connection; past `refusalsPerWindowMax` in one window, stops accepting for a
+    /// pause that doubles (from `acceptPauseMinNs` to `acceptPauseMaxNs`) while the refusals go on.
+    private func noteRefusal(_ now: Int64) {
+        if now - refusalWindowStart > InboundLimits.refusalWindowNs {
+            // A window without a pause-worthy burst resets the backoff.
+            if refusalsInWindow <= InboundLimits.refusalsPerWindowMax { acceptPauseNs = 0 }
+            refusalWindowStart = now
+            refusalsInWindow = 0
+        }
+        refusalsInWindow += 1
+        guard refusalsInWindow > InboundLimits.refusalsPerWindowMax, !acceptPaused, let server = serverChannel else { return }
+        acceptPaused = true
+        stats.acceptPauses += 1
+        acceptPauseNs = min(InboundLimits.acceptPauseMaxNs, max(InboundLimits.acceptPauseMinNs, acceptPauseNs * 2))
+        server.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        loop.scheduleTask(in: .nanoseconds(acceptPauseNs)) { [self] in
+            acceptPaused = false
+            refusalWindowStart = FrameReader.monotonicNanos()
+            refusalsInWindow = 0
+            guard !stopped else { return }
+            server.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        }
     }
 
     func onFrame(_ bytes: [UInt8], peer: InboundPeer) {
@@ -1134,13 +1179,15 @@ extension ReplicaHost {
             delta[k] = "\(v - rejectionsReported[k, default: 0])"
             sum += v - rejectionsReported[k, default: 0]
         }
-        if sum > 0 || stats.bans > bansReported {
+        if sum > 0 || stats.bans > bansReported || stats.acceptPauses > acceptPausesReported {
             delta["total"] = "\(sum)"
             if stats.bans > bansReported { delta["bans"] = "\(stats.bans - bansReported)" }
+            if stats.acceptPauses > acceptPausesReported { delta["accept_pauses"] = "\(stats.acceptPauses - acceptPausesReported)" }
             logger.warning("frames rejected in the last second", metadata: delta)
         }
         rejectionsReported = totals
         bansReported = stats.bans
+        acceptPausesReported = stats.acceptPauses
     }
 
     /// The metrics port's pages (event loop): `/metrics` (Prometheus text), `/` (status page),

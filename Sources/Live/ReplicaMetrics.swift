@@ -103,6 +103,7 @@ public final class ReplicaMetrics: @unchecked Sendable {
     private var stateTransfers: ExportedCounter
     private var verifiedSignatures: ExportedCounter
     private var bans: ExportedCounter
+    private var acceptPauses: ExportedCounter
     private var sendsDropped: ExportedCounter
     private var rejected: [String: ExportedCounter] = [:]
     private var messages: [String: ExportedCounter] = [:]
@@ -141,6 +142,7 @@ public final class ReplicaMetrics: @unchecked Sendable {
         stateTransfers = ExportedCounter("bftsim_state_transfers_total", factory: f)
         verifiedSignatures = ExportedCounter("bftsim_verified_signatures_total", factory: f)
         bans = ExportedCounter("bftsim_bans_total", factory: f)
+        acceptPauses = ExportedCounter("bftsim_accept_pauses_total", factory: f)
         sendsDropped = ExportedCounter("bftsim_sends_dropped_total", factory: f)
         for r in RejectedFrameReason.all {
             rejected[r] = ExportedCounter("bftsim_rejected_frames_total", [("reason", r)], factory: f)
@@ -180,6 +182,7 @@ public final class ReplicaMetrics: @unchecked Sendable {
         stateTransfers.set(s.traffic.stateTransfers)
         verifiedSignatures.set(s.stats.verifiedOffLoop)
         bans.set(s.stats.bans)
+        acceptPauses.set(s.stats.acceptPauses)
         sendsDropped.set(s.stats.sendsDroppedUnconnected)
         var reasons: [String: Int] = [
             "oversize": s.stats.oversizeFrames, "empty": s.stats.emptyFrames, "truncated": s.stats.truncatedFrames,

@@ -55,6 +55,17 @@ struct HardeningTests {
         let again = try #require(RawConnection(port: port))
         #expect(Self.closedByPeer(again))
         #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 0)?.refusedBanned ?? 0) >= 1 })
+        // A reconnect flood from the banned address pauses accepting (each refusal costs the one event
+        // loop an accept, a pipeline and a close; at one core's connect rate that was a fifth of it).
+        for _ in 0..<100 { _ = RawConnection(port: port) }
+        #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 0)?.acceptPauses ?? 0) >= 1 },
+                "100 refused connections in a burst did not pause accepting")
+        // Accepting resumes after the pause: a new connection is accepted (and, banned, closed) again.
+        let refusedBefore = LiveSupport.stats(cluster.dir, 0)?.refusedBanned ?? 0
+        Thread.sleep(forTimeInterval: Double(InboundLimits.acceptPauseMaxNs) / 1e9 + 0.2)
+        let late = try #require(RawConnection(port: port))
+        #expect(Self.closedByPeer(late))
+        #expect(LiveSupport.waitUntil(seconds: 3) { (LiveSupport.stats(cluster.dir, 0)?.refusedBanned ?? 0) > refusedBefore })
     }
 
     @Test("well-formed forgeries are verified on the verification thread, rejected as bad signatures, and strike")
