@@ -311,6 +311,7 @@ public final class ReplicaHost: @unchecked Sendable {
     var rejectionsReported: [String: Int] = [:]
     var bansReported = 0
     var acceptPausesReported = 0
+    var catchUpReportedAt: Int64 = 0
     var slowSyncs = 0
     var slowSyncReportedAt: Int64 = 0
     /// A store sync longer than this is logged (at most one line per `slowSyncLogIntervalNs`).
@@ -679,6 +680,7 @@ public final class ReplicaHost: @unchecked Sendable {
             case .replica(let j)?:
                 // Never `id` itself: the runtime drops self-addressed sends (`Runtime`, rule 2).
                 if j >= 0 && j < config.n && j != id {
+                    if tag == ReplicaHost.fetchStateTag || tag == ReplicaHost.blockRequestTag { noteCatchUp(tag, from: j) }
                     traffic.countOut(tag, bytes: bytes.count)
                     sendToReplica(j, buf, write)
                 }
@@ -1137,6 +1139,19 @@ extension ReplicaHost {
         for k in 5..<13 { t = t << 8 | UInt64(bytes[k]) }
         let key = RequestID(client: client, timestamp: t)
         if arrivals[key] == nil { arrivals[key] = FrameReader.monotonicNanos() }
+    }
+
+    /// Wire tags of the catch-up requests: PBFT FETCH-STATE, HotStuff block request.
+    static let fetchStateTag: UInt8 = 7
+    static let blockRequestTag: UInt8 = 0x15
+
+    /// A catch-up request leaving (state transfer or block sync): one line per second at most.
+    func noteCatchUp(_ tag: UInt8, from peer: Int) {
+        let now = FrameReader.monotonicNanos()
+        guard now - catchUpReportedAt >= nanosPerSecond else { return }
+        catchUpReportedAt = now
+        logger.notice(tag == ReplicaHost.fetchStateTag ? "state transfer started" : "block sync started",
+                      metadata: ["peer": "\(peer)", "last_committed": "\(stats.lastCommittedSequence)"])
     }
 
     /// A slow store sync: one warning line per `slowSyncLogIntervalNs` at most, with the count since.

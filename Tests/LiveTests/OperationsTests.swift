@@ -151,6 +151,33 @@ struct OperationsTests {
         #expect(rejected > summaries.count * 10, "\(rejected) rejected frames")
     }
 
+    @Test("killing the PBFT primary: view change started/completed and peer lost are logged, bftsim_view rises")
+    func viewChangeIsLoggedAndMeasured() throws {
+        // Proves the events an operator needs show up: after kill -9 of replica 0 under load, replica 1
+        // logs `peer lost`, `view change started` and `view change completed`, and its /metrics shows a
+        // higher view, view changes counted and commits continuing.
+        let c = try TestCluster(name: "viewchange", protocolName: "pbft")
+        try c.up()
+        defer { c.stop() }
+        let load = try LiveSupport.start(["client", "--config", c.config, "--clients", "2", "--duration", "6"], output: c.dir + "/client.log")
+        defer { load.waitUntilExit() }
+        usleep(1_000_000)
+        _ = try LiveSupport.run(["cluster", "kill", c.dir, "--id", "0"])
+        let port = Ops.metricsPort(c, 1)
+        var m: [PrometheusText.Sample] = []
+        let moved = LiveSupport.waitUntil(seconds: 8) {
+            m = (try? Ops.metrics(port: port)) ?? []
+            return Ops.value(m, "bftsim_view") >= 1 && Ops.value(m, "bftsim_view_changes_total") >= 1
+        }
+        #expect(moved, "view \(Ops.value(m, "bftsim_view")), view changes \(Ops.value(m, "bftsim_view_changes_total"))")
+        let log = String(decoding: FileManager.default.contents(atPath: c.dir + "/logs/r1.log") ?? Data(), as: UTF8.self)
+        let lines = log.split(separator: "\n")
+        #expect(lines.contains { $0.contains("warning peer lost") && $0.contains("peer=0") }, "\(log.suffix(800))")
+        #expect(lines.contains { $0.contains("info view change started") && $0.contains("view=1") }, "\(log.suffix(800))")
+        #expect(lines.contains { $0.contains("info view change completed") && $0.contains("leader=1") && $0.contains("view=1") })
+        #expect(Ops.value(m, "bftsim_peer_connected", ["peer": "0"]) == 0)
+    }
+
     @Test("SIGTERM: a replica stops accepting, flushes its observation log, syncs and exits 0")
     func sigtermShutsDownCleanly() throws {
         // Proves the shutdown path: a replica under load gets SIGTERM, exits with status 0 within a few
