@@ -311,6 +311,7 @@ public final class ReplicaHost: @unchecked Sendable {
     var rejectionsReported: [String: Int] = [:]
     var bansReported = 0
     var acceptPausesReported = 0
+    var refusedReported = 0
     var catchUpReportedAt: Int64 = 0
     var slowSyncs = 0
     var slowSyncReportedAt: Int64 = 0
@@ -1194,7 +1195,9 @@ extension ReplicaHost {
             delta[k] = "\(v - rejectionsReported[k, default: 0])"
             sum += v - rejectionsReported[k, default: 0]
         }
-        if sum > 0 || stats.bans > bansReported || stats.acceptPauses > acceptPausesReported {
+        let refused = stats.refusedBanned + stats.refusedOverLimit
+        if sum > 0 || stats.bans > bansReported || stats.acceptPauses > acceptPausesReported || refused > refusedReported {
+            if refused > refusedReported { delta["connections_refused"] = "\(refused - refusedReported)" }
             delta["total"] = "\(sum)"
             if stats.bans > bansReported { delta["bans"] = "\(stats.bans - bansReported)" }
             if stats.acceptPauses > acceptPausesReported { delta["accept_pauses"] = "\(stats.acceptPauses - acceptPausesReported)" }
@@ -1203,6 +1206,7 @@ extension ReplicaHost {
         rejectionsReported = totals
         bansReported = stats.bans
         acceptPausesReported = stats.acceptPauses
+        refusedReported = refused
     }
 
     /// The metrics port's pages (event loop): `/metrics` (Prometheus text), `/` (status page),

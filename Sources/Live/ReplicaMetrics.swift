@@ -104,6 +104,9 @@ public final class ReplicaMetrics: @unchecked Sendable {
     private var verifiedSignatures: ExportedCounter
     private var bans: ExportedCounter
     private var acceptPauses: ExportedCounter
+    private var refusedBanned: ExportedCounter
+    private var refusedOverLimit: ExportedCounter
+    private var disconnected: ExportedCounter
     private var sendsDropped: ExportedCounter
     private var rejected: [String: ExportedCounter] = [:]
     private var messages: [String: ExportedCounter] = [:]
@@ -143,6 +146,9 @@ public final class ReplicaMetrics: @unchecked Sendable {
         verifiedSignatures = ExportedCounter("bftsim_verified_signatures_total", factory: f)
         bans = ExportedCounter("bftsim_bans_total", factory: f)
         acceptPauses = ExportedCounter("bftsim_accept_pauses_total", factory: f)
+        refusedBanned = ExportedCounter("bftsim_connections_refused_total", [("reason", "banned")], factory: f)
+        refusedOverLimit = ExportedCounter("bftsim_connections_refused_total", [("reason", "over-limit")], factory: f)
+        disconnected = ExportedCounter("bftsim_connections_closed_for_garbage_total", factory: f)
         sendsDropped = ExportedCounter("bftsim_sends_dropped_total", factory: f)
         for r in RejectedFrameReason.all {
             rejected[r] = ExportedCounter("bftsim_rejected_frames_total", [("reason", r)], factory: f)
@@ -183,6 +189,9 @@ public final class ReplicaMetrics: @unchecked Sendable {
         verifiedSignatures.set(s.stats.verifiedOffLoop)
         bans.set(s.stats.bans)
         acceptPauses.set(s.stats.acceptPauses)
+        refusedBanned.set(s.stats.refusedBanned)
+        refusedOverLimit.set(s.stats.refusedOverLimit)
+        disconnected.set(s.stats.disconnectedForGarbage)
         sendsDropped.set(s.stats.sendsDroppedUnconnected)
         var reasons: [String: Int] = [
             "oversize": s.stats.oversizeFrames, "empty": s.stats.emptyFrames, "truncated": s.stats.truncatedFrames,

@@ -142,6 +142,8 @@ struct OperationsTests {
                 && Ops.value(after, "bftsim_rejected_frames_total", ["reason": "oversize"]) > 0
         }
         #expect(rose, "bad-signature \(Ops.value(after, "bftsim_rejected_frames_total", ["reason": "bad-signature"])), oversize \(Ops.value(after, "bftsim_rejected_frames_total", ["reason": "oversize"]))")
+        #expect(Ops.value(after, "bftsim_bans_total") >= 1)
+        #expect(Ops.value(after, "bftsim_connections_refused_total", ["reason": "banned"]) > 0)
         usleep(1_200_000)  // the next summary line
         let log = String(decoding: FileManager.default.contents(atPath: c.dir + "/logs/r0.log") ?? Data(), as: UTF8.self)
         let summaries = log.split(separator: "\n").filter { $0.contains("frames rejected in the last second") }
