@@ -7,9 +7,11 @@ import NIOCore
 import NIOPosix
 import Runner
 import ScenarioFormat
+import ServiceLifecycle
 
 /// `bftsim replica`: builds the replica exactly as the simulator does (the protocol driver, from the
-/// cluster file's scenario), then runs it on one event loop until SIGTERM/SIGINT.
+/// cluster file's scenario), then runs it on one event loop until SIGTERM/SIGINT, which start the
+/// orderly shutdown (`ReplicaHost.shutdown`) through swift-service-lifecycle; the process exits 0.
 public enum ReplicaProcess {
     public static func run(configPath: String, id: Int, dataDir: String, behaviour: String?, metricsPort: Int? = nil) throws {
         let config = try ClusterConfig.load(path: configPath)
@@ -30,9 +32,8 @@ public enum ReplicaProcess {
         try host.start(group: group)
         say("replica \(id) (\(config.protocolName), n=\(config.n)) listening on \(config.replicas[id].host):\(config.replicas[id].port), data \(dataDir)"
             + (port.map { ", metrics http://\(config.replicas[id].host):\($0)/metrics" } ?? ""))
-        waitForTermination {
-            host.shutdown()
-        }
+        runUntilShutdownSignal(ReplicaService(host: host), logger: Logger(label: "bftsim.lifecycle"))
+        exit(0)
     }
 
     /// The replica as the simulator builds it (`ScenarioRun.makeReplica`): honest, or wrapped by the
@@ -53,23 +54,34 @@ public enum ReplicaProcess {
         }
     }
 
-    /// Blocks until SIGTERM or SIGINT, runs `onExit`, and exits 0.
-    static func waitForTermination(_ onExit: @escaping @Sendable () -> Void) {
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let queue = DispatchQueue(label: "signals")
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-            s.setEventHandler {
-                onExit()
-                exit(0)
-            }
-            s.resume()
-            sources.append(s)
+    /// Runs `service` in a swift-service-lifecycle `ServiceGroup` whose graceful-shutdown signals are
+    /// SIGTERM and SIGINT, blocking the calling (main) thread until the group has finished.
+    static func runUntilShutdownSignal(_ service: some Service, logger: Logger) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: service, serviceName: "replica")],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            do { try await group.run() } catch { logger.error("service group failed", metadata: ["error": "\(error)"]) }
+            done.signal()
         }
-        withExtendedLifetime(sources) {
-            while true { sleep(3600) }
+        done.wait()
+    }
+}
+
+/// The replica host as a swift-service-lifecycle service: it runs on its own event loop from
+/// `start`; `run` waits for graceful shutdown and then stops the host in order (stop accepting, sync,
+/// flush, close). The blocking shutdown runs on a thread of its own, off the cooperative pool.
+struct ReplicaService: Service {
+    let host: ReplicaHost
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                host.shutdown()
+                c.resume()
+            }
         }
     }
 }

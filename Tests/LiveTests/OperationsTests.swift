@@ -180,7 +180,7 @@ struct OperationsTests {
         #expect(Ops.value(m, "bftsim_peer_connected", ["peer": "0"]) == 0)
     }
 
-    @Test("SIGTERM: a replica stops accepting, flushes its observation log, syncs and exits 0")
+    @Test("SIGTERM (and SIGINT): a replica stops accepting, flushes its observation log, syncs and exits 0")
     func sigtermShutsDownCleanly() throws {
         // Proves the shutdown path: a replica under load gets SIGTERM, exits with status 0 within a few
         // seconds, logs `shutdown complete` with its log flushed and store synced, and its observation
@@ -216,6 +216,11 @@ struct OperationsTests {
         let commits = records.filter { if case .committed = $0.observation { return true } else { return false } }.count
         #expect(stats.committed > 0)
         #expect(commits == stats.committed, "log holds \(commits) commits, stats counted \(stats.committed)")
+        procs[1].interrupt()  // SIGINT takes the same path
+        procs[1].waitUntilExit()
+        #expect(procs[1].terminationReason == .exit && procs[1].terminationStatus == 0)
+        let log1 = try String(contentsOfFile: "\(c.dir)/r1.log", encoding: .utf8)
+        #expect(log1.contains("shutdown complete"))
     }
 
     @Test("no secret key appears in any log, metric, status page, report, stats or observation file of a live run")
