@@ -322,7 +322,7 @@ struct OperationsTests {
         #expect(bad.status != 0 && bad.out.contains("--log-format must be text or json"))
     }
 
-    @Test("metrics ports that clash with a protocol port or each other are refused with the reason")
+    @Test("metrics ports that clash with a protocol port are refused with the reason; status of a stopped cluster exits 2")
     func metricsPortClashesAreRefused() throws {
         // Proves bad operator input gets a clear error and exit 3 (invalid input), not a bind failure later.
         let dir = LiveSupport.tempDir("metrics-clash")
@@ -334,6 +334,9 @@ struct OperationsTests {
         #expect(bad.status != 0 && bad.out.contains("--metrics-port must be"), "\(bad.out)")
         let ok = try LiveSupport.run(["keygen", "--replicas", "4", "--clients", "1", "--out", dir, "--base-port", "15000"])
         #expect(ok.status == 0 && ok.out.contains("metrics ports 15010...15013"), "\(ok.out)")
+        let down = try LiveSupport.run(["cluster", "status", dir, "--timeout", "0.5"])
+        #expect(down.status == 2, "cluster status with no replica running must exit 2")
+        #expect(down.out.split(separator: "\n").filter { $0.contains("unreachable") }.count == 4, "\(down.out)")
     }
 
     @Test("Prometheus text is parsed into samples with labels")
