@@ -48,8 +48,39 @@ enum LiveSupport {
 
     /// A port range unlikely to collide with other tests or runs: random, and below Linux's ephemeral
     /// range (32768–60999), where outgoing connections of this very test could already hold the port.
+    /// Blocks of 20 ports are never handed out twice in one test process (concurrent tests drew the
+    /// same block: with a dozen clusters that happened about once in ten runs), and a block is taken
+    /// only if its protocol and metrics ports (base…base+3, base+10…base+13, base+18) can be bound now.
     static func basePort() -> Int {
-        10_000 + Int.random(in: 0..<1_100) * 20
+        portLock.lock()
+        defer { portLock.unlock() }
+        for _ in 0..<1_000 {
+            let k = Int.random(in: 0..<1_100)
+            guard !portBlocksUsed.contains(k) else { continue }
+            let base = 10_000 + k * 20
+            guard ([0, 1, 2, 3, 10, 11, 12, 13, 18].allSatisfy { canBind(base + $0) }) else { continue }
+            portBlocksUsed.insert(k)
+            return base
+        }
+        return 10_000 + Int.random(in: 0..<1_100) * 20
+    }
+    private static let portLock = NSLock()
+    nonisolated(unsafe) private static var portBlocksUsed: Set<Int> = []
+
+    /// True when a TCP listener could bind 127.0.0.1:`port` right now.
+    static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 
     static func tempDir(_ name: String) -> String {
