@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "CheckersTests", dependencies: ["Checkers", "BFTCore"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "RunRecords", "Runner", "PBFT", "BFTCore", "ScenarioFormat", "Simulation"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"], exclude: ["Findings"]),
-        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat", "ReplicaTesting", "Reporting",
+        .testTarget(name: "LiveTests", dependencies: ["Live", "BFTCore", "BFTCrypto", "Runner", "PBFT", "ScenarioFormat", "ReplicaTesting",
                                                  .product(name: "NIOPosix", package: "swift-nio"),
                                                  .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ExploreTests", dependencies: ["Explore", "Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"]),

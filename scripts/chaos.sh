@@ -131,6 +131,12 @@ for KIND in forged expensive half-frame hijack; do
 done
 result "r0 after the floods: bans $(stat "$D" 0 bans), disconnectedForGarbage $(stat "$D" 0 disconnectedForGarbage), refusedBanned $(stat "$D" 0 refusedBanned), acceptPauses $(stat "$D" 0 acceptPauses), overBudgetFrames $(stat "$D" 0 overBudgetFrames), clientAuthFailures $(stat "$D" 0 clientAuthFailures), rateLimited $(stat "$D" 0 rateLimited)"
 grep -q '"hijackedReplies":0' "$D/flood-hijack.json" || miss "hijack: the flood received replies"
+# The operator's view of the same floods (issue 20): the status table, and r0's log stays a few lines
+# a second however many frames it rejects.
+"$B" cluster status "$D" | sed 's/^/   | /'
+LOGLINES=$(wc -l < "$D/logs/r0.log")
+result "r0 log after the floods: $LOGLINES lines, $(grep -c 'frames rejected' "$D/logs/r0.log") rejection summaries"
+[ "$LOGLINES" -le $((10 * (TOTAL + 10))) ] || miss "floods: r0 logged $LOGLINES lines (not aggregated)"
 wait $CLIENT
 "$B" cluster down "$D"
 check "$D"

@@ -303,6 +303,7 @@ public final class ReplicaHost: @unchecked Sendable {
     /// histogram; at most `arrivalsMax` (a flood of requests never grows it further).
     var arrivals: [RequestID: Int64] = [:]
     static let arrivalsMax = 16_384
+    static let arrivalTTLNs: Int64 = 30 * nanosPerSecond
     /// Committed requests at each of the last `rateWindow` seconds (commit rate).
     var committedHistory: [Int] = []
     static let rateWindow = 5
@@ -1183,6 +1184,10 @@ extension ReplicaHost {
     /// Once a second (housekeeping): the commit rate, and one summary line for the frames rejected and
     /// addresses banned during the second — never one line per bad frame, whatever the flood.
     func everySecond() {
+        // Requests that never executed here (a partition, a faulty client) leave the latency table
+        // after `arrivalTTLNs`, so it never fills up for good.
+        let now = FrameReader.monotonicNanos()
+        if !arrivals.isEmpty { arrivals = arrivals.filter { now - $0.value < ReplicaHost.arrivalTTLNs } }
         committedHistory.append(traffic.committedRequests)
         if committedHistory.count > ReplicaHost.rateWindow + 1 { committedHistory.removeFirst() }
         if committedHistory.count >= 2 {
