@@ -244,6 +244,8 @@ struct OperationsTests {
         _ = try LiveSupport.run(["cluster", "status", c.dir, "--html", c.dir + "/status.html"])
         try load.out.write(toFile: c.dir + "/client.out", atomically: true, encoding: .utf8)
         c.stop()
+        let check = try c.check()
+        try check.out.write(toFile: c.dir + "/check.out", atomically: true, encoding: .utf8)
 
         var secrets: [[UInt8]] = []
         for file in try FileManager.default.contentsOfDirectory(atPath: c.dir + "/keys") {
