@@ -21,12 +21,12 @@ extension ReplicaHost {
     static let blockRequestTag: UInt8 = 0x15
 
     /// A catch-up request leaving (state transfer or block sync): one line per second at most.
-    func noteCatchUp(_ tag: UInt8, from peer: Int) {
+    func noteCatchUp(_ tag: UInt8, from peer: Int?) {
         let now = FrameReader.monotonicNanos()
         guard now - catchUpReportedAt >= nanosPerSecond else { return }
         catchUpReportedAt = now
         logger.notice(tag == ReplicaHost.fetchStateTag ? "state transfer started" : "block sync started",
-                      metadata: ["peer": "\(peer)", "last_committed": "\(stats.lastCommittedSequence)"])
+                      metadata: ["peer": peer.map { "\($0)" } ?? "all", "last_committed": "\(stats.lastCommittedSequence)"])
     }
 
     /// A slow store sync: one warning line per `slowSyncLogIntervalNs` at most, with the count since.

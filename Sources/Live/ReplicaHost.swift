@@ -677,6 +677,7 @@ public final class ReplicaHost: @unchecked Sendable {
             let tag = bytes.first ?? 0
             switch to {
             case nil:
+                if tag == ReplicaHost.fetchStateTag || tag == ReplicaHost.blockRequestTag { noteCatchUp(tag, from: nil) }
                 traffic.countOut(tag, bytes: bytes.count, copies: config.n - 1)
                 for j in 0..<config.n where j != id { sendToReplica(j, buf, write) }
             case .replica(let j)?:

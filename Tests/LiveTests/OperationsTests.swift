@@ -180,6 +180,37 @@ struct OperationsTests {
         #expect(Ops.value(m, "bftsim_peer_connected", ["peer": "0"]) == 0)
     }
 
+    @Test("a restarted PBFT replica logs its state transfer and counts it in /metrics")
+    func stateTransferIsLoggedAndCounted() throws {
+        // Proves the catch-up events: a replica killed with -9 and restarted behind a checkpoint logs
+        // `recovered durable state`, `state transfer started` and `state transfer completed`, and its
+        // `bftsim_state_transfers_total` is at least 1.
+        let c = try TestCluster(name: "statetransfer", protocolName: "pbft")
+        try c.up()
+        defer { c.stop() }
+        #expect(try c.load(clients: 2, outstanding: 1, duration: 1).status == 0)
+        _ = try LiveSupport.run(["cluster", "kill", c.dir, "--id", "1"])
+        _ = try LiveSupport.run(["cluster", "restart", c.dir, "--id", "1"])
+        // Load until the others pass a checkpoint the restarted replica must fetch (bounded: 15 s).
+        let load = try LiveSupport.start(["client", "--config", c.config, "--clients", "2", "--duration", "15", "--first-client", "8"],
+                                         output: c.dir + "/client2.log")
+        defer {
+            kill(load.processIdentifier, SIGKILL)  // SIGTERM may be ignored in the test runner's children
+            load.waitUntilExit()
+        }
+        let port = Ops.metricsPort(c, 1)
+        var m: [PrometheusText.Sample] = []
+        let transferred = LiveSupport.waitUntil(seconds: 15) {
+            m = (try? Ops.metrics(port: port)) ?? []
+            return Ops.value(m, "bftsim_state_transfers_total") >= 1
+        }
+        #expect(transferred, "bftsim_state_transfers_total \(Ops.value(m, "bftsim_state_transfers_total"))")
+        let log = String(decoding: FileManager.default.contents(atPath: c.dir + "/logs/r1.log") ?? Data(), as: UTF8.self)
+        #expect(log.contains("notice recovered durable state"))
+        #expect(log.contains("notice state transfer started"), "\(log.suffix(600))")
+        #expect(log.contains("notice state transfer completed"))
+    }
+
     @Test("SIGTERM (and SIGINT): a replica stops accepting, flushes its observation log, syncs and exits 0")
     func sigtermShutsDownCleanly() throws {
         // Proves the shutdown path: a replica under load gets SIGTERM, exits with status 0 within a few
