@@ -252,17 +252,14 @@ public struct ByzantineFault: FaultClass {
     /// One entry with random parameters for `behaviour`.
     static func spec(_ r: Int, _ behaviour: String, context: FaultContext, rng: inout DeterministicRNG) -> ByzantineSpec {
         var b = ByzantineSpec(replica: r, behaviour: behaviour)
-        let ms = nanosPerMillisecond
         let others = (0..<context.replicas).filter { $0 != r }
-        func subset(_ rng: inout DeterministicRNG) -> [Int] {
-            var picked = others.filter { _ in rng.chance(0.5) }
-            if picked.isEmpty { picked = [others[Int(rng.below(UInt64(others.count)))]] }
-            return picked
+        func subset(_ rng: inout DeterministicRNG) -> [Int] { LayerBehaviour.randomTargets(&rng, others) }
+        if let layer = LayerRegistry.named(behaviour) {
+            let arguments = layer.draw(&rng, others)
+            b.targets = arguments.targets
+            b.delay = arguments.delay
         }
         switch behaviour {
-        case "omit": b.targets = subset(&rng)
-        case "slow": b.delay = Nanoseconds(50 + rng.below(450)) * ms
-        case "replay": b.delay = Nanoseconds(100 + rng.below(700)) * ms
         case "mutate":
             let fields = mutations(for: context.protocolKind)
             b.mutation = fields[Int(rng.below(UInt64(fields.count)))]
