@@ -9,12 +9,6 @@ public struct FaultContext: Sendable {
     public var f: Int
     /// Every fault of the chaos phase happens in `[0, chaosEnd)`; at `chaosEnd` the timeline heals and GST starts.
     public var chaosEnd: Nanoseconds
-    public init(protocolKind: ProtocolKind, replicas: Int, f: Int, chaosEnd: Nanoseconds) {
-        self.protocolKind = protocolKind
-        self.replicas = replicas
-        self.f = f
-        self.chaosEnd = chaosEnd
-    }
 }
 
 /// The faulty replicas a run may still add: crash and Byzantine budgets, and who is already faulty.

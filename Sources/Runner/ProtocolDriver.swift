@@ -37,15 +37,12 @@ func colluders(of id: ReplicaID, in scenario: Scenario) -> [ReplicaID] {
 /// Layer names every driver builds through `genericLayer`.
 var genericBehaviours: [String] { LayerRegistry.names }
 
-public enum RunError: Error, CustomStringConvertible {
-    case unsupported(String)
-    case io(String)
-    public var description: String {
-        switch self {
-        case .unsupported(let s): return s
-        case .io(let s): return s
-        }
-    }
+/// A run that cannot start: the scenario asks for what the protocol lacks (`unsupported`), or a file
+/// cannot be read or written (`io`).
+public struct RunError: Error, CustomStringConvertible {
+    public let description: String
+    public static func unsupported(_ message: String) -> RunError { RunError(description: message) }
+    public static func io(_ message: String) -> RunError { RunError(description: message) }
 }
 
 public func driver(for kind: ProtocolKind) -> any ProtocolDriver {
