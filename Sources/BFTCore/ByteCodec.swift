@@ -30,6 +30,13 @@ public struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
+    /// The bytes `body` writes into a fresh writer (a statement a signature covers, say).
+    public static func encoding(capacity: Int, _ body: (inout ByteWriter) -> Void) -> [UInt8] {
+        var w = ByteWriter(capacity: capacity)
+        body(&w)
+        return w.bytes
+    }
+
     /// Moves the bytes out and leaves the writer empty (the result is uniquely referenced).
     public mutating func takeBytes() -> [UInt8] {
         var out: [UInt8] = []

@@ -33,45 +33,30 @@ struct Envelope {
     }
 }
 
-/// One step of a path, kept as a shared linked list (a path is its parent's path plus one step).
-final class Trail {
-    let step: ScheduleStep
-    let parent: Trail?
-    init(_ step: ScheduleStep, parent: Trail?) {
-        self.step = step
+/// A path's steps (`Trail`) and the observations it produced (`RecordTrail`), each kept as a shared
+/// linked list: a child's list is its parent's plus one element, so a state costs one node, not a copy.
+final class Chain<Element> {
+    let element: Element
+    let parent: Chain?
+    init(_ element: Element, parent: Chain?) {
+        self.element = element
         self.parent = parent
     }
 
-    static func steps(_ trail: Trail?) -> [ScheduleStep] {
-        var out: [ScheduleStep] = []
-        var t = trail
+    /// The elements from the first to `chain`'s.
+    static func elements(_ chain: Chain?) -> [Element] {
+        var out: [Element] = []
+        var t = chain
         while let node = t {
-            out.append(node.step)
+            out.append(node.element)
             t = node.parent
         }
         return out.reversed()
     }
 }
 
-/// The observations a path produced that the safety checkers read, as a shared linked list.
-final class RecordTrail {
-    let record: ObservationRecord
-    let parent: RecordTrail?
-    init(_ record: ObservationRecord, parent: RecordTrail?) {
-        self.record = record
-        self.parent = parent
-    }
-
-    static func records(_ trail: RecordTrail?) -> [ObservationRecord] {
-        var out: [ObservationRecord] = []
-        var t = trail
-        while let node = t {
-            out.append(node.record)
-            t = node.parent
-        }
-        return out.reversed()
-    }
-}
+typealias Trail = Chain<ScheduleStep>
+typealias RecordTrail = Chain<ObservationRecord>
 
 /// One global state of the explored system: every machine (a value copy), the messages in flight (a
 /// multiset), the armed timers and the fault budgets left. The path that reached it rides along

@@ -261,7 +261,7 @@ public final class Explorer {
         var frontier: [[ScheduleStep]] = []
         if stop != .exhausted && stop != .violation {
             for node in stack {
-                let path = Trail.steps(node.state.trail)
+                let path = Trail.elements(node.state.trail)
                 for t in node.enabled[node.next...] where !node.sleep.contains(where: { $0.key == t.key }) {
                     if let only = node.only, !only.contains(t.key) { continue }
                     frontier.append(path + [step(for: t, in: node.state)])
@@ -308,7 +308,7 @@ public final class Explorer {
                 head = 0
             }
         }
-        let frontier = stop == .exhausted || stop == .violation ? [] : queue[head...].map { Trail.steps($0.state.trail) }
+        let frontier = stop == .exhausted || stop == .violation ? [] : queue[head...].map { Trail.elements($0.state.trail) }
         return result(stop, frontier: frontier)
     }
 
@@ -343,7 +343,7 @@ public final class Explorer {
         if stats.transitions % progressInterval == 0 { progress?(stats) }
         stats.depthReached = max(stats.depthReached, node.depth + 1)
         if completionWitness == nil, requestsTotal > 0, child.completed >= requestsTotal {
-            completionWitness = Trail.steps(child.trail)
+            completionWitness = Trail.elements(child.trail)
         }
         return visit(child, depth: node.depth + 1, sleep: childSleep, checkNeeded: checkNeeded)
     }
@@ -380,7 +380,7 @@ public final class Explorer {
             stats.states += 1
         }
         if checkNeeded, isNew, let v = check(state) {
-            violations.append(ExploreViolation(violation: v, steps: Trail.steps(state.trail)))
+            violations.append(ExploreViolation(violation: v, steps: Trail.elements(state.trail)))
             return nil
         }
         if depth >= options.depth {
@@ -498,7 +498,7 @@ public final class Explorer {
     func check(_ s: ExploreState) -> Violation? {
         stats.checks += 1
         let checker = InvariantChecker(config: checkerConfig)
-        checker.observe(contentsOf: RecordTrail.records(s.records))
+        checker.observe(contentsOf: RecordTrail.elements(s.records))
         guard checker.safetyViolated else { return nil }
         return checker.detectedViolations.first { $0.kind.isSafety }
     }

@@ -9,12 +9,6 @@ public struct FaultContext: Sendable {
     public var f: Int
     /// Every fault of the chaos phase happens in `[0, chaosEnd)`; at `chaosEnd` the timeline heals and GST starts.
     public var chaosEnd: Nanoseconds
-    public init(protocolKind: ProtocolKind, replicas: Int, f: Int, chaosEnd: Nanoseconds) {
-        self.protocolKind = protocolKind
-        self.replicas = replicas
-        self.f = f
-        self.chaosEnd = chaosEnd
-    }
 }
 
 /// The faulty replicas a run may still add: crash and Byzantine budgets, and who is already faulty.
@@ -252,17 +246,14 @@ public struct ByzantineFault: FaultClass {
     /// One entry with random parameters for `behaviour`.
     static func spec(_ r: Int, _ behaviour: String, context: FaultContext, rng: inout DeterministicRNG) -> ByzantineSpec {
         var b = ByzantineSpec(replica: r, behaviour: behaviour)
-        let ms = nanosPerMillisecond
         let others = (0..<context.replicas).filter { $0 != r }
-        func subset(_ rng: inout DeterministicRNG) -> [Int] {
-            var picked = others.filter { _ in rng.chance(0.5) }
-            if picked.isEmpty { picked = [others[Int(rng.below(UInt64(others.count)))]] }
-            return picked
+        func subset(_ rng: inout DeterministicRNG) -> [Int] { LayerBehaviour.randomTargets(&rng, others) }
+        if let layer = LayerRegistry.named(behaviour) {
+            let arguments = layer.draw(&rng, others)
+            b.targets = arguments.targets
+            b.delay = arguments.delay
         }
         switch behaviour {
-        case "omit": b.targets = subset(&rng)
-        case "slow": b.delay = Nanoseconds(50 + rng.below(450)) * ms
-        case "replay": b.delay = Nanoseconds(100 + rng.below(700)) * ms
         case "mutate":
             let fields = mutations(for: context.protocolKind)
             b.mutation = fields[Int(rng.below(UInt64(fields.count)))]

@@ -1,15 +1,11 @@
 import BFTCore
 import ScenarioFormat
 
-public enum FuzzError: Error, CustomStringConvertible {
-    case invalid(String)
-    case io(String)
-    public var description: String {
-        switch self {
-        case .invalid(let s): return s
-        case .io(let s): return s
-        }
-    }
+/// A campaign that cannot run: a bad configuration (`invalid`) or a file it cannot read or write (`io`).
+public struct FuzzError: Error, CustomStringConvertible {
+    public let description: String
+    public static func invalid(_ message: String) -> FuzzError { FuzzError(description: message) }
+    public static func io(_ message: String) -> FuzzError { FuzzError(description: message) }
 }
 
 /// Which generator produces the runs of a campaign.

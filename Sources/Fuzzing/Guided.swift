@@ -18,6 +18,10 @@ public enum MutationOperator: String, CaseIterable, Sendable, Codable {
     case changeBehaviour = "change-behaviour"
     /// Keep the schedule, draw new network and client randomness.
     case reseed
+    /// Move the run to another n of the campaign's range (`--replicas 4..7`), keeping every fault that
+    /// still names a replica of it. The other operators keep a parent's n, so without this one a corpus
+    /// entry at n = 4 never meets the quorum arithmetic that is wrong only at n = 6.
+    case resize
 }
 
 /// UCB1 (Auer et al., 2002) over mutation operators; the reward is whether the child reached new
@@ -250,8 +254,70 @@ enum Mutator {
             }
         case .reseed:
             s.seed = DeterministicRNG.deriveSeed(config.seed, "reseed/\(index)")
+        case .resize:
+            let low = config.replicas, high = config.replicasUpper
+            if high > low, s.twins == nil {
+                var n = low + Int(rng.below(UInt64(high - low)))
+                if n >= s.replicas { n += 1 }
+                s = resized(s, to: n, budget: config.budget(n: n))
+            } else {
+                s.seed = DeterministicRNG.deriveSeed(config.seed, "reseed/\(index)")
+            }
         }
         RunTemplate.seal(&s)
+        return s
+    }
+}
+
+extension Mutator {
+    /// `s` with `n` replicas. Growing keeps every fault (a new replica joins no partition group, so it
+    /// forms a group of its own, as unlisted replicas do). Shrinking drops whatever names a removed
+    /// replica: Byzantine entries (with their targets and scripted recipients), timeline events, link
+    /// overrides and leader-schedule slots; a partition loses the removed members and goes when fewer
+    /// than two groups are left. Then faults past `budget` (the smaller n may have a smaller f) go, the
+    /// highest-numbered faulty replica first.
+    static func resized(_ parent: Scenario, to n: Int, budget: FaultBudget) -> Scenario {
+        var s = parent
+        s.replicas = n
+        s.f = QuorumMath.maxFaulty(n: n)
+        if n < parent.replicas {
+            s.byzantine.removeAll { b in
+                b.replica >= n || (b.targets ?? []).contains { $0 >= n } || (b.script ?? []).contains { $0.to.contains { $0 >= n } }
+            }
+            s.network.links.removeAll { $0.from >= n || $0.to >= n }
+            if let schedule = s.parameters.leaderSchedule {
+                let kept = schedule.filter { $0 < n }
+                s.parameters.leaderSchedule = kept.isEmpty ? nil : kept
+            }
+            s.timeline = s.timeline.compactMap { e in
+                var e = e
+                if case .partition(let groups) = e.action {
+                    let kept = groups.map { $0.filter { $0 < n } }.filter { !$0.isEmpty }
+                    guard kept.count >= 2 || (kept.count == 1 && kept[0].count < n) else { return nil }
+                    e.action = .partition(groups: kept)
+                    return e
+                }
+                var probe = Scenario(name: "", protocolKind: s.protocolKind, replicas: n)
+                probe.timeline = [e]
+                return Shrinker.referencedReplicas(probe).allSatisfy { $0 < n } ? e : nil
+            }
+        }
+        // Within the budget of the new n: drop the highest faulty replicas until it holds.
+        while true {
+            let crashed = s.crashedReplicas, byzantine = Set(s.byzantine.map(\.replica))
+            let faulty = Set(crashed).union(s.byzantineReplicas)
+            let overCrashes = crashed.count > budget.crashes, overByzantine = byzantine.count > budget.byzantine
+            guard overCrashes || overByzantine || faulty.count > budget.faultyMax else { break }
+            let victim = overCrashes ? crashed.max()! : overByzantine ? byzantine.max()! : faulty.max()!
+            s.byzantine.removeAll { $0.replica == victim }
+            s.timeline.removeAll { e in
+                switch e.action {
+                case .crash(let r), .restart(let r, _), .storageFault(let r, _): return r == victim
+                default: return false
+                }
+            }
+            if s.parameters.leaderSchedule == [victim] { s.parameters.leaderSchedule = nil }
+        }
         return s
     }
 }

@@ -81,18 +81,7 @@ public enum SpecTrail {
         }
         let expectLiveness = c.property == "liveness" ? "violated" : "holds"
         let expectSafety = c.property == "liveness" ? "holds" : "violated"
-        return """
-        name: spec-pbft-\(c.name)
-        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), as a scenario.
-        protocol: pbft
-        replicas: \(n)
-        seed: 1
-        crypto: fast
-        stop: {time_limit: 6s, until_clients_done: true}
-        network: {latency: 2ms}
-        workload: {clients: 2, requests_per_client: 5}
-        parameters: {view_change_timeout: 200ms}
-        timeline:\(timeline.isEmpty ? " []" : "\n" + timeline.map { "  - \($0)" }.joined(separator: "\n"))
+        return pbftHeader(c, n: n, how: "as a scenario", requestsPerClient: 5, timeline: timeline) + """
         byzantine:\(byzantine.isEmpty ? " []" : "\n" + byzantine.map { "  - \($0)" }.joined(separator: "\n"))
         liveness: {bound: 3s}
         expect: {safety: \(expectSafety), liveness: \(expectLiveness)}
@@ -146,18 +135,7 @@ public enum SpecTrail {
             }
         }
         let liveness = c.property == "liveness"
-        return """
-        name: spec-pbft-\(c.name)
-        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), message for message (script).
-        protocol: pbft
-        replicas: \(n)
-        seed: 1
-        crypto: fast
-        stop: {time_limit: 6s, until_clients_done: true}
-        network: {latency: 2ms}
-        workload: {clients: 2, requests_per_client: 1}
-        parameters: {view_change_timeout: 200ms}
-        timeline:\(timeline.isEmpty ? " []" : "\n" + timeline.map { "  - \($0)" }.joined(separator: "\n"))
+        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline) + """
         byzantine:
           - replica: 0
             behaviour: script
@@ -165,6 +143,24 @@ public enum SpecTrail {
         \(steps.map { "      - \($0)" }.joined(separator: "\n"))
         liveness: {bound: 3s}
         expect: {safety: \(liveness ? "holds" : "violated"), liveness: \(liveness ? "violated" : "holds")}
+
+        """
+    }
+
+    /// The lines both PBFT scenario forms share, up to and including the timeline.
+    static func pbftHeader(_ c: SpecConfiguration, n: Int, how: String, requestsPerClient: Int, timeline: [String]) -> String {
+        """
+        name: spec-pbft-\(c.name)
+        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), \(how).
+        protocol: pbft
+        replicas: \(n)
+        seed: 1
+        crypto: fast
+        stop: {time_limit: 6s, until_clients_done: true}
+        network: {latency: 2ms}
+        workload: {clients: 2, requests_per_client: \(requestsPerClient)}
+        parameters: {view_change_timeout: 200ms}
+        timeline:\(timeline.isEmpty ? " []" : "\n" + timeline.map { "  - \($0)" }.joined(separator: "\n"))
 
         """
     }

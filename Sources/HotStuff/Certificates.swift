@@ -29,10 +29,7 @@ public struct QuorumCertificate: Hashable, Sendable, CustomStringConvertible {
 
     /// Bytes a vote signs: `view ‖ digest` (domain VOTE). The voter is the signer, not part of the bytes.
     public static func voteStatement(view: UInt64, block: Digest) -> [UInt8] {
-        var w = ByteWriter(capacity: 40)
-        w.u64(view)
-        w.digest(block)
-        return w.bytes
+        ByteWriter.encoding(capacity: 40) { $0.u64(view); $0.digest(block) }
     }
 
     public static func == (a: Self, b: Self) -> Bool {
@@ -94,11 +91,6 @@ public struct TimeoutCertificate: Hashable, Sendable, CustomStringConvertible {
         public var signer: ReplicaID
         public var highQCView: UInt64
         public var signature: Signature
-        public init(signer: ReplicaID, highQCView: UInt64, signature: Signature) {
-            self.signer = signer
-            self.highQCView = highQCView
-            self.signature = signature
-        }
     }
     public var view: UInt64
     public var entries: [Entry]
@@ -114,10 +106,7 @@ public struct TimeoutCertificate: Hashable, Sendable, CustomStringConvertible {
 
     /// Bytes a timeout signs: `view ‖ highQCView` (domain TIMEOUT).
     public static func timeoutStatement(view: UInt64, highQCView: UInt64) -> [UInt8] {
-        var w = ByteWriter(capacity: 16)
-        w.u64(view)
-        w.u64(highQCView)
-        return w.bytes
+        ByteWriter.encoding(capacity: 16) { $0.u64(view); $0.u64(highQCView) }
     }
 
     func encode(into w: inout ByteWriter) {

@@ -62,6 +62,13 @@ struct Mempool {
 
     init(capacity: Int) { self.capacity = capacity }
 
+    /// The waiting requests in arrival order, by their signed bytes (`bftsim explore`).
+    func fingerprint(into h: inout StateHasher) {
+        let waiting = order.compactMap { requests[$0] }
+        h.int(waiting.count)
+        for r in waiting { h.bytes(r.bytes) }
+    }
+
     var count: Int { requests.count }
     var isEmpty: Bool { requests.isEmpty }
     func contains(_ id: RequestID) -> Bool { requests[id] != nil }

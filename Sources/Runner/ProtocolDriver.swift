@@ -19,17 +19,9 @@ public protocol ProtocolDriver {
 }
 
 extension ProtocolDriver {
-    /// Layers every protocol has: they rewrite sends without reading them.
+    /// Layers every protocol has (`LayerRegistry`): they rewrite sends without reading them.
     func genericLayer(_ spec: ByzantineSpec, context: ByzantineContext) -> (any Misbehaviour)? {
-        switch spec.behaviour {
-        case "silent": return Silent()
-        case "omit": return SelectiveOmission(context: context, targets: spec.targets ?? [])
-        case "slow": return Slow(context: context, delay: spec.delay ?? nanosPerSecond)
-        case "bad-signature": return BadSignature()
-        case "replay": return Replay(context: context, delay: spec.delay ?? 500 * nanosPerMillisecond)
-        case "amnesia": return Amnesia()
-        default: return nil
-        }
+        LayerRegistry.named(spec.behaviour)?.make(LayerArguments(targets: spec.targets, delay: spec.delay), context)
     }
 
     func unknown(_ name: String, _ protocolName: String) -> RunError {
@@ -43,17 +35,14 @@ func colluders(of id: ReplicaID, in scenario: Scenario) -> [ReplicaID] {
 }
 
 /// Layer names every driver builds through `genericLayer`.
-let genericBehaviours = ["silent", "omit", "slow", "bad-signature", "replay", "amnesia"]
+var genericBehaviours: [String] { LayerRegistry.names }
 
-public enum RunError: Error, CustomStringConvertible {
-    case unsupported(String)
-    case io(String)
-    public var description: String {
-        switch self {
-        case .unsupported(let s): return s
-        case .io(let s): return s
-        }
-    }
+/// A run that cannot start: the scenario asks for what the protocol lacks (`unsupported`), or a file
+/// cannot be read or written (`io`).
+public struct RunError: Error, CustomStringConvertible {
+    public let description: String
+    public static func unsupported(_ message: String) -> RunError { RunError(description: message) }
+    public static func io(_ message: String) -> RunError { RunError(description: message) }
 }
 
 public func driver(for kind: ProtocolKind) -> any ProtocolDriver {

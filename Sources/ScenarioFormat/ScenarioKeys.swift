@@ -1,3 +1,4 @@
+import BFTCore
 /// Every key the scenario format accepts, in one place: the parser checks against these lists, the
 /// encoder writes them in this order, and a test compares them with `Scenarios/scenario.schema.json`.
 public enum ScenarioKeys {
@@ -53,22 +54,22 @@ public enum ScenarioKeys {
 }
 
 extension ByzantineSpec {
-    /// Behaviour names a scenario may use. Issues that add Byzantine behaviours append here.
-    /// `equivocate`: PBFT primary / HotStuff leader sends conflicting proposals to different halves.
-    /// `fork-view-gap`, `fork-below-lock`: HotStuff leader scripts a fork that a commit rule without the
-    /// consecutive-view check, or a vote rule without the lock check, would accept (Specs/HotStuff.md).
-    /// The rest wrap the honest replica as layers (relab/hotstuff `rules/byzantine`), each one file:
-    /// `silent`, `omit` (sends only to `targets`), `slow` (holds its messages for `delay`), `double-vote`
-    /// (also votes for conflicting proposals it sees), `mutate` (changes `mutation` in its outgoing votes
-    /// or proposals, re-signed), `bad-signature`, `forge-sender` (signs its votes as another replica),
-    /// `replay` (re-sends messages it received `delay` ago), `spam-view-change` (VIEW-CHANGE / TIMEOUT for
-    /// far future views), `amnesia` (restarts from empty durable state).
+    /// Behaviour names a scenario may use: the protocol-specific ones, then every generic layer of
+    /// `LayerRegistry` (BFTCore: `silent`, `omit`, `slow`, `bad-signature`, `replay`, `amnesia`, each
+    /// documented in its own file). `equivocate`: PBFT primary / HotStuff leader sends conflicting
+    /// proposals to different halves. `fork-view-gap`, `fork-below-lock`: HotStuff leader scripts a fork
+    /// that a commit rule without the consecutive-view check, or a vote rule without the lock check, would
+    /// accept (Specs/HotStuff.md). `double-vote` (also votes for conflicting proposals it sees), `mutate`
+    /// (changes `mutation` in its outgoing votes or proposals, re-signed), `conflict` (both versions to the
+    /// same replica), `forge-sender` (signs its votes as another replica), `spam-view-change`
+    /// (VIEW-CHANGE / TIMEOUT for far future views) and `script` read and re-sign their protocol's messages.
     public static let knownBehaviours: [String] = [
-        "equivocate", "fork-view-gap", "fork-below-lock", "silent", "omit", "slow", "double-vote", "mutate",
-        "bad-signature", "forge-sender", "replay", "spam-view-change", "amnesia", "conflict", "script",
-    ]
+        "equivocate", "fork-view-gap", "fork-below-lock", "double-vote", "mutate", "forge-sender", "spam-view-change",
+        "conflict", "script",
+    ] + LayerRegistry.names
     /// Behaviours that replace the honest replica for the whole run (no `from`/`until`).
-    public static let wholeRunBehaviours: [String] = ["equivocate", "fork-view-gap", "fork-below-lock", "amnesia", "script"]
+    public static let wholeRunBehaviours: [String] =
+        ["equivocate", "fork-view-gap", "fork-below-lock", "script"] + LayerRegistry.all.filter(\.wholeRun).map(\.name)
     /// Fields `mutate` can change.
     public static let mutations: [String] = [
         "view+1", "view-1", "sequence+1", "sequence-1", "digest", "stale-certificate", "truncated-certificate",
@@ -95,17 +96,17 @@ extension ByzantineSpec {
             var spec = ByzantineSpec(replica: replica, behaviour: name)
             let param = pieces.count == 2 ? pieces[1] : nil
             switch (name, param) {
+            case (_, let d?) where LayerRegistry.named(name)?.parameter == .delay:
+                guard let delay = DurationSyntax.parse(d), delay > 0 else { throw .init("'\(name)=\(d)': not a positive duration (try 200ms)") }
+                spec.delay = delay
+            case (_, let t?) where LayerRegistry.named(name)?.parameter == .targets:
+                let ids = t.split(separator: "/").map { Int($0) }
+                guard !ids.isEmpty, ids.allSatisfy({ ($0 ?? -1) >= 0 }) else { throw .init("'\(name)=\(t)': targets are replica ids separated by /") }
+                spec.targets = ids.compactMap { $0 }
             case ("mutate", let m), ("conflict", let m):
                 let value = m ?? (name == "mutate" ? "digest" : "conflicting-batch")
                 guard mutations.contains(value) else { throw .init("'\(name)=\(value)': unknown mutation (known: \(mutations.joined(separator: ", ")))") }
                 spec.mutation = value
-            case ("slow", let d?), ("replay", let d?):
-                guard let delay = DurationSyntax.parse(d), delay > 0 else { throw .init("'\(name)=\(d)': not a positive duration (try 200ms)") }
-                spec.delay = delay
-            case ("omit", let t?):
-                let ids = t.split(separator: "/").map { Int($0) }
-                guard !ids.isEmpty, ids.allSatisfy({ ($0 ?? -1) >= 0 }) else { throw .init("'omit=\(t)': targets are replica ids separated by /") }
-                spec.targets = ids.compactMap { $0 }
             case (_, let p?):
                 throw .init("'\(name)=\(p)': behaviour '\(name)' takes no parameter")
             default:
@@ -114,7 +115,7 @@ extension ByzantineSpec {
             if specs.contains(where: { $0.behaviour == name }) { throw .init("'\(text)': behaviour '\(name)' given twice") }
             specs.append(spec)
         }
-        if specs.filter({ wholeRunBehaviours.contains($0.behaviour) && $0.behaviour != "amnesia" }).count > 1 {
+        if specs.filter({ wholeRunBehaviours.contains($0.behaviour) && LayerRegistry.named($0.behaviour) == nil }).count > 1 {
             throw .init("'\(text)': at most one of equivocate, fork-view-gap, fork-below-lock")
         }
         return specs

@@ -437,13 +437,17 @@ extension ScenarioParser {
             if let v = spec["script"] {
                 if behaviour == "script" { b.script = script(v) } else { error(spec.keyNode("script"), "'script' applies only to behaviour 'script'") }
             }
-            let needs: [String: String] = ["omit": "targets", "slow": "delay", "mutate": "mutation", "script": "script"]
+            // A generic layer states its field in its registration (`LayerRegistry`).
+            let layer = LayerRegistry.named(behaviour)
+            var needs: [String: String] = ["mutate": "mutation", "script": "script"]
+            if let layer, let p = layer.parameter, layer.parameterRequired { needs[layer.name] = p.key }
             if let key = needs[behaviour], !spec.has(key) {
                 error(spec.node, "behaviour '\(behaviour)' needs '\(key)'")
             }
             // `mutate` and `conflict` may address a subset of recipients (ByzzFuzz small scope); `conflict`
-            // may name the field it varies; `replay` may set its period.
-            let optional: Set<String> = ["mutate/targets", "conflict/targets", "conflict/mutation", "replay/delay"]
+            // may name the field it varies; a layer's optional field (`replay`'s period) may be given.
+            var optional: Set<String> = ["mutate/targets", "conflict/targets", "conflict/mutation"]
+            if let layer, let p = layer.parameter, !layer.parameterRequired { optional.insert("\(layer.name)/\(p.key)") }
             for key in ["targets", "delay", "mutation"] where spec.has(key) && needs[behaviour] != key
                 && !optional.contains("\(behaviour)/\(key)") {
                 error(spec.keyNode(key), "'\(key)' does not apply to behaviour '\(behaviour)'")

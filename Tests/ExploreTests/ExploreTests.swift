@@ -51,6 +51,21 @@ struct ExploreTests {
         #expect(cached.stats.hashHits > 0)
     }
 
+    @Test("HotStuff replicas hash their own state: caching merges revisited states, chained and two-chain n=4 depth 6",
+          arguments: ["hotstuff-n4-one-request", "hotstuff-two-chain-n4-one-request"])
+    func hotStuffFingerprintsMerge(name: String) throws {
+        // Proves HotStuffReplica's fingerprint makes state caching work for HotStuff (before, each replica
+        // was identified by its input history and no two paths ever met: 0 hits), and that it merges only
+        // what the unpruned search also reaches: no more states than with histories, and the same verdict.
+        let scenario = try exploreScenario(name)
+        let cached = try explore(scenario, depth: 6)
+        let history = try explore(scenario, depth: 6, configure: { $0.protocolFingerprints = false })
+        #expect(cached.stats.hashHits > 0)
+        #expect(cached.stats.states < history.stats.states)
+        #expect(cached.stop == history.stop)
+        #expect(cached.violations.isEmpty && history.violations.isEmpty)
+    }
+
     @Test("commit-without-digest-match under an equivocating primary: agreement violation found at n=4 within depth 13, replayed by the simulator")
     func mutantFoundAndReplayed() throws {
         // Proves the explorer finds a known bug and that its path is an ordinary scenario `bftsim run` replays.

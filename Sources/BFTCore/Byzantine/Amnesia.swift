@@ -11,3 +11,8 @@ public struct Amnesia: Misbehaviour {
         actions.append(contentsOf: inner)
     }
 }
+
+extension Amnesia {
+    /// Whole-run: it acts when the replica recovers (campaigns pair it with a crash-restart).
+    public static let registration = LayerBehaviour(name: "amnesia", wholeRun: true) { _, _ in Amnesia() }
+}

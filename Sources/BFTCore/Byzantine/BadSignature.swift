@@ -17,3 +17,7 @@ public struct BadSignature: Misbehaviour {
         }
     }
 }
+
+extension BadSignature {
+    public static let registration = LayerBehaviour(name: "bad-signature") { _, _ in BadSignature() }
+}

@@ -41,3 +41,10 @@ public struct Replay: Misbehaviour {
         actions.append(.setTimer(TimerID(kind: context.timerKind), after: delay))
     }
 }
+
+extension Replay {
+    /// `replay`: re-sends what it received `delay` ago (default 500 ms; 100–799 ms when fuzzed).
+    public static let registration = LayerBehaviour(
+        name: "replay", parameter: .delay, make: { a, context in Replay(context: context, delay: a.delay ?? 500 * nanosPerMillisecond) },
+        draw: { rng, _ in LayerArguments(delay: LayerBehaviour.randomDelay(&rng, lowMs: 100, spreadMs: 700)) })
+}

@@ -21,3 +21,10 @@ public struct SelectiveOmission: Misbehaviour {
         }
     }
 }
+
+extension SelectiveOmission {
+    /// `omit`: sends only to `targets` (a random non-empty subset of the others when fuzzed).
+    public static let registration = LayerBehaviour(
+        name: "omit", parameter: .targets, parameterRequired: true, make: { a, context in SelectiveOmission(context: context, targets: a.targets ?? []) },
+        draw: { rng, others in LayerArguments(targets: LayerBehaviour.randomTargets(&rng, others)) })
+}

@@ -11,3 +11,7 @@ public struct Silent: Misbehaviour {
         }
     }
 }
+
+extension Silent {
+    public static let registration = LayerBehaviour(name: "silent") { _, _ in Silent() }
+}

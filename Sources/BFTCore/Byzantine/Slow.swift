@@ -39,3 +39,10 @@ public struct Slow: Misbehaviour {
         while oldestKey < nextKey, held[oldestKey] == nil { oldestKey += 1 }
     }
 }
+
+extension Slow {
+    /// `slow`: holds its messages for `delay` (default 1 s; 50–499 ms when fuzzed).
+    public static let registration = LayerBehaviour(
+        name: "slow", parameter: .delay, parameterRequired: true, make: { a, context in Slow(context: context, delay: a.delay ?? nanosPerSecond) },
+        draw: { rng, _ in LayerArguments(delay: LayerBehaviour.randomDelay(&rng, lowMs: 50, spreadMs: 450)) })
+}
