@@ -62,6 +62,9 @@ public struct CostTable: Sendable, Equatable, Codable {
     public var verify: SchemeCosts
     /// Per client request executed against the state machine.
     public var execute: Picoseconds
+    /// Charge signatures at this scheme's costs whatever scheme the run computes with (nil: the run's
+    /// own). A large sweep can compute with `fast` and still be charged Ed25519's costs.
+    public var scheme: SignatureScheme? = nil
 
     public init(messageDefault: Picoseconds = 0, messages: [String: Picoseconds] = [:], timer: Picoseconds = 0,
                 byte: Picoseconds = 0, send: Picoseconds = 0, sign: SchemeCosts = SchemeCosts(),

@@ -61,6 +61,9 @@ extension ScenarioParser {
         if let v = spec["execute"], let c = cost(v, "execute") { table.execute = c }
         if let v = spec["sign"], let c = schemeCosts(v, "sign") { table.sign = c }
         if let v = spec["verify"], let c = schemeCosts(v, "verify") { table.verify = c }
+        if let v = spec["scheme"], let text = choice(v, SignatureScheme.allCases.map(\.rawValue), what: "crypto scheme") {
+            table.scheme = SignatureScheme(rawValue: text)
+        }
         return table
     }
 

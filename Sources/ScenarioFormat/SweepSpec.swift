@@ -18,7 +18,8 @@ import Yams
 /// cores: 2
 /// duration: 3s                   # simulated time per point
 /// seed: 1
-/// crypto: ed25519
+/// crypto: fast                  # what the simulation computes with
+/// cost_scheme: ed25519           # what signatures are charged as (default: crypto)
 /// ```
 /// The grid is the product in the order protocols × n × batch × clients × latency × bandwidth; a
 /// point's index is its place in that order (shards take the indices ≡ K mod N).
@@ -88,7 +89,7 @@ public struct SweepSpec: Sendable, Equatable {
     }
 
     public static let keys = ["name", "base", "protocols", "n", "batch", "clients", "latency", "bandwidth", "costs", "hosts",
-                              "cores", "duration", "seed", "crypto"]
+                              "cores", "duration", "seed", "crypto", "cost_scheme"]
     /// Most points a sweep may have.
     public static let pointsMax = 100_000
 
@@ -151,6 +152,11 @@ public struct SweepSpec: Sendable, Equatable {
         if let v = top["seed"], let s = parser.unsigned(v) { spec.base.seed = s }
         if let v = top["crypto"], let text = parser.choice(v, SignatureScheme.allCases.map(\.rawValue), what: "crypto scheme"),
            let scheme = SignatureScheme(rawValue: text) { spec.base.crypto = scheme }
+        if let v = top["cost_scheme"], let text = parser.choice(v, SignatureScheme.allCases.map(\.rawValue), what: "crypto scheme") {
+            if spec.costs == nil { spec.costs = spec.base.costs }
+            if spec.costs == nil { parser.error(v, "cost_scheme needs a cost table ('costs')") }
+            spec.costs?.scheme = SignatureScheme(rawValue: text)
+        }
         let count = [spec.protocols.count, spec.n.count, spec.batch.count, spec.clients.count, spec.latency.count, spec.bandwidth.count]
             .reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
         if count > pointsMax { parser.error(root, "the grid has \(count) points, more than \(pointsMax)") }

@@ -67,7 +67,7 @@ struct HostModel {
             hostOf[n + clientCount + k] = hostOf[r]
         }
         self.costs = scenario.costs
-        self.scheme = scenario.crypto
+        self.scheme = scenario.costs?.scheme ?? scenario.crypto
         self.bandwidth = scenario.network.bandwidth
         self.hostOf = hostOf
         self.cores = cores

@@ -89,7 +89,7 @@ struct SweepMerge: ParsableCommand {
 
 func printSweep(_ r: SweepResult, dir: String) {
     print("sweep     \(r.name): \(r.rows.count) of \(r.pointsTotal) points\(r.shard.map { " (shard \($0))" } ?? "")")
-    for fit in r.fits {
+    for fit in r.fits where fit.usl != nil || fit.queueing != nil {
         var line = "fit       \(fit.series) vs \(fit.axis):"
         if let u = fit.usl {
             line += String(format: " USL λ=%.1f σ=%.4f κ=%.2e R²=%.3f", u.lambda, u.sigma, u.kappa, u.rSquared)
