@@ -118,6 +118,7 @@ extension ScenarioLoader {
         out.append("\(pad)sign: \(schemes(c.sign))")
         out.append("\(pad)verify: \(schemes(c.verify))")
         out.append("\(pad)execute: \(cost(c.execute))")
+        if c.sync != 0 { out.append("\(pad)sync: \(cost(c.sync))") }
         if let scheme = c.scheme { out.append("\(pad)scheme: \(scheme.rawValue)") }
         return out
     }

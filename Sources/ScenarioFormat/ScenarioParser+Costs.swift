@@ -59,6 +59,7 @@ extension ScenarioParser {
         if let v = spec["send"], let c = cost(v, "send") { table.send = c }
         if let v = spec["timer"], let c = cost(v, "timer") { table.timer = c }
         if let v = spec["execute"], let c = cost(v, "execute") { table.execute = c }
+        if let v = spec["sync"], let c = cost(v, "sync") { table.sync = c }
         if let v = spec["sign"], let c = schemeCosts(v, "sign") { table.sign = c }
         if let v = spec["verify"], let c = schemeCosts(v, "verify") { table.verify = c }
         if let v = spec["scheme"], let text = choice(v, SignatureScheme.allCases.map(\.rawValue), what: "crypto scheme") {

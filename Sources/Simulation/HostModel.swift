@@ -100,8 +100,11 @@ struct HostModel {
         default:
             break
         }
+        var persists = false
         for action in batch {
             switch action {
+            case .persist:
+                persists = true
             case .send(let bytes, _):
                 ps += c.send + c.byte * Picoseconds(bytes.count)
             case .broadcast(let bytes):
@@ -112,6 +115,7 @@ struct HostModel {
                 break
             }
         }
+        if persists { ps += c.sync }
         ps += c.sign[scheme] * Picoseconds(signed) + c.verify[scheme] * Picoseconds(verified)
         return ps
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Live
 import Performance
 import PerformanceModel
 import Runner
@@ -15,7 +16,11 @@ struct Calibrate: ParsableCommand {
     @Flag(help: "Short measurements (seconds instead of a minute); noisier.") var quick = false
 
     func run() throws {
-        let result = Calibration.measure(quick: quick)
+        var result = Calibration.measure(quick: quick)
+        if let sync = measureSync(rounds: quick ? 20 : 200) {
+            result.table.sync = sync
+            result.notes.append("sync: the live DurableStore's put + sync (write + fdatasync) of a 100-byte value, median, in a temporary directory")
+        }
         let text = Calibration.profileText(result, machine: machine)
         do {
             try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
@@ -27,6 +32,22 @@ struct Calibrate: ParsableCommand {
         print(text, terminator: "")
         print("output    \(out)")
     }
+}
+
+/// Median wall time of one put + sync of the live durable store (persist before send), in picoseconds.
+func measureSync(rounds: Int) -> Picoseconds? {
+    let dir = NSTemporaryDirectory() + "bftsim-calibrate-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    guard (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil,
+          let store = try? DurableStore(directory: dir) else { return nil }
+    var times: [UInt64] = []
+    for i in 0..<rounds {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        store.put("vote", [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 100))
+        guard (try? store.sync()) != nil else { return nil }
+        times.append(DispatchTime.now().uptimeNanoseconds - t0)
+    }
+    return Picoseconds(times.sorted()[times.count / 2]) * 1000
 }
 
 /// `bftsim sweep SPEC`: a grid of costed simulated runs (default), and `merge` of shard outputs.

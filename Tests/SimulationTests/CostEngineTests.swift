@@ -96,17 +96,18 @@ struct CostEngineTests {
         #expect(log.entries.map(\.time) == [126 * Self.ms, 251 * Self.ms])
     }
 
-    @Test("cost engine: per-byte, send, sign and verify costs add up per handler")
+    @Test("cost engine: per-byte, send, sign, verify and sync costs add up per handler")
     func costComposition() {
         // Proves the cost formula on one handler: fixed + bytes in + per send (fixed + bytes out) + crypto.
         var s = toyScenario(n: 2)
         s.costs = CostTable(messageDefault: 1_000_000, byte: 1_000, send: 2_000_000,
                             sign: .init(all: 10_000_000), verify: .init(all: 20_000_000))
+        s.costs?.sync = 50_000_000
         var model = HostModel(scenario: s, machineCount: 2, clientCount: 0, twinned: [])
         let ps = model.cost(of: .message(from: .replica(0), bytes: Toy.message(Toy.data, 1)),
-                            batch: [.send(Toy.message(Toy.data, 2), to: .replica(0))], signed: 1, verified: 2,
+                            batch: [.persist(key: "k", bytes: [1]), .send(Toy.message(Toy.data, 2), to: .replica(0))], signed: 1, verified: 2,
                             describe: Toy.describe)
-        #expect(ps == 1_000_000 + 9 * 1_000 + 2_000_000 + 9 * 1_000 + 10_000_000 + 2 * 20_000_000)
+        #expect(ps == 1_000_000 + 9 * 1_000 + 2_000_000 + 9 * 1_000 + 10_000_000 + 2 * 20_000_000 + 50_000_000)
     }
 
     @Test("cost engine: without costs or bandwidth no host model exists and traces are unchanged")
