@@ -88,7 +88,15 @@ struct HostModel {
     /// CPU time of one handled input and the batch it produced, in picoseconds.
     mutating func cost(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
                        describe: MessageDescriber) -> Picoseconds {
-        guard let c = costs else { return 0 }
+        let split = costs(of: input, batch: batch, signed: signed, verified: verified, describe: describe)
+        return split.cpu + split.io
+    }
+
+    /// The same split into CPU time (holds a core) and storage time (the sync before the batch's
+    /// messages leave: holds the machine, not a core).
+    mutating func costs(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
+                        describe: MessageDescriber) -> (cpu: Picoseconds, io: Picoseconds) {
+        guard let c = costs else { return (0, 0) }
         var ps: Picoseconds = 0
         switch input {
         case .message(_, let bytes):
@@ -115,9 +123,8 @@ struct HostModel {
                 break
             }
         }
-        if persists { ps += c.sync }
         ps += c.sign[scheme] * Picoseconds(signed) + c.verify[scheme] * Picoseconds(verified)
-        return ps
+        return (ps, persists ? c.sync : 0)
     }
 
     /// Takes a core of `machine`'s host for `picos`; returns the whole nanoseconds to charge.
@@ -131,10 +138,9 @@ struct HostModel {
         return total / 1000
     }
 
-    mutating func release(_ machine: Int) {
-        coresFree[hostOf[machine]] += 1
-        busy[machine] = false
-    }
+    mutating func releaseCore(_ machine: Int) { coresFree[hostOf[machine]] += 1 }
+
+    mutating func releaseMachine(_ machine: Int) { busy[machine] = false }
 
     /// Serialises `byteCount` bytes on the sender's link; returns how long after `now` the last bit leaves.
     mutating func serialise(_ byteCount: Int, from machine: Int, now: Nanoseconds) -> Nanoseconds {
@@ -168,21 +174,35 @@ extension Simulator {
         var batch: [ReplicaAction] = []
         machines[index].handle(input, into: &batch)
         let after = cryptoCounter?() ?? (signed: 0, verified: 0)
-        let picos = hosts!.cost(of: input, batch: batch, signed: after.signed - before.signed,
-                                verified: after.verified - before.verified, describe: describe)
-        let charged = hosts!.occupy(index, picos: picos)
-        schedule(at: later(by: charged), .complete(machine: Int32(index), incarnation: hosts!.incarnation[index], actions: batch))
+        let split = hosts!.costs(of: input, batch: batch, signed: after.signed - before.signed,
+                                 verified: after.verified - before.verified, describe: describe)
+        let cpu = hosts!.occupy(index, picos: split.cpu)
+        let io = Nanoseconds(split.io / 1000)
+        if io > 0 { schedule(at: later(by: cpu), .coreFree(machine: Int32(index))) }
+        schedule(at: later(by: cpu + io), .complete(machine: Int32(index), incarnation: hosts!.incarnation[index],
+                                                    actions: batch, coreHeld: io == 0))
+    }
+
+    /// A handler's CPU part is done but its sync is not: the core goes to the next waiting input.
+    func onCoreFree(machine index: Int) {
+        hosts!.releaseCore(index)
+        startWaiting(host: hosts!.hostOf[index])
     }
 
     /// A handler's time is spent: its actions take effect (unless its machine crashed meanwhile) and
     /// the host's core goes to the next waiting input whose machine is free.
-    func onComplete(machine index: Int, incarnation: UInt32, _ batch: [ReplicaAction]) {
-        hosts!.release(index)
+    func onComplete(machine index: Int, incarnation: UInt32, _ batch: [ReplicaAction], coreHeld: Bool) {
+        if coreHeld { hosts!.releaseCore(index) }
+        hosts!.releaseMachine(index)
         if !crashed[index], hosts!.incarnation[index] == incarnation {
             var sink = SimulatorSink(simulator: self, index: index)
             Runtime.interpret(batch, sender: principals[index], timers: &timerGenerations[index], into: &sink)
         }
-        let h = hosts!.hostOf[index]
+        startWaiting(host: hosts!.hostOf[index])
+    }
+
+    /// Starts waiting inputs, oldest first, while the host has a free core and their machines are free.
+    func startWaiting(host h: Int) {
         while hosts!.coresFree[h] > 0, let next = hosts!.waiting[h].firstIndex(where: { !hosts!.busy[$0.machine] }) {
             let w = hosts!.waiting[h].remove(at: next)
             if crashed[w.machine] { continue }

@@ -68,6 +68,7 @@ struct SweepRun: ParsableCommand {
     @Option(help: "Run shard K of N (points whose index is K mod N), e.g. 0/4.") var shard: ShardArgument?
     @Flag(help: "Also run every point as a real cluster on this machine (bftsim keygen, cluster up, client) and compare.") var live = false
     @Option(help: "Live mode: seconds of load per point.") var liveSeconds = 5.0
+    @Option(help: "Take the live rows from an earlier sweep.json of the same spec instead of running clusters (re-predict after a new calibration).") var liveFrom: String?
 
     func run() throws {
         let sweepSpec: SweepSpec
@@ -85,7 +86,14 @@ struct SweepRun: ParsableCommand {
             FileHandle.standardError.write(Data(String(format: "\rpoints    %d/%d  %.2f points/s  ETA %.0fs   ", done, total, rate, eta).utf8))
         }
         FileHandle.standardError.write(Data("\n".utf8))
-        if live {
+        if let liveFrom {
+            do {
+                let earlier = try Sweep.read(liveFrom)
+                let indices = Set(result.rows.map(\.index))
+                result.live = (earlier.live ?? []).filter { indices.contains($0.index) }
+                result.notes.append("live rows taken from \(liveFrom)")
+            } catch { throw fail("cannot read \(liveFrom): \(error)", code: .invalidInput) }
+        } else if live {
             result.live = LiveSweep.run(sweepSpec, points: Sweep.points(sweepSpec, shard: pair), seconds: liveSeconds, directory: dir + "/live")
         }
         do { try Sweep.write(result, to: dir) } catch { throw fail("cannot write \(dir): \(error)", code: .internalError) }

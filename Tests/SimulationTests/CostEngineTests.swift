@@ -81,6 +81,36 @@ struct CostEngineTests {
         #expect(gaps(cores: 2) == [100_000])
     }
 
+    /// A `Worker` that persists on every message (its sends would wait for the sync).
+    struct PersistingWorker: StateMachine {
+        let principal: Principal
+        var handled: UInt64 = 0
+        mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction]) {
+            guard case .message = input else { return }
+            handled += 1
+            actions.append(.persist(key: "last", bytes: [1]))
+            actions.append(.observe(.requestCompleted(request: RequestID(client: 0, timestamp: handled), result: .zero)))
+        }
+    }
+
+    @Test("cost engine: a sync holds its machine but not the core")
+    func syncFreesCore() {
+        // Proves storage time is not CPU time: two persisting replicas on one core, 100 µs CPU + 300 µs
+        // sync each, each finish one message every 400 µs (the core is busy half the time), not every 800 µs.
+        var s = toyScenario(n: 3, timeLimit: 2 * nanosPerSecond)
+        s.costs = CostTable(messages: ["DATA": 100_000_000])
+        s.costs?.sync = 300_000_000
+        s.hosts = [HostSpec(cores: 1, replicas: [1, 2])]
+        let (times, result) = Self.run(s, [Self.flooder(count: 100, targets: [1, 2]), PersistingWorker(principal: .replica(1)),
+                                           PersistingWorker(principal: .replica(2))])
+        for r in [1, 2] {
+            let t = times[r] ?? []
+            #expect(t.count == 100)
+            #expect(Set(zip(t.dropFirst(), t).map { $0 - $1 }) == [400_000])
+        }
+        #expect(result.hosts.first.map(\.busy) == Nanoseconds(2 * 100 * 100_000))
+    }
+
     @Test("cost engine: bandwidth delays a large message by size/rate, and queues the next behind it")
     func bandwidthSerialisation() {
         // Proves link serialisation: 125 000 bytes at 8 Mbit/s take 125 ms on the sender's link, so the
