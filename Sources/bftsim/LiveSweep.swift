@@ -9,12 +9,17 @@ import ScenarioFormat
 ///
 /// A live cluster runs on loopback: the spec's latency and bandwidth are not applied to it, so compare
 /// against sweeps whose latency is loopback-like (tens of microseconds) and bandwidth unlimited.
+/// Clusters (keys, data, logs) live in a temporary directory removed after each point unless `keep`;
+/// only the measured rows are kept.
 enum LiveSweep {
-    static func run(_ spec: SweepSpec, points: [SweepSpec.Point], seconds: Double, directory: String) -> [SweepRow] {
+    static func run(_ spec: SweepSpec, points: [SweepSpec.Point], seconds: Double, keep: String?) -> [SweepRow] {
+        let directory = keep ?? NSTemporaryDirectory() + "bftsim-sweep-live-\(getpid())"
+        defer { if keep == nil { try? FileManager.default.removeItem(atPath: directory) } }
         var rows: [SweepRow] = []
         for (k, p) in points.enumerated() {
             FileHandle.standardError.write(Data("live      point \(p.index) (\(k + 1)/\(points.count)): \(p.protocolKind.rawValue) n=\(p.n) b=\(p.batch) c=\(p.clients)\n".utf8))
             rows.append(measure(p, seconds: seconds, directory: "\(directory)/p\(p.index)"))
+            if keep == nil { try? FileManager.default.removeItem(atPath: "\(directory)/p\(p.index)") }
         }
         return rows
     }

@@ -68,6 +68,7 @@ struct SweepRun: ParsableCommand {
     @Option(help: "Run shard K of N (points whose index is K mod N), e.g. 0/4.") var shard: ShardArgument?
     @Flag(help: "Also run every point as a real cluster on this machine (bftsim keygen, cluster up, client) and compare.") var live = false
     @Option(help: "Live mode: seconds of load per point.") var liveSeconds = 5.0
+    @Option(help: "Live mode: keep each point's cluster (keys, data, logs) under this directory instead of a temporary one.") var keepLive: String?
     @Option(help: "Take the live rows from an earlier sweep.json of the same spec instead of running clusters (re-predict after a new calibration).") var liveFrom: String?
 
     func run() throws {
@@ -94,7 +95,7 @@ struct SweepRun: ParsableCommand {
                 result.notes.append("live rows taken from \(liveFrom)")
             } catch { throw fail("cannot read \(liveFrom): \(error)", code: .invalidInput) }
         } else if live {
-            result.live = LiveSweep.run(sweepSpec, points: Sweep.points(sweepSpec, shard: pair), seconds: liveSeconds, directory: dir + "/live")
+            result.live = LiveSweep.run(sweepSpec, points: Sweep.points(sweepSpec, shard: pair), seconds: liveSeconds, keep: keepLive)
         }
         do { try Sweep.write(result, to: dir) } catch { throw fail("cannot write \(dir): \(error)", code: .internalError) }
         printSweep(result, dir: dir)
