@@ -64,8 +64,7 @@ public struct CostTable: Sendable, Equatable, Codable {
     public var execute: Picoseconds
     /// Per handler whose actions persist state: the write and sync before its messages may leave
     /// (persist before send). It holds the machine but not a core: the live host syncs off its event
-    /// loop, yet the handler's messages wait for the sync all the same. The syncs of a host's machines
-    /// queue at its one disk, first come first served (no group commit).
+    /// loop, yet the handler's messages wait for the sync all the same.
     public var sync: Picoseconds = 0
     /// Charge signatures at this scheme's costs whatever scheme the run computes with (nil: the run's
     /// own). A large sweep can compute with `fast` and still be charged Ed25519's costs.

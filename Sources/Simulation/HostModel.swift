@@ -38,8 +38,6 @@ struct HostModel {
     var waiting: [Deque<Waiting>]
     /// When each host's link is free again.
     var linkFree: [Nanoseconds]
-    /// When each host's disk is free again: syncs of the machines on one host queue at its one device.
-    var diskFree: [Nanoseconds]
     /// CPU time spent per host, ns.
     var busyTime: [Nanoseconds]
     /// Picoseconds not yet charged per host (costs are charged in whole nanoseconds, the rest carried).
@@ -79,7 +77,6 @@ struct HostModel {
         incarnation = Array(repeating: 0, count: machineCount)
         waiting = Array(repeating: Deque(), count: cores.count)
         linkFree = Array(repeating: 0, count: cores.count)
-        diskFree = Array(repeating: 0, count: cores.count)
         busyTime = Array(repeating: 0, count: cores.count)
         carry = Array(repeating: 0, count: cores.count)
         dropped = Array(repeating: 0, count: cores.count)
@@ -180,15 +177,8 @@ extension Simulator {
         let split = hosts!.costs(of: input, batch: batch, signed: after.signed - before.signed,
                                  verified: after.verified - before.verified, describe: describe)
         let cpu = hosts!.occupy(index, picos: split.cpu)
-        var io = Nanoseconds(split.io / 1000)
-        if io > 0 {
-            // The sync starts once the CPU part is done and the host's disk is free (one device per host).
-            let h = hosts!.hostOf[index]
-            let begin = max(later(by: cpu), hosts!.diskFree[h])
-            hosts!.diskFree[h] = begin + io
-            io = hosts!.diskFree[h] - later(by: cpu)
-            schedule(at: later(by: cpu), .coreFree(machine: Int32(index)))
-        }
+        let io = Nanoseconds(split.io / 1000)
+        if io > 0 { schedule(at: later(by: cpu), .coreFree(machine: Int32(index))) }
         schedule(at: later(by: cpu + io), .complete(machine: Int32(index), incarnation: hosts!.incarnation[index],
                                                     actions: batch, coreHeld: io == 0))
     }
