@@ -91,8 +91,9 @@ public enum Sweep {
             byIndex[r.index] = r
         }
         let rows = byIndex.keys.sorted().map { byIndex[$0]! }
+        let live = parts.flatMap { $0.live ?? [] }.sorted { $0.index < $1.index }
         var merged = SweepResult(name: first.name, pointsTotal: first.pointsTotal, rows: rows, fits: SweepResult.fits(for: rows),
-                                 notes: first.notes)
+                                 live: live.isEmpty ? nil : live, notes: first.notes)
         if rows.count < first.pointsTotal { merged.notes.append("incomplete: \(rows.count) of \(first.pointsTotal) points") }
         return merged
     }

@@ -53,9 +53,20 @@ public struct SweepRow: Codable, Sendable, Equatable {
     }
 
     /// The series a point belongs to when load varies: everything but the clients.
-    public var loadSeries: String { "\(protocolName) n=\(n) b=\(batch) lat=\(latencyNs / 1_000_000)ms bw=\(bandwidth)" }
+    public var loadSeries: String { "\(protocolName) n=\(n) b=\(batch) \(network)" }
     /// The series a point belongs to when n varies: everything but n.
-    public var sizeSeries: String { "\(protocolName) c=\(clients) b=\(batch) lat=\(latencyNs / 1_000_000)ms bw=\(bandwidth)" }
+    public var sizeSeries: String { "\(protocolName) c=\(clients) b=\(batch) \(network)" }
+
+    /// `100ms 25Mbit/s`, `50us ∞`: the latency and bandwidth of the point, short.
+    var network: String {
+        let latency = latencyNs % 1_000_000 == 0 ? "\(latencyNs / 1_000_000)ms" : "\(latencyNs / 1_000)us"
+        let bw: String
+        if bandwidth <= 0 { bw = "∞" }
+        else if bandwidth % 1_000_000_000 == 0 { bw = "\(bandwidth / 1_000_000_000)Gbit/s" }
+        else if bandwidth % 1_000_000 == 0 { bw = "\(bandwidth / 1_000_000)Mbit/s" }
+        else { bw = "\(bandwidth)bit/s" }
+        return "\(latency) \(bw)"
+    }
 
     public static let csvHeader = "index,protocol,n,batch,clients,latency_ms,bandwidth_bps,throughput,latency_p50_ms,latency_p99_ms,"
         + "messages_per_decision,bytes_per_decision,cpu_utilisation_max,completed,status,source"

@@ -19,11 +19,13 @@ public enum SweepReport {
         var name: String
         var points: [(Double, Double)]
         var lines: [(label: String, points: [(Double, Double)], dashed: Bool)]
+        /// Measured live at the same points (drawn hollow).
+        var measured: [(Double, Double)] = []
     }
 
     /// A linear-axes chart of point series with model curves.
     static func chart(id: String, title: String, xLabel: String, yLabel: String, _ series: [Series]) -> String {
-        let all = series.flatMap { $0.points + $0.lines.flatMap(\.points) }.filter { $0.0.isFinite && $0.1.isFinite }
+        let all = series.flatMap { $0.points + $0.measured + $0.lines.flatMap(\.points) }.filter { $0.0.isFinite && $0.1.isFinite }
         guard !all.isEmpty else { return "" }
         let (w, hgt, left, right, top, bottom) = (760.0, 340.0, 70.0, 200.0, 20.0, 40.0)
         let pw = w - left - right, ph = hgt - top - bottom
@@ -51,11 +53,15 @@ public enum SweepReport {
             for p in se.points {
                 s += "<circle cx=\"\(SVG.num(x(p.0)))\" cy=\"\(SVG.num(y(p.1)))\" r=\"3.5\" fill=\"\(colour)\"><title>\(SVG.escape(se.name)): \(label(p.0)), \(label(p.1))</title></circle>"
             }
+            for p in se.measured {
+                s += "<circle cx=\"\(SVG.num(x(p.0)))\" cy=\"\(SVG.num(y(p.1)))\" r=\"4\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\"><title>\(SVG.escape(se.name)) live: \(label(p.0)), \(label(p.1))</title></circle>"
+            }
             let ly = top + 14 + Double(i) * 16
             s += "<circle cx=\"\(SVG.num(w - right + 14))\" cy=\"\(SVG.num(ly - 4))\" r=\"4\" fill=\"\(colour)\"/>"
             s += "<text x=\"\(SVG.num(w - right + 24))\" y=\"\(SVG.num(ly))\" font-size=\"10.5\">\(SVG.escape(se.name))</text>\n"
         }
-        s += "</svg><p class=\"note\">Points: simulated. Solid lines: USL fit. Dashed: queueing model (MVA from the cost table).</p></section>\n"
+        let hollow = series.contains { !$0.measured.isEmpty } ? " Hollow circles: measured live." : ""
+        s += "</svg><p class=\"note\">Points: simulated.\(hollow) Solid lines: USL fit. Dashed: queueing model (MVA from the cost table).</p></section>\n"
         return s
     }
 
@@ -71,6 +77,12 @@ public enum SweepReport {
         return indices.compactMap { byIndex[$0] }
     }
 
+    /// Live rows of the given point indices (none without `--live`).
+    static func live(_ r: SweepResult, _ indices: [Int]) -> [SweepRow] {
+        let byIndex = Dictionary(uniqueKeysWithValues: (r.live ?? []).map { ($0.index, $0) })
+        return indices.compactMap { byIndex[$0] }.filter { $0.throughput > 0 }
+    }
+
     static func curve(_ fit: USLFit?, from lo: Double, to hi: Double) -> [(Double, Double)] {
         guard let fit, hi > lo else { return [] }
         return (0...60).map { i in let n = lo + (hi - lo) * Double(i) / 60; return (n, fit.throughput(n)) }
@@ -83,7 +95,8 @@ public enum SweepReport {
             let xs = pts.map { Double($0.clients) }
             var lines: [(label: String, points: [(Double, Double)], dashed: Bool)] = [("USL", curve(f.usl, from: xs.min() ?? 0, to: xs.max() ?? 0), false)]
             if f.queueing != nil { lines.append(("MVA", Array(zip(xs, f.predictedThroughput)), true)) }
-            return Series(name: f.series, points: pts.map { (Double($0.clients), $0.throughput) }, lines: lines)
+            return Series(name: f.series, points: pts.map { (Double($0.clients), $0.throughput) }, lines: lines,
+                          measured: live(r, f.rows).map { (Double($0.clients), $0.throughput) })
         }
         return chart(id: "load", title: "Throughput against load (closed-loop clients)", xLabel: "clients", yLabel: "requests/s", series)
     }
@@ -103,7 +116,8 @@ public enum SweepReport {
             let pts = rows(r, f.rows)
             var lines: [(label: String, points: [(Double, Double)], dashed: Bool)] = []
             if f.queueing != nil { lines.append(("MVA", zip(f.predictedThroughput, f.predictedLatencyNs).map { ($0, $1 / 1e6) }, true)) }
-            return Series(name: f.series, points: pts.map { ($0.throughput, Double($0.latencyP50Ns) / 1e6) }, lines: lines)
+            return Series(name: f.series, points: pts.map { ($0.throughput, Double($0.latencyP50Ns) / 1e6) }, lines: lines,
+                          measured: live(r, f.rows).map { ($0.throughput, Double($0.latencyP50Ns) / 1e6) })
         }
         return chart(id: "latency", title: "Latency (p50) against throughput", xLabel: "requests/s", yLabel: "ms", series)
     }
