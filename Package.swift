@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Runner", targets: ["Runner"]),
         .library(name: "Reporting", targets: ["Reporting"]),
         .library(name: "Fuzzing", targets: ["Fuzzing"]),
+        .library(name: "Performance", targets: ["Performance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,7 +75,13 @@ let package = Package(
         // The run and campaign records (summary.json, campaign.json) their writers and readers share.
         .target(name: "RunRecords", dependencies: ["ScenarioFormat"]),
         // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
-        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", "RunRecords", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", "RunRecords", "PerformanceModel", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        // Performance models over sweep points (issue 15): USL fit, mean-value analysis, sweep records.
+        .target(name: "PerformanceModel"),
+        // `bftsim sweep` and `calibrate`: grids of costed simulated runs, live clusters for the same points.
+        .target(name: "Performance", dependencies: [
+            "BFTCore", "ScenarioFormat", "Runner", "Simulation", "Reporting", "PerformanceModel",
+        ]),
         // Fault-schedule fuzzing: swarm, guided and Twins generators, campaigns, shrinking, sharding.
         .target(name: "Fuzzing", dependencies: [
             "BFTCore", "ScenarioFormat", "Runner", "Checkers", "Simulation", "PBFT", "HotStuff", "RunRecords",
@@ -99,7 +106,7 @@ let package = Package(
             "BFTCore", "BFTCrypto", "ScenarioFormat", "Runner", "Checkers", "Simulation",
         ], swiftSettings: fast),
         .executableTarget(name: "bftsim", dependencies: [
-            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live", "RunRecords", "Explore",
+            "Runner", "ScenarioFormat", "BFTCore", "Simulation", "Reporting", "Fuzzing", "Live", "RunRecords", "Explore", "Performance", "PerformanceModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "BFTCoreTests", dependencies: ["BFTCore", "BFTCrypto"]),
@@ -115,6 +122,7 @@ let package = Package(
                                                  .product(name: "NIOPosix", package: "swift-nio"),
                                                  .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ExploreTests", dependencies: ["Explore", "Fuzzing", "Runner", "ScenarioFormat", "BFTCore", "Checkers"]),
+        .testTarget(name: "PerformanceTests", dependencies: ["Performance", "PerformanceModel", "ScenarioFormat", "Runner", "BFTCore"]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "PBFT", "HotStuff", "BFTCore", "BFTCrypto", "ScenarioFormat", "Simulation", "Checkers"]),
     ],
     swiftLanguageModes: [.v6]

@@ -133,6 +133,10 @@ public enum ScenarioRun {
             if let r = record.source.replicaID, !byzantine.contains(r) { correct.count(record.observation) }
         }, trace: trace, rebuild: rebuild)
         simulator.eventsMax = eventsMax
+        if scenario.costs != nil {
+            let stats = keyring.stats
+            simulator.cryptoCounter = { (stats.signed, stats.verifyRequests) }
+        }
         if let memoryMaxBytes { simulator.memoryCheck = { ResidentMemory.bytes() <= memoryMaxBytes } }
         let result = simulator.run()
         let report = checker.finish(at: result.endTime)

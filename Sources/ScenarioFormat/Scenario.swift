@@ -51,6 +51,9 @@ public struct NetworkSpec: Sendable, Equatable, Codable {
     /// Global stabilisation time; `nil` means never (loss and duplication apply for the whole run).
     public var gst: Nanoseconds?
     public var delayMaxAfterGST: Nanoseconds
+    /// Bits per second of each sender's link; outgoing bytes are serialised on it one message after
+    /// another (issue 15). nil: unlimited, messages leave at once.
+    public var bandwidth: Int64? = nil
 
     public init(latency: LatencyDistribution = .constant(1 * nanosPerMillisecond), loss: Double = 0, duplication: Double = 0,
                 jitter: Nanoseconds = 0, links: [LinkSpec] = [], gst: Nanoseconds? = nil,
@@ -322,6 +325,11 @@ public struct Scenario: Sendable, Equatable, Codable {
     /// An explicit schedule (issue 17): when set, the simulator carries out these steps instead of its
     /// network model and timers (see `ScheduleStep`). Written by `bftsim explore`; nil for every other file.
     public var schedule: [ScheduleStep]? = nil
+    /// CPU costs of handling messages (issue 15); nil: handling is free, as in every scenario before it.
+    public var costs: CostTable? = nil
+    /// Where replicas and clients run, with how many cores each host has. Empty with `costs`: each
+    /// replica and each client has a one-core host of its own.
+    public var hosts: [HostSpec] = []
 
     public init(name: String, description: String = "", protocolKind: ProtocolKind = .pbft, replicas: Int = 4, f: Int? = nil,
                 seed: UInt64 = 1, crypto: SignatureScheme = .ed25519, stop: StopCondition = StopCondition(),

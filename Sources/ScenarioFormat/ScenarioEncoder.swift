@@ -24,6 +24,7 @@ extension ScenarioLoader {
         out.append("  jitter: \(dur(net.jitter))")
         if let gst = net.gst { out.append("  gst: \(dur(gst))") }
         out.append("  delay_max_after_gst: \(dur(net.delayMaxAfterGST))")
+        if let bps = net.bandwidth { out.append("  bandwidth: \(CostSyntax.formatBandwidth(bps))") }
         appendList("  links", net.links, into: &out) { link in
             var parts = ["from: \(link.from)", "to: \(link.to)"]
             if let l = link.latency { parts.append("latency: \(latency(l))") }
@@ -90,7 +91,36 @@ extension ScenarioLoader {
             out.append("schedule:")
             for step in steps { out.append("  - \(yamlString(step.text(replicas: scenario.replicas)))") }
         }
+        if let costs = scenario.costs { out.append(contentsOf: encodeCosts(costs, indent: "  ", key: "costs:")) }
+        if !scenario.hosts.isEmpty { appendList("hosts", scenario.hosts, into: &out) { h in
+            var parts = ["cores: \(h.cores)", "replicas: [\(h.replicas.map(String.init).joined(separator: ", "))]"]
+            parts.append(h.allClients ? "clients: all" : "clients: [\(h.clients.map(String.init).joined(separator: ", "))]")
+            return "{\(parts.joined(separator: ", "))}"
+        } }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// A cost table's lines: under `key` indented by `indent`, or at the top level (a profile file) when `key` is nil.
+    public static func encodeCosts(_ c: CostTable, indent: String = "", key: String? = nil) -> [String] {
+        var out: [String] = []
+        let pad = key == nil ? "" : indent
+        if let key { out.append(key) }
+        func cost(_ v: Picoseconds) -> String { CostSyntax.formatCost(v) }
+        func schemes(_ s: CostTable.SchemeCosts) -> String {
+            "{" + SignatureScheme.allCases.map { "\($0.rawValue): \(cost(s[$0]))" }.joined(separator: ", ") + "}"
+        }
+        out.append("\(pad)message:")
+        out.append("\(pad)  default: \(cost(c.messageDefault))")
+        for type in CostTable.messageTypes { if let v = c.messages[type] { out.append("\(pad)  \(type): \(cost(v))") } }
+        out.append("\(pad)byte: \(cost(c.byte))")
+        out.append("\(pad)send: \(cost(c.send))")
+        out.append("\(pad)timer: \(cost(c.timer))")
+        out.append("\(pad)sign: \(schemes(c.sign))")
+        out.append("\(pad)verify: \(schemes(c.verify))")
+        out.append("\(pad)execute: \(cost(c.execute))")
+        if c.sync != 0 { out.append("\(pad)sync: \(cost(c.sync))") }
+        if let scheme = c.scheme { out.append("\(pad)scheme: \(scheme.rawValue)") }
+        return out
     }
 
     /// `key: []` for an empty list, else `key:` and one `- item` line per element, indented two more than the key.

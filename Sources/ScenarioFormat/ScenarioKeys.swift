@@ -5,10 +5,14 @@ public enum ScenarioKeys {
     public static let topLevel = [
         "name", "description", "protocol", "replicas", "f", "seed", "crypto", "stop", "network",
         "workload", "parameters", "timeline", "byzantine", "twins", "liveness", "expect", "schedule",
+        "costs", "hosts",
     ]
     public static let required = ["name", "replicas"]
     public static let stop = ["time_limit", "until_clients_done"]
-    public static let network = ["latency", "loss", "duplication", "jitter", "gst", "delay_max_after_gst", "links"]
+    public static let network = ["latency", "loss", "duplication", "jitter", "gst", "delay_max_after_gst", "links", "bandwidth"]
+    /// Keys of a cost table (inline under `costs:` or a profile file's top level).
+    public static let costs = ["message", "byte", "send", "timer", "sign", "verify", "execute", "sync", "scheme"]
+    public static let host = ["cores", "replicas", "clients"]
     public static let link = ["from", "to", "latency", "loss"]
     /// Parameters of each latency distribution (besides `distribution` itself).
     public static let latencyDistributions: [(name: String, parameters: [String])] = [

@@ -58,6 +58,8 @@ extension ScenarioParser {
             }
         }
         if let node = top["schedule"], !node.isNull { scenario.schedule = schedule(node) }
+        if let node = top["costs"], !node.isNull { scenario.costs = costs(node) }
+        if let node = top["hosts"], !node.isNull { scenario.hosts = hosts(node, clientCount: scenario.workload.clients) }
         return scenario
     }
 
@@ -80,6 +82,7 @@ extension ScenarioParser {
         if let v = spec["jitter"], let d = duration(v, "jitter") { net.jitter = d }
         if let v = spec["gst"], let d = duration(v, "gst") { net.gst = d }
         if let v = spec["delay_max_after_gst"], let d = positiveDuration(v, "delay_max_after_gst") { net.delayMaxAfterGST = d }
+        if let v = spec["bandwidth"], !v.isNull { net.bandwidth = bandwidth(v) }
         if let v = spec["links"], let items = sequence(v, what: "'links'") {
             for item in items {
                 guard let link = fields(item, allowed: ScenarioKeys.link, what: "a link", allowNull: false) else { continue }

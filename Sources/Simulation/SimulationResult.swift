@@ -71,4 +71,21 @@ public struct SimulationResult: Sendable {
     public var requestsCompleted: Int
     /// What each replica persisted (index = ReplicaID): key → last value.
     public var durable: [[String: [UInt8]]]
+    /// Per host, when the run modelled costs or bandwidth (issue 15): empty otherwise.
+    public var hosts: [HostUsage] = []
+
+    /// What one host did: its cores, the machines on it and the CPU time they spent.
+    public struct HostUsage: Sendable, Equatable {
+        public var cores: Int
+        /// Machine names ("r0", "c3") on this host, in machine order.
+        public var machines: [String]
+        public var busy: Nanoseconds
+        /// Inputs dropped because the host's queue was full.
+        public var dropped: Int
+        /// busy / (cores · run time), in [0, 1].
+        public var utilisation: Double
+    }
+
+    /// The busiest host's utilisation (0 without a host model).
+    public var utilisationMax: Double { hosts.map(\.utilisation).max() ?? 0 }
 }

@@ -11,6 +11,12 @@ extension Simulator {
     /// durable as a vote that left (found by the fuzzer: a crash right after such a vote made the
     /// restarted replica vote again in the same view).
     func handle(machine index: Int, _ input: ReplicaInput) {
+        if costed {
+            switch input {
+            case .message, .timer: return admit(machine: index, input)
+            case .start, .recover: break
+            }
+        }
         var batch = actionBuffer  // always left empty by the previous call
         actionBuffer = []
         machines[index].handle(input, into: &batch)
@@ -64,6 +70,7 @@ extension Simulator {
             return
         }
         var outcome = network.decide(from: node[from], to: node[to], at: now)
+        if hosts != nil, outcome.drop == nil { outcome.delay += hosts!.serialise(bytes.count, from: from, now: now) }
         if outcome.drop == nil, !messageFaults.isEmpty, let fault = matchingFault(from: from, to: to, bytes: bytes) {
             switch fault.action {
             case .drop: outcome.drop = .fault
@@ -178,6 +185,7 @@ extension Simulator {
     func crash(_ index: Int) {
         guard index >= 0, index < machines.count else { return }
         crashed[index] = true
+        if hosts != nil { hosts!.incarnation[index] &+= 1 }
         timerGenerations[index].removeAll()
         storage[index].loseUnsynced()
     }

@@ -61,6 +61,14 @@ public final class Simulator {
     var started = false
     /// Messages and timers held for an explicit schedule (`scenario.schedule`), nil otherwise.
     var scheduled: ScheduledNetwork?
+    /// Hosts, cores and links when the scenario models costs or bandwidth (issue 15); nil otherwise,
+    /// and then no cost code runs.
+    var hosts: HostModel?
+    /// Whether handlers cost CPU time (`scenario.costs`); checked once per handled input.
+    let costed: Bool
+    /// Signatures signed and verified so far by the run's crypto (the runner supplies it; the
+    /// simulator does not link the crypto module). Read around each costed handler.
+    public var cryptoCounter: (() -> (signed: Int, verified: Int))?
 
     // MARK: Counters
     var eventsProcessed: UInt64 = 0
@@ -132,6 +140,11 @@ public final class Simulator {
         self.timerGenerations = Array(repeating: TimerTable(), count: machines.count)
         self.storage = Array(repeating: Storage(), count: machines.count)
         self.network = NetworkModel(spec: scenario.network, replicaCount: n + twinned.count, seed: scenario.seed)
+        if (scenario.costs != nil || scenario.network.bandwidth != nil) && scenario.schedule == nil {
+            hosts = HostModel(scenario: scenario, machineCount: machines.count, clientCount: clientCount, twinned: twinned)
+        }
+        // An explicit schedule (explore) decides every delivery itself: costs do not apply there.
+        costed = scenario.costs != nil && scenario.schedule == nil
         if scenario.stop.untilClientsDone, let perClient = scenario.workload.requestsPerClient {
             completionsTarget = perClient * scenario.workload.clients
         } else {
@@ -237,7 +250,7 @@ public final class Simulator {
             messagesDelivered: messagesDelivered, messagesDuplicated: messagesDuplicated, messagesDropped: drops,
             messagesByType: typeCounts, bytesSent: bytesSent, traceHash: traceHash ?? .zero, traceLines: traceLines,
             stoppedBecause: reason, requestsCompleted: requestsCompleted,
-            durable: storage.prefix(replicaCount).map(\.synced))
+            durable: storage.prefix(replicaCount).map(\.synced), hosts: hostUsage())
     }
 
     @inline(__always)
@@ -268,6 +281,10 @@ public final class Simulator {
             restart(machine)
         case .release(let from, let to, let id, let bytes):
             onRelease(from: Int(from), to: Int(to), id: id, bytes: bytes)
+        case .complete(let machine, let incarnation, let actions, let coreHeld):
+            onComplete(machine: Int(machine), incarnation: incarnation, actions, coreHeld: coreHeld)
+        case .coreFree(let machine):
+            onCoreFree(machine: Int(machine))
         case .start(let machine):
             guard !crashed[machine] else { return }
             if tracing {
@@ -300,6 +317,10 @@ struct Event: Comparable {
         case restart(machine: Int)
         /// A held message leaves for delivery now (hold-and-release).
         case release(from: Int32, to: Int32, id: UInt64, bytes: [UInt8])
+        /// A costed handler's CPU time is spent: its actions are carried out now (issue 15).
+        case complete(machine: Int32, incarnation: UInt32, actions: [ReplicaAction], coreHeld: Bool)
+        /// A costed handler's CPU part is done; its sync goes on without the core (issue 15).
+        case coreFree(machine: Int32)
     }
     var time: Nanoseconds
     var sequence: UInt64

@@ -1,0 +1,224 @@
+import BFTCore
+import DequeModule
+import ScenarioFormat
+
+/// Hosts, cores and links of a run that models processing costs or bandwidth (issue 15).
+///
+/// Each machine (replica, client, twin) runs on one host. A host has `cores`; a machine handles one
+/// input at a time, on one core. An input that finds its machine busy or every core of its host taken
+/// waits in the host's FIFO queue, so queueing at a busy host comes out of the event order itself
+/// (BFTSim, NSDI'08, §3). A handler's outputs leave when its CPU time has been spent. Each host has one
+/// outgoing link: messages are serialised on it back to back at `bandwidth`.
+///
+/// Built only when the scenario gives `costs` or `network.bandwidth`; without them the simulator never
+/// touches this type, and traces are those of a cost-free run byte for byte.
+struct HostModel {
+    /// One input waiting for a core.
+    struct Waiting {
+        var machine: Int
+        var input: ReplicaInput
+    }
+
+    /// Most inputs a host queue holds; past it an input is dropped and counted (an overloaded host,
+    /// a sign that the offered load is far beyond capacity).
+    static let waitingMax = 1 << 20
+
+    let costs: CostTable?
+    let scheme: SignatureScheme
+    let bandwidth: Int64?
+    /// Host of each machine index.
+    let hostOf: [Int]
+    let cores: [Int]
+    /// Replica count: a broadcast is this many sends, less one.
+    let replicaCount: Int
+    var coresFree: [Int]
+    var busy: [Bool]
+    /// Bumped on every crash, so the completion of a handler started before it is discarded.
+    var incarnation: [UInt32]
+    var waiting: [Deque<Waiting>]
+    /// When each host's link is free again.
+    var linkFree: [Nanoseconds]
+    /// CPU time spent per host, ns.
+    var busyTime: [Nanoseconds]
+    /// Picoseconds not yet charged per host (costs are charged in whole nanoseconds, the rest carried).
+    var carry: [Picoseconds]
+    /// Fixed message cost per wire tag, resolved from the type name on first sight.
+    var costByTag: [Picoseconds?] = Array(repeating: nil, count: 256)
+    /// Inputs dropped per host because its queue was full.
+    var dropped: [Int]
+
+    /// Places machines on hosts: the scenario's `hosts`, then a one-core host of its own for each
+    /// machine left out. Twins share their original's host.
+    init(scenario: Scenario, machineCount: Int, clientCount: Int, twinned: [Int]) {
+        let n = scenario.replicas
+        var hostOf = [Int](repeating: -1, count: machineCount)
+        var cores: [Int] = []
+        for (h, spec) in scenario.hosts.enumerated() {
+            cores.append(spec.cores)
+            for r in spec.replicas where r < n { hostOf[r] = h }
+            let clients = spec.allClients ? Array(0..<clientCount) : spec.clients
+            for c in clients where c < clientCount { hostOf[n + c] = h }
+        }
+        for i in 0..<min(machineCount, n + clientCount) where hostOf[i] < 0 {
+            hostOf[i] = cores.count
+            cores.append(1)
+        }
+        for (k, r) in twinned.enumerated() where n + clientCount + k < machineCount {
+            hostOf[n + clientCount + k] = hostOf[r]
+        }
+        self.costs = scenario.costs
+        self.scheme = scenario.costs?.scheme ?? scenario.crypto
+        self.bandwidth = scenario.network.bandwidth
+        self.hostOf = hostOf
+        self.cores = cores
+        self.replicaCount = n
+        coresFree = cores
+        busy = Array(repeating: false, count: machineCount)
+        incarnation = Array(repeating: 0, count: machineCount)
+        waiting = Array(repeating: Deque(), count: cores.count)
+        linkFree = Array(repeating: 0, count: cores.count)
+        busyTime = Array(repeating: 0, count: cores.count)
+        carry = Array(repeating: 0, count: cores.count)
+        dropped = Array(repeating: 0, count: cores.count)
+    }
+
+    /// Whether `machine` can start handling an input now.
+    func canStart(_ machine: Int) -> Bool { !busy[machine] && coresFree[hostOf[machine]] > 0 }
+
+    /// CPU time of one handled input and the batch it produced, in picoseconds.
+    mutating func cost(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
+                       describe: MessageDescriber) -> Picoseconds {
+        let split = costs(of: input, batch: batch, signed: signed, verified: verified, describe: describe)
+        return split.cpu + split.io
+    }
+
+    /// The same split into CPU time (holds a core) and storage time (the sync before the batch's
+    /// messages leave: holds the machine, not a core).
+    mutating func costs(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
+                        describe: MessageDescriber) -> (cpu: Picoseconds, io: Picoseconds) {
+        guard let c = costs else { return (0, 0) }
+        var ps: Picoseconds = 0
+        switch input {
+        case .message(_, let bytes):
+            let tag = Int(bytes.first ?? 0)
+            if costByTag[tag] == nil { costByTag[tag] = bytes.isEmpty ? c.messageDefault : c.message(describe(bytes).type) }
+            ps += costByTag[tag]! + c.byte * Picoseconds(bytes.count)
+        case .timer:
+            ps += c.timer
+        default:
+            break
+        }
+        var persists = false
+        for action in batch {
+            switch action {
+            case .persist:
+                persists = true
+            case .send(let bytes, _):
+                ps += c.send + c.byte * Picoseconds(bytes.count)
+            case .broadcast(let bytes):
+                ps += (c.send + c.byte * Picoseconds(bytes.count)) * Picoseconds(max(0, replicaCount - 1))
+            case .observe(.executed):
+                ps += c.execute
+            default:
+                break
+            }
+        }
+        ps += c.sign[scheme] * Picoseconds(signed) + c.verify[scheme] * Picoseconds(verified)
+        return (ps, persists ? c.sync : 0)
+    }
+
+    /// Takes a core of `machine`'s host for `picos`; returns the whole nanoseconds to charge.
+    mutating func occupy(_ machine: Int, picos: Picoseconds) -> Nanoseconds {
+        let h = hostOf[machine]
+        coresFree[h] -= 1
+        busy[machine] = true
+        let total = carry[h] + picos
+        carry[h] = total % 1000
+        busyTime[h] += total / 1000
+        return total / 1000
+    }
+
+    mutating func releaseCore(_ machine: Int) { coresFree[hostOf[machine]] += 1 }
+
+    mutating func releaseMachine(_ machine: Int) { busy[machine] = false }
+
+    /// Serialises `byteCount` bytes on the sender's link; returns how long after `now` the last bit leaves.
+    mutating func serialise(_ byteCount: Int, from machine: Int, now: Nanoseconds) -> Nanoseconds {
+        guard let bps = bandwidth, bps > 0 else { return 0 }
+        let h = hostOf[machine]
+        let bits = Int64(min(byteCount, 1 << 30)) * 8
+        // ceil(bits · 10^9 / bps) without overflow: bits < 2^33, 10^9 < 2^30.
+        let duration = (bits * 1_000_000_000 + bps - 1) / bps
+        let start = max(now, linkFree[h])
+        linkFree[h] = start + duration
+        return linkFree[h] - now
+    }
+}
+
+extension Simulator {
+    /// A costed input: handled now when its machine and a core of its host are free, else queued.
+    func admit(machine index: Int, _ input: ReplicaInput) {
+        if hosts!.canStart(index) { return start(machine: index, input) }
+        let h = hosts!.hostOf[index]
+        guard hosts!.waiting[h].count < HostModel.waitingMax else {
+            hosts!.dropped[h] += 1
+            return
+        }
+        hosts!.waiting[h].append(.init(machine: index, input: input))
+    }
+
+    /// Runs the handler now (its state changes now; nothing else can reach the machine until it is
+    /// done), charges its CPU time and carries out its actions when that time is spent.
+    func start(machine index: Int, _ input: ReplicaInput) {
+        let before = cryptoCounter?() ?? (signed: 0, verified: 0)
+        var batch: [ReplicaAction] = []
+        machines[index].handle(input, into: &batch)
+        let after = cryptoCounter?() ?? (signed: 0, verified: 0)
+        let split = hosts!.costs(of: input, batch: batch, signed: after.signed - before.signed,
+                                 verified: after.verified - before.verified, describe: describe)
+        let cpu = hosts!.occupy(index, picos: split.cpu)
+        let io = Nanoseconds(split.io / 1000)
+        if io > 0 { schedule(at: later(by: cpu), .coreFree(machine: Int32(index))) }
+        schedule(at: later(by: cpu + io), .complete(machine: Int32(index), incarnation: hosts!.incarnation[index],
+                                                    actions: batch, coreHeld: io == 0))
+    }
+
+    /// A handler's CPU part is done but its sync is not: the core goes to the next waiting input.
+    func onCoreFree(machine index: Int) {
+        hosts!.releaseCore(index)
+        startWaiting(host: hosts!.hostOf[index])
+    }
+
+    /// A handler's time is spent: its actions take effect (unless its machine crashed meanwhile) and
+    /// the host's core goes to the next waiting input whose machine is free.
+    func onComplete(machine index: Int, incarnation: UInt32, _ batch: [ReplicaAction], coreHeld: Bool) {
+        if coreHeld { hosts!.releaseCore(index) }
+        hosts!.releaseMachine(index)
+        if !crashed[index], hosts!.incarnation[index] == incarnation {
+            var sink = SimulatorSink(simulator: self, index: index)
+            Runtime.interpret(batch, sender: principals[index], timers: &timerGenerations[index], into: &sink)
+        }
+        startWaiting(host: hosts!.hostOf[index])
+    }
+
+    /// Starts waiting inputs, oldest first, while the host has a free core and their machines are free.
+    func startWaiting(host h: Int) {
+        while hosts!.coresFree[h] > 0, let next = hosts!.waiting[h].firstIndex(where: { !hosts!.busy[$0.machine] }) {
+            let w = hosts!.waiting[h].remove(at: next)
+            if crashed[w.machine] { continue }
+            start(machine: w.machine, w.input)
+        }
+    }
+
+    /// Per host: cores, machines, CPU time spent and utilisation over the run so far.
+    func hostUsage() -> [SimulationResult.HostUsage] {
+        guard let hosts else { return [] }
+        let span = Double(max(1, now))
+        return hosts.cores.indices.map { h in
+            SimulationResult.HostUsage(
+                cores: hosts.cores[h], machines: hosts.hostOf.indices.filter { hosts.hostOf[$0] == h }.map { names[$0] },
+                busy: hosts.busyTime[h], dropped: hosts.dropped[h],
+                utilisation: min(1, Double(hosts.busyTime[h]) / (span * Double(hosts.cores[h]))))
+        }
+    }
+}
