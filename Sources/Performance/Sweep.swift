@@ -128,28 +128,3 @@ final class Counter: @unchecked Sendable {
     }
 }
 
-/// Maps `count` independent jobs over `jobs` threads; results in index order whatever the thread count.
-func parallelMap<T: Sendable>(_ count: Int, jobs: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
-    guard count > 0 else { return [] }
-    if jobs <= 1 || count == 1 { return (0..<count).map(body) }
-    let slots = Slots<T>(count)
-    DispatchQueue.concurrentPerform(iterations: min(jobs, count)) { _ in
-        while let i = slots.take() { slots.put(i, body(i)) }
-    }
-    return slots.results()
-}
-
-private final class Slots<T>: @unchecked Sendable {
-    private var slots: [T?]
-    private var next = 0
-    private let lock = NSLock()
-    init(_ count: Int) { slots = Array(repeating: nil, count: count) }
-    func take() -> Int? {
-        lock.lock(); defer { lock.unlock() }
-        guard next < slots.count else { return nil }
-        next += 1
-        return next - 1
-    }
-    func put(_ i: Int, _ value: T) { lock.lock(); slots[i] = value; lock.unlock() }
-    func results() -> [T] { slots.map { $0! } }
-}

@@ -3,7 +3,7 @@ import Foundation
 /// Maps `count` independent jobs over `jobs` threads; results come back in index order, so callers
 /// see the same array whatever the thread count. Each job must be self-contained (a simulation run
 /// shares nothing with another).
-func parallelMap<T: Sendable>(_ count: Int, jobs: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+public func parallelMap<T: Sendable>(_ count: Int, jobs: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
     guard count > 0 else { return [] }
     if jobs <= 1 || count == 1 { return (0..<count).map(body) }
     let box = ResultSlots<T>(count)
