@@ -12,8 +12,10 @@ public struct Block: Hashable, Sendable, CustomStringConvertible {
     public let proposer: ReplicaID
     public let justify: QuorumCertificate
     public let requests: [ClientRequest]
-    /// Canonical encoding (without message tag) and its BLAKE2b-256 digest, computed once.
-    public let encoded: [UInt8]
+    /// Canonical encoding (without message tag) and its BLAKE2b-256 digest, computed once. A decoded
+    /// block shares these bytes with the message it arrived in (every receiver of a broadcast proposal
+    /// holds the same buffer), so a block costs its bytes once per simulation, not once per replica.
+    public let encoded: ArraySlice<UInt8>
     public let digest: Digest
 
     public init(view: UInt64, height: UInt64, parent: Digest, proposer: ReplicaID,
@@ -32,7 +34,20 @@ public struct Block: Hashable, Sendable, CustomStringConvertible {
         justify.encode(into: &w)
         w.u32(UInt32(requests.count))
         for r in requests { r.encodeEmbedded(into: &w) }
-        encoded = w.bytes
+        encoded = w.bytes[...]
+        digest = Digest.of(encoded)
+    }
+
+    /// A block decoded from `encoded`, which must be exactly its canonical encoding.
+    private init(view: UInt64, height: UInt64, parent: Digest, proposer: ReplicaID, justify: QuorumCertificate,
+                 requests: [ClientRequest], encoded: ArraySlice<UInt8>) {
+        self.view = view
+        self.height = height
+        self.parent = parent
+        self.proposer = proposer
+        self.justify = justify
+        self.requests = requests
+        self.encoded = encoded
         digest = Digest.of(encoded)
     }
 
@@ -53,6 +68,7 @@ public struct Block: Hashable, Sendable, CustomStringConvertible {
     func encode(into w: inout ByteWriter) { w.raw(encoded) }
 
     static func decode(from r: inout ByteReader) throws(DecodeError) -> Block {
+        let start = r.offset
         let view = try r.u64("block view")
         let height = try r.u64("block height")
         let parent = try r.digest("block parent")
@@ -64,7 +80,10 @@ public struct Block: Hashable, Sendable, CustomStringConvertible {
         var requests: [ClientRequest] = []
         requests.reserveCapacity(count)
         for _ in 0..<count { requests.append(try ClientRequest.decodeEmbedded(&r)) }
-        return Block(view: view, height: height, parent: parent, proposer: proposer, justify: justify, requests: requests)
+        // The fields read are the canonical encoding (fixed-width integers, canonical QC and requests),
+        // so the bytes just read are the block's encoding: no re-encoding (`CodecTests` checks the round trip).
+        return Block(view: view, height: height, parent: parent, proposer: proposer, justify: justify, requests: requests,
+                     encoded: r.bytes[start..<r.offset])
     }
 
     /// B1: the shape every non-genesis block must have, checkable without its ancestors.

@@ -13,19 +13,69 @@ enum HotStuffDomain {
 public struct QuorumCertificate: Hashable, Sendable, CustomStringConvertible {
     public var view: UInt64
     public var block: Digest
-    public var signatures: [(signer: ReplicaID, signature: Signature)]
+    /// The signatures in wire form, `(u32 signer ‖ 64-byte signature)*` sorted by signer. A decoded QC
+    /// shares these bytes with the message it came from: at n=256 a QC holds 171 signatures and every
+    /// replica keeps a copy of every retained block, so one shared buffer instead of an array per
+    /// replica is what keeps memory per replica small (issue 19).
+    private(set) var packed: ArraySlice<UInt8>
+    /// Number of signatures in `packed`.
+    public private(set) var signatureCount: Int
+    static let entrySize = 4 + Signature.byteCount
 
     public init(view: UInt64, block: Digest, signatures: [(signer: ReplicaID, signature: Signature)]) {
         self.view = view
         self.block = block
-        self.signatures = signatures.sorted { $0.signer < $1.signer }
+        (packed, signatureCount) = Self.pack(signatures)
+    }
+
+    private init(view: UInt64, block: Digest, packed: ArraySlice<UInt8>, count: Int) {
+        self.view = view
+        self.block = block
+        self.packed = packed
+        signatureCount = count
+    }
+
+    private static func pack(_ signatures: [(signer: ReplicaID, signature: Signature)]) -> (ArraySlice<UInt8>, Int) {
+        var w = ByteWriter(capacity: signatures.count * entrySize)
+        for s in signatures.sorted(by: { $0.signer < $1.signer }) {
+            w.u32(UInt32(truncatingIfNeeded: s.signer))
+            w.signature(s.signature)
+        }
+        return (w.bytes[...], signatures.count)
+    }
+
+    /// The signatures, sorted by signer (decoded from `packed` on each read; hot paths use `forEachSignature`).
+    public var signatures: [(signer: ReplicaID, signature: Signature)] {
+        get {
+            var out: [(signer: ReplicaID, signature: Signature)] = []
+            out.reserveCapacity(signatureCount)
+            _ = forEachSignature { out.append(($0, $1)); return true }
+            return out
+        }
+        set { (packed, signatureCount) = Self.pack(newValue) }
+    }
+
+    /// Calls `body` with each (signer, signature) in signer order until it returns false; returns
+    /// whether every call returned true.
+    @inline(__always)
+    func forEachSignature(_ body: (ReplicaID, Signature) -> Bool) -> Bool {
+        packed.withUnsafeBytes { raw in
+            var offset = 0
+            for _ in 0..<signatureCount {
+                let signer = Int(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                let signature = Signature(words: raw.loadUnaligned(fromByteOffset: offset + 4, as: SIMD8<UInt64>.self))
+                offset += Self.entrySize
+                if !body(signer, signature) { return false }
+            }
+            return true
+        }
     }
 
     /// The certificate of the genesis block (H-Q2): valid by definition, carries no signatures.
     public static let genesis = QuorumCertificate(view: 0, block: Block.genesis.digest, signatures: [])
 
     public var isGenesis: Bool { self == .genesis }
-    public var description: String { "QC(v\(view), \(block.short), \(signatures.count) sigs)" }
+    public var description: String { "QC(v\(view), \(block.short), \(signatureCount) sigs)" }
 
     /// Bytes a vote signs: `view ‖ digest` (domain VOTE). The voter is the signer, not part of the bytes.
     public static func voteStatement(view: UInt64, block: Digest) -> [UInt8] {
@@ -33,54 +83,49 @@ public struct QuorumCertificate: Hashable, Sendable, CustomStringConvertible {
     }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.view == b.view && a.block == b.block && a.signatures.count == b.signatures.count
-            && zip(a.signatures, b.signatures).allSatisfy { $0.signer == $1.signer && $0.signature == $1.signature }
+        a.view == b.view && a.block == b.block && a.signatureCount == b.signatureCount && a.packed.elementsEqual(b.packed)
     }
     public func hash(into h: inout Hasher) {
         h.combine(view)
         h.combine(block)
-        for s in signatures { h.combine(s.signer); h.combine(s.signature) }
+        h.combine(signatureCount)
+        packed.withUnsafeBytes { h.combine(bytes: $0) }
     }
 
     func encode(into w: inout ByteWriter) {
         w.u64(view)
         w.digest(block)
-        w.u32(UInt32(signatures.count))
-        for s in signatures {
-            w.u32(UInt32(s.signer))
-            w.signature(s.signature)
-        }
+        w.u32(UInt32(signatureCount))
+        w.raw(packed)
     }
 
     static func decode(from r: inout ByteReader) throws(DecodeError) -> QuorumCertificate {
         let view = try r.u64("qc view")
         let block = try r.digest("qc block")
-        let count = try r.count("qc signatures", max: HotStuffLimits.replicasMax, minElementSize: 4 + Signature.byteCount)
-        var sigs: [(signer: ReplicaID, signature: Signature)] = []
-        sigs.reserveCapacity(count)
+        let count = try r.count("qc signatures", max: HotStuffLimits.replicasMax, minElementSize: entrySize)
+        let start = r.offset
+        var last = -1
         for _ in 0..<count {
             let signer = Int(try r.u32("qc signer"))
             guard signer < HotStuffLimits.replicasMax else { throw .valueOutOfRange(field: "qc signer", value: UInt64(signer)) }
-            if let last = sigs.last, last.signer >= signer { throw .invalid("qc signers not strictly increasing") }
-            sigs.append((signer, try r.signature("qc signature")))
+            if last >= signer { throw .invalid("qc signers not strictly increasing") }
+            last = signer
+            try r.skip(Signature.byteCount, "qc signature")
         }
-        return QuorumCertificate(view: view, block: block, signatures: sigs)
+        return QuorumCertificate(view: view, block: block, packed: r.bytes[start..<r.offset], count: count)
     }
 
     /// H-Q1: the genesis QC, or at least `quorum` distinct signers in `0..<n`, each signature valid.
     func isValid(config: HotStuffConfig, verifier: SignatureVerifier) -> Bool {
         if view == 0 { return isGenesis }
-        guard signatures.count >= config.quorum.quorum else { return false }
+        guard signatureCount >= config.quorum.quorum else { return false }
         let statement = QuorumCertificate.voteStatement(view: view, block: block)
         var previous = -1
-        for s in signatures {
-            guard s.signer > previous, s.signer < config.n else { return false }
-            previous = s.signer
-            guard verifier.verify(s.signature, domain: HotStuffDomain.vote, message: statement[...], signer: .replica(s.signer)) else {
-                return false
-            }
+        return forEachSignature { signer, signature in
+            guard signer > previous, signer < config.n else { return false }
+            previous = signer
+            return verifier.verify(signature, domain: HotStuffDomain.vote, message: statement[...], signer: .replica(signer))
         }
-        return true
     }
 }
 

@@ -107,7 +107,7 @@ public struct NewView: Hashable, Sendable {
     public init(view: UInt64, highQC: QuorumCertificate, lastVote: Vote? = nil, signer: MessageSigner) {
         guard case .replica(let sender) = signer.principal else { preconditionFailure("new-views are signed by replicas") }
         precondition(lastVote.map { $0.voter == sender } ?? true, "a new-view carries only its sender's vote")
-        var w = ByteWriter(capacity: 200 + highQC.signatures.count * 68)
+        var w = ByteWriter(capacity: 200 + highQC.signatureCount * 68)
         w.u8(HotStuffWireTag.newView)
         w.u64(view)
         w.u32(UInt32(sender))
@@ -168,7 +168,7 @@ public struct Timeout: Hashable, Sendable {
     }
 
     public var bytes: [UInt8] {
-        var w = ByteWriter(capacity: 200 + highQC.signatures.count * 68 + (highTC?.entries.count ?? 0) * 76)
+        var w = ByteWriter(capacity: 200 + highQC.signatureCount * 68 + (highTC?.entries.count ?? 0) * 76)
         w.u8(HotStuffWireTag.timeout)
         w.u64(view)
         w.u32(UInt32(sender))
@@ -263,7 +263,7 @@ public struct SyncInfo: Hashable, Sendable {
     }
 
     public var bytes: [UInt8] {
-        var w = ByteWriter(capacity: 64 + highQC.signatures.count * 68 + (highTC?.entries.count ?? 0) * 76
+        var w = ByteWriter(capacity: 64 + highQC.signatureCount * 68 + (highTC?.entries.count ?? 0) * 76
                            + announcements.reduce(0) { $0 + 4 + $1.bytes.count })
         w.u8(HotStuffWireTag.syncInfo)
         highQC.encode(into: &w)
@@ -367,7 +367,10 @@ public let authenticateHotStuffMessage: MessageAuthenticator = { bytes, verifier
     func qc(_ c: QuorumCertificate) {
         guard c.view > 0 else { return }
         let statement = QuorumCertificate.voteStatement(view: c.view, block: c.block)
-        for s in c.signatures { _ = verifier.verify(s.signature, domain: HotStuffDomain.vote, message: statement[...], signer: .replica(s.signer)) }
+        _ = c.forEachSignature { signer, signature in
+            _ = verifier.verify(signature, domain: HotStuffDomain.vote, message: statement[...], signer: .replica(signer))
+            return true
+        }
     }
     func tc(_ c: TimeoutCertificate) {
         for e in c.entries {

@@ -93,10 +93,11 @@ extension HotStuffReplica: StateFingerprinting {
     static func hash(_ qc: QuorumCertificate, into h: inout StateHasher) {
         h.u64(qc.view)
         h.digest(qc.block)
-        h.int(qc.signatures.count)
-        for s in qc.signatures {
-            h.int(s.signer)
-            hash(s.signature, into: &h)
+        h.int(qc.signatureCount)
+        _ = qc.forEachSignature { signer, signature in
+            h.int(signer)
+            hash(signature, into: &h)
+            return true
         }
     }
 

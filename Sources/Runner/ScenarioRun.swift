@@ -107,7 +107,8 @@ public enum ScenarioRun {
     /// observation record after the checkers (the fuzzer abstracts them into coverage states).
     public static func execute(_ scenario: Scenario, trace: TraceMode = .hashOnly, driver explicitDriver: (any ProtocolDriver)? = nil,
                                checkers: Bool = true, observer: ((ObservationRecord) -> Void)? = nil,
-                               eventsMax: Int? = nil, memoryMaxBytes: Int? = nil) throws(RunError) -> RunOutcome {
+                               eventsMax: Int? = nil, memoryMaxBytes: Int? = nil,
+                               shouldStop: (() -> Bool)? = nil) throws(RunError) -> RunOutcome {
         let driver = explicitDriver ?? Runner.driver(for: scenario.protocolKind)
         let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
         let machines = try buildMachines(scenario, driver: driver, keyring: keyring)
@@ -133,6 +134,7 @@ public enum ScenarioRun {
             if let r = record.source.replicaID, !byzantine.contains(r) { correct.count(record.observation) }
         }, trace: trace, rebuild: rebuild)
         simulator.eventsMax = eventsMax
+        simulator.shouldStop = shouldStop
         if scenario.costs != nil {
             let stats = keyring.stats
             simulator.cryptoCounter = { (stats.signed, stats.verifyRequests) }

@@ -13,6 +13,8 @@ public struct SimulationResult: Sendable {
         case eventBudget
         /// The process's resident memory passed the run's memory budget (`Simulator.memoryCheck`).
         case memoryBudget
+        /// The shell's stop condition held (`Simulator.shouldStop`; `bftsim bench --scale` counts blocks).
+        case stopCondition
     }
 
     /// Messages the network did not deliver, by reason.

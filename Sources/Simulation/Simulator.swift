@@ -138,7 +138,14 @@ public final class Simulator {
         self.names = principals.map(\.description)
         self.crashed = Array(repeating: false, count: machines.count)
         self.timerGenerations = Array(repeating: TimerTable(), count: machines.count)
-        self.storage = Array(repeating: Storage(), count: machines.count)
+        // Only a storage fault that undoes synced writes reads the write history; without one, keeping
+        // 256 replaced values (each a QC of n−f signatures in HotStuff) per machine costs megabytes per
+        // replica at n=256 for nothing (issue 19).
+        let undoes = scenario.timeline.contains { event in
+            if case .storageFault(_, let lost) = event.action { return lost != nil }
+            return false
+        }
+        self.storage = Array(repeating: Storage(keepsHistory: undoes), count: machines.count)
         self.network = NetworkModel(spec: scenario.network, replicaCount: n + twinned.count, seed: scenario.seed)
         if (scenario.costs != nil || scenario.network.bandwidth != nil) && scenario.schedule == nil {
             hosts = HostModel(scenario: scenario, machineCount: machines.count, clientCount: clientCount, twinned: twinned)
@@ -181,6 +188,9 @@ public final class Simulator {
     /// simulator itself never looks at the machine, so runs that stay inside it are deterministic.
     public var memoryCheck: (@Sendable () -> Bool)?
     public static let memoryCheckInterval: UInt64 = 1 << 14
+    /// Asked after every event whether the run should stop now (true: it stops with `.stopCondition`).
+    /// The shell's own stop condition, e.g. a committed-block count read from the observations.
+    public var shouldStop: (() -> Bool)?
 
     /// Runs the scenario to its stop condition. A simulator runs once.
     public func run() -> SimulationResult {
@@ -223,6 +233,10 @@ public final class Simulator {
             dispatch(kind)
             if let target = completionsTarget, requestsCompleted >= target {
                 reason = .clientsDone
+                break
+            }
+            if let shouldStop, shouldStop() {
+                reason = .stopCondition
                 break
             }
         }
@@ -343,6 +357,8 @@ struct Event: Comparable {
 /// last synced writes (a misdirected or torn write), which breaks the durability honest replicas rely on.
 struct Storage {
     static let historyMax = 256
+    /// Whether synced writes are remembered for `undoLast` (only a scenario with such a storage fault needs it).
+    var keepsHistory = true
     var synced: [String: [UInt8]] = [:]
     var unsynced: [(key: String, bytes: [UInt8])] = []
     /// Last synced writes, oldest first: (key, value before the write).
@@ -353,7 +369,8 @@ struct Storage {
     mutating func sync() {
         for w in unsynced {
             // One hash per write: the replaced value comes back from the update.
-            history.append((w.key, synced.updateValue(w.bytes, forKey: w.key)))
+            let previous = synced.updateValue(w.bytes, forKey: w.key)
+            if keepsHistory { history.append((w.key, previous)) }
         }
         unsynced.removeAll(keepingCapacity: true)
         if history.count > Storage.historyMax { history.removeFirst(history.count - Storage.historyMax) }

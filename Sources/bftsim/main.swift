@@ -118,6 +118,8 @@ struct Run: ParsableCommand {
         case .eventBudget:
             print("stopped: budget exhausted: \(eventsMax) events (--events-max) processed by \(ScenarioLoader.formatDuration(outcome.simulation.endTime)) of simulated time; a message or timer storm (verdicts cover the run so far)")
             throw ExitCode(RunStatus.budgetExhausted.rawValue)
+        case .stopCondition:
+            break
         case .memoryBudget:
             print("stopped: budget exhausted: resident memory passed \(memoryMax) MiB (--memory-max) at \(ScenarioLoader.formatDuration(outcome.simulation.endTime)) of simulated time; the run is too large for this budget (verdicts cover the run so far)")
             throw ExitCode(RunStatus.budgetExhausted.rawValue)
@@ -185,7 +187,13 @@ struct Bench: ParsableCommand {
     @Option(help: "Crypto schemes to measure (fast, blake2b, ed25519).") var crypto: [SignatureScheme] = [.fast, .ed25519]
     @Option(name: .customLong("protocol"), help: "Protocols to measure (pbft, hotstuff, hotstuff-two-chain).") var protocols: [ProtocolKind] = [.pbft, .hotstuff, .hotstuffTwoChain]
     @Flag(help: "Skip the message-complexity curves (n = 4, 7, 16, 31, 64).") var noComplexity = false
+    @Option(help: "Run a scale configuration instead (repeatable): hotstuff-n256 (1,000 blocks), hotstuff-n1024 (100 blocks), pbft-1m (1,000,000 requests; RSS after 100,000 and at the end), hotstuff-n64. Prints time, events/s and peak RSS.")
+    var scale: [ScaleBench.Config] = []
     func run() throws {
+        if !scale.isEmpty {
+            print(ScaleBench.run(scale))
+            return
+        }
         print(Benchmarks.run(replicaCounts: n, simSeconds: seconds, schemes: crypto, protocols: protocols, complexity: !noComplexity))
     }
 }
@@ -234,6 +242,7 @@ struct Report: ParsableCommand {
 extension ReportFormat: ExpressibleByArgument {}
 extension SignatureScheme: ExpressibleByArgument {}
 extension ProtocolKind: ExpressibleByArgument {}
+extension ScaleBench.Config: ExpressibleByArgument {}
 
 /// Custom entry so that usage errors exit with the documented "invalid input" code (3).
 do {
