@@ -66,7 +66,7 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: fast),
         // Safety and liveness checkers over observations (never simulator internals).
-        .target(name: "Checkers", dependencies: ["BFTCore"], swiftSettings: fast),
+        .target(name: "Checkers", dependencies: ["BFTCore", .product(name: "Histogram", package: "hdrhistogram-swift")], swiftSettings: fast),
         // Builds a run from a scenario: protocol factory, crypto, simulator, checkers, outputs.
         .target(name: "Runner", dependencies: [
             "BFTCore", "BFTCrypto", "PBFT", "HotStuff", "ScenarioFormat", "Simulation", "Checkers", "RunRecords",

@@ -29,6 +29,50 @@ public typealias MessageAuthenticator = @Sendable ([UInt8], SignatureVerifier) -
 /// Verifies any principal's signatures.
 public protocol SignatureVerifier: AnyObject {
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool
+    /// Verifies a certificate: `body` checks its `count` signed entries, held in `entries`, against
+    /// `context` (the statement they sign and anything else `body` reads). A verifier may remember the
+    /// verdict for this exact buffer (see `CertificateVerdicts`) and answer the same certificate again
+    /// without running `body`: in the simulator every replica receives the same bytes of a broadcast
+    /// QC, and at n=256 re-verifying its 171 signatures at each of them dominates a run (issue 19).
+    func verifyCertificate(entries: ArraySlice<UInt8>, count: Int, context: [UInt8], _ body: () -> Bool) -> Bool
+}
+
+extension SignatureVerifier {
+    public func verifyCertificate(entries: ArraySlice<UInt8>, count: Int, context: [UInt8], _ body: () -> Bool) -> Bool { body() }
+}
+
+/// Remembered certificate verdicts, keyed by the identity of the buffer that holds the signed entries.
+///
+/// Soundness: an entry keeps its buffer alive (it stores the slice), so while it is cached the buffer's
+/// address cannot be reused, and the buffer cannot change: Swift arrays copy on write, and the cached
+/// reference makes every other holder's write copy. Equal (address, range, context) therefore means the
+/// very bytes that were verified, checked against the same statement; a forged certificate is a different
+/// buffer and is verified for real. Bounded: when full the table is cleared, which changes speed only.
+public struct CertificateVerdicts {
+    struct Key: Hashable {
+        var address: UInt
+        var start: Int
+        var count: Int
+        var context: [UInt8]
+    }
+    private var table: [Key: (entries: ArraySlice<UInt8>, valid: Bool)] = [:]
+    private let capacity: Int
+    public init(capacity: Int = 256) { self.capacity = capacity }
+
+    /// The remembered verdict, or `body`'s (remembered).
+    public mutating func verdict(entries: ArraySlice<UInt8>, context: [UInt8], hit: (Bool) -> Void, _ body: () -> Bool) -> Bool {
+        guard !entries.isEmpty else { return body() }
+        let address = entries.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let key = Key(address: address, start: entries.startIndex, count: entries.count, context: context)
+        if let known = table[key] {
+            hit(known.valid)
+            return known.valid
+        }
+        let valid = body()
+        if table.count >= capacity { table.removeAll(keepingCapacity: true) }
+        table[key] = (entries, valid)
+        return valid
+    }
 }
 
 /// Helpers for the common wire layout `payload ‖ signature(64)`, where the signature covers

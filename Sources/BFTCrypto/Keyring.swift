@@ -192,6 +192,14 @@ final class Ed25519Verifier: SignatureVerifier {
     private let stats: CryptoStats
     private let cacheMax: Int
     private var cache: [Key: Bool] = [:]
+    private var certificates = CertificateVerdicts()
+
+    func verifyCertificate(entries: ArraySlice<UInt8>, count: Int, context: [UInt8], _ body: () -> Bool) -> Bool {
+        certificates.verdict(entries: entries, context: context, hit: { [stats] _ in
+            stats.verifyRequests += count
+            stats.cacheHits += count
+        }, body)
+    }
 
     init(publicKeys: [Principal: [UInt8]], stats: CryptoStats, cacheMax: Int) {
         self.publicKeys = publicKeys
@@ -235,6 +243,8 @@ final class FastVerifier: SignatureVerifier {
     private let replicaKeys: [any TagKey]
     private let clientKeys: [any TagKey]
     private let stats: CryptoStats
+    /// Whole-certificate verdicts (a QC's n−f tags are many lookups' worth; `CertificateVerdicts`).
+    private var certificates = CertificateVerdicts()
     init(replicaKeys: [any TagKey], clientKeys: [any TagKey], stats: CryptoStats) {
         self.replicaKeys = replicaKeys
         self.clientKeys = clientKeys
@@ -256,5 +266,12 @@ final class FastVerifier: SignatureVerifier {
         let ok = k.tag(domain: domain, message: message) == signature
         if !ok { stats.failures += 1 }
         return ok
+    }
+    func verifyCertificate(entries: ArraySlice<UInt8>, count: Int, context: [UInt8], _ body: () -> Bool) -> Bool {
+        certificates.verdict(entries: entries, context: context, hit: { [stats] _ in
+            // Counted as the requests they stand for, so cost models see the same work (issue 15).
+            stats.verifyRequests += count
+            stats.cacheHits += count
+        }, body)
     }
 }

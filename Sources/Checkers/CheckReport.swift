@@ -79,8 +79,11 @@ public struct CheckReport: Sendable {
     public var lateCompletions: Int
     /// Correct executions below the retention window that could not be compared with other replicas.
     public var uncheckedExecutions: Int
-    /// Issue→complete latency of each completed request, in completion order (empty if not recorded).
+    /// Issue→complete latency of each completed request, in completion order (empty if not recorded);
+    /// only the first `LatencyRecord.samplesMax` in long runs.
     public var latencies: [Nanoseconds]
+    /// Every completed request's latency, summarised in bounded memory.
+    public var latency: LatencyRecord
     /// Time the run was checked up to.
     public var endTime: Nanoseconds
 

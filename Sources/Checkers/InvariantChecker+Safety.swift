@@ -171,7 +171,7 @@ extension InvariantChecker {
         requests[slot: slot].completeTime = record.time
         let rec = requests[slot: slot]
         completedRequests += 1
-        if config.recordsLatencies { latencies.append(record.time - rec.issueTime) }
+        if config.recordsLatencies { latencies.record(record.time - rec.issueTime) }
         if deadline(issuedAt: rec.issueTime) < record.time { lateCompletions += 1 }
         if let produced = rec.result, produced != result {
             report(.clientResult, record, "c\(q.client) accepted result \(result) for \(q) but correct replica "

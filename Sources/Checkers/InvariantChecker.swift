@@ -96,7 +96,7 @@ public final class InvariantChecker {
     var completedRequests = 0
     var lateCompletions = 0
     var uncheckedExecutions = 0
-    var latencies: [Nanoseconds] = []
+    var latencies = LatencyRecord()
     var lastTime: Nanoseconds = 0
     var lastEventIndex: UInt64 = 0
 
@@ -244,7 +244,8 @@ public final class InvariantChecker {
             overdueRequests: overdue.count,
             lateCompletions: lateCompletions,
             uncheckedExecutions: uncheckedExecutions,
-            latencies: latencies,
+            latencies: latencies.samples,
+            latency: latencies,
             endTime: endTime)
     }
 }

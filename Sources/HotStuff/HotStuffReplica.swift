@@ -49,9 +49,12 @@ public struct HotStuffReplica: StateMachine {
     /// Height of the committed block in the last durable snapshot (R2).
     var lastSnapshotHeight: UInt64 = 0
     /// A full snapshot of the committed state is persisted every this many heights; each committed
-    /// block is logged in between (R2), in a ring of `commitLogSlots` keys.
-    static let snapshotInterval: UInt64 = 32
-    static let commitLogSlots: UInt64 = 64
+    /// block is logged in between (R2), in a ring of `commitLogSlots` keys (more than the interval, so
+    /// every block since the last snapshot is in it). Every slot holds a whole block with its QC (683
+    /// signatures at n=1024), so the ring is most of a replica's durable state: 16/24 rather than 32/64
+    /// keeps n=1024 within 4 GB (issue 19) for one more snapshot per 32 heights.
+    static let snapshotInterval: UInt64 = 16
+    static let commitLogSlots: UInt64 = 24
     /// The block tree is pruned once it holds this many blocks beyond `blockRetention`.
     static let pruneSlack = 64
     /// Per replica, the highest view it announced entering by NEW-VIEW (chained; P10).

@@ -91,7 +91,10 @@ public enum LiveCheck {
         let seconds = Double(end) / 1e9
         let tput = seconds > 0 ? Double(report.completedRequests) / seconds : 0
         out.append("requests  \(report.completedRequests)/\(report.issuedRequests) completed, \(report.committedBatches) batches committed, wall time \(formatNanos(end)), \(String(format: "%.1f", tput)) req/s (wall)")
-        if !report.latencies.isEmpty {
+        if !report.latency.isComplete {
+            let l = report.latency
+            out.append("latency   p50 \(formatNanos(l.histogramPercentile(50)))  p90 \(formatNanos(l.histogramPercentile(90)))  p99 \(formatNanos(l.histogramPercentile(99)))  max \(formatNanos(l.max))  (wall time)")
+        } else if !report.latencies.isEmpty {
             let s = report.latencies.sorted()
             func p(_ q: Double) -> Int64 { s[min(s.count - 1, Int(Double(s.count) * q))] }
             out.append("latency   p50 \(formatNanos(p(0.5)))  p90 \(formatNanos(p(0.9)))  p99 \(formatNanos(p(0.99)))  max \(formatNanos(s.last!))  (wall time)")

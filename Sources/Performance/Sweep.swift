@@ -40,7 +40,10 @@ public enum Sweep {
         row.completed = completed
         row.throughput = seconds > 0 ? Double(completed) / seconds : 0
         let latencies = o.checks.latencies.sorted()
-        if !latencies.isEmpty {
+        if !o.checks.latency.isComplete {
+            row.latencyP50Ns = o.checks.latency.histogramPercentile(50)
+            row.latencyP99Ns = o.checks.latency.histogramPercentile(99)
+        } else if !latencies.isEmpty {
             row.latencyP50Ns = latencies[latencies.count / 2]
             row.latencyP99Ns = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         }

@@ -39,7 +39,7 @@ extension RunSummary {
         simDurationNs = o.simulation.endTime
         let seconds = Double(o.simulation.endTime) / 1e9
         throughputPerSimSecond = seconds > 0 ? (Double(requestsCompleted) / seconds * 10).rounded() / 10 : 0
-        latencyNs = RunSummary.latency(o.checks.latencies)
+        latencyNs = RunSummary.latency(o.checks.latency)
         messages = o.simulation.messagesByType.map { MessageCount(type: $0.type, sent: $0.sent, delivered: $0.delivered) }
         messagesSent = o.simulation.messagesSent
         messagesDelivered = o.simulation.messagesDelivered
@@ -60,16 +60,10 @@ extension RunSummary {
         "bftsim run \(file ?? "SCENARIO.yaml") --seed \(seed)"
     }
 
-    static func latency(_ values: [Nanoseconds]) -> Latency? {
-        guard !values.isEmpty else { return nil }
-        var h = Histogram<UInt64>(highestTrackableValue: 3_600 * 1_000_000_000, numberOfSignificantValueDigits: .three)
-        var sum: Int64 = 0
-        for v in values {
-            _ = h.record(UInt64(max(0, v)))
-            sum += v
-        }
-        return Latency(count: values.count, p50: Int64(h.valueAtPercentile(50)), p90: Int64(h.valueAtPercentile(90)),
-                       p99: Int64(h.valueAtPercentile(99)), max: Int64(h.max), mean: sum / Int64(values.count))
+    static func latency(_ l: LatencyRecord) -> Latency? {
+        guard l.count > 0 else { return nil }
+        return Latency(count: l.count, p50: l.histogramPercentile(50), p90: l.histogramPercentile(90),
+                       p99: l.histogramPercentile(99), max: l.max, mean: l.sum / Int64(l.count))
     }
 
     /// The human summary printed by `bftsim run`.

@@ -125,10 +125,27 @@ public enum ScaleBench {
         return row
     }
 
+    /// Runs each configuration; with more than one, each in a fresh process of this executable, so
+    /// one run's heap (which the allocator keeps) does not count in the next one's resident memory.
     public static func run(_ configs: [Config]) -> String {
-        let rows = configs.map(measure)
+        let rows: [Row] = configs.count == 1 ? [measure(configs[0])] : configs.map { config in
+            inChildProcess(config) ?? measure(config)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: (try? encoder.encode(rows)) ?? Data(), as: UTF8.self)
+    }
+
+    /// `bftsim bench --scale NAME` in a child process; nil when it cannot be started or its output read.
+    static func inChildProcess(_ config: Config) -> Row? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["bench", "--scale", config.rawValue]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (try? JSONDecoder().decode([Row].self, from: data))?.first
     }
 }
