@@ -50,6 +50,22 @@ public enum ReplicaAction: Sendable {
 public protocol StateMachine {
     var principal: Principal { get }
     mutating func handle(_ input: ReplicaInput, into actions: inout [ReplicaAction])
+    /// The machine's canonical protocol-state hash (`StateFingerprinting`), or nil when it has none.
+    /// A requirement so that `bftsim explore` can ask an `any StateMachine` in place: casting it to
+    /// `any StateFingerprinting` first would copy the whole replica value (issue 17).
+    func stateFingerprint(seed: UInt64) -> UInt64?
+}
+
+extension StateMachine {
+    public func stateFingerprint(seed: UInt64) -> UInt64? { nil }
+}
+
+extension StateMachine where Self: StateFingerprinting {
+    public func stateFingerprint(seed: UInt64) -> UInt64? {
+        var hasher = StateHasher(seed: seed)
+        fingerprint(into: &hasher)
+        return hasher.value
+    }
 }
 
 /// What a trace line says about a protocol message without the reader knowing the protocol.

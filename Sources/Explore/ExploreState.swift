@@ -107,10 +107,8 @@ struct ExploreState {
 
     /// Refreshes `hashes[m]` after machine `m` changed.
     mutating func rehash(_ m: Int, protocolFingerprint: Bool) {
-        if protocolFingerprint, let f = machines[m] as? any StateFingerprinting {
-            var hasher = StateHasher(seed: UInt64(m) &+ 0xF1)
-            f.fingerprint(into: &hasher)
-            hashes[m] = hasher.value
+        if protocolFingerprint, let value = machines[m].stateFingerprint(seed: UInt64(m) &+ 0xF1) {
+            hashes[m] = value
         } else {
             hashes[m] = histories[m]
         }

@@ -62,8 +62,9 @@ extension RunSummary {
 
     static func latency(_ l: LatencyRecord) -> Latency? {
         guard l.count > 0 else { return nil }
-        return Latency(count: l.count, p50: l.histogramPercentile(50), p90: l.histogramPercentile(90),
-                       p99: l.histogramPercentile(99), max: l.max, mean: l.sum / Int64(l.count))
+        let h = l.histogram
+        return Latency(count: l.count, p50: Int64(h.valueAtPercentile(50)), p90: Int64(h.valueAtPercentile(90)),
+                       p99: Int64(h.valueAtPercentile(99)), max: Int64(h.max), mean: l.sum / Int64(l.count))
     }
 
     /// The human summary printed by `bftsim run`.
