@@ -55,6 +55,9 @@ public struct CertificateVerdicts {
         var count: Int
         var context: [UInt8]
     }
+    /// Certificates with fewer entries are verified directly (a lookup costs about as much as a dozen
+    /// MAC checks).
+    public static let entriesMin = 16
     private var table: [Key: (entries: ArraySlice<UInt8>, valid: Bool)] = [:]
     private let capacity: Int
     public init(capacity: Int = 256) { self.capacity = capacity }

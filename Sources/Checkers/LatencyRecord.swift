@@ -21,7 +21,7 @@ public struct LatencyRecord: Sendable {
     /// Whether `samples` holds every latency (then exact percentiles come from it).
     public var isComplete: Bool { samples.count == count }
 
-    mutating func record(_ latency: Nanoseconds) {
+    public mutating func record(_ latency: Nanoseconds) {
         count += 1
         sum += latency
         if samples.count < Self.samplesMax {

@@ -120,11 +120,7 @@ public struct QuorumCertificate: Hashable, Sendable, CustomStringConvertible {
         if view == 0 { return isGenesis }
         guard signatureCount >= config.quorum.quorum else { return false }
         let statement = QuorumCertificate.voteStatement(view: view, block: block)
-        // The context is everything the check reads besides the entries: the statement and n.
-        var context = statement
-        context.append(contentsOf: HotStuffDomain.vote.fingerprint)
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: config.n).bigEndian) { context.append(contentsOf: $0) }
-        return verifier.verifyCertificate(entries: packed, count: signatureCount, context: context) {
+        let check = {
             var previous = -1
             return forEachSignature { signer, signature in
                 guard signer > previous, signer < config.n else { return false }
@@ -132,6 +128,13 @@ public struct QuorumCertificate: Hashable, Sendable, CustomStringConvertible {
                 return verifier.verify(signature, domain: HotStuffDomain.vote, message: statement[...], signer: .replica(signer))
             }
         }
+        // A small QC is cheaper to verify than to look up.
+        guard signatureCount >= CertificateVerdicts.entriesMin else { return check() }
+        // The context is everything the check reads besides the entries: the statement and n.
+        var context = statement
+        context.append(contentsOf: HotStuffDomain.vote.fingerprint)
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: config.n).bigEndian) { context.append(contentsOf: $0) }
+        return verifier.verifyCertificate(entries: packed, count: signatureCount, context: context, check)
     }
 }
 

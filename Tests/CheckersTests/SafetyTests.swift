@@ -313,3 +313,22 @@ struct SafetyTests {
         #expect(a.latencies == b.latencies)
     }
 }
+
+@Suite("latency record (issue 19)")
+struct LatencyRecordTests {
+    @Test("past samplesMax only the histogram grows; counts, sum and percentiles still cover every latency")
+    func boundedLatencies() {
+        var l = LatencyRecord()
+        for i in 0..<(LatencyRecord.samplesMax + 1_000) { l.record(Nanoseconds(i % 1_000 + 1) * 1_000_000) }
+        #expect(l.count == LatencyRecord.samplesMax + 1_000)
+        #expect(l.samples.count == LatencyRecord.samplesMax)
+        #expect(!l.isComplete)
+        let p50 = l.histogramPercentile(50)
+        #expect(abs(p50 - 500 * 1_000_000) <= 5 * 1_000_000)  // 66 full cycles of 1…1000 ms and a partial one
+        #expect(abs(l.max - 1_000 * 1_000_000) <= 1_000_000)
+        var small = LatencyRecord()
+        for v in [3, 1, 2] { small.record(Nanoseconds(v) * 1_000_000) }
+        #expect(small.isComplete && small.samples == [3_000_000, 1_000_000, 2_000_000])
+        #expect(small.histogramPercentile(100) >= 2_999_000)
+    }
+}

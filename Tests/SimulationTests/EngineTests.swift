@@ -140,3 +140,23 @@ struct EngineTests {
         #expect(result.endTime == 10 * nanosPerMillisecond)
     }
 }
+
+@Suite("shell stop condition (issue 19)")
+struct ShellStopTests {
+    @Test("shouldStop ends the run right after the event that made it true, with .stopCondition")
+    func stopsOnShellCondition() {
+        let scenario = toyScenario(n: 4, seed: 3, timeLimit: 10 * nanosPerSecond)
+        let full = simulate(scenario, (0..<4).map { Gossip(id: $0, n: 4, seed: 3) })
+        #expect(full.eventsProcessed > 100)
+        let sim = Simulator(scenario: scenario, machines: (0..<4).map { Gossip(id: $0, n: 4, seed: 3) },
+                            describe: Toy.describe, observer: { _ in })
+        var seen: UInt64 = 0
+        sim.shouldStop = {
+            seen += 1
+            return seen >= 100
+        }
+        let result = sim.run()
+        #expect(result.stoppedBecause == .stopCondition)
+        #expect(result.eventsProcessed == 100)
+    }
+}
