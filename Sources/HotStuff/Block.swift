@@ -20,12 +20,6 @@ public struct Block: Hashable, Sendable, CustomStringConvertible {
 
     public init(view: UInt64, height: UInt64, parent: Digest, proposer: ReplicaID,
                 justify: QuorumCertificate, requests: [ClientRequest]) {
-        self.view = view
-        self.height = height
-        self.parent = parent
-        self.proposer = proposer
-        self.justify = justify
-        self.requests = requests
         var w = ByteWriter(capacity: 128 + requests.reduce(0) { $0 + $1.bytes.count + 4 })
         w.u64(view)
         w.u64(height)
@@ -34,11 +28,11 @@ public struct Block: Hashable, Sendable, CustomStringConvertible {
         justify.encode(into: &w)
         w.u32(UInt32(requests.count))
         for r in requests { r.encodeEmbedded(into: &w) }
-        encoded = w.bytes[...]
-        digest = Digest.of(encoded)
+        self.init(view: view, height: height, parent: parent, proposer: proposer, justify: justify, requests: requests,
+                  encoded: w.bytes[...])
     }
 
-    /// A block decoded from `encoded`, which must be exactly its canonical encoding.
+    /// A block whose canonical encoding is `encoded` (built above, or the bytes it was decoded from).
     private init(view: UInt64, height: UInt64, parent: Digest, proposer: ReplicaID, justify: QuorumCertificate,
                  requests: [ClientRequest], encoded: ArraySlice<UInt8>) {
         self.view = view
