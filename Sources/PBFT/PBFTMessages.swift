@@ -131,8 +131,9 @@ extension ByteWriter {
 
 /// Wire tag, signing domain and decode-error field names of a message type whose layout it shares
 /// with another (PREPARE and COMMIT; CHECKPOINT and FETCH-STATE). Built once per type, so decoding
-/// never interpolates a field name.
-public struct PBFTMessageNames: Sendable {
+/// never interpolates a field name. A class: reading `Kind.names.domain` through a generic message
+/// type then costs one reference, not a copy of seven strings (it was 3% of a PBFT fuzz run).
+public final class PBFTMessageNames: Sendable {
     let tag: UInt8
     let domain: SigningDomain
     let tagField, viewField, sequenceField, digestField, replicaField, signatureField: String
