@@ -75,8 +75,9 @@ public struct TuneParameter: Sendable, Equatable {
             if low < 1e6 { throw TuneError("--param '\(text)': a view timeout below 1ms is not meaningful") }
         default: break
         }
-        // Sizes and timeouts span decades: search their logarithm. A batch delay may be 0: linear.
-        let log = name != .batchDelayMax && low > 0
+        // Sizes, delays and timeouts span decades: search their logarithm, unless the range starts at 0
+        // (a batch delay of 0 is allowed: then linear).
+        let log = low > 0
         return TuneParameter(name: name, dimension: .numeric(low: low, high: high, log: log, integer: !name.isDuration), choices: [])
     }
 
@@ -84,13 +85,30 @@ public struct TuneParameter: Sendable, Equatable {
     public func format(_ v: Double) -> String {
         switch name {
         case .protocolKind: return choices[Int(v)].rawValue
-        case _ where name.isDuration: return ScenarioLoader.formatDuration(TuneParameter.nanoseconds(v))
+        case _ where name.isDuration: return TuneParameter.formatDuration(TuneParameter.nanoseconds(v))
         default: return String(Int(v))
         }
     }
 
-    /// Durations are applied to whole microseconds so the snippet reads cleanly.
-    static func nanoseconds(_ v: Double) -> Nanoseconds { Nanoseconds((v / 1_000).rounded()) * 1_000 }
+    /// Durations are applied at three significant digits (and whole microseconds) so the snippet reads cleanly.
+    static func nanoseconds(_ v: Double) -> Nanoseconds {
+        guard v >= 1_000 else { return v > 0 ? 1_000 : 0 }
+        let step = max(1_000, pow(10, (log10(v)).rounded(.down) - 2))
+        return Nanoseconds((v / step).rounded() * step)
+    }
+
+    /// `75.2ms`, `1.41s`, `500us`: a duration the scenario parser reads back exactly.
+    static func formatDuration(_ ns: Nanoseconds) -> String {
+        func trim(_ x: Double, _ unit: String) -> String {
+            var t = String(format: "%.3f", x)
+            while t.hasSuffix("0") { t.removeLast() }
+            if t.hasSuffix(".") { t.removeLast() }
+            return t + unit
+        }
+        if ns >= 1_000_000_000 { return trim(Double(ns) / 1e9, "s") }
+        if ns >= 1_000_000 { return trim(Double(ns) / 1e6, "ms") }
+        return ns == 0 ? "0ms" : trim(Double(ns) / 1e3, "us")
+    }
 
     func apply(_ v: Double, to s: inout Scenario) {
         switch name {
@@ -107,7 +125,7 @@ public struct TuneParameter: Sendable, Equatable {
 }
 
 /// What `tune` maximises: one metric, or a weighted product of several (`throughput:1,p99:0.5` is
-/// throughput¹ / p99^0.5), subject to constraints such as `p99<=200ms`.
+/// throughput¹ / p99^0.5, latencies in seconds), subject to constraints such as `p99<=200ms`.
 public struct TuneObjective: Sendable, Equatable {
     public enum Metric: String, Sendable, CaseIterable {
         case throughput, p50, p99
@@ -175,14 +193,15 @@ public struct TuneObjective: Sendable, Equatable {
     /// Σ ± wᵢ ln(metricᵢ): the log of the objective, maximised (a latency counts negatively).
     func score(_ e: TuneEvaluation) -> Double {
         terms.reduce(0) { acc, t in
-            let v = max(TuneObjective.metric(t.metric, e), 1e-3)
+            // Latencies in seconds, so a mix reads as requests/s per second of p99.
+            let v = max(TuneObjective.metric(t.metric, e) / (t.metric.maximised ? 1 : 1e9), 1e-9)
             return acc + (t.metric.maximised ? 1 : -1) * t.weight * log(v)
         }
     }
 
     /// The objective in its own units from a score: the metric itself for one term, else the weighted product.
     func value(score: Double) -> Double {
-        if terms.count == 1, !terms[0].metric.maximised { return exp(-score / terms[0].weight) }
+        if terms.count == 1, !terms[0].metric.maximised { return exp(-score / terms[0].weight) * 1e9 }
         if terms.count == 1 { return exp(score / terms[0].weight) }
         return exp(score)
     }
@@ -216,7 +235,7 @@ public enum Tune {
         /// Points per Bayesian round (evaluated in parallel).
         public var batch: Int
         public init(parameters: [TuneParameter], objective: TuneObjective, budget: Int, seed: UInt64, seedsPerPoint: Int = 2,
-                    jobs: Int = 1, grid: Bool = false, levels: Int = 6, batch: Int = 4) {
+                    jobs: Int = 1, grid: Bool = false, levels: Int = 6, batch: Int = 2) {
             self.parameters = parameters
             self.objective = objective
             self.budget = budget
@@ -273,6 +292,8 @@ public enum Tune {
     static func scenario(_ base: Scenario, _ options: Options, _ values: [Double], seedOffset: Int) -> Scenario {
         var s = base
         for (p, v) in zip(options.parameters, values) { p.apply(v, to: &s) }
+        // The backoff ceiling is at least the initial timeout (a box where both are tuned has corners where it is not).
+        s.parameters.viewChangeTimeoutMax = max(s.parameters.viewChangeTimeoutMax, s.parameters.viewChangeTimeout)
         s.seed = base.seed &+ UInt64(seedOffset)
         return s
     }
@@ -280,6 +301,7 @@ public enum Tune {
     /// Metrics of one simulation: throughput (completed requests per simulated second), p50, p99 (ns).
     static func simulate(_ s: Scenario) -> (throughput: Double, p50: Double, p99: Double, status: String) {
         do {
+            try ScenarioRun.check(s)
             let o = try ScenarioRun.execute(s, trace: .off, eventsMax: 50_000_000)
             let seconds = Double(o.simulation.endTime) / 1e9
             let latencies = o.checks.latencies.sorted()
@@ -361,8 +383,9 @@ public enum Tune {
                 round += 1
             }
             if let gp = optimiser.surrogate(targets(evals)) {
-                result.surrogate = String(format: "Matérn 5/2, length scale %.2f, signal variance %.1f, noise variance %.0e (standardised), log marginal likelihood %.1f",
-                                          gp.hyper.lengthScale, gp.hyper.signal, gp.hyper.noise, gp.logMarginalLikelihood)
+                let scales = (gp.hyper.lengthScales ?? [gp.hyper.lengthScale]).map { String(format: "%.2f", $0) }.joined(separator: " ")
+                result.surrogate = String(format: "Matérn 5/2, length scales (unit cube, per encoded dimension) %@, signal variance %.1f, noise variance %.0e (standardised), log marginal likelihood %.1f",
+                                          scales, gp.hyper.signal, gp.hyper.noise, gp.logMarginalLikelihood)
                 if let b = bestIndex(evals) { result.slices = slices(gp, optimiser.space, options, at: evals[b].values) }
             }
         }
@@ -420,21 +443,23 @@ public enum Tune {
 
     /// The best configuration as scenario YAML to paste over the tuned scenario's keys.
     static func snippet(_ base: Scenario, _ options: Options, _ e: TuneEvaluation) -> String {
-        var lines = [String(format: "# bftsim tune: %@ = %@ (%@ of %d seed(s)): %.0f req/s, p50 %@, p99 %@",
-                            options.objective.text, formatValue(e.value, options.objective), "mean", options.seedsPerPoint, e.throughput,
-                            ScenarioLoader.formatDuration(Int64(e.latencyP50Ns / 1000) * 1000),
-                            ScenarioLoader.formatDuration(Int64(e.latencyP99Ns / 1000) * 1000))]
+        var lines = [String(format: "# bftsim tune: %@ = %@ (mean of %d seed(s)): %.0f req/s, p50 %.1fms, p99 %.1fms",
+                            options.objective.text, formatValue(e.value, options.objective), options.seedsPerPoint, e.throughput,
+                            e.latencyP50Ns / 1e6, e.latencyP99Ns / 1e6)]
         for (p, v) in zip(options.parameters, e.values) where p.name == .protocolKind { lines.append("protocol: \(p.format(v))") }
         lines.append("parameters:")
+        // As applied: the backoff ceiling is at least the initial timeout.
+        let initial = zip(options.parameters, e.values).first { $0.0.name == .viewChangeTimeout }?.1
         for (p, v) in zip(options.parameters, e.values) where p.name != .protocolKind {
-            lines.append("  \(p.name.rawValue): \(p.format(v))")
+            let shown = p.name == .viewChangeTimeoutMax ? max(v, initial ?? v) : v
+            lines.append("  \(p.name.rawValue): \(p.format(shown))")
             if p.name == .checkpointInterval { lines.append("  watermark_window: \(2 * Int(v))") }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     static func formatValue(_ v: Double, _ o: TuneObjective) -> String {
-        if o.terms.count == 1, o.terms[0].metric != .throughput { return ScenarioLoader.formatDuration(Int64(v / 1000) * 1000) }
+        if o.terms.count == 1, o.terms[0].metric != .throughput { return String(format: "%.1fms", v / 1e6) }
         return o.terms.count == 1 ? String(format: "%.0f req/s", v) : String(format: "%.4g", v)
     }
 

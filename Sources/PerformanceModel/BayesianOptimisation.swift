@@ -119,7 +119,7 @@ public struct BayesianOptimiser: Sendable {
 
     /// The surrogate over the observations (maximised objective), hyperparameters by marginal likelihood.
     public func surrogate(_ observed: [(x: [Double], y: Double)]) -> GaussianProcess? {
-        GaussianProcess.fit(x: observed.map { space.encode($0.x) }, y: observed.map(\.y))
+        GaussianProcess.fitRelevance(x: observed.map { space.encode($0.x) }, y: observed.map(\.y))
     }
 
     /// The next `count` points to evaluate, none equal to an observed or already chosen point.

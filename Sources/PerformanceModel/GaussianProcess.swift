@@ -17,10 +17,13 @@ public struct GaussianProcess: Sendable {
         public var signal: Double
         /// Noise variance (of the standardised targets): seeds differ, so points are not exact.
         public var noise: Double
-        public init(lengthScale: Double, signal: Double = 1, noise: Double) {
+        /// Per-dimension length scales (automatic relevance determination); nil: `lengthScale` for every dimension.
+        public var lengthScales: [Double]?
+        public init(lengthScale: Double, signal: Double = 1, noise: Double, lengthScales: [Double]? = nil) {
             self.lengthScale = lengthScale
             self.signal = signal
             self.noise = noise
+            self.lengthScales = lengthScales
         }
     }
 
@@ -42,8 +45,13 @@ public struct GaussianProcess: Sendable {
     /// Matérn 5/2: σ²(1 + √5 r/ℓ + 5r²/3ℓ²) exp(−√5 r/ℓ).
     public static func matern52(_ a: [Double], _ b: [Double], _ h: Hyperparameters) -> Double {
         var d2 = 0.0
-        for i in a.indices { let d = a[i] - b[i]; d2 += d * d }
-        let s = 5.0.squareRoot() * d2.squareRoot() / h.lengthScale
+        if let ls = h.lengthScales {
+            for i in a.indices { let d = (a[i] - b[i]) / ls[i]; d2 += d * d }
+        } else {
+            for i in a.indices { let d = a[i] - b[i]; d2 += d * d }
+            d2 /= h.lengthScale * h.lengthScale
+        }
+        let s = 5.0.squareRoot() * d2.squareRoot()
         return h.signal * (1 + s + s * s / 3) * exp(-s)
     }
 
@@ -97,6 +105,29 @@ public struct GaussianProcess: Sendable {
             guard let gp = GaussianProcess(x: x, y: y, hyper: Hyperparameters(lengthScale: l, signal: s, noise: e)) else { continue }
             if best == nil || gp.logMarginalLikelihood > best!.logMarginalLikelihood { best = gp }
         } } }
+        return best
+    }
+
+    /// Fits as `fit`, then gives each input dimension its own length scale by coordinate ascent of the
+    /// marginal likelihood over the same grid, two sweeps (automatic relevance determination, Rasmussen &
+    /// Williams §5.1): a parameter the objective hardly depends on gets a long scale, a sharp one a short one.
+    public static func fitRelevance(x: [[Double]], y: [Double]) -> GaussianProcess? {
+        guard var best = fit(x: x, y: y), let width = x.first?.count, width > 1 else { return fit(x: x, y: y) }
+        var scales = [Double](repeating: best.hyper.lengthScale, count: width)
+        for _ in 0..<2 {
+            for d in 0..<width {
+                for l in lengthScales where l != scales[d] {
+                    var trial = scales
+                    trial[d] = l
+                    var h = best.hyper
+                    h.lengthScales = trial
+                    if let gp = GaussianProcess(x: x, y: y, hyper: h), gp.logMarginalLikelihood > best.logMarginalLikelihood + 1e-9 {
+                        best = gp
+                        scales = trial
+                    }
+                }
+            }
+        }
         return best
     }
 

@@ -154,7 +154,7 @@ struct TuneCommand: ParsableCommand {
     @Option(help: "Optimiser seed.") var seed: UInt64 = 1
     @Option(help: "Simulation seeds per point (the scenario's seed, +1, ...).") var seeds = 2
     @Option(help: "Simulations run in parallel.") var jobs = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Points per Bayesian round (fixed, so the result does not depend on --jobs).") var batch = 4
+    @Option(help: "Points per Bayesian round (fixed, so the result does not depend on --jobs); batch × seeds simulations run at once.") var batch = 2
     @Flag(help: "Evaluate the full grid instead (the reference).") var grid = false
     @Option(help: "Grid: values per numeric parameter.") var levels = 6
     @Option(help: "A reference tune.json (normally from --grid) to compare the best value and simulations against.") var reference: String?
