@@ -142,4 +142,24 @@ struct TuneTests {
         #expect(one.snippet.contains("batch_size_max: \(Int(one.evaluations[best].values[0]))"))
         #expect(one.slices.count == 1)
     }
+
+    @Test("tune: the Pareto front keeps the non-dominated points; convergence is the running best of feasible points")
+    func paretoAndConvergence() {
+        // Proves the report's derived series: a dominated point is dropped, an infeasible one never counts as best.
+        func e(_ i: Int, _ x: Double, _ p99: Double, feasible: Bool = true) -> TuneEvaluation {
+            TuneEvaluation(index: i, round: 0, values: [Double(i)], settings: [], throughput: x, latencyP50Ns: p99 / 2, latencyP99Ns: p99,
+                           throughputPerSeed: [x], feasible: feasible, score: log(x), value: x, simulations: 2 * (i + 1), status: "ok")
+        }
+        var r = TuneResult(scenario: "s", mode: "bayes", parameters: ["batch_size_max=1..8"], objective: "throughput,p99",
+                           direction: "maximise", constraints: [], seeds: [1], budget: 8)
+        r.evaluations = [e(0, 100, 10e6), e(1, 200, 20e6), e(2, 150, 30e6), e(3, 500, 5e6, feasible: false)]
+        #expect(r.paretoFront.map(\.index) == [3])
+        r.evaluations[3].status = "error: x"
+        #expect(r.paretoFront.map(\.index) == [0, 1])
+        #expect(r.convergence.map(\.value) == [100, 200, 200])
+        #expect(r.convergence.map(\.simulations) == [2, 4, 6])
+        r.best = 1
+        r.referenceBestValue = 250
+        #expect(r.ratioToReference == 0.8)
+    }
 }
