@@ -77,7 +77,7 @@ let package = Package(
         // Run reports (HTML with inline SVG, Markdown, JSON) from a run directory's summary and trace.
         .target(name: "Reporting", dependencies: ["BFTCore", "ScenarioFormat", "RunRecords", "PerformanceModel", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // Performance models over sweep points (issue 15): USL fit, mean-value analysis, sweep records.
-        .target(name: "PerformanceModel"),
+        .target(name: "PerformanceModel", dependencies: ["BFTCore"]),
         // `bftsim sweep` and `calibrate`: grids of costed simulated runs, live clusters for the same points.
         .target(name: "Performance", dependencies: [
             "BFTCore", "ScenarioFormat", "Runner", "Simulation", "Reporting", "PerformanceModel",

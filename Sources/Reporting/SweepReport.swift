@@ -24,7 +24,7 @@ public enum SweepReport {
     }
 
     /// A linear-axes chart of point series with model curves.
-    static func chart(id: String, title: String, xLabel: String, yLabel: String, _ series: [Series]) -> String {
+    static func chart(id: String, title: String, xLabel: String, yLabel: String, _ series: [Series], note: String? = nil) -> String {
         let all = series.flatMap { $0.points + $0.measured + $0.lines.flatMap(\.points) }.filter { $0.0.isFinite && $0.1.isFinite }
         guard !all.isEmpty else { return "" }
         let (w, hgt, left, right, top, bottom) = (760.0, 340.0, 70.0, 200.0, 20.0, 40.0)
@@ -61,7 +61,7 @@ public enum SweepReport {
             s += "<text x=\"\(SVG.num(w - right + 24))\" y=\"\(SVG.num(ly))\" font-size=\"10.5\">\(SVG.escape(se.name))</text>\n"
         }
         let hollow = series.contains { !$0.measured.isEmpty } ? " Hollow circles: measured live." : ""
-        s += "</svg><p class=\"note\">Points: simulated.\(hollow) Solid lines: USL fit. Dashed: queueing model (MVA from the cost table).</p></section>\n"
+        s += "</svg><p class=\"note\">\(note.map(SVG.escape) ?? "Points: simulated.\(hollow) Solid lines: USL fit. Dashed: queueing model (MVA from the cost table).")</p></section>\n"
         return s
     }
 

@@ -134,3 +134,75 @@ func printSweep(_ r: SweepResult, dir: String) {
     }
     print("output    \(dir)/sweep.json, sweep.csv, report.html")
 }
+
+/// `bftsim tune SCENARIO`: Bayesian optimisation (or a grid) of protocol parameters (issue 18).
+struct TuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tune",
+        abstract: "Find the protocol parameters that maximise throughput or minimise latency on a scenario (Bayesian optimisation, or --grid).",
+        discussion: """
+            Parameters: \(TuneParameter.Name.allCases.map(\.rawValue).joined(separator: ", ")).
+            Examples: --param batch_size_max=1..512 --param batch_delay_max=0ms..20ms --param view_change_timeout=50ms..5s --param protocol=pbft,hotstuff
+            Objective: throughput, p50, p99, or a weighted mix such as throughput:1,p99:0.5 (throughput / p99^0.5), with --constraint p99<=200ms.
+            Writes OUT/tune.json, report.html and best.yaml; prints the best configuration as a scenario snippet.
+            """)
+    @Argument(help: "Scenario file (YAML) to tune; its seed is the first simulation seed.") var scenario: String
+    @Option(name: .customLong("param"), help: "NAME=LOW..HIGH (durations with units) or protocol=A,B,...; repeat per parameter.") var params: [String] = []
+    @Option(help: "throughput, p50, p99, or a weighted mix metric:weight,...") var objective = "throughput"
+    @Option(name: .customLong("constraint"), help: "METRIC<=BOUND or METRIC>=BOUND, e.g. p99<=200ms; repeatable.") var constraints: [String] = []
+    @Option(help: "Simulations (points × seeds) at most.") var budget = 40
+    @Option(help: "Optimiser seed.") var seed: UInt64 = 1
+    @Option(help: "Simulation seeds per point (the scenario's seed, +1, ...).") var seeds = 2
+    @Option(help: "Simulations run in parallel.") var jobs = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Points per Bayesian round (fixed, so the result does not depend on --jobs); batch × seeds simulations run at once.") var batch = 2
+    @Flag(help: "Evaluate the full grid instead (the reference).") var grid = false
+    @Option(help: "Grid: values per numeric parameter.") var levels = 6
+    @Option(help: "A reference tune.json (normally from --grid) to compare the best value and simulations against.") var reference: String?
+    @Option(help: "Output directory (default: out/tune-<scenario>).") var out: String?
+
+    func run() throws {
+        let base = try loadScenario(scenario, seed: nil)
+        let options: Tune.Options
+        do {
+            options = Tune.Options(parameters: try params.map { p throws(TuneError) in try TuneParameter.parse(p) },
+                                   objective: try TuneObjective.parse(objective, constraints: constraints), budget: budget,
+                                   seed: seed, seedsPerPoint: seeds, jobs: max(1, jobs), grid: grid, levels: levels, batch: batch)
+            try Tune.validate(options)
+        } catch {
+            throw fail("\(error)", code: .invalidInput)
+        }
+        var ref: TuneResult? = nil
+        if let reference {
+            do { ref = try Tune.read(reference) } catch { throw fail("--reference \(reference): cannot read: \(error)", code: .invalidInput) }
+        }
+        let planned = grid ? Tune.gridPoints(options).count * seeds : budget
+        FileHandle.standardError.write(Data("tune      \(base.name): \(grid ? "grid" : "Bayesian optimisation"), \(planned) simulations on \(options.jobs) threads\n".utf8))
+        let start = DispatchTime.now().uptimeNanoseconds
+        var result = Tune.run(base, options) { done, total, best in
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let eta = done > 0 ? seconds / Double(done) * Double(total - done) : 0
+            let bestText = best.map { SweepReportLabel.text($0) } ?? "–"
+            FileHandle.standardError.write(Data(String(format: "\rsims      %d/%d  best %@  %.0fs elapsed, ETA %.0fs   ", done, total, bestText, seconds, eta).utf8))
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
+        if let ref, let b = ref.best {
+            result.referenceBestValue = ref.evaluations[b].value
+            result.referenceSimulations = ref.simulations
+        }
+        let dir = out ?? "out/tune-\(base.name)"
+        do { try Tune.write(result, to: dir) } catch { throw fail("cannot write \(dir): \(error)", code: .internalError) }
+        print(result.snippet, terminator: "")
+        if let b = result.best {
+            print(String(format: "best      #%d of %d after %d simulations: %@", b, result.evaluations.count, result.evaluations[b].simulations,
+                         result.evaluations[b].settings.joined(separator: " ")))
+        }
+        if let ratio = result.ratioToReference {
+            print(String(format: "reference %.1f%% of the reference best, with %d of its %d simulations", ratio * 100, result.simulations, result.referenceSimulations ?? 0))
+        }
+        print("output    \(dir)/tune.json, report.html, best.yaml")
+    }
+}
+
+enum SweepReportLabel {
+    static func text(_ v: Double) -> String { v >= 1e5 ? String(format: "%.3g", v) : String(format: "%.1f", v) }
+}

@@ -17,7 +17,7 @@ struct BFTSim: ParsableCommand {
         discussion: "Exit codes: 0 as expected, 1 safety violation, 2 liveness violation, 3 invalid input, 4 internal error, 5 expected violation not found.",
         subcommands: [Run.self, Validate.self, Bench.self, Report.self, Twins.self, Fuzz.self, Shrink.self, Mutants.self,
                       SpecCommand.self, ExploreCommand.self, KeyGenCommand.self, ReplicaCommand.self, ClusterCommand.self, ClientCommand.self, CheckCommand.self, LinkCommandCLI.self,
-                      Calibrate.self, SweepCommand.self]
+                      Calibrate.self, SweepCommand.self, TuneCommand.self]
     )
 }
 
