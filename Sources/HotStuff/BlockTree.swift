@@ -58,6 +58,19 @@ public struct BlockTree: Sendable {
         return chain.reversed()
     }
 
+    /// Whether a block of `uncommittedChain(to: head)` carries requests; nil where that chain is nil.
+    /// Walks the same links without collecting blocks (asked on every request and vote: `hasWork`).
+    func uncommittedChainHasRequests(to head: Digest) -> Bool? {
+        var any = false
+        var cursor = head
+        while let b = blocks[cursor] {
+            if b.height <= committed.height { return b.digest == committed.digest ? any : nil }
+            if !b.requests.isEmpty { any = true }
+            cursor = b.parent
+        }
+        return nil
+    }
+
     /// Up to `max` blocks from `digest` downwards, stopping above `stopHeight` (S2).
     func ancestry(from digest: Digest, above stopHeight: UInt64, max: Int) -> [Block] {
         var out: [Block] = []

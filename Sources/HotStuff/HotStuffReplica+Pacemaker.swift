@@ -45,8 +45,7 @@ extension HotStuffReplica {
         if !mempool.isEmpty { return true }
         // A highQC whose block is missing is work too: it must be fetched (S1).
         guard tree.contains(highQC.block) else { return true }
-        guard let chain = tree.uncommittedChain(to: highQC.block) else { return false }
-        return chain.contains { !$0.requests.isEmpty }
+        return tree.uncommittedChainHasRequests(to: highQC.block) ?? false
     }
 
     /// Arms the view timer when there is work and it is not running; cancels it when idle.

@@ -49,7 +49,7 @@ extension HotStuffReplica {
     /// Whether requests above the committed block, or within the last `commitChainLength` blocks
     /// ending at `head`, still need certified descendants to commit (or to tell others they did).
     func hasPendingRequests(above head: Digest) -> Bool {
-        if let chain = tree.uncommittedChain(to: head), chain.contains(where: { !$0.requests.isEmpty }) { return true }
+        if tree.uncommittedChainHasRequests(to: head) == true { return true }
         var cursor = tree.block(head)
         for _ in 0..<rules.commitChainLength {
             guard let b = cursor else { break }
