@@ -115,6 +115,10 @@ public enum SpecTrail {
                 step(slot, "PRE-PREPARE", 0, e.fields[3], [e.fields[0]])
             case "COMMITTED" where e.fields.count == 3 && e.fields[1] == 0:
                 step(slot - 5, "COMMIT", 0, e.fields[2], [e.fields[0]])
+            case "VCSET" where e.fields.count == 3 && e.fields[0] == 1 && e.fields[1] & 1 != 0:
+                // The honest view-1 primary's NEW-VIEW holds BYZ's VIEW-CHANGE (with a forged certificate
+                // when the model's has one): send it before any honest timer fires, so it is in V.
+                step(slot, "VIEW-CHANGE", 1, e.fields[2], [1])
             case "PREPARED" where e.fields.count == 3 && e.fields[1] == 1:
                 // View 1 (honest primary): the Byzantine backup's PREPARE and COMMIT for the value,
                 // to everyone, so view 1 commits it and the checkers see the lemma's consequence.
@@ -134,8 +138,20 @@ public enum SpecTrail {
                 timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
             }
         }
+        // planNewView takes the first `quorum` VIEW-CHANGEs in replica-id order (V4): an honest replica
+        // whose VIEW-CHANGE the model's NEW-VIEW left out of V does not reach the view-1 primary.
+        if let set = events.first(where: { $0.kind == "VCSET" && $0.fields.count == 3 && $0.fields[0] == 1 }) {
+            for r in honest where r != 1 && set.fields[1] & (1 << r) == 0 {
+                timeline.append("{at: 0s, message_fault: {action: drop, from: \(r), to: 1, type: VIEW-CHANGE}}")
+            }
+        }
+        // A fresh PRE-PREPARE of the honest view-1 primary (O left sequence 1 empty) proposes a request it
+        // holds: clients retransmit to every replica (C3) before the view changes, so it holds both and,
+        // like the model's choice, need not re-propose the one view 0 committed.
+        let fresh = events.contains { $0.kind == "PREPREPARE" && $0.fields.count == 3 && $0.fields[1] == 1 }
         let liveness = c.property == "liveness"
-        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline) + """
+        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
+                          retry: fresh ? ", retry_timeout: 150ms" : "") + """
         byzantine:
           - replica: 0
             behaviour: script
@@ -148,7 +164,7 @@ public enum SpecTrail {
     }
 
     /// The lines both PBFT scenario forms share, up to and including the timeline.
-    static func pbftHeader(_ c: SpecConfiguration, n: Int, how: String, requestsPerClient: Int, timeline: [String]) -> String {
+    static func pbftHeader(_ c: SpecConfiguration, n: Int, how: String, requestsPerClient: Int, timeline: [String], retry: String = "") -> String {
         """
         name: spec-pbft-\(c.name)
         description: SPIN counterexample of \(c.model.file) \(c.switchLabel), \(how).
@@ -158,7 +174,7 @@ public enum SpecTrail {
         crypto: fast
         stop: {time_limit: 6s, until_clients_done: true}
         network: {latency: 2ms}
-        workload: {clients: 2, requests_per_client: \(requestsPerClient)}
+        workload: {clients: 2, requests_per_client: \(requestsPerClient)\(retry)}
         parameters: {view_change_timeout: 200ms}
         timeline:\(timeline.isEmpty ? " []" : "\n" + timeline.map { "  - \($0)" }.joined(separator: "\n"))
 

@@ -237,9 +237,11 @@ public struct ByzantineSpec: Sendable, Equatable, Codable {
 /// the k-th distinct client request this replica received, -k that request with its operation altered
 /// after the client signed it (a forged request, R1). A step whose request has not arrived yet waits
 /// for it. Honest replicas' signatures stay unforgeable: a script only speaks for its own replica.
+/// A VIEW-CHANGE step asks for `view` from the genesis checkpoint; its `value` 0 carries no prepared
+/// certificate, k a forged one (the replica's own PRE-PREPARE of request k for `view` - 1, no PREPAREs).
 public struct ScriptStep: Sendable, Equatable, Codable {
     /// Message types a script may send.
-    public static let messages = ["PRE-PREPARE", "PREPARE", "COMMIT"]
+    public static let messages = ["PRE-PREPARE", "PREPARE", "COMMIT", "VIEW-CHANGE"]
     public var at: Nanoseconds
     public var send: String
     public var view: UInt64

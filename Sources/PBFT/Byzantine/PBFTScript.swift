@@ -11,7 +11,13 @@ import BFTCore
 /// PRE-PREPARE), -k that request altered after the client signed it (a forged request, rule R1).
 public struct PBFTScript: Misbehaviour {
     public struct Step: Sendable, Equatable {
-        public enum Message: String, Sendable { case prePrepare = "PRE-PREPARE", prepare = "PREPARE", commit = "COMMIT" }
+        public enum Message: String, Sendable {
+            case prePrepare = "PRE-PREPARE", prepare = "PREPARE", commit = "COMMIT"
+            /// VIEW-CHANGE for `view` (the new view), from the genesis checkpoint; `value` 0 carries no
+            /// prepared certificate, k a forged one (§4.4 V2 checks it): this replica's own PRE-PREPARE of
+            /// request k for (`view` - 1, `sequence`) with no PREPAREs.
+            case viewChange = "VIEW-CHANGE"
+        }
         public var at: Nanoseconds
         public var message: Message
         public var view: UInt64
@@ -100,12 +106,21 @@ public struct PBFTScript: Misbehaviour {
             waiting.append(i)
             return
         }
-        let pp = PrePrepare(view: step.view, sequence: step.sequence, requests: requests, signer: signer)
         let bytes: [UInt8]
+        if step.message == .viewChange {
+            let certificates = step.value == 0 || step.view == 0 ? [] : [PreparedCertificate(
+                prePrepare: PrePrepare(view: step.view - 1, sequence: step.sequence, requests: requests, signer: signer), prepares: [])]
+            bytes = ViewChange(newView: step.view, stableSequence: 0, stableDigest: PBFTReplica.genesisStateDigest, checkpointProof: [],
+                               preparedCertificates: certificates, signer: signer).bytes
+            for r in step.to where r != context.id { actions.append(.send(bytes, to: .replica(r))) }
+            return
+        }
+        let pp = PrePrepare(view: step.view, sequence: step.sequence, requests: requests, signer: signer)
         switch step.message {
         case .prePrepare: bytes = pp.bytes
         case .prepare: bytes = Prepare(view: step.view, sequence: step.sequence, digest: pp.digest, signer: signer).bytes
         case .commit: bytes = Commit(view: step.view, sequence: step.sequence, digest: pp.digest, signer: signer).bytes
+        case .viewChange: return
         }
         for r in step.to where r != context.id { actions.append(.send(bytes, to: .replica(r))) }
     }
