@@ -138,6 +138,17 @@ public enum SpecTrail {
                 timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
             }
         }
+        // A replica that re-accepted (ACCEPT_CONFLICTING_PRE_PREPARE) sent a PREPARE per PRE-PREPARE; an
+        // honest receiver keeps a replica's first PREPARE for a slot, the model's pool counts both. So the
+        // first one does not reach the replicas that in the trail prepared only the later value.
+        let accepts = events.enumerated().filter { $0.element.kind == "ACCEPT" && $0.element.fields.count == 4 && $0.element.fields[2] == 0 }
+        for (k, first) in accepts {
+            guard let (k2, second) = accepts.first(where: { $0.offset > k && $0.element.fields[0] == first.fields[0] }) else { continue }
+            let prepared = { (r: Int, d: Int) in events.contains { $0.kind == "PREPARED" && $0.fields == [r, 0, d] } }
+            for x in honest where x != first.fields[0] && prepared(x, second.fields[3]) && !prepared(x, first.fields[3]) {
+                timeline.append("{at: \(10 * (k + 1))ms, message_fault: {action: drop, from: \(first.fields[0]), to: \(x), type: PREPARE, views: [0, 0], until: \(10 * (k2 + 1))ms}}")
+            }
+        }
         // planNewView takes the first `quorum` VIEW-CHANGEs in replica-id order (V4): an honest replica
         // whose VIEW-CHANGE the model's NEW-VIEW left out of V does not reach the view-1 primary.
         if let set = events.first(where: { $0.kind == "VCSET" && $0.fields.count == 3 && $0.fields[0] == 1 }) {

@@ -34,6 +34,7 @@ struct SpecTests {
         ("pbft-commit-quorum-weak", .agreement),
         ("pbft-quorum-2f-plus-1", .agreement),
         ("pbft-accept-unverified-view-change", .agreement),
+        ("pbft-accept-conflicting-pre-prepare", .agreement),
         ("hotstuff-commit-on-parent-links", .agreement),
         ("hotstuff-vote-without-lock-check", .agreement),
         ("hotstuff-lock-never-updated", .agreement),
