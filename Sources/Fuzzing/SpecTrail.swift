@@ -44,6 +44,9 @@ public enum SpecTrail {
         let n = c.defines.contains("N=5") ? 5 : 4
         let byz = c.defines.contains("BYZ=1") ? 1 : 0
         if byz == 0, let mutant = c.mutant, scripted.contains(mutant) { return pbftScripted(events, c, n: n) }
+        if byz == 1, let mutant = c.mutant, [.newViewWithoutQuorum, .acceptNewViewWithoutRecompute].contains(mutant) {
+            return pbftScriptedNewPrimary(events, c, n: n)
+        }
         // Byzantine PRE-PREPAREs each honest replica accepted in view 0: (receiver, digest).
         let byzAccepts = events.filter { $0.kind == "ACCEPT" && $0.fields.count == 4 && $0.fields[1] == byz && $0.fields[2] == 0 }
         let digests = Set(byzAccepts.map { $0.fields[3] })
@@ -174,8 +177,69 @@ public enum SpecTrail {
         """
     }
 
+    /// PBFT with the Byzantine primary of view 1 (`-DBYZ=1`), message for message: the Byzantine backup's
+    /// view-0 PREPARE (COMMIT) just before each PREPARED (COMMITTED) event it counts for, then from 700ms
+    /// (after the honest view-change timers fired, before they give up on view 1, V6) each NEW-VIEW
+    /// an honest replica accepted, with the V the trail's `EV VCSET` names and the O it accepted, the
+    /// view-1 PRE-PREPAREs it accepted, and the Byzantine COMMIT for each view-1 PREPARED. Batches hold
+    /// one request, so the honest view-0 primary's proposal is request 1 (the first the Byzantine replica
+    /// learns, from that PRE-PREPARE); the model's other value is request 2.
+    static func pbftScriptedNewPrimary(_ events: [Event], _ c: SpecConfiguration, n: Int) -> String {
+        let byz = 1
+        let honest = (0..<n).filter { $0 != byz }
+        let proposed = events.first { $0.kind == "PREPREPARE" && $0.fields.count == 3 && $0.fields[1] == 0 }?.fields[2] ?? 1
+        func value(_ d: Int) -> Int { d == 0 ? 0 : d == 3 ? -1 : d == proposed ? 1 : 2 }
+        var steps: [String] = []
+        func step(_ at: Int, _ send: String, _ view: Int, _ value: Int, _ to: [Int], _ viewChanges: [Int]? = nil) {
+            let v = viewChanges.map { ", view_changes: [\($0.map(String.init).joined(separator: ", "))]" } ?? ""
+            steps.append("{at: \(at)ms, send: \(send), view: \(view), sequence: 1, value: \(value), to: [\(to.map(String.init).joined(separator: ", "))]\(v)}")
+        }
+        var view1 = 700
+        for (k, e) in events.enumerated() {
+            let slot = 10 * (k + 1)
+            let f = e.fields
+            switch e.kind {
+            case "PREPARED" where f.count == 3 && f[1] == 0: step(slot - 5, "PREPARE", 0, value(f[2]), [f[0]])
+            case "COMMITTED" where f.count == 3 && f[1] == 0: step(slot - 5, "COMMIT", 0, value(f[2]), [f[0]])
+            case "VCSET" where f.count == 3 && f[0] != byz:
+                // The NEW-VIEW this receiver accepts next: its O is that event's last field.
+                guard let accepted = events[(k + 1)...].first(where: { $0.kind == "ACCEPTNEWVIEW" && $0.fields.first == f[0] }),
+                      accepted.fields.count == 4 else { continue }
+                view1 += 10
+                step(view1, "NEW-VIEW", 1, value(accepted.fields[3]), [f[0]], (0..<n).filter { f[1] & (1 << $0) != 0 })
+            case "ACCEPT" where f.count == 4 && f[1] == byz && f[2] == 1:
+                view1 += 10
+                step(view1, "PRE-PREPARE", 1, value(f[3]), [f[0]])
+            case "PREPARED" where f.count == 3 && f[1] == 1:
+                view1 += 10
+                step(view1, "COMMIT", 1, value(f[2]), honest)
+            default:
+                break
+            }
+        }
+        var timeline: [String] = []
+        for r in honest {
+            for (kind, type) in [("PREPARED", "PREPARE"), ("COMMITTED", "COMMIT")]
+            where !events.contains(where: { $0.kind == kind && $0.fields.count == 3 && $0.fields[0] == r && $0.fields[1] == 0 }) {
+                timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
+            }
+        }
+        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
+                          parameters: ", batch_size_max: 1") + """
+        byzantine:
+          - replica: \(byz)
+            behaviour: script
+            script:
+        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
+        liveness: {bound: 3s}
+        expect: {safety: violated, liveness: holds}
+
+        """
+    }
+
     /// The lines both PBFT scenario forms share, up to and including the timeline.
-    static func pbftHeader(_ c: SpecConfiguration, n: Int, how: String, requestsPerClient: Int, timeline: [String], retry: String = "") -> String {
+    static func pbftHeader(_ c: SpecConfiguration, n: Int, how: String, requestsPerClient: Int, timeline: [String], retry: String = "",
+                           parameters: String = "") -> String {
         """
         name: spec-pbft-\(c.name)
         description: SPIN counterexample of \(c.model.file) \(c.switchLabel), \(how).
@@ -186,7 +250,7 @@ public enum SpecTrail {
         stop: {time_limit: 6s, until_clients_done: true}
         network: {latency: 2ms}
         workload: {clients: 2, requests_per_client: \(requestsPerClient)\(retry)}
-        parameters: {view_change_timeout: 200ms}
+        parameters: {view_change_timeout: 200ms\(parameters)}
         timeline:\(timeline.isEmpty ? " []" : "\n" + timeline.map { "  - \($0)" }.joined(separator: "\n"))
 
         """

@@ -82,7 +82,8 @@ public struct PBFTDriver: ProtocolDriver {
             // Not in `byzantineBehaviours`: the fuzzer picks from that list, and a script needs its steps.
             let steps = (spec.script ?? []).compactMap { s in
                 PBFTScript.Step.Message(rawValue: s.send).map {
-                    PBFTScript.Step(at: s.at, message: $0, view: s.view, sequence: s.sequence, value: s.value, to: s.to)
+                    PBFTScript.Step(at: s.at, message: $0, view: s.view, sequence: s.sequence, value: s.value, to: s.to,
+                                    viewChanges: s.viewChanges ?? [])
                 }
             }
             return PBFTScript(context: context, signer: signer, steps: steps)

@@ -239,16 +239,22 @@ public struct ByzantineSpec: Sendable, Equatable, Codable {
 /// for it. Honest replicas' signatures stay unforgeable: a script only speaks for its own replica.
 /// A VIEW-CHANGE step asks for `view` from the genesis checkpoint; its `value` 0 carries no prepared
 /// certificate, k a forged one (the replica's own PRE-PREPARE of request k for `view` - 1, no PREPAREs).
+/// A NEW-VIEW step (the replica must be `view`'s primary) carries the latest VIEW-CHANGEs for `view`
+/// of the replicas in `viewChanges` (its own made as a VIEW-CHANGE step with value 0 makes it; others as
+/// received: the step waits for them) and O = one PRE-PREPARE of `value` at `sequence` (0: O empty).
 public struct ScriptStep: Sendable, Equatable, Codable {
     /// Message types a script may send.
-    public static let messages = ["PRE-PREPARE", "PREPARE", "COMMIT", "VIEW-CHANGE"]
+    public static let messages = ["PRE-PREPARE", "PREPARE", "COMMIT", "VIEW-CHANGE", "NEW-VIEW"]
     public var at: Nanoseconds
     public var send: String
     public var view: UInt64
     public var sequence: UInt64
     public var value: Int
     public var to: [Int]
-    public init(at: Nanoseconds, send: String, view: UInt64, sequence: UInt64 = 1, value: Int, to: [Int]) {
+    /// NEW-VIEW only: whose VIEW-CHANGEs its V carries.
+    public var viewChanges: [Int]?
+    public init(at: Nanoseconds, send: String, view: UInt64, sequence: UInt64 = 1, value: Int, to: [Int], viewChanges: [Int]? = nil) {
+        self.viewChanges = viewChanges
         self.at = at
         self.send = send
         self.view = view

@@ -35,6 +35,8 @@ struct SpecTests {
         ("pbft-quorum-2f-plus-1", .agreement),
         ("pbft-accept-unverified-view-change", .agreement),
         ("pbft-accept-conflicting-pre-prepare", .agreement),
+        ("pbft-new-view-without-quorum", .agreement),
+        ("pbft-accept-new-view-without-recompute", .agreement),
         ("hotstuff-commit-on-parent-links", .agreement),
         ("hotstuff-vote-without-lock-check", .agreement),
         ("hotstuff-lock-never-updated", .agreement),
