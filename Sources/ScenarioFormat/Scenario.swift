@@ -238,7 +238,8 @@ public struct ByzantineSpec: Sendable, Equatable, Codable {
 /// after the client signed it (a forged request, R1). A step whose request has not arrived yet waits
 /// for it. Honest replicas' signatures stay unforgeable: a script only speaks for its own replica.
 /// A VIEW-CHANGE step asks for `view` from the genesis checkpoint; its `value` 0 carries no prepared
-/// certificate, k a forged one (the replica's own PRE-PREPARE of request k for `view` - 1, no PREPAREs).
+/// certificate, k one for request k (the replica's own PRE-PREPARE of it for `view` - 1 and the PREPAREs of
+/// others it received for that slot, whatever their digest).
 /// A NEW-VIEW step (the replica must be `view`'s primary) carries the latest VIEW-CHANGEs for `view`
 /// of the replicas in `viewChanges` (its own made as a VIEW-CHANGE step with value 0 makes it; others as
 /// received: the step waits for them) and O = one PRE-PREPARE of `value` at `sequence` (0: O empty).

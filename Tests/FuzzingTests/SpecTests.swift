@@ -36,6 +36,8 @@ struct SpecTests {
         ("pbft-accept-unverified-view-change", .agreement),
         ("pbft-accept-conflicting-pre-prepare", .agreement),
         ("pbft-new-view-without-quorum", .agreement),
+        ("pbft-prepare-quorum-weak", .agreement),
+        ("pbft-prepare-without-digest-match", .agreement),
         ("pbft-accept-new-view-without-recompute", .agreement),
         ("hotstuff-commit-on-parent-links", .agreement),
         ("hotstuff-vote-without-lock-check", .agreement),

@@ -14,8 +14,9 @@ public struct PBFTScript: Misbehaviour {
         public enum Message: String, Sendable {
             case prePrepare = "PRE-PREPARE", prepare = "PREPARE", commit = "COMMIT"
             /// VIEW-CHANGE for `view` (the new view), from the genesis checkpoint; `value` 0 carries no
-            /// prepared certificate, k a forged one (§4.4 V2 checks it): this replica's own PRE-PREPARE of
-            /// request k for (`view` - 1, `sequence`) with no PREPAREs.
+            /// prepared certificate, k one for request k (§4.4 V2 checks it): this replica's own
+            /// PRE-PREPARE of request k for (`view` - 1, `sequence`) and the PREPAREs of others it received
+            /// for that slot, whatever their digest (only a mutant's check accepts a mismatch).
             case viewChange = "VIEW-CHANGE"
             /// NEW-VIEW for `view` (§4.4 V3) with V = the latest VIEW-CHANGEs for it of `viewChanges` (its
             /// own made here, the others as received: the step waits for them) and O = one PRE-PREPARE of
@@ -50,6 +51,9 @@ public struct PBFTScript: Misbehaviour {
     let signer: MessageSigner
     let steps: [Step]
     private var requests: [ClientRequest] = []
+    /// PREPAREs received (at most `preparesMax`), for the certificates of VIEW-CHANGE steps.
+    private var prepares: [Prepare] = []
+    public static let preparesMax = 64
     /// The latest VIEW-CHANGE received from each replica (index: replica id), for NEW-VIEW steps.
     private var viewChangesReceived: [ViewChange?] = []
     /// Steps whose time came while their request had not arrived, in due order.
@@ -90,6 +94,9 @@ public struct PBFTScript: Misbehaviour {
     private mutating func learn(_ bytes: [UInt8]) {
         var seen: [ClientRequest] = []
         switch bytes.first {
+        case PBFTWireTag.prepare?:
+            if prepares.count < Self.preparesMax, let p = try? Prepare(decoding: bytes) { prepares.append(p) }
+            return
         case PBFTWireTag.viewChange?:
             guard let vc = try? ViewChange(decoding: bytes), vc.replica < Self.replicasMax else { return }
             while viewChangesReceived.count <= vc.replica { viewChangesReceived.append(nil) }
@@ -149,8 +156,13 @@ public struct PBFTScript: Misbehaviour {
             return
         }
         if step.message == .viewChange {
+            var votes: [Prepare] = []
+            for p in prepares where step.view > 0 && p.view == step.view - 1 && p.sequence == step.sequence
+                && p.replica != context.id && !votes.contains(where: { $0.replica == p.replica }) {
+                votes.append(p)
+            }
             let certificates = step.value == 0 || step.view == 0 ? [] : [PreparedCertificate(
-                prePrepare: PrePrepare(view: step.view - 1, sequence: step.sequence, requests: requests, signer: signer), prepares: [])]
+                prePrepare: PrePrepare(view: step.view - 1, sequence: step.sequence, requests: requests, signer: signer), prepares: votes)]
             bytes = ViewChange(newView: step.view, stableSequence: 0, stableDigest: PBFTReplica.genesisStateDigest, checkpointProof: [],
                                preparedCertificates: certificates, signer: signer).bytes
             for r in step.to where r != context.id { actions.append(.send(bytes, to: .replica(r))) }
