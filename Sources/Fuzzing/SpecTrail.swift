@@ -256,8 +256,70 @@ public enum SpecTrail {
         """
     }
 
+    /// HotStuff mutants whose trails replay through a `script` leader (block for block).
+    static let scriptedHotStuff: Set<TestMutant> = [.quorumOneShort, .voteTwiceInView]
+
+    /// HotStuff, block for block: each `PROPOSE` an honest replica voted on (or refused) becomes a
+    /// PROPOSAL step to those replicas (views renumbered 1, 2, ... in order: the model's leader may skip
+    /// views, the code's pacemaker needs a QC or TC to), 10ms apart; then every block the trail's votes
+    /// certify (honest votes plus the leader's, with the mutant's quorum) gets a child in the next view,
+    /// justified by that QC, sent to every honest replica: receiving it is when a replica observes the
+    /// certificate (`.blockCertified`), which the checker compares per view. Block k >= 2 carries the
+    /// (k-1)-th request the leader received, so there is one client per block label.
+    static func hotstuffScripted(_ events: [Event], _ c: SpecConfiguration, twoChain: Bool) -> String {
+        let n = 4, byz = 3
+        let honest = (0..<n).filter { $0 != byz }
+        let proposals = events.filter { $0.kind == "PROPOSE" && $0.fields.count == 5 }
+        let views = Array(Set(proposals.map { $0.fields[2] })).sorted()
+        func view(_ v: Int) -> Int { (views.firstIndex(of: v) ?? 0) + 1 }
+        func receivers(_ b: Int) -> [Int] {
+            honest.filter { r in events.contains { ($0.kind == "VOTE" || $0.kind == "REFUSE") && $0.fields.count == 3 && $0.fields[0] == r && $0.fields[1] == b } }
+        }
+        var steps: [String] = []
+        var at = 10
+        var labels = proposals.map { $0.fields[1] }
+        for p in proposals {
+            let to = receivers(p.fields[1])
+            guard !to.isEmpty else { continue }
+            steps.append("{at: \(at)ms, send: PROPOSAL, view: \(view(p.fields[2])), value: \(p.fields[1]), parent: \(p.fields[3]), to: [\(to.map(String.init).joined(separator: ", "))]}")
+            at += 10
+        }
+        let quorum = c.mutant == .quorumOneShort ? 2 : 3
+        let top = views.count + 1
+        for p in proposals {
+            let b = p.fields[1]
+            let voters = Set(events.filter { $0.kind == "VOTE" && $0.fields.count == 3 && $0.fields[1] == b }.map { $0.fields[0] })
+            guard voters.count + 1 >= quorum else { continue }
+            let child = (labels.max() ?? 0) + 1
+            labels.append(child)
+            steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top), value: \(child), parent: \(b), to: [\(honest.map(String.init).joined(separator: ", "))]}")
+            at += 10
+        }
+        return """
+        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
+        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), block for block (script).
+        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
+        replicas: 4
+        seed: 13
+        crypto: fast
+        stop: {time_limit: 3s, until_clients_done: false}
+        network: {latency: 1ms}
+        workload: {clients: \(max(4, (labels.max() ?? 0))), requests_per_client: 1}
+        parameters: {view_change_timeout: 1s, leader_schedule: [\(byz)]}
+        byzantine:
+          - replica: \(byz)
+            behaviour: script
+            script:
+        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
+        liveness: {bound: 2s}
+        expect: {safety: violated, liveness: violated}
+
+        """
+    }
+
     static func hotstuff(_ events: [Event], _ c: SpecConfiguration) -> String {
         let twoChain = c.defines.contains("TWO_CHAIN")
+        if let mutant = c.mutant, scriptedHotStuff.contains(mutant) { return hotstuffScripted(events, c, twoChain: twoChain) }
         let proposals = events.filter { $0.kind == "PROPOSE" }
         // A fork (two blocks on one parent, or a proposal skipping views) is ForkingLeader's script;
         // several blocks of one view only is equivocation.

@@ -493,8 +493,18 @@ extension ScenarioParser {
             } else if send == "NEW-VIEW", let node = f["send"] {
                 error(node, "a NEW-VIEW step needs 'view_changes' (the replicas whose VIEW-CHANGEs it carries)")
             }
+            var parent: Int?
+            if let v = f["parent"] {
+                if send != "PROPOSAL" {
+                    error(f.keyNode("parent"), "'parent' applies only to a PROPOSAL step")
+                } else {
+                    parent = integer(v)
+                    if let p = parent, p < 0 { error(v, "a parent label is at least 0 (genesis), got \(p)") }
+                }
+            }
             guard let at, let send, let view, let value, let sequenceNumber, let to else { continue }
-            steps.append(ScriptStep(at: at, send: send, view: view, sequence: sequenceNumber, value: value, to: to, viewChanges: viewChanges))
+            steps.append(ScriptStep(at: at, send: send, view: view, sequence: sequenceNumber, value: value, to: to, viewChanges: viewChanges,
+                                    parent: parent))
         }
         return steps
     }

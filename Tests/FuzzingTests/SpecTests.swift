@@ -42,6 +42,10 @@ struct SpecTests {
         ("hotstuff-commit-on-parent-links", .agreement),
         ("hotstuff-vote-without-lock-check", .agreement),
         ("hotstuff-lock-never-updated", .agreement),
+        ("hotstuff-quorum-one-short", .conflictingCertificates),
+        ("hotstuff-quorum-one-short-two-chain", .conflictingCertificates),
+        ("hotstuff-vote-twice-in-view", .conflictingCertificates),
+        ("hotstuff-vote-twice-in-view-two-chain", .conflictingCertificates),
     ]
 
     @Test("every checked-in SPIN trail becomes a scenario that breaks its Swift mutant with the model's violation kind and keeps honest code safe",
@@ -54,8 +58,9 @@ struct SpecTests {
         }
         let kind = try #require(Self.trails.first { $0.file == file }?.kind)
         let model: SpecModel = file.hasPrefix("pbft-") ? .pbft : .hotstuff
-        let name = String(file.dropFirst(model.rawValue.count + 1))
-        let c = try #require(SpecConfiguration.find(model: model, mutant: name))
+        let twoChain = file.hasSuffix("-two-chain")
+        let name = String(file.dropFirst(model.rawValue.count + 1).dropLast(twoChain ? "-two-chain".count : 0))
+        let c = try #require(SpecConfiguration.find(model: model, mutant: name, twoChain: twoChain))
         let mutant = try #require(c.mutant)
         let events = try SpecChecker.events(trail: Self.root + "/Specs/trails/\(file).trail", configuration: c, root: Self.root, work: Self.work)
         #expect(!events.isEmpty)
