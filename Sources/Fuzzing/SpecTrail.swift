@@ -258,6 +258,8 @@ public enum SpecTrail {
 
     /// HotStuff mutants whose trails replay through a `script` leader (block for block).
     static let scriptedHotStuff: Set<TestMutant> = [.quorumOneShort, .voteTwiceInView]
+    /// HotStuff mutants whose scripted replay extends the trail's last certified block until it commits.
+    static let extendedHotStuff: Set<TestMutant> = [.commitOnTwoChain]
 
     /// HotStuff, block for block: each `PROPOSE` an honest replica voted on (or refused) becomes a
     /// PROPOSAL step to those replicas (views renumbered 1, 2, ... in order: the model's leader may skip
@@ -286,7 +288,32 @@ public enum SpecTrail {
         }
         let quorum = c.mutant == .quorumOneShort ? 2 : 3
         let top = views.count + 1
-        for p in proposals {
+        // A replica that learns a QC in the trail (LEARN r b) gets it in a child of b, in view `top`.
+        var learners: [(block: Int, to: [Int])] = []
+        for e in events where e.kind == "LEARN" && e.fields.count == 3 && honest.contains(e.fields[0]) {
+            if let i = learners.firstIndex(where: { $0.block == e.fields[1] }) { learners[i].to.append(e.fields[0]) } else { learners.append((e.fields[1], [e.fields[0]])) }
+        }
+        for (b, to) in learners where !scriptedHotStuff.contains(c.mutant ?? .quorumOneShort) {
+            let child = (labels.max() ?? 0) + 1
+            labels.append(child)
+            steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top), value: \(child), parent: \(b), to: [\(to.map(String.init).joined(separator: ", "))]}")
+            at += 10
+        }
+        // Commit rows: the trail ends with a certified block conflicting with a committed one (the
+        // lemma); three blocks on it in consecutive views, to every honest replica, make the mutant's
+        // rule commit it too, which the agreement checker sees.
+        if let mutant = c.mutant, extendedHotStuff.contains(mutant),
+           let last = proposals.last(where: { p in Set(events.filter { $0.kind == "VOTE" && $0.fields.count == 3 && $0.fields[1] == p.fields[1] }.map { $0.fields[0] }).count + 1 >= quorum }) {
+            var parent = last.fields[1]
+            for k in 1...3 {
+                let child = (labels.max() ?? 0) + 1
+                labels.append(child)
+                steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top + k), value: \(child), parent: \(parent), to: [\(honest.map(String.init).joined(separator: ", "))]}")
+                parent = child
+                at += 10
+            }
+        }
+        for p in proposals where scriptedHotStuff.contains(c.mutant ?? .commitOnTwoChain) {
             let b = p.fields[1]
             let voters = Set(events.filter { $0.kind == "VOTE" && $0.fields.count == 3 && $0.fields[1] == b }.map { $0.fields[0] })
             guard voters.count + 1 >= quorum else { continue }
@@ -319,7 +346,9 @@ public enum SpecTrail {
 
     static func hotstuff(_ events: [Event], _ c: SpecConfiguration) -> String {
         let twoChain = c.defines.contains("TWO_CHAIN")
-        if let mutant = c.mutant, scriptedHotStuff.contains(mutant) { return hotstuffScripted(events, c, twoChain: twoChain) }
+        if let mutant = c.mutant, scriptedHotStuff.contains(mutant) || extendedHotStuff.contains(mutant) {
+            return hotstuffScripted(events, c, twoChain: twoChain)
+        }
         let proposals = events.filter { $0.kind == "PROPOSE" }
         // A fork (two blocks on one parent, or a proposal skipping views) is ForkingLeader's script;
         // several blocks of one view only is equivocation.

@@ -42,6 +42,7 @@ struct SpecTests {
         ("hotstuff-commit-on-parent-links", .agreement),
         ("hotstuff-vote-without-lock-check", .agreement),
         ("hotstuff-lock-never-updated", .agreement),
+        ("hotstuff-commit-on-two-chain", .agreement),
         ("hotstuff-quorum-one-short", .conflictingCertificates),
         ("hotstuff-quorum-one-short-two-chain", .conflictingCertificates),
         ("hotstuff-vote-twice-in-view", .conflictingCertificates),
