@@ -59,9 +59,8 @@ struct SpecTests {
         }
         let kind = try #require(Self.trails.first { $0.file == file }?.kind)
         let model: SpecModel = file.hasPrefix("pbft-") ? .pbft : .hotstuff
-        let twoChain = file.hasSuffix("-two-chain")
-        let name = String(file.dropFirst(model.rawValue.count + 1).dropLast(twoChain ? "-two-chain".count : 0))
-        let c = try #require(SpecConfiguration.find(model: model, mutant: name, twoChain: twoChain))
+        // The configuration `spec check` names this trail after (`SpecChecker.trailName`).
+        let c = try #require(SpecConfiguration.all.first { $0.expectViolation && SpecChecker.trailName($0) == file + ".trail" })
         let mutant = try #require(c.mutant)
         let events = try SpecChecker.events(trail: Self.root + "/Specs/trails/\(file).trail", configuration: c, root: Self.root, work: Self.work)
         #expect(!events.isEmpty)
