@@ -61,6 +61,7 @@ struct SpecTests {
         let model: SpecModel = file.hasPrefix("pbft-") ? .pbft : .hotstuff
         // The configuration `spec check` names this trail after (`SpecChecker.trailName`).
         let c = try #require(SpecConfiguration.all.first { $0.expectViolation && SpecChecker.trailName($0) == file + ".trail" })
+        #expect(c.model == model)
         let mutant = try #require(c.mutant)
         let events = try SpecChecker.events(trail: Self.root + "/Specs/trails/\(file).trail", configuration: c, root: Self.root, work: Self.work)
         #expect(!events.isEmpty)
