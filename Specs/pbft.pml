@@ -27,7 +27,8 @@
  *   ACCEPT_UNVERIFIED_VIEW_CHANGE (V2)   NEW_VIEW_WITHOUT_QUORUM (V5/Q1, with -DBYZ=1)
  *   ACCEPT_NEW_VIEW_WITHOUT_RECOMPUTE (V5, with -DBYZ=1)
  *
- * Output: every step prints one "EV ..." line (spin -t replays them); `bftsim spec trail` reads them.
+ * Output: every step prints one "EV ..." line (a NEW-VIEW is preceded by "EV VCSET r mask byzCert": the
+ * VIEW-CHANGE senders it holds and the certificate value of BYZ's, 0 none) (spin -t replays them); `bftsim spec trail` reads them.
  */
 
 #ifndef N
@@ -106,7 +107,11 @@ byte decided;                       /* first value committed by an honest replic
 
 /* A view-0 prepared certificate for d verifies (V2): a PRE-PREPARE for d signed by primary 0 and
  * PQ PREPAREs from other replicas. */
+#ifdef PREPARE_WITHOUT_DIGEST_MATCH
+#define CERT_OK(d) ((PRIMARY(0) == BYZ || pp[0] == (d)) && PREPARES_ANY(0) >= PQ)   /* N3 broken alike */
+#else
 #define CERT_OK(d) ((PRIMARY(0) == BYZ || pp[0] == (d)) && PREPARES(0, d) >= PQ)
+#endif
 
 /* R1: a request whose client signature fails is dropped; the mutant takes it. */
 #ifdef SKIP_REQUEST_SIGNATURE_CHECK
@@ -127,26 +132,26 @@ inline prepare(r, v, d) {
 /* NEW-VIEW O (V4) from a nondeterministic set of VIEW-CHANGEs, valid ones only: sets o (the value of
  * the certificate with the highest view, 0 = none: sequence 1 left to a fresh PRE-PREPARE) and cnt. */
 inline chooseNewView(o, cnt) {
-    i = 0; cnt = 0; o = 0;
+    i = 0; cnt = 0; o = 0; vm = 0; bo = 0;
     do
     :: i < N ->
         if
         :: HONEST(i) && vcSent[i] ->
             if
-            :: cnt++;
+            :: cnt++; vm = vm | BIT(i);
                if
-               :: vcCert[i] != 0 -> if :: o = vcCert[i] :: o != 0 -> skip fi   /* same view: any */
+               :: vcCert[i] != 0 && o == 0 -> o = vcCert[i]          /* V4 tie (same view): lowest id, as planNewView */
                :: else -> skip
                fi
             :: skip
             fi
         :: i == BYZ ->                                    /* BYZ's VIEW-CHANGE: any valid one, or none */
             if
-            :: cnt++
-            :: CERT_OK(1) -> cnt++; if :: o = 1 :: o != 0 -> skip fi
-            :: CERT_OK(2) -> cnt++; if :: o = 2 :: o != 0 -> skip fi
+            :: cnt++; vm = vm | BIT(i)
+            :: CERT_OK(1) -> cnt++; vm = vm | BIT(i); bo = 1; if :: o == 0 -> o = 1 :: else -> skip fi
+            :: CERT_OK(2) -> cnt++; vm = vm | BIT(i); bo = 2; if :: o == 0 -> o = 2 :: else -> skip fi
 #ifdef ACCEPT_UNVERIFIED_VIEW_CHANGE
-            :: cnt++; if :: o = 1 :: o = 2 fi             /* V2 broken: certificate not verified */
+            :: cnt++; vm = vm | BIT(i); if :: bo = 1 :: bo = 2 fi; if :: o == 0 -> o = bo :: else -> skip fi   /* V2 broken: certificate not verified */
 #endif
             :: skip
             fi
@@ -244,14 +249,15 @@ inline stepAcceptNewView(r) {
         :: cnt >= NVQ ->
             view[r] = 1; changing[r] = false;
             if :: o != 0 -> prepare(r, 1, o) :: else -> skip fi;
+            printf("EV VCSET %d %d %d\n", r, vm, bo);
             printf("EV ACCEPTNEWVIEW %d %d %d %d\n", r, PRIMARY(1), cnt, o)
         :: else -> skip                                    /* too few chosen: no such NEW-VIEW */
         fi;
-        o = 0; cnt = 0 }
+        o = 0; cnt = 0; vm = 0; bo = 0 }
 }
 
 active proctype pbft() {
-    byte r, v, d, i, o, cnt;
+    byte r, v, d, i, o, cnt, vm, bo;   /* vm, bo: the VIEW-CHANGE set chosen (bitmask) and BYZ's certificate, for EV VCSET */
     do
     /* N2: the honest primary of view 0 pre-prepares a client request. */
     :: atomic { HONEST(PRIMARY(0)) && pp[0] == 0 && !changing[PRIMARY(0)] && view[PRIMARY(0)] == 0 ->
@@ -279,10 +285,11 @@ active proctype pbft() {
             nvO = o + 1; r = PRIMARY(1);
             view[r] = 1; changing[r] = false;
             if :: o != 0 -> pp[1] = o; acc[r*NV+1] = o :: else -> skip fi;
+            printf("EV VCSET %d %d %d\n", r, vm, bo);
             printf("EV NEWVIEW %d %d %d\n", r, cnt, o)
         :: else -> skip
         fi;
-        r = 0; o = 0; cnt = 0 }
+        r = 0; o = 0; cnt = 0; vm = 0; bo = 0 }
     :: stepAcceptNewView(0) :: stepAcceptNewView(1) :: stepAcceptNewView(2) :: stepAcceptNewView(3) :: stepAcceptNewView(4)
     :: else -> break
     od;

@@ -44,6 +44,9 @@ public enum SpecTrail {
         let n = c.defines.contains("N=5") ? 5 : 4
         let byz = c.defines.contains("BYZ=1") ? 1 : 0
         if byz == 0, let mutant = c.mutant, scripted.contains(mutant) { return pbftScripted(events, c, n: n) }
+        if byz == 1, let mutant = c.mutant, [.newViewWithoutQuorum, .acceptNewViewWithoutRecompute].contains(mutant) {
+            return pbftScriptedNewPrimary(events, c, n: n)
+        }
         // Byzantine PRE-PREPAREs each honest replica accepted in view 0: (receiver, digest).
         let byzAccepts = events.filter { $0.kind == "ACCEPT" && $0.fields.count == 4 && $0.fields[1] == byz && $0.fields[2] == 0 }
         let digests = Set(byzAccepts.map { $0.fields[3] })
@@ -115,6 +118,10 @@ public enum SpecTrail {
                 step(slot, "PRE-PREPARE", 0, e.fields[3], [e.fields[0]])
             case "COMMITTED" where e.fields.count == 3 && e.fields[1] == 0:
                 step(slot - 5, "COMMIT", 0, e.fields[2], [e.fields[0]])
+            case "VCSET" where e.fields.count == 3 && e.fields[0] == 1 && e.fields[1] & 1 != 0:
+                // The honest view-1 primary's NEW-VIEW holds BYZ's VIEW-CHANGE (with a forged certificate
+                // when the model's has one): send it before any honest timer fires, so it is in V.
+                step(slot, "VIEW-CHANGE", 1, e.fields[2], [1])
             case "PREPARED" where e.fields.count == 3 && e.fields[1] == 1:
                 // View 1 (honest primary): the Byzantine backup's PREPARE and COMMIT for the value,
                 // to everyone, so view 1 commits it and the checkers see the lemma's consequence.
@@ -134,8 +141,31 @@ public enum SpecTrail {
                 timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
             }
         }
+        // A replica that re-accepted (ACCEPT_CONFLICTING_PRE_PREPARE) sent a PREPARE per PRE-PREPARE; an
+        // honest receiver keeps a replica's first PREPARE for a slot, the model's pool counts both. So the
+        // first one does not reach the replicas that in the trail prepared only the later value.
+        let accepts = events.enumerated().filter { $0.element.kind == "ACCEPT" && $0.element.fields.count == 4 && $0.element.fields[2] == 0 }
+        for (k, first) in accepts {
+            guard let (k2, second) = accepts.first(where: { $0.offset > k && $0.element.fields[0] == first.fields[0] }) else { continue }
+            let prepared = { (r: Int, d: Int) in events.contains { $0.kind == "PREPARED" && $0.fields == [r, 0, d] } }
+            for x in honest where x != first.fields[0] && prepared(x, second.fields[3]) && !prepared(x, first.fields[3]) {
+                timeline.append("{at: \(10 * (k + 1))ms, message_fault: {action: drop, from: \(first.fields[0]), to: \(x), type: PREPARE, views: [0, 0], until: \(10 * (k2 + 1))ms}}")
+            }
+        }
+        // planNewView takes the first `quorum` VIEW-CHANGEs in replica-id order (V4): an honest replica
+        // whose VIEW-CHANGE the model's NEW-VIEW left out of V does not reach the view-1 primary.
+        if let set = events.first(where: { $0.kind == "VCSET" && $0.fields.count == 3 && $0.fields[0] == 1 }) {
+            for r in honest where r != 1 && set.fields[1] & (1 << r) == 0 {
+                timeline.append("{at: 0s, message_fault: {action: drop, from: \(r), to: 1, type: VIEW-CHANGE}}")
+            }
+        }
+        // A fresh PRE-PREPARE of the honest view-1 primary (O left sequence 1 empty) proposes a request it
+        // holds: clients retransmit to every replica (C3) before the view changes, so it holds both and,
+        // like the model's choice, need not re-propose the one view 0 committed.
+        let fresh = events.contains { $0.kind == "PREPREPARE" && $0.fields.count == 3 && $0.fields[1] == 1 }
         let liveness = c.property == "liveness"
-        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline) + """
+        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
+                          retry: fresh ? ", retry_timeout: 150ms" : "") + """
         byzantine:
           - replica: 0
             behaviour: script
@@ -147,8 +177,69 @@ public enum SpecTrail {
         """
     }
 
+    /// PBFT with the Byzantine primary of view 1 (`-DBYZ=1`), message for message: the Byzantine backup's
+    /// view-0 PREPARE (COMMIT) just before each PREPARED (COMMITTED) event it counts for, then from 700ms
+    /// (after the honest view-change timers fired, before they give up on view 1, V6) each NEW-VIEW
+    /// an honest replica accepted, with the V the trail's `EV VCSET` names and the O it accepted, the
+    /// view-1 PRE-PREPAREs it accepted, and the Byzantine COMMIT for each view-1 PREPARED. Batches hold
+    /// one request, so the honest view-0 primary's proposal is request 1 (the first the Byzantine replica
+    /// learns, from that PRE-PREPARE); the model's other value is request 2.
+    static func pbftScriptedNewPrimary(_ events: [Event], _ c: SpecConfiguration, n: Int) -> String {
+        let byz = 1
+        let honest = (0..<n).filter { $0 != byz }
+        let proposed = events.first { $0.kind == "PREPREPARE" && $0.fields.count == 3 && $0.fields[1] == 0 }?.fields[2] ?? 1
+        func value(_ d: Int) -> Int { d == 0 ? 0 : d == 3 ? -1 : d == proposed ? 1 : 2 }
+        var steps: [String] = []
+        func step(_ at: Int, _ send: String, _ view: Int, _ value: Int, _ to: [Int], _ viewChanges: [Int]? = nil) {
+            let v = viewChanges.map { ", view_changes: [\($0.map(String.init).joined(separator: ", "))]" } ?? ""
+            steps.append("{at: \(at)ms, send: \(send), view: \(view), sequence: 1, value: \(value), to: [\(to.map(String.init).joined(separator: ", "))]\(v)}")
+        }
+        var view1 = 700
+        for (k, e) in events.enumerated() {
+            let slot = 10 * (k + 1)
+            let f = e.fields
+            switch e.kind {
+            case "PREPARED" where f.count == 3 && f[1] == 0: step(slot - 5, "PREPARE", 0, value(f[2]), [f[0]])
+            case "COMMITTED" where f.count == 3 && f[1] == 0: step(slot - 5, "COMMIT", 0, value(f[2]), [f[0]])
+            case "VCSET" where f.count == 3 && f[0] != byz:
+                // The NEW-VIEW this receiver accepts next: its O is that event's last field.
+                guard let accepted = events[(k + 1)...].first(where: { $0.kind == "ACCEPTNEWVIEW" && $0.fields.first == f[0] }),
+                      accepted.fields.count == 4 else { continue }
+                view1 += 10
+                step(view1, "NEW-VIEW", 1, value(accepted.fields[3]), [f[0]], (0..<n).filter { f[1] & (1 << $0) != 0 })
+            case "ACCEPT" where f.count == 4 && f[1] == byz && f[2] == 1:
+                view1 += 10
+                step(view1, "PRE-PREPARE", 1, value(f[3]), [f[0]])
+            case "PREPARED" where f.count == 3 && f[1] == 1:
+                view1 += 10
+                step(view1, "COMMIT", 1, value(f[2]), honest)
+            default:
+                break
+            }
+        }
+        var timeline: [String] = []
+        for r in honest {
+            for (kind, type) in [("PREPARED", "PREPARE"), ("COMMITTED", "COMMIT")]
+            where !events.contains(where: { $0.kind == kind && $0.fields.count == 3 && $0.fields[0] == r && $0.fields[1] == 0 }) {
+                timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
+            }
+        }
+        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
+                          parameters: ", batch_size_max: 1") + """
+        byzantine:
+          - replica: \(byz)
+            behaviour: script
+            script:
+        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
+        liveness: {bound: 3s}
+        expect: {safety: violated, liveness: holds}
+
+        """
+    }
+
     /// The lines both PBFT scenario forms share, up to and including the timeline.
-    static func pbftHeader(_ c: SpecConfiguration, n: Int, how: String, requestsPerClient: Int, timeline: [String]) -> String {
+    static func pbftHeader(_ c: SpecConfiguration, n: Int, how: String, requestsPerClient: Int, timeline: [String], retry: String = "",
+                           parameters: String = "") -> String {
         """
         name: spec-pbft-\(c.name)
         description: SPIN counterexample of \(c.model.file) \(c.switchLabel), \(how).
@@ -158,15 +249,106 @@ public enum SpecTrail {
         crypto: fast
         stop: {time_limit: 6s, until_clients_done: true}
         network: {latency: 2ms}
-        workload: {clients: 2, requests_per_client: \(requestsPerClient)}
-        parameters: {view_change_timeout: 200ms}
+        workload: {clients: 2, requests_per_client: \(requestsPerClient)\(retry)}
+        parameters: {view_change_timeout: 200ms\(parameters)}
         timeline:\(timeline.isEmpty ? " []" : "\n" + timeline.map { "  - \($0)" }.joined(separator: "\n"))
+
+        """
+    }
+
+    /// HotStuff mutants whose trails replay through a `script` leader (block for block).
+    static let scriptedHotStuff: Set<TestMutant> = [.quorumOneShort, .voteTwiceInView]
+    /// HotStuff mutants whose scripted replay extends the trail's last certified block until it commits.
+    static let extendedHotStuff: Set<TestMutant> = [.commitOnTwoChain]
+
+    /// HotStuff, block for block: each `PROPOSE` an honest replica voted on (or refused) becomes a
+    /// PROPOSAL step to those replicas (views renumbered 1, 2, ... in order: the model's leader may skip
+    /// views, the code's pacemaker needs a QC or TC to), 10ms apart; then every block the trail's votes
+    /// certify (honest votes plus the leader's, with the mutant's quorum) gets a child in the next view,
+    /// justified by that QC, sent to every honest replica: receiving it is when a replica observes the
+    /// certificate (`.blockCertified`), which the checker compares per view. Block k >= 2 carries the
+    /// (k-1)-th request the leader received, so there is one client per block label.
+    static func hotstuffScripted(_ events: [Event], _ c: SpecConfiguration, twoChain: Bool) -> String {
+        let n = 4, byz = 3
+        let honest = (0..<n).filter { $0 != byz }
+        let proposals = events.filter { $0.kind == "PROPOSE" && $0.fields.count == 5 }
+        let views = Array(Set(proposals.map { $0.fields[2] })).sorted()
+        func view(_ v: Int) -> Int { (views.firstIndex(of: v) ?? 0) + 1 }
+        func receivers(_ b: Int) -> [Int] {
+            honest.filter { r in events.contains { ($0.kind == "VOTE" || $0.kind == "REFUSE") && $0.fields.count == 3 && $0.fields[0] == r && $0.fields[1] == b } }
+        }
+        var steps: [String] = []
+        var at = 10
+        var labels = proposals.map { $0.fields[1] }
+        for p in proposals {
+            let to = receivers(p.fields[1])
+            guard !to.isEmpty else { continue }
+            steps.append("{at: \(at)ms, send: PROPOSAL, view: \(view(p.fields[2])), value: \(p.fields[1]), parent: \(p.fields[3]), to: [\(to.map(String.init).joined(separator: ", "))]}")
+            at += 10
+        }
+        let quorum = c.mutant == .quorumOneShort ? 2 : 3
+        let top = views.count + 1
+        // A replica that learns a QC in the trail (LEARN r b) gets it in a child of b, in view `top`.
+        var learners: [(block: Int, to: [Int])] = []
+        for e in events where e.kind == "LEARN" && e.fields.count == 3 && honest.contains(e.fields[0]) {
+            if let i = learners.firstIndex(where: { $0.block == e.fields[1] }) { learners[i].to.append(e.fields[0]) } else { learners.append((e.fields[1], [e.fields[0]])) }
+        }
+        for (b, to) in learners where !scriptedHotStuff.contains(c.mutant ?? .quorumOneShort) {
+            let child = (labels.max() ?? 0) + 1
+            labels.append(child)
+            steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top), value: \(child), parent: \(b), to: [\(to.map(String.init).joined(separator: ", "))]}")
+            at += 10
+        }
+        // Commit rows: the trail ends with a certified block conflicting with a committed one (the
+        // lemma); three blocks on it in consecutive views, to every honest replica, make the mutant's
+        // rule commit it too, which the agreement checker sees.
+        if let mutant = c.mutant, extendedHotStuff.contains(mutant),
+           let last = proposals.last(where: { p in Set(events.filter { $0.kind == "VOTE" && $0.fields.count == 3 && $0.fields[1] == p.fields[1] }.map { $0.fields[0] }).count + 1 >= quorum }) {
+            var parent = last.fields[1]
+            for k in 1...3 {
+                let child = (labels.max() ?? 0) + 1
+                labels.append(child)
+                steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top + k), value: \(child), parent: \(parent), to: [\(honest.map(String.init).joined(separator: ", "))]}")
+                parent = child
+                at += 10
+            }
+        }
+        for p in proposals where scriptedHotStuff.contains(c.mutant ?? .commitOnTwoChain) {
+            let b = p.fields[1]
+            let voters = Set(events.filter { $0.kind == "VOTE" && $0.fields.count == 3 && $0.fields[1] == b }.map { $0.fields[0] })
+            guard voters.count + 1 >= quorum else { continue }
+            let child = (labels.max() ?? 0) + 1
+            labels.append(child)
+            steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top), value: \(child), parent: \(b), to: [\(honest.map(String.init).joined(separator: ", "))]}")
+            at += 10
+        }
+        return """
+        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
+        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), block for block (script).
+        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
+        replicas: 4
+        seed: 13
+        crypto: fast
+        stop: {time_limit: 3s, until_clients_done: false}
+        network: {latency: 1ms}
+        workload: {clients: \(max(4, (labels.max() ?? 0))), requests_per_client: 1}
+        parameters: {view_change_timeout: 1s, leader_schedule: [\(byz)]}
+        byzantine:
+          - replica: \(byz)
+            behaviour: script
+            script:
+        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
+        liveness: {bound: 2s}
+        expect: {safety: violated, liveness: violated}
 
         """
     }
 
     static func hotstuff(_ events: [Event], _ c: SpecConfiguration) -> String {
         let twoChain = c.defines.contains("TWO_CHAIN")
+        if let mutant = c.mutant, scriptedHotStuff.contains(mutant) || extendedHotStuff.contains(mutant) {
+            return hotstuffScripted(events, c, twoChain: twoChain)
+        }
         let proposals = events.filter { $0.kind == "PROPOSE" }
         // A fork (two blocks on one parent, or a proposal skipping views) is ForkingLeader's script;
         // several blocks of one view only is equivocation.

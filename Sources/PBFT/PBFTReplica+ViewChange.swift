@@ -131,7 +131,9 @@ extension PBFTReplica {
     }
 
     /// A prepared certificate: a PRE-PREPARE signed by its view's primary whose digest is its batch's,
-    /// and `quorum - 1` matching PREPAREs from distinct backups (rule N3, Q1).
+    /// and `quorum - 1` matching PREPAREs from distinct backups (rule N3, Q1). The certificate proves
+    /// the predicate `checkPrepared` decides, so the N3 mutants (`prepareQuorumWeak`,
+    /// `prepareWithoutDigestMatch`) break both alike, as Specs/pbft.pml's `CERT_OK` does.
     func isValidPreparedCertificate(_ certificate: PreparedCertificate) -> Bool {
         let pp = certificate.prePrepare
         guard pp.replica == primary(of: pp.view) else { return false }
@@ -141,12 +143,13 @@ extension PBFTReplica {
         var count = 0
         for p in certificate.prepares {
             guard p.replica < config.n, p.replica != pp.replica, !seen[p.replica] else { return false }
-            guard p.view == pp.view, p.sequence == pp.sequence, p.digest == pp.digest else { return false }
+            guard p.view == pp.view, p.sequence == pp.sequence else { return false }
+            guard p.digest == pp.digest || config.mutations.contains(.prepareWithoutDigestMatch) else { return false }
             guard p.verify(verifier) else { return false }
             seen[p.replica] = true
             count += 1
         }
-        return count >= quorum.quorum - 1
+        return count >= (config.mutations.contains(.prepareQuorumWeak) ? max(1, quorum.f) : quorum.quorum - 1)
     }
 
     // MARK: NEW-VIEW (rules V3–V5)

@@ -71,7 +71,7 @@ extension ScenarioLoader {
             if let v = b.mutation { parts.append("mutation: \(yamlString(v))") }
             if let steps = b.script {
                 let items = steps.map { st in
-                    "{at: \(dur(st.at)), send: \(st.send), view: \(st.view), sequence: \(st.sequence), value: \(st.value), to: [\(st.to.map(String.init).joined(separator: ", "))]}"
+                    "{at: \(dur(st.at)), send: \(st.send), view: \(st.view), sequence: \(st.sequence), value: \(st.value), to: [\(st.to.map(String.init).joined(separator: ", "))]\(st.viewChanges.map { ", view_changes: [\($0.map(String.init).joined(separator: ", "))]" } ?? "")\(st.parent.map { ", parent: \($0)" } ?? "")}"
                 }
                 parts.append("script: [\(items.joined(separator: ", "))]")
             }

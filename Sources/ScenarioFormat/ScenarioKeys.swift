@@ -44,7 +44,7 @@ public enum ScenarioKeys {
     public static let setLatency = ["from", "to", "latency"]
     public static let setLoss = ["from", "to", "loss"]
     public static let byzantine = ["replica", "behaviour", "from", "until", "targets", "delay", "mutation", "script"]
-    public static let scriptStep = ["at", "send", "view", "sequence", "value", "to"]
+    public static let scriptStep = ["at", "send", "view", "sequence", "value", "to", "view_changes", "parent"]
     public static let liveness = ["bound"]
     public static let expect = ["safety", "liveness"]
     public static let verdicts = ["holds", "violated"]

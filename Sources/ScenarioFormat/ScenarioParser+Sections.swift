@@ -481,8 +481,30 @@ extension ScenarioParser {
                 if r.count == ids.count { to = r }
                 if r.isEmpty { error(v, "a script step sends to at least one replica") }
             }
+            var viewChanges: [Int]?
+            if let v = f["view_changes"] {
+                if send != "NEW-VIEW" {
+                    error(f.keyNode("view_changes"), "'view_changes' applies only to a NEW-VIEW step")
+                } else if let ids = sequence(v, what: "'view_changes'") {
+                    let r = ids.compactMap { replicaID($0) }
+                    if r.count == ids.count { viewChanges = r }
+                    if r.isEmpty { error(v, "a NEW-VIEW carries at least one VIEW-CHANGE") }
+                }
+            } else if send == "NEW-VIEW", let node = f["send"] {
+                error(node, "a NEW-VIEW step needs 'view_changes' (the replicas whose VIEW-CHANGEs it carries)")
+            }
+            var parent: Int?
+            if let v = f["parent"] {
+                if send != "PROPOSAL" {
+                    error(f.keyNode("parent"), "'parent' applies only to a PROPOSAL step")
+                } else {
+                    parent = integer(v)
+                    if let p = parent, p < 0 { error(v, "a parent label is at least 0 (genesis), got \(p)") }
+                }
+            }
             guard let at, let send, let view, let value, let sequenceNumber, let to else { continue }
-            steps.append(ScriptStep(at: at, send: send, view: view, sequence: sequenceNumber, value: value, to: to))
+            steps.append(ScriptStep(at: at, send: send, view: view, sequence: sequenceNumber, value: value, to: to, viewChanges: viewChanges,
+                                    parent: parent))
         }
         return steps
     }

@@ -45,6 +45,20 @@ struct ErrorTests {
             == ["s.yaml:3:20: missing required key 'max' in a uniform latency"])
     }
 
+    @Test("errors: script NEW-VIEW steps need view_changes, and only they take it")
+    func scriptNewViewSteps() throws {
+        // Proves the NEW-VIEW step kind (Specs/README.md trail replays) parses and its misuse gets a positioned error.
+        let byz = header + "protocol: pbft\nbyzantine:\n  - replica: 1\n    behaviour: script\n    script:\n"
+        let ok = try ScenarioLoader.parse(byz + "      - {at: 1s, send: NEW-VIEW, view: 1, value: 2, to: [2], view_changes: [1, 2]}\n"
+            + "      - {at: 1s, send: VIEW-CHANGE, view: 1, value: 0, to: [0]}\n", file: "s.yaml")
+        #expect(ok.byzantine.first?.script?.first?.viewChanges == [1, 2])
+        #expect(ok.byzantine.first?.script?.last?.send == "VIEW-CHANGE")
+        #expect(messages(byz + "      - {at: 1s, send: NEW-VIEW, view: 1, value: 0, to: [2]}\n")
+            == ["s.yaml:8:24: a NEW-VIEW step needs 'view_changes' (the replicas whose VIEW-CHANGEs it carries)"])
+        #expect(messages(byz + "      - {at: 1s, send: PREPARE, view: 1, value: 0, to: [2], view_changes: [1]}\n")
+            == ["s.yaml:8:61: 'view_changes' applies only to a NEW-VIEW step"])
+    }
+
     @Test("errors: replicas and f out of range")
     func replicasAndF() {
         // Proves the n bounds and the n >= 3f+1 rule, with the message from the issue.
