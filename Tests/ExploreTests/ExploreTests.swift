@@ -109,6 +109,7 @@ struct ExploreTests {
         MutantCase(mutant: .voteTwiceInView, scenario: "hotstuff-n4-conflicting-leader", depth: 4, breadthFirst: true, kind: .doubleVote),
         MutantCase(mutant: .skipRequestSignatureCheck, scenario: "pbft-n4-forged-request-primary", depth: 9, breadthFirst: true,
                    kind: .validity),
+        MutantCase(mutant: .skipBatchDigestCheck, scenario: "pbft-n4-mutated-batch-primary", depth: 11, breadthFirst: true, kind: .agreement),
         MutantCase(mutant: .commitOnParentLinks, scenario: "hotstuff-n4-fork-view-gap", depth: 45, breadthFirst: false, kind: .chain),
         MutantCase(mutant: .voteWithoutLockCheck, scenario: "hotstuff-two-chain-n4-fork-below-lock", depth: 33, breadthFirst: false,
                    kind: .chain),
@@ -131,7 +132,7 @@ struct ExploreTests {
         #expect(ExploreReplay.safetyViolation(file, driver: try TestMutant.driver(nil, for: scenario.protocolKind)) == nil)
     }
 
-    @Test("honest replicas against the conflicting leader and the forged-request primary exhaust the mutants' bounds clean")
+    @Test("honest replicas against the conflicting leader, the forged-request and the mutated-batch primaries exhaust the mutants' bounds clean")
     func honestExhaustsByzantineBounds() throws {
         // Proves the violations above come from the mutants: the honest rules cover the same bounds.
         for c in Self.byzantineMutants where c.breadthFirst {
