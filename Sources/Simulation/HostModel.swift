@@ -10,6 +10,13 @@ import ScenarioFormat
 /// (BFTSim, NSDI'08, §3). A handler's outputs leave when its CPU time has been spent. Each host has one
 /// outgoing link: messages are serialised on it back to back at `bandwidth`.
 ///
+/// **Storage is group-committed, as the live host does it** (`ReplicaHost.flushOutput`): each machine has
+/// one sync in flight at a time, taking `sync`; it holds neither a core nor the machine, which goes on
+/// handling input. A batch that persists while a sync is in flight waits for the next sync, which takes
+/// every batch that persisted meanwhile (one `sync` for all of them). A batch's actions (its sends) are
+/// carried out when every persist issued up to it is durable, in production order, so a batch that
+/// persists nothing but comes after one that does waits with it (persist-before-send, `ReplicaAction`).
+///
 /// Built only when the scenario gives `costs` or `network.bandwidth`; without them the simulator never
 /// touches this type, and traces are those of a cost-free run byte for byte.
 struct HostModel {
@@ -46,6 +53,19 @@ struct HostModel {
     var costByTag: [Picoseconds?] = Array(repeating: nil, count: 256)
     /// Inputs dropped per host because its queue was full.
     var dropped: [Int]
+    /// Per machine: the batches waiting for the sync in flight, and those waiting for the next one.
+    var disks: [Disk]
+    /// Syncs started per host (one per group commit).
+    var syncs: [Int]
+
+    /// A machine's storage queue under group commit.
+    struct Disk {
+        /// Batches whose persists the sync in flight makes durable (and batches after them that
+        /// persist nothing), in production order; nil when no sync is in flight.
+        var inFlight: [[ReplicaAction]]?
+        /// Batches that wait for the next sync (the first of them persists).
+        var next: [[ReplicaAction]] = []
+    }
 
     /// Places machines on hosts: the scenario's `hosts`, then a one-core host of its own for each
     /// machine left out. Twins share their original's host.
@@ -80,6 +100,8 @@ struct HostModel {
         busyTime = Array(repeating: 0, count: cores.count)
         carry = Array(repeating: 0, count: cores.count)
         dropped = Array(repeating: 0, count: cores.count)
+        disks = Array(repeating: Disk(), count: machineCount)
+        syncs = Array(repeating: 0, count: cores.count)
     }
 
     /// Whether `machine` can start handling an input now.
@@ -92,8 +114,8 @@ struct HostModel {
         return split.cpu + split.io
     }
 
-    /// The same split into CPU time (holds a core) and storage time (the sync before the batch's
-    /// messages leave: holds the machine, not a core).
+    /// The same split into CPU time (holds a core and the machine) and storage time (the sync before
+    /// the batch's messages leave: group-committed, holds neither).
     mutating func costs(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
                         describe: MessageDescriber) -> (cpu: Picoseconds, io: Picoseconds) {
         guard let c = costs else { return (0, 0) }
@@ -167,8 +189,8 @@ extension Simulator {
         hosts!.waiting[h].append(.init(machine: index, input: input))
     }
 
-    /// Runs the handler now (its state changes now; nothing else can reach the machine until it is
-    /// done), charges its CPU time and carries out its actions when that time is spent.
+    /// Runs the handler now (its state changes now; nothing else can reach the machine until its CPU
+    /// time is spent), charges that time and hands its actions on when it is spent.
     func start(machine index: Int, _ input: ReplicaInput) {
         let before = cryptoCounter?() ?? (signed: 0, verified: 0)
         var batch: [ReplicaAction] = []
@@ -177,28 +199,55 @@ extension Simulator {
         let split = hosts!.costs(of: input, batch: batch, signed: after.signed - before.signed,
                                  verified: after.verified - before.verified, describe: describe)
         let cpu = hosts!.occupy(index, picos: split.cpu)
-        let io = Nanoseconds(split.io / 1000)
-        if io > 0 { schedule(at: later(by: cpu), .coreFree(machine: Int32(index))) }
-        schedule(at: later(by: cpu + io), .complete(machine: Int32(index), incarnation: hosts!.incarnation[index],
-                                                    actions: batch, coreHeld: io == 0))
+        schedule(at: later(by: cpu), .complete(machine: Int32(index), incarnation: hosts!.incarnation[index],
+                                              actions: batch, syncs: split.io > 0))
     }
 
-    /// A handler's CPU part is done but its sync is not: the core goes to the next waiting input.
-    func onCoreFree(machine index: Int) {
+    /// A handler's CPU time is spent: the core and the machine are free again, and its actions take
+    /// effect now, or when the persists issued up to them are durable (group commit), unless the
+    /// machine crashed meanwhile.
+    func onComplete(machine index: Int, incarnation: UInt32, _ batch: [ReplicaAction], syncs: Bool) {
         hosts!.releaseCore(index)
-        startWaiting(host: hosts!.hostOf[index])
-    }
-
-    /// A handler's time is spent: its actions take effect (unless its machine crashed meanwhile) and
-    /// the host's core goes to the next waiting input whose machine is free.
-    func onComplete(machine index: Int, incarnation: UInt32, _ batch: [ReplicaAction], coreHeld: Bool) {
-        if coreHeld { hosts!.releaseCore(index) }
         hosts!.releaseMachine(index)
         if !crashed[index], hosts!.incarnation[index] == incarnation {
-            var sink = SimulatorSink(simulator: self, index: index)
-            Runtime.interpret(batch, sender: principals[index], timers: &timerGenerations[index], into: &sink)
+            if hosts!.disks[index].inFlight == nil {
+                if syncs {
+                    hosts!.disks[index].inFlight = [batch]
+                    startSync(machine: index)
+                } else {
+                    carryOut(batch, machine: index)
+                }
+            } else if syncs || !hosts!.disks[index].next.isEmpty {
+                hosts!.disks[index].next.append(batch)
+            } else {
+                hosts!.disks[index].inFlight!.append(batch)
+            }
         }
         startWaiting(host: hosts!.hostOf[index])
+    }
+
+    /// One sync of everything the machine persisted and has not synced: `sync` from now.
+    func startSync(machine index: Int) {
+        hosts!.syncs[hosts!.hostOf[index]] += 1
+        let io = Nanoseconds(hosts!.costs!.sync / 1000)
+        schedule(at: later(by: io), .synced(machine: Int32(index), incarnation: hosts!.incarnation[index]))
+    }
+
+    /// The sync in flight is done: its batches take effect in order, and the batches that waited
+    /// start the next sync together.
+    func onSynced(machine index: Int, incarnation: UInt32) {
+        guard !crashed[index], hosts!.incarnation[index] == incarnation, let done = hosts!.disks[index].inFlight else { return }
+        hosts!.disks[index].inFlight = nil
+        for batch in done { carryOut(batch, machine: index) }
+        guard !hosts!.disks[index].next.isEmpty, !crashed[index] else { return }
+        hosts!.disks[index].inFlight = hosts!.disks[index].next
+        hosts!.disks[index].next = []
+        startSync(machine: index)
+    }
+
+    private func carryOut(_ batch: [ReplicaAction], machine index: Int) {
+        var sink = SimulatorSink(simulator: self, index: index)
+        Runtime.interpret(batch, sender: principals[index], timers: &timerGenerations[index], into: &sink)
     }
 
     /// Starts waiting inputs, oldest first, while the host has a free core and their machines are free.
@@ -217,7 +266,7 @@ extension Simulator {
         return hosts.cores.indices.map { h in
             SimulationResult.HostUsage(
                 cores: hosts.cores[h], machines: hosts.hostOf.indices.filter { hosts.hostOf[$0] == h }.map { names[$0] },
-                busy: hosts.busyTime[h], dropped: hosts.dropped[h],
+                busy: hosts.busyTime[h], dropped: hosts.dropped[h], syncs: hosts.syncs[h],
                 utilisation: min(1, Double(hosts.busyTime[h]) / (span * Double(hosts.cores[h]))))
         }
     }

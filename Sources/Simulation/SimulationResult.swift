@@ -84,6 +84,8 @@ public struct SimulationResult: Sendable {
         public var busy: Nanoseconds
         /// Inputs dropped because the host's queue was full.
         public var dropped: Int
+        /// Syncs its machines' storage performed (one per group commit).
+        public var syncs: Int = 0
         /// busy / (cores · run time), in [0, 1].
         public var utilisation: Double
     }

@@ -185,7 +185,10 @@ extension Simulator {
     func crash(_ index: Int) {
         guard index >= 0, index < machines.count else { return }
         crashed[index] = true
-        if hosts != nil { hosts!.incarnation[index] &+= 1 }
+        if hosts != nil {
+            hosts!.incarnation[index] &+= 1
+            hosts!.disks[index] = HostModel.Disk()
+        }
         timerGenerations[index].removeAll()
         storage[index].loseUnsynced()
     }

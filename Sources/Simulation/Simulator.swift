@@ -295,10 +295,10 @@ public final class Simulator {
             restart(machine)
         case .release(let from, let to, let id, let bytes):
             onRelease(from: Int(from), to: Int(to), id: id, bytes: bytes)
-        case .complete(let machine, let incarnation, let actions, let coreHeld):
-            onComplete(machine: Int(machine), incarnation: incarnation, actions, coreHeld: coreHeld)
-        case .coreFree(let machine):
-            onCoreFree(machine: Int(machine))
+        case .complete(let machine, let incarnation, let actions, let syncs):
+            onComplete(machine: Int(machine), incarnation: incarnation, actions, syncs: syncs)
+        case .synced(let machine, let incarnation):
+            onSynced(machine: Int(machine), incarnation: incarnation)
         case .start(let machine):
             guard !crashed[machine] else { return }
             if tracing {
@@ -331,10 +331,11 @@ struct Event: Comparable {
         case restart(machine: Int)
         /// A held message leaves for delivery now (hold-and-release).
         case release(from: Int32, to: Int32, id: UInt64, bytes: [UInt8])
-        /// A costed handler's CPU time is spent: its actions are carried out now (issue 15).
-        case complete(machine: Int32, incarnation: UInt32, actions: [ReplicaAction], coreHeld: Bool)
-        /// A costed handler's CPU part is done; its sync goes on without the core (issue 15).
-        case coreFree(machine: Int32)
+        /// A costed handler's CPU time is spent: its actions are carried out now, or after the sync
+        /// its persists need (`syncs`; group commit, issue 15).
+        case complete(machine: Int32, incarnation: UInt32, actions: [ReplicaAction], syncs: Bool)
+        /// A machine's sync in flight is done (group commit, issue 15).
+        case synced(machine: Int32, incarnation: UInt32)
     }
     var time: Nanoseconds
     var sequence: UInt64
