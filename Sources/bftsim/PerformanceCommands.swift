@@ -21,6 +21,13 @@ struct Calibrate: ParsableCommand {
             result.table.sync = sync
             result.notes.append("sync: the live DurableStore's put + sync (write + fdatasync) of a 100-byte value, median, in a temporary directory")
         }
+        if let transport = TransportCalibration.measure(roundTrips: quick ? 2_000 : 20_000) {
+            // The live transport's CPU per message replaces the kernel-only figure (issue 15 validation).
+            result.table.send = transport.cpuPerMessage
+            result.notes = result.notes.filter { !$0.hasPrefix("send:") }
+            result.notes.append("send: process CPU per message of a NIO ping-pong between two event loops over loopback TCP, live framing, 256-byte frames")
+            result.notes.append("loopback one-way latency (half the median round trip of that ping-pong): \(Double(transport.oneWay) / 1000) µs; use it as `latency` when predicting a cluster on this machine")
+        }
         let text = Calibration.profileText(result, machine: machine)
         do {
             try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent.isEmpty ? "." : (out as NSString).deletingLastPathComponent,
