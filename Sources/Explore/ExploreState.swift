@@ -78,6 +78,14 @@ struct ExploreState {
     var armed: [[TimerID]]
     var dropsLeft: Int
     var timeoutsLeft: Int
+    /// Crash-restarts left on the path (`ExploreOptions.restarts`).
+    var restartsLeft = 0
+    /// Per machine, only when restarts are explored: what its storage synced (what a restart recovers
+    /// from), the writes not yet synced (lost by a restart), and an order-dependent hash of both for the
+    /// fingerprint (sound: it never merges different storage).
+    var durable: [[String: [UInt8]]] = []
+    var unsynced: [[(key: String, bytes: [UInt8])]] = []
+    var storageHashes: [UInt64] = []
     var trail: Trail?
     var records: RecordTrail?
     /// Requests clients reported completed along the path.
@@ -92,6 +100,15 @@ struct ExploreState {
         timeoutsLeft = timeouts
     }
 
+    /// Turns on storage tracking for `restarts` crash-restarts.
+    mutating func allowRestarts(_ restarts: Int) {
+        guard restarts > 0 else { return }
+        restartsLeft = restarts
+        durable = Array(repeating: [:], count: machines.count)
+        unsynced = Array(repeating: [], count: machines.count)
+        storageHashes = Array(repeating: 0x570_4A6E, count: machines.count)
+    }
+
     /// The state's identity: machine histories by index, the in-flight multiset, armed timers, budgets.
     var fingerprint: UInt64 {
         var h: UInt64 = 0x5EED_0F_E4F1_0E17
@@ -102,6 +119,10 @@ struct ExploreState {
             for t in timers { h = combine(h, UInt64(t.kind) << 48 ^ t.key) }
         }
         h = combine(h, UInt64(dropsLeft) << 32 | UInt64(timeoutsLeft))
+        if !storageHashes.isEmpty {
+            h = combine(h, UInt64(restartsLeft) | 0x4E57_0000_0000)
+            for x in storageHashes { h = combine(h, x) }
+        }
         return h
     }
 

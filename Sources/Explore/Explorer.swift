@@ -18,6 +18,9 @@ public struct ExploreOptions: Sendable, Equatable {
     public var drops = 0
     /// Timer firings allowed on a path (view-change/pacemaker timeouts, client retransmissions).
     public var timeouts = 1
+    /// Crash-restarts of a replica allowed on a path: the replica loses its unsynced writes and armed
+    /// timers and recovers from what it synced (`.recover(durable:)`), as the simulator's `restart` does.
+    public var restarts = 0
     /// Identify a machine by its own canonical state hash where it has one (`StateFingerprinting`),
     /// else (and when off) by the hash of its input history (sound for any deterministic machine, merges less).
     public var protocolFingerprints = true
@@ -97,7 +100,8 @@ public struct ExploreResult: Sendable {
 /// A state is every machine of the scenario (replicas as `ScenarioRun.makeReplica` builds them, Byzantine
 /// layers included, and the clients), the multiset of messages in flight, the armed timers and the fault
 /// budgets left (`ExploreState`). A transition delivers one message in flight, drops one (within
-/// `drops`) or fires one armed timer (within `timeouts`); each runs the machine's real `handle` and its
+/// `drops`), fires one armed timer (within `timeouts`) or crashes and restarts a replica (within
+/// `restarts`; it recovers from the writes it synced, as in the simulator); each runs the machine's real `handle` and its
 /// batch through `Runtime.interpret`, the contract every shell shares. This is stateless model checking of
 /// implementation code in the manner of CHESS (Musuvathi et al., OSDI'08), with the network as the
 /// scheduler, as Twins (Bano et al., OPODIS'21) schedules BFT messages, but exhaustive within the bound.
@@ -142,6 +146,8 @@ public final class Explorer {
     var sends: [(bytes: [UInt8], to: Int)] = []
     var timerChanges: [(timer: TimerID, armed: Bool)] = []
     var observed: [Observation] = []
+    /// Persists (key, bytes) and syncs (nil) of one batch, in order (only when restarts are explored).
+    var storageOps: [(key: String, bytes: [UInt8])?] = []
 
     /// What is stored per visited state: the least depth it was expanded at and its sleep set then.
     struct Visit {
@@ -152,7 +158,7 @@ public final class Explorer {
     /// One enabled transition. `key` names it across states (sleep sets); `target` is the machine it
     /// changes (-1: none but the shared drop budget).
     struct Transition {
-        enum Kind: UInt8 { case deliver, drop, fire }
+        enum Kind: UInt8 { case deliver, drop, fire, restart }
         var kind: Kind
         var key: UInt64
         var target: Int
@@ -163,6 +169,7 @@ public final class Explorer {
             if kind == .drop || other.kind == .drop { return false }
             if target == other.target { return false }
             if kind == .fire && other.kind == .fire { return false }  // one timeout budget
+            if kind == .restart && other.kind == .restart { return false }  // one restart budget
             return true
         }
     }
@@ -203,6 +210,7 @@ public final class Explorer {
             requestsTotal = 0
         }
         var state = ExploreState(machines: machines, drops: options.drops, timeouts: options.timeouts)
+        state.allowRestarts(options.restarts)
         initial = state
         initialStarted = state
         // Machines start in index order, as the simulator starts them at time 0.
@@ -282,6 +290,8 @@ public final class Explorer {
             return .drop(from: e.from, to: e.to, message: e.hash)
         case .fire:
             return .timer(node: t.target, kind: t.timer.kind, key: t.timer.key)
+        case .restart:
+            return .restart(node: t.target)
         }
     }
 
@@ -416,8 +426,13 @@ public final class Explorer {
                 }
             }
         }
+        if s.restartsLeft > 0 {
+            for m in 0..<n { out.append(Transition(kind: .restart, key: Self.restartKey(m), target: m, timer: TimerID(kind: 0))) }
+        }
         return out
     }
+
+    static func restartKey(_ m: Int) -> UInt64 { mix64(UInt64(m) &+ 0x2E57_A27) }
 
     static func timerKey(machine m: Int, _ t: TimerID) -> UInt64 {
         combine(combine(UInt64(m) &+ 0x7173, UInt64(t.kind)), t.key)
@@ -446,6 +461,21 @@ public final class Explorer {
             s.trail = Trail(.timer(node: t.target, kind: t.timer.kind, key: t.timer.key), parent: s.trail)
             s.histories[t.target] = combine(s.histories[t.target], t.key)
             return handle(&s, machine: t.target, .timer(t.timer), depth: depth)
+        case .restart:
+            // The simulator's crash + restart: unsynced writes and armed timers are lost, the machine is
+            // rebuilt as the scenario built it and recovers from its synced storage.
+            let m = t.target
+            s.restartsLeft -= 1
+            s.trail = Trail(.restart(node: m), parent: s.trail)
+            s.histories[m] = combine(s.histories[m], t.key)
+            s.machines[m] = initial.machines[m]
+            s.armed[m] = []
+            s.unsynced[m] = []
+            s.storageHashes[m] = combine(s.storageHashes[m], t.key)
+            let (restarted, recover) = Runtime.restartInputs(durable: s.durable[m])
+            s.records = RecordTrail(ObservationRecord(time: Nanoseconds(depth) * nanosPerMillisecond, eventIndex: UInt64(depth),
+                                                      source: principals[m], observation: restarted), parent: s.records)
+            return handle(&s, machine: m, recover, depth: depth)
         }
     }
 
@@ -459,6 +489,7 @@ public final class Explorer {
         sends.removeAll(keepingCapacity: true)
         timerChanges.removeAll(keepingCapacity: true)
         observed.removeAll(keepingCapacity: true)
+        storageOps.removeAll(keepingCapacity: true)
         var table = TimerTable()
         var sink = ExploreSink(explorer: self, sender: m)
         Runtime.interpret(actionBuffer, sender: principals[m], timers: &table, into: &sink)
@@ -472,6 +503,18 @@ public final class Explorer {
                 lastBytes = bytes
             }
             s.addPending(Envelope(from: m, to: to, bytes: bytes, hash: lastHash))
+        }
+        if !s.storageHashes.isEmpty {
+            for op in storageOps {
+                if let (key, bytes) = op {
+                    s.unsynced[m].append((key, bytes))
+                    s.storageHashes[m] = combine(combine(s.storageHashes[m], ScheduleStep.messageHash(Array(key.utf8))), ScheduleStep.messageHash(bytes))
+                } else if !s.unsynced[m].isEmpty {
+                    for w in s.unsynced[m] { s.durable[m][w.key] = w.bytes }
+                    s.unsynced[m].removeAll()
+                    s.storageHashes[m] = combine(s.storageHashes[m], 0x5F4C)
+                }
+            }
         }
         s.rehash(m, protocolFingerprint: options.protocolFingerprints)
         for (timer, armed) in timerChanges {
@@ -516,6 +559,8 @@ public final class Explorer {
                 match = enabled.first { $0.kind == .drop && $0.key == mix64(Envelope(from: from, to: to, bytes: [], hash: hash).key ^ 0xD809) }
             case .timer(let m, let kind, let key):
                 match = enabled.first { $0.kind == .fire && $0.key == Self.timerKey(machine: m, TimerID(kind: kind, key: key)) }
+            case .restart(let m):
+                match = enabled.first { $0.kind == .restart && $0.key == Self.restartKey(m) }
             }
             guard let t = match else { return nil }
             _ = apply(t, to: &s, depth: k + 1)
@@ -529,8 +574,12 @@ struct ExploreSink: EffectSink {
     unowned let explorer: Explorer
     let sender: Int
 
-    func persist(key: String, bytes: [UInt8]) {}
-    func sync() {}
+    func persist(key: String, bytes: [UInt8]) {
+        if explorer.options.restarts > 0 { explorer.storageOps.append((key, bytes)) }
+    }
+    func sync() {
+        if explorer.options.restarts > 0 { explorer.storageOps.append(nil) }
+    }
     func send(_ bytes: [UInt8], to: Principal) {
         switch to {
         case .replica(let r):

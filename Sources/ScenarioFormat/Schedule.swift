@@ -15,6 +15,9 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
     case drop(from: Int, to: Int, message: UInt64)
     /// Fire the armed timer `kind:key` of a node.
     case timer(node: Int, kind: UInt16, key: UInt64)
+    /// Crash the replica and restart it at once from what its storage synced (its unsynced writes and
+    /// armed timers are lost; messages in flight stay in the network).
+    case restart(node: Int)
 
     /// FNV-1a 64 over the message bytes: stable across processes and toolchains.
     public static func messageHash(_ bytes: [UInt8]) -> UInt64 {
@@ -26,7 +29,7 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
         return h
     }
 
-    /// `deliver r0 r1 00a1b2c3d4e5f607`, `drop r0 c0 …`, `timer r2 2:0` (nodes named for `replicas` replicas).
+    /// `deliver r0 r1 00a1b2c3d4e5f607`, `drop r0 c0 …`, `timer r2 2:0`, `restart r1` (nodes named for `replicas` replicas).
     public func text(replicas n: Int) -> String {
         func node(_ i: Int) -> String { i < n ? "r\(i)" : "c\(i - n)" }
         func hex(_ v: UInt64) -> String {
@@ -37,6 +40,7 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
         case .deliver(let from, let to, let m): return "deliver \(node(from)) \(node(to)) \(hex(m))"
         case .drop(let from, let to, let m): return "drop \(node(from)) \(node(to)) \(hex(m))"
         case .timer(let at, let kind, let key): return "timer \(node(at)) \(kind):\(key)"
+        case .restart(let at): return "restart \(node(at))"
         }
     }
 
@@ -68,8 +72,12 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
             }
             guard let at = node(words[1]) else { return .failure(.init(message: "unknown node '\(words[1])' (r0…r\(n - 1) or c<k>)")) }
             return .success(.timer(node: at, kind: kind, key: key))
+        case "restart":
+            guard words.count == 2 else { return .failure(.init(message: "'restart' takes: restart <replica>, e.g. 'restart r2'")) }
+            guard let at = node(words[1]), at < n else { return .failure(.init(message: "unknown replica '\(words[1])' (r0…r\(n - 1))")) }
+            return .success(.restart(node: at))
         default:
-            return .failure(.init(message: "unknown schedule step '\(verb)' (deliver, drop or timer)"))
+            return .failure(.init(message: "unknown schedule step '\(verb)' (deliver, drop, timer or restart)"))
         }
     }
 }

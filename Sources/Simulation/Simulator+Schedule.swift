@@ -27,7 +27,8 @@ extension Simulator {
     /// Runs `steps` instead of the network model (issue 17): machines start at time 0 (timeline and
     /// Byzantine windows are not used), every send waits in `ScheduledNetwork.pending` and every timer
     /// waits to be named. Step k then delivers or drops the first pending message with that sender,
-    /// receiver and byte hash, or fires the timer if it is armed; a step that matches nothing is skipped.
+    /// receiver and byte hash, fires the timer if it is armed, or crashes and restarts a replica (it recovers
+    /// from what its storage synced); a step that matches nothing is skipped.
     /// This is how a path found by `bftsim explore` replays through the ordinary checkers.
     func runSchedule(_ steps: [ScheduleStep]) -> SimulationResult {
         scheduled = ScheduledNetwork()
@@ -67,6 +68,11 @@ extension Simulator {
             guard let i = scheduled!.timers.lastIndex(where: { $0.machine == machine && $0.timer == timer }) else { return }
             let armed = scheduled!.timers.remove(at: i)
             onTimer(machine: armed.machine, timer: armed.timer, generation: armed.generation)
+        case .restart(let machine):
+            guard machine >= 0, machine < scenario.replicas else { return }
+            crash(machine)
+            scheduled!.timers.removeAll { $0.machine == machine }
+            restart(machine)
         }
     }
 }

@@ -16,8 +16,8 @@ struct ExploreCommand: ParsableCommand {
         abstract: "Explore every schedule of a small scenario up to a depth bound and check safety at every state.",
         discussion: """
         A state is every replica and client (the real state machines), the messages in flight, the armed \
-        timers and the fault budgets left. A transition delivers one message, drops one (--drops) or fires \
-        one armed timer (--timeouts). Visited states are pruned (state caching) and sleep sets skip \
+        timers and the fault budgets left. A transition delivers one message, drops one (--drops), fires \
+        one armed timer (--timeouts) or crashes and restarts a replica from its synced storage (--restarts). Visited states are pruned (state caching) and sleep sets skip \
         reorderings of independent deliveries (partial-order reduction). The ordinary checkers judge the \
         observations of every path. On a violation the path is written to OUT/violation.yaml as a scenario \
         with an explicit `schedule:` that `bftsim run` replays, then shrunk to OUT/violation.min.yaml. \
@@ -32,6 +32,7 @@ struct ExploreCommand: ParsableCommand {
     @Flag(help: "Breadth-first search (shortest first violation; more memory) instead of depth-first.") var bfs = false
     @Option(help: "Messages the adversary may drop on a path.") var drops = 0
     @Option(help: "Timer firings allowed on a path (timeouts, client retransmissions).") var timeouts = 1
+    @Option(help: "Crash-restarts allowed on a path (a replica loses its unsynced writes and recovers from what it synced).") var restarts = 0
     @Flag(help: "Turn partial-order reduction (sleep sets) off.") var noPor = false
     @Flag(help: "Turn state caching off (the full search tree; tiny bounds only).") var noHashing = false
     @Flag(help: "Identify replicas by their input history instead of their protocol state hash (merges less).") var historyHash = false
@@ -51,6 +52,8 @@ struct ExploreCommand: ParsableCommand {
         options.breadthFirst = bfs
         options.drops = drops
         options.timeouts = timeouts
+        guard restarts >= 0 else { throw fail("--restarts must be at least 0", code: .invalidInput) }
+        options.restarts = restarts
         options.partialOrderReduction = !noPor
         options.stateHashing = !noHashing
         options.protocolFingerprints = !historyHash
@@ -87,7 +90,7 @@ struct ExploreCommand: ParsableCommand {
         let dir = out ?? "out/explore/\(scenario.name)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         print("explore   \(scenario.name) (\(scenario.protocolKind.rawValue), n=\(scenario.replicas)\(mutant.map { ", mutant \($0.rawValue)" } ?? ""))")
-        print("bound     depth \(depth), drops \(drops), timeouts \(timeouts), \(bfs ? "BFS" : "DFS"), POR \(noPor ? "off" : "sleep sets"), hashing \(noHashing ? "off" : fingerprintMode(explorer))")
+        print("bound     depth \(depth), drops \(drops), timeouts \(timeouts), restarts \(restarts), \(bfs ? "BFS" : "DFS"), POR \(noPor ? "off" : "sleep sets"), hashing \(noHashing ? "off" : fingerprintMode(explorer))")
         print(String(format: "states    %d distinct, %d transitions, depth reached %d, %.2fs, %.0f states/s, %.0f transitions/s",
                      s.states, s.transitions, s.depthReached, seconds, Double(s.states) / seconds, Double(s.transitions) / seconds))
         print(String(format: "pruning   hash hits %d (%.1f%% of generated), sleep-pruned %d (%.1f%% of transitions), quiescent %d, at bound %d, checks %d",
@@ -116,7 +119,8 @@ struct ExploreCommand: ParsableCommand {
         let found = ExploreReplay.scenario(scenario, steps: first.steps)
         let replay = "bftsim run \(dir)/violation.yaml" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
         var header = ["found by: bftsim explore \(file) --depth \(depth)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
-                      + (drops > 0 ? " --drops \(drops)" : "") + " --timeouts \(timeouts)" + (bfs ? " --bfs" : ""),
+                      + (drops > 0 ? " --drops \(drops)" : "") + " --timeouts \(timeouts)"
+                      + (restarts > 0 ? " --restarts \(restarts)" : "") + (bfs ? " --bfs" : ""),
                       "violation: \(first.violation)", "replay: \(replay)"]
         if let mutant { header.append("test-only mutant: \(mutant.rawValue) (replay needs --mutant \(mutant.rawValue))") }
         let replayed = ExploreReplay.safetyViolation(found, driver: driver)

@@ -102,7 +102,11 @@ struct ExploreTests {
         var depth: Int
         var breadthFirst: Bool
         var kind: ViolationKind
-        var testDescription: String { "\(mutant.rawValue) in \(scenario), depth \(depth) \(breadthFirst ? "BFS" : "DFS")" }
+        /// Crash-restarts the explorer may schedule (`ExploreOptions.restarts`).
+        var restarts = 0
+        var testDescription: String {
+            "\(mutant.rawValue) in \(scenario), depth \(depth) \(breadthFirst ? "BFS" : "DFS")" + (restarts > 0 ? ", \(restarts) restart(s)" : "")
+        }
     }
 
     static let byzantineMutants: [MutantCase] = [
@@ -113,6 +117,10 @@ struct ExploreTests {
         MutantCase(mutant: .commitOnParentLinks, scenario: "hotstuff-n4-fork-view-gap", depth: 45, breadthFirst: false, kind: .chain),
         MutantCase(mutant: .voteWithoutLockCheck, scenario: "hotstuff-two-chain-n4-fork-below-lock", depth: 33, breadthFirst: false,
                    kind: .chain),
+        // The vote leaves before the write that remembers it is synced; a restart in between forgets it,
+        // and the conflicting proposal gets a second vote in the same view.
+        MutantCase(mutant: .sendVoteBeforePersist, scenario: "hotstuff-n4-conflicting-leader", depth: 6, breadthFirst: true,
+                   kind: .doubleVote, restarts: 1),
     ]
 
     @Test("mutants exposed by a Byzantine leader or primary are found at n=4 within a small bound, and the path replays",
@@ -122,7 +130,10 @@ struct ExploreTests {
         // Byzantine machine, and that the path it writes is a schedule the simulator replays to the same
         // violation with the mutant and to none with the honest rules.
         let scenario = try exploreScenario(c.scenario)
-        let result = try explore(scenario, depth: c.depth, mutant: c.mutant, configure: { $0.breadthFirst = c.breadthFirst })
+        let result = try explore(scenario, depth: c.depth, mutant: c.mutant, configure: {
+            $0.breadthFirst = c.breadthFirst
+            $0.restarts = c.restarts
+        })
         #expect(result.stop == .violation)
         let found = try #require(result.violations.first)
         #expect(found.violation.kind == c.kind)
@@ -136,7 +147,10 @@ struct ExploreTests {
     func honestExhaustsByzantineBounds() throws {
         // Proves the violations above come from the mutants: the honest rules cover the same bounds.
         for c in Self.byzantineMutants where c.breadthFirst {
-            let result = try explore(try exploreScenario(c.scenario), depth: c.depth, configure: { $0.breadthFirst = true })
+            let result = try explore(try exploreScenario(c.scenario), depth: c.depth, configure: {
+                $0.breadthFirst = true
+                $0.restarts = c.restarts
+            })
             #expect(result.stop == .exhausted, "\(c.scenario)")
             #expect(result.violations.isEmpty, "\(c.scenario)")
         }
@@ -157,9 +171,11 @@ struct ExploreTests {
     @Test("schedule steps read back as written; a malformed step is an error with its position")
     func scheduleSyntax() throws {
         let steps: [ScheduleStep] = [.deliver(from: 4, to: 0, message: 0x00a1_b2c3_d4e5_f607), .drop(from: 1, to: 2, message: 42),
-                                     .timer(node: 3, kind: 2, key: 0)]
+                                     .timer(node: 3, kind: 2, key: 0), .restart(node: 1)]
         for step in steps { #expect(try ScheduleStep.parse(step.text(replicas: 4), replicas: 4).get() == step) }
         #expect(steps[0].text(replicas: 4) == "deliver c0 r0 00a1b2c3d4e5f607")
+        #expect(steps[3].text(replicas: 4) == "restart r1")
+        #expect(throws: ScheduleSyntaxError.self) { try ScheduleStep.parse("restart c0", replicas: 4).get() }
         let bad = "name: x\nreplicas: 4\nschedule:\n  - deliver r0 r9 00a1b2c3d4e5f607\n"
         #expect(throws: (any Error).self) { try ScenarioLoader.parse(bad, file: "bad.yaml") }
     }
