@@ -34,27 +34,28 @@ public enum FuzzBench {
         return s
     }
 
+    /// Each of `jobs` workers takes the next scenario index from a shared counter until the time is up,
+    /// so a long run at the end of a batch never leaves the other workers idle (measuring in fixed
+    /// batches did: HotStuff's run lengths vary enough that 2 jobs measured barely more than 1).
     public static func measure(_ kind: ProtocolKind, crypto: SignatureScheme, jobs: Int, seconds: Double) -> Row {
         let start = Date()
-        var runs = 0
-        var views = 0
-        var events = 0, signed = 0, verified = 0
-        let batch = 64
-        while Date().timeIntervalSince(start) < seconds {
-            let base = runs
-            let stats = parallelMap(batch, jobs: jobs) { i -> [Int] in
-                let s = scenario(kind, crypto: crypto, index: base + i)
-                return (try? ScenarioRunFast.stats(s)) ?? [0, 0, 0, 0]
+        let counter = SharedCounter()
+        let perWorker = parallelMap(max(1, jobs), jobs: max(1, jobs)) { _ -> [Int] in
+            var totals = [0, 0, 0, 0, 0]  // runs, views, events, signed, verified
+            while Date().timeIntervalSince(start) < seconds {
+                let index = counter.next()
+                let stats = (try? ScenarioRunFast.stats(scenario(kind, crypto: crypto, index: index))) ?? [0, 0, 0, 0]
+                totals[0] += 1
+                for k in 0..<4 { totals[k + 1] += stats[k] }
             }
-            views += stats.map { $0[0] }.reduce(0, +)
-            events += stats.map { $0[1] }.reduce(0, +)
-            signed += stats.map { $0[2] }.reduce(0, +)
-            verified += stats.map { $0[3] }.reduce(0, +)
-            runs += batch
+            return totals
         }
-        return Row(protocolKind: kind, crypto: crypto, runs: runs, seconds: Date().timeIntervalSince(start),
-                   views: runs > 0 ? Double(views) / Double(runs) : 0, events: runs > 0 ? Double(events) / Double(runs) : 0,
-                   signed: runs > 0 ? Double(signed) / Double(runs) : 0, verified: runs > 0 ? Double(verified) / Double(runs) : 0)
+        let elapsed = Date().timeIntervalSince(start)
+        let sum = perWorker.reduce([0, 0, 0, 0, 0]) { a, b in zip(a, b).map { $0 + $1 } }
+        let runs = sum[0]
+        func mean(_ k: Int) -> Double { runs > 0 ? Double(sum[k]) / Double(runs) : 0 }
+        return Row(protocolKind: kind, crypto: crypto, runs: runs, seconds: elapsed,
+                   views: mean(1), events: mean(2), signed: mean(3), verified: mean(4))
     }
 
     public static func run(jobs: Int, seconds: Double) -> String {
@@ -70,6 +71,18 @@ public enum FuzzBench {
         lines.append(rows.joined(separator: ",\n"))
         lines += ["  ]", "}"]
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The next scenario index for whichever bench worker asks first.
+final class SharedCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
     }
 }
 
