@@ -54,6 +54,7 @@ extension RunSummary {
         traceHash = o.simulation.traceHash.hex
         diagnosis = o.checks.diagnosis.map(\.summary)
         replay = RunSummary.replayCommand(file: file, seed: s.seed)
+        adaptiveArms = o.adaptiveArms
     }
 
     public static func replayCommand(file: String?, seed: UInt64) -> String {
@@ -94,6 +95,10 @@ extension RunSummary {
         if !diagnosis.isEmpty {
             out.append("diagnosis (liveness):")
             for d in diagnosis { out.append("  \(d)") }
+        }
+        if let arms = adaptiveArms {
+            let changes = zip(arms, arms.dropFirst()).filter { $0 != $1 }.count
+            out.append("adaptive  \(arms.count) epochs, \(changes) arm changes; arm per epoch: \(arms.prefix(64).map(String.init).joined(separator: " "))\(arms.count > 64 ? " ..." : "")")
         }
         out.append("trace     \(events) events, hash \(traceHash.prefix(16))")
         if exitCode != 0 || safety == "violated" || liveness == "violated" {
