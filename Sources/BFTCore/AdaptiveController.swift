@@ -35,6 +35,22 @@ public struct AdaptiveConfig: Sendable, Hashable, Codable {
         return out
     }
 
+    /// The arm nearest the static parameters (batch size, then delay, then timeout, by distance; ties to
+    /// the lower index): epochs before the first decision run it, so the controller starts where the
+    /// operator's configuration would have been.
+    public func nearestArm(batchSizeMax: Int, batchDelayMax: Nanoseconds, viewChangeTimeout: Nanoseconds) -> Int {
+        var best = 0
+        var bestKey = (Int.max, Int64.max, Int64.max)
+        for (i, a) in arms.enumerated() {
+            let key = (abs(a.batchSizeMax - batchSizeMax), abs(a.batchDelayMax - batchDelayMax), abs(a.viewChangeTimeout - viewChangeTimeout))
+            if key < bestKey {
+                bestKey = key
+                best = i
+            }
+        }
+        return best
+    }
+
     /// The largest batch any arm allows: the bound a backup checks when it does not know the epoch's arm.
     public var batchSizeBound: Int { batchSizeChoices.max() ?? 1 }
     /// The smallest batch every arm allows: what a primary that lost the controller's state proposes with.

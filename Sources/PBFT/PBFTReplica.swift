@@ -230,7 +230,8 @@ public struct PBFTReplica: StateMachine {
         if let a = config.adaptive {
             precondition(config.watermarkWindow >= 2 * a.epoch, "adaptive: watermarkWindow must cover two epochs")
             precondition(a.batchSizeBound <= PBFTLimits.requestsPerBatchMax, "adaptive: batch size choices out of range")
-            adaptive = AdaptiveController(config: a)
+            adaptive = AdaptiveController(config: a, initialArm: a.nearestArm(batchSizeMax: config.batchSizeMax, batchDelayMax: config.batchDelayMax,
+                                                                              viewChangeTimeout: config.viewChangeTimeout))
         }
     }
 

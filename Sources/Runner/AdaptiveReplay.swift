@@ -1,4 +1,5 @@
 import BFTCore
+import ScenarioFormat
 
 /// Recomputes the adaptive controller's arm per epoch from the committed observations (issue 18), the
 /// way the checkers audit a run: from what replicas reported, not from their internals.
@@ -17,8 +18,9 @@ struct AdaptiveReplay {
     /// Arm index per epoch, from epoch 0.
     private(set) var arms: [Int] = []
 
-    init(config: AdaptiveConfig) {
-        controller = AdaptiveController(config: config)
+    init(config: AdaptiveConfig, parameters p: ProtocolParameters) {
+        controller = AdaptiveController(config: config, initialArm: config.nearestArm(batchSizeMax: p.batchSizeMax, batchDelayMax: p.batchDelayMax,
+                                                                                     viewChangeTimeout: p.viewChangeTimeout))
         for e in 0..<AdaptiveController.lag { arms.append(controller.armIndex(forEpoch: e) ?? 0) }
     }
 

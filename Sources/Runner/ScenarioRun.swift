@@ -120,7 +120,7 @@ public enum ScenarioRun {
         // view changes at the correct ones.
         var rejected: [RejectReason: Int] = [:]
         var correct = ObservationCounters()
-        var adaptive = scenario.protocolKind == .pbft ? scenario.parameters.adaptive.map(AdaptiveReplay.init) : nil
+        var adaptive = scenario.protocolKind == .pbft ? scenario.parameters.adaptive.map { AdaptiveReplay(config: $0, parameters: scenario.parameters) } : nil
         let byzantine = Set(scenario.byzantineReplicas)
         let n = scenario.replicas, clients = scenario.workload.clients, twinned = scenario.twins?.replicas ?? []
         let rebuild: (Int) -> any StateMachine = { index in
