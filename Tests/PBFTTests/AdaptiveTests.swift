@@ -4,7 +4,7 @@ import Testing
 
 @Suite("PBFT adaptive parameters")
 struct AdaptiveTests {
-    static let adaptive = AdaptiveConfig(epoch: 2, batchSizeChoices: [2, 4], batchDelayChoices: [0],
+    static let adaptive = AdaptiveConfig(epoch: 2, batchSizeChoices: [2, 8], batchDelayChoices: [0],
                                          viewChangeTimeoutChoices: [100 * nanosPerMillisecond], alpha: 0.5)
 
     @Test("adaptive, N2: a backup rejects a PRE-PREPARE whose batch exceeds the epoch's agreed batch size")

@@ -16,7 +16,7 @@ struct AdaptiveRunTests {
         parameters:
           checkpoint_interval: 8
           watermark_window: 16
-          adaptive: {epoch: 4, batch_size_max: [2, 8], batch_delay_max: [0ms, 1ms]}
+          adaptive: {epoch: 4, batch_size_max: [2, 8], batch_delay_max: [0ms, 1ms], alpha: 2}
         timeline:
           - {at: 100ms, set_latency: {latency: 5ms}}
           - {at: 300ms, set_latency: {latency: 1ms}}
@@ -35,6 +35,7 @@ struct AdaptiveRunTests {
         let arms = try #require(outcome.adaptiveArms)
         #expect(arms.count >= 4)
         #expect(Set(arms).count > 1, "arms \(arms)")
+        print("adaptive-small arms \(arms)")
         let again = try ScenarioRun.execute(scenario)
         #expect(again.simulation.traceHash == outcome.simulation.traceHash)
         #expect(again.adaptiveArms == arms)
