@@ -116,6 +116,7 @@ extension RunSummary {
         md += "| throughput | \(throughputPerSimSecond) req/s (sim) |\n"
         if let l = latencyNs { md += "| latency | p50 \(formatNanos(l.p50)), p90 \(formatNanos(l.p90)), p99 \(formatNanos(l.p99)), max \(formatNanos(l.max)) |\n" }
         md += "| view changes | \(viewChanges) (highest view \(highestView)) |\n"
+        if let arms = adaptiveArms { md += "| adaptive arms per epoch | \(arms.map(String.init).joined(separator: " ")) |\n" }
         if let crypto { md += "| signatures | \(crypto.signed) made, \(crypto.verified) verified, \(crypto.cacheHits) cache hits |\n" }
         md += "| replay | `\(replay)` |\n\n## Checks\n\n| check | verdict | first violation |\n|---|---|---|\n"
         for c in checks {
