@@ -26,6 +26,8 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case conflicting
     case invalidCertificate = "invalid-certificate"
     case stale
+    /// A PRE-PREPARE whose batch exceeds the adaptive controller's agreed batch size (issue 18).
+    case oversizeBatch = "oversize-batch"
 }
 
 extension RejectReason {

@@ -42,6 +42,9 @@ public struct FuzzConfig: Sendable, Codable, Equatable {
     public var crypto: SignatureScheme
     /// Twins: rounds (views) with a scripted leader and partition.
     public var rounds: Int
+    /// Issue 18: every run turns the adaptive controller on (`fuzz --adaptive`); nil (absent from
+    /// campaign.json) is off, so earlier campaigns decode and hash as before.
+    public var adaptive: Bool?
 
     public init(protocolKind: ProtocolKind = .pbft, mutant: TestMutant? = nil, replicas: Int = 4, replicasMax: Int? = nil,
                 byzantineBudget: Int = 1, crashBudget: Int = 1, withinF: Bool = false, faultClasses: [String] = FaultClasses.names,
@@ -127,6 +130,12 @@ enum RunTemplate {
             s.workload.clients = 2 + Int(rng.below(3))
             s.workload.requestsPerClient = 20 + Int(rng.below(30))
             s.parameters.checkpointInterval = 4
+        }
+        if config.adaptive == true {
+            // Short epochs so arms change within the small fuzz workloads; no RNG draw, so the runs'
+            // faults are the same as without --adaptive.
+            s.parameters.adaptive = AdaptiveConfig(epoch: 2, batchSizeChoices: [1, 2, 4], batchDelayChoices: [0, 2 * ms],
+                                                   viewChangeTimeoutChoices: [100 * ms, 200 * ms], alpha: 0.5)
         }
         return s
     }

@@ -109,7 +109,7 @@ enum InboundLimits {
     static func strikes(_ reason: RejectReason) -> Bool {
         switch reason {
         case .malformed, .badSignature, .forgedSender, .unknownSender, .invalidCertificate, .digestMismatch: return true
-        case .wrongView, .outsideWindow, .conflicting, .stale: return false
+        case .wrongView, .outsideWindow, .conflicting, .stale, .oversizeBatch: return false
         }
     }
 }

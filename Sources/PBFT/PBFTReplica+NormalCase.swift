@@ -73,15 +73,17 @@ extension PBFTReplica {
     mutating func sendBatches(force: Bool, _ actions: inout [ReplicaAction]) {
         guard !isViewChanging, isPrimary else { return }
         while !pendingBatch.isEmpty && inWindow(nextSequence) {
-            let full = pendingBatch.count >= config.batchSizeMax
-            guard full || force || config.batchDelayMax <= 0 else {
+            // Issue 18: the epoch's agreed batch parameters; nil while the epoch's arm is undecided.
+            guard let (batchSizeMax, batchDelayMax) = batchParameters(at: nextSequence) else { return }
+            let full = pendingBatch.count >= batchSizeMax
+            guard full || force || batchDelayMax <= 0 else {
                 if !batchTimerArmed {
-                    actions.append(.setTimer(PBFTReplica.batchTimer, after: config.batchDelayMax))
+                    actions.append(.setTimer(PBFTReplica.batchTimer, after: batchDelayMax))
                     batchTimerArmed = true
                 }
                 return
             }
-            let count = min(config.batchSizeMax, pendingBatch.count)
+            let count = min(batchSizeMax, pendingBatch.count)
             var batch: [ClientRequest] = []
             batch.reserveCapacity(count)
             for request in pendingBatch[0..<count] {
@@ -126,6 +128,7 @@ extension PBFTReplica {
             if pp.sequence > stableSequence + L { probeStableCheckpoint(&actions) }
             return reject(.outsideWindow, from, &actions)
         }
+        guard withinAdaptiveBound(pp) else { return reject(.oversizeBatch, from, &actions) }
         guard config.mutations.contains(.skipBatchDigestCheck) || pp.digest == batchDigest(pp.requests) else {
             return reject(.digestMismatch, from, &actions)
         }
@@ -317,6 +320,7 @@ extension PBFTReplica {
             any = true
         }
         lastExecuted = pp.sequence
+        recordAdaptive(pp, &actions)
         if lastExecuted % K == 0 { takeCheckpoint(lastExecuted, &actions) }
         return any
     }

@@ -137,6 +137,7 @@ extension PBFTReplica {
         }
         store = decoded.0
         replyCache = decoded.1
+        if message.sequence > lastExecuted { loseAdaptive() }
         lastExecuted = message.sequence
         snapshots[message.sequence] = (digest, message.state)
         fetching = nil

@@ -63,12 +63,15 @@ public struct PBFTConfig: Sendable, Hashable {
     public var viewChangeTimeout: Nanoseconds
     public var viewChangeTimeoutMax: Nanoseconds
     public var mutations: PBFTMutations
+    /// The adaptive controller's configuration (issue 18); nil runs the static parameters above.
+    public var adaptive: AdaptiveConfig?
 
     public init(n: Int = 4, f: Int? = nil, batchSizeMax: Int = 16, batchDelayMax: Nanoseconds = 2 * nanosPerMillisecond,
                 checkpointInterval: Int = 64, watermarkWindow: Int = 256,
                 viewChangeTimeout: Nanoseconds = 500 * nanosPerMillisecond, viewChangeTimeoutMax: Nanoseconds = 16 * nanosPerSecond,
-                mutations: PBFTMutations = []) {
+                mutations: PBFTMutations = [], adaptive: AdaptiveConfig? = nil) {
         self.n = n
+        self.adaptive = adaptive
         self.f = f ?? QuorumMath.maxFaulty(n: n)
         self.batchSizeMax = batchSizeMax
         self.batchDelayMax = batchDelayMax
@@ -192,6 +195,14 @@ public struct PBFTReplica: StateMachine {
     /// one persisted vote slot per sequence of the window). Cleared when it enters a new view.
     var recoveredVotes: [UInt64: Digest] = [:]
 
+    // Adaptive parameters (issue 18; PBFTReplica+Adaptive.swift).
+    /// The controller, fed by executed batches; nil without `adaptive:` or after a state transfer skipped
+    /// part of the log (then `adaptiveLost`).
+    public internal(set) var adaptive: AdaptiveController?
+    /// True once a state transfer skipped batches the controller needed: this replica no longer knows the
+    /// agreed arms and falls back to the bounds every arm allows.
+    public internal(set) var adaptiveLost = false
+
     public init(id: ReplicaID, config: PBFTConfig, signer: MessageSigner, verifier: SignatureVerifier) {
         precondition(id >= 0 && id < config.n, "replica id out of range")
         precondition(config.n <= PBFTLimits.replicaCountMax, "n exceeds replicaCountMax")
@@ -216,6 +227,12 @@ public struct PBFTReplica: StateMachine {
         let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])
         stableDigest = Digest.of(genesis)
         snapshots[0] = (stableDigest, genesis)
+        if let a = config.adaptive {
+            precondition(config.watermarkWindow >= 2 * a.epoch, "adaptive: watermarkWindow must cover two epochs")
+            precondition(a.batchSizeBound <= PBFTLimits.requestsPerBatchMax, "adaptive: batch size choices out of range")
+            adaptive = AdaptiveController(config: a, initialArm: a.nearestArm(batchSizeMax: config.batchSizeMax, batchDelayMax: config.batchDelayMax,
+                                                                              viewChangeTimeout: config.viewChangeTimeout))
+        }
     }
 
     // MARK: Queries (tests and diagnosis)

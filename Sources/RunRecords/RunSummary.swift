@@ -96,6 +96,8 @@ public struct RunSummary: Codable, Sendable {
     public var replay = ""
     /// Byzantine replicas, when a summary records them; otherwise a reader takes them from the scenario.
     public var byzantine: [ByzantineRecord]?
+    /// The adaptive controller's arm per epoch (issue 18), recomputed from the committed log; absent without `adaptive:`.
+    public var adaptiveArms: [Int]?
 
     /// An empty summary for a writer to fill.
     public init() {}

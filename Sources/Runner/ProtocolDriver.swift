@@ -96,7 +96,7 @@ public struct PBFTDriver: ProtocolDriver {
         return PBFTConfig(n: scenario.replicas, f: scenario.f, batchSizeMax: p.batchSizeMax, batchDelayMax: p.batchDelayMax,
                           checkpointInterval: p.checkpointInterval, watermarkWindow: p.watermarkWindow,
                           viewChangeTimeout: p.viewChangeTimeout, viewChangeTimeoutMax: p.viewChangeTimeoutMax,
-                          mutations: mutations)
+                          mutations: mutations, adaptive: p.adaptive)
     }
 
     public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {

@@ -54,6 +54,7 @@ extension RunSummary {
         traceHash = o.simulation.traceHash.hex
         diagnosis = o.checks.diagnosis.map(\.summary)
         replay = RunSummary.replayCommand(file: file, seed: s.seed)
+        adaptiveArms = o.adaptiveArms
     }
 
     public static func replayCommand(file: String?, seed: UInt64) -> String {
@@ -95,6 +96,10 @@ extension RunSummary {
             out.append("diagnosis (liveness):")
             for d in diagnosis { out.append("  \(d)") }
         }
+        if let arms = adaptiveArms {
+            let changes = zip(arms, arms.dropFirst()).filter { $0 != $1 }.count
+            out.append("adaptive  \(arms.count) epochs, \(changes) arm changes; arm per epoch: \(arms.prefix(64).map(String.init).joined(separator: " "))\(arms.count > 64 ? " ..." : "")")
+        }
         out.append("trace     \(events) events, hash \(traceHash.prefix(16))")
         if exitCode != 0 || safety == "violated" || liveness == "violated" {
             out.append("replay    \(replay)")
@@ -111,6 +116,7 @@ extension RunSummary {
         md += "| throughput | \(throughputPerSimSecond) req/s (sim) |\n"
         if let l = latencyNs { md += "| latency | p50 \(formatNanos(l.p50)), p90 \(formatNanos(l.p90)), p99 \(formatNanos(l.p99)), max \(formatNanos(l.max)) |\n" }
         md += "| view changes | \(viewChanges) (highest view \(highestView)) |\n"
+        if let arms = adaptiveArms { md += "| adaptive arms per epoch | \(arms.map(String.init).joined(separator: " ")) |\n" }
         if let crypto { md += "| signatures | \(crypto.signed) made, \(crypto.verified) verified, \(crypto.cacheHits) cache hits |\n" }
         md += "| replay | `\(replay)` |\n\n## Checks\n\n| check | verdict | first violation |\n|---|---|---|\n"
         for c in checks {

@@ -53,6 +53,8 @@ public struct RunOutcome {
     public var viewChangesStarted: Int
     public var highestView: UInt64
     public var status: RunStatus
+    /// The adaptive controller's arm index per epoch, recomputed from the committed log (nil without `adaptive:`).
+    public var adaptiveArms: [Int]? = nil
 
     public var safety: Verdict { checks.safety }
     public var liveness: Verdict { checks.liveness }
@@ -118,6 +120,7 @@ public enum ScenarioRun {
         // view changes at the correct ones.
         var rejected: [RejectReason: Int] = [:]
         var correct = ObservationCounters()
+        var adaptive = scenario.protocolKind == .pbft ? scenario.parameters.adaptive.map { AdaptiveReplay(config: $0, parameters: scenario.parameters) } : nil
         let byzantine = Set(scenario.byzantineReplicas)
         let n = scenario.replicas, clients = scenario.workload.clients, twinned = scenario.twins?.replicas ?? []
         let rebuild: (Int) -> any StateMachine = { index in
@@ -131,7 +134,12 @@ public enum ScenarioRun {
             if checkers { checker.observe(record) }
             observer?(record)
             if case .rejected(let reason, _) = record.observation { rejected[reason, default: 0] += 1 }
-            if let r = record.source.replicaID, !byzantine.contains(r) { correct.count(record.observation) }
+            if let r = record.source.replicaID, !byzantine.contains(r) {
+                correct.count(record.observation)
+                if adaptive != nil, case .committed(let sequence, let view, _, let count) = record.observation {
+                    adaptive!.committed(sequence: sequence, view: view, count: count)
+                }
+            }
         }, trace: trace, rebuild: rebuild)
         simulator.eventsMax = eventsMax
         simulator.shouldStop = shouldStop
@@ -144,7 +152,8 @@ public enum ScenarioRun {
         let report = checker.finish(at: result.endTime)
         return RunOutcome(scenario: scenario, simulation: result, checks: report, crypto: keyring.stats, rejected: rejected,
                           viewChangesStarted: correct.viewChangesStarted, highestView: correct.highestView,
-                          status: status(expect: scenario.expect, safety: report.safety, liveness: report.liveness))
+                          status: status(expect: scenario.expect, safety: report.safety, liveness: report.liveness),
+                          adaptiveArms: adaptive?.arms)
     }
 
     /// Liveness is promised only after GST, after the timeline's last fault or heal, and only when at

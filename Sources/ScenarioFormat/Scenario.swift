@@ -84,6 +84,8 @@ public struct ProtocolParameters: Sendable, Equatable, Codable {
     public var viewChangeTimeoutMax: Nanoseconds
     /// HotStuff: view v is led by `leaderSchedule[v % count]`; nil means round-robin `v % n`.
     public var leaderSchedule: [Int]?
+    /// The adaptive controller (issue 18, `parameters.adaptive`); nil keeps the parameters above fixed.
+    public var adaptive: AdaptiveConfig?
 
     public init(batchSizeMax: Int = 10, batchDelayMax: Nanoseconds = 2 * nanosPerMillisecond, checkpointInterval: Int = 32,
                 watermarkWindow: Int = 64, viewChangeTimeout: Nanoseconds = 400 * nanosPerMillisecond,

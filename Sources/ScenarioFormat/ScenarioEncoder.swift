@@ -60,6 +60,14 @@ extension ScenarioLoader {
         out.append("  view_change_timeout: \(dur(p.viewChangeTimeout))")
         out.append("  view_change_timeout_max: \(dur(p.viewChangeTimeoutMax))")
         if let schedule = p.leaderSchedule { out.append("  leader_schedule: [\(schedule.map(String.init).joined(separator: ", "))]") }
+        if let a = p.adaptive {
+            out.append("  adaptive:")
+            out.append("    epoch: \(a.epoch)")
+            out.append("    batch_size_max: [\(a.batchSizeChoices.map(String.init).joined(separator: ", "))]")
+            out.append("    batch_delay_max: [\(a.batchDelayChoices.map(dur).joined(separator: ", "))]")
+            out.append("    view_change_timeout: [\(a.viewChangeTimeoutChoices.map(dur).joined(separator: ", "))]")
+            out.append("    alpha: \(number(a.alpha))")
+        }
 
         appendList("timeline", scenario.timeline, into: &out) { event in "{at: \(dur(event.at)), \(action(event.action))}" }
         appendList("byzantine", scenario.byzantine, into: &out) { b in

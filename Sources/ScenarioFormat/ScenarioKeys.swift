@@ -29,8 +29,10 @@ public enum ScenarioKeys {
     public static let workloadModes = ["closed", "open"]
     public static let parameters = [
         "batch_size_max", "batch_delay_max", "checkpoint_interval", "watermark_window",
-        "view_change_timeout", "view_change_timeout_max", "leader_schedule",
+        "view_change_timeout", "view_change_timeout_max", "leader_schedule", "adaptive",
     ]
+    /// Keys of `parameters.adaptive` (issue 18).
+    public static let adaptive = ["epoch", "batch_size_max", "batch_delay_max", "view_change_timeout", "alpha"]
     /// The action keys of a timeline event; each event has `at` and exactly one of these.
     public static let timelineActions = [
         "crash", "partition", "isolate", "cut_link", "heal", "set_latency", "set_loss", "restart", "storage_fault",

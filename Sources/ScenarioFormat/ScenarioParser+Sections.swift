@@ -241,7 +241,57 @@ extension ScenarioParser {
             error(spec["view_change_timeout_max"] ?? spec["view_change_timeout"],
                   "view_change_timeout_max (\(DurationSyntax.format(p.viewChangeTimeoutMax))) must be at least view_change_timeout (\(DurationSyntax.format(p.viewChangeTimeout)))")
         }
+        if let v = spec["adaptive"] { p.adaptive = adaptive(v, p) }
         return p
+    }
+
+    /// `parameters.adaptive` (issue 18): each parameter's choices (a list; absent = the static value),
+    /// the epoch (default checkpoint_interval; two epochs must fit the watermark window) and α.
+    mutating func adaptive(_ node: Node, _ p: ProtocolParameters) -> AdaptiveConfig? {
+        guard let spec = fields(node, allowed: ScenarioKeys.adaptive, what: "'adaptive'") else { return nil }
+        var a = AdaptiveConfig(epoch: p.checkpointInterval, batchSizeChoices: [p.batchSizeMax],
+                               batchDelayChoices: [p.batchDelayMax], viewChangeTimeoutChoices: [p.viewChangeTimeout])
+        var valid = true
+        if let v = spec["epoch"] {
+            if let e = integer(v, "epoch", atLeast: 1, atMost: max(1, p.watermarkWindow / 2)) { a.epoch = e } else { valid = false }
+        } else if 2 * a.epoch > p.watermarkWindow {
+            error(node, "adaptive: the default epoch (checkpoint_interval, \(a.epoch)) must fit twice in watermark_window (\(p.watermarkWindow)); set epoch")
+            valid = false
+        }
+        if let v = spec["batch_size_max"] {
+            if let items = choices(v, "batch_size_max"), case let xs = items.compactMap({ integer($0, "batch_size_max", atLeast: 1, atMost: ProtocolLimits.batchSizeMax) }),
+               xs.count == items.count { a.batchSizeChoices = xs } else { valid = false }
+        }
+        if let v = spec["batch_delay_max"] {
+            if let items = choices(v, "batch_delay_max"), case let xs = items.compactMap({ duration($0, "batch_delay_max") }),
+               xs.count == items.count { a.batchDelayChoices = xs } else { valid = false }
+        }
+        if let v = spec["view_change_timeout"] {
+            if let items = choices(v, "view_change_timeout"), case let xs = items.compactMap({ timeout($0, "view_change_timeout") }),
+               xs.count == items.count { a.viewChangeTimeoutChoices = xs } else { valid = false }
+        }
+        if let v = spec["alpha"] {
+            if let x = number(v), x >= 0, x <= 100 { a.alpha = x } else {
+                error(v, "alpha must be a number between 0 and 100")
+                valid = false
+            }
+        }
+        let arms = a.batchSizeChoices.count * a.batchDelayChoices.count * a.viewChangeTimeoutChoices.count
+        if valid && arms > AdaptiveConfig.armsMax {
+            error(node, "adaptive: \(arms) arms (the product of the choice lists) exceed the maximum \(AdaptiveConfig.armsMax)")
+            valid = false
+        }
+        return valid ? a : nil
+    }
+
+    /// A non-empty list of choices for an adaptive parameter (at most `AdaptiveConfig.armsMax`).
+    mutating func choices(_ node: Node, _ name: String) -> [Node]? {
+        guard let items = sequence(node, what: "'\(name)' choices") else { return nil }
+        guard !items.isEmpty, items.count <= AdaptiveConfig.armsMax else {
+            error(node, "adaptive \(name) needs between 1 and \(AdaptiveConfig.armsMax) choices, got \(items.count)")
+            return nil
+        }
+        return items
     }
 
     // MARK: Timeline

@@ -104,6 +104,7 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "Twins: rounds with a scripted leader and partition.") var rounds = 8
     @Flag(help: "Measure scenarios/s for Twins-sized runs (n=4, PBFT and HotStuff, fast and Ed25519) and exit.") var bench = false
     @Option(help: "--bench: seconds per configuration.") var benchSeconds = 3.0
+    @Flag(help: "Turn the adaptive controller (parameters.adaptive, issue 18) on in every run (PBFT).") var adaptive = false
     @Flag(help: "Do not shrink failures.") var noShrink = false
     @Flag(help: "No progress line.") var quiet = false
     @Flag(help: "Leave wall-clock timing out of campaign.json (byte-identical output, for shipped samples).") var omitTiming = false
@@ -116,9 +117,10 @@ struct FuzzCampaign: ParsableCommand {
             return
         }
         let shardPair = shard.map { (index: $0.index, count: $0.count) } ?? (index: 0, count: 1)
-        let config = try fuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas, byzantineBudget: byzantineBudget,
+        var config = try fuzzConfig(protocolKind: protocolKind, mutant: mutant, replicas: replicas, byzantineBudget: byzantineBudget,
                                     crashBudget: crashBudget, faults: faults, duration: duration, seed: seed, strategy: strategy,
                                     crypto: crypto, rounds: rounds)
+        if adaptive { config.adaptive = true }
         let dir = out ?? "out/fuzz-\(protocolKind.rawValue)-\(strategy.rawValue)-\(seed)" + (shard.map { "-shard\($0.index)of\($0.count)" } ?? "")
         var options = CampaignOptions(config: config, runs: runs ?? (timeBudget == nil ? 1000 : nil), timeBudget: timeBudget, jobs: max(1, jobs),
                                       shard: shardPair, out: dir)
