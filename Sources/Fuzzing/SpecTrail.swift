@@ -260,6 +260,16 @@ public enum SpecTrail {
     static let scriptedHotStuff: Set<TestMutant> = [.quorumOneShort, .voteTwiceInView]
     /// HotStuff mutants whose scripted replay extends the trail's last certified block until it commits.
     static let extendedHotStuff: Set<TestMutant> = [.commitOnTwoChain]
+    /// Two-chain mutants replayed the same way: the trail's conflicting block skips views on a QC with no
+    /// TC (the model's `btc` is never checked with VOTE_WITHOUT_LOCK_CHECK, and the Swift mutant skips
+    /// `isSafeToVote`, Jolteon §4's QC-or-TC rule, entirely), so the script proposes it as it is.
+    static let extendedTwoChain: Set<TestMutant> = [.voteWithoutLockCheck]
+
+    /// Whether `c`'s trail replays by extending its last certified block until the mutant commits it.
+    static func isExtended(_ c: SpecConfiguration) -> Bool {
+        guard let m = c.mutant else { return false }
+        return extendedHotStuff.contains(m) || (c.defines.contains("TWO_CHAIN") && extendedTwoChain.contains(m))
+    }
 
     /// HotStuff, block for block: each `PROPOSE` an honest replica voted on (or refused) becomes a
     /// PROPOSAL step to those replicas (views renumbered 1, 2, ... in order: the model's leader may skip
@@ -302,7 +312,7 @@ public enum SpecTrail {
         // Commit rows: the trail ends with a certified block conflicting with a committed one (the
         // lemma); three blocks on it in consecutive views, to every honest replica, make the mutant's
         // rule commit it too, which the agreement checker sees.
-        if let mutant = c.mutant, extendedHotStuff.contains(mutant),
+        if isExtended(c),
            let last = proposals.last(where: { p in Set(events.filter { $0.kind == "VOTE" && $0.fields.count == 3 && $0.fields[1] == p.fields[1] }.map { $0.fields[0] }).count + 1 >= quorum }) {
             var parent = last.fields[1]
             for k in 1...3 {
@@ -346,7 +356,7 @@ public enum SpecTrail {
 
     static func hotstuff(_ events: [Event], _ c: SpecConfiguration) -> String {
         let twoChain = c.defines.contains("TWO_CHAIN")
-        if let mutant = c.mutant, scriptedHotStuff.contains(mutant) || extendedHotStuff.contains(mutant) {
+        if let mutant = c.mutant, scriptedHotStuff.contains(mutant) || isExtended(c) {
             return hotstuffScripted(events, c, twoChain: twoChain)
         }
         let proposals = events.filter { $0.kind == "PROPOSE" }

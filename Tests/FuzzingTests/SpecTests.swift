@@ -41,6 +41,7 @@ struct SpecTests {
         ("pbft-accept-new-view-without-recompute", .agreement),
         ("hotstuff-commit-on-parent-links", .agreement),
         ("hotstuff-vote-without-lock-check", .agreement),
+        ("hotstuff-vote-without-lock-check-two-chain", .agreement),
         ("hotstuff-lock-never-updated", .agreement),
         ("hotstuff-commit-on-two-chain", .agreement),
         ("hotstuff-quorum-one-short", .conflictingCertificates),
