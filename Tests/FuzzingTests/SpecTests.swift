@@ -10,7 +10,7 @@ import Testing
 @Suite("Formal specs (SPIN)", .serialized)
 struct SpecTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-    static let work = FileManager.default.temporaryDirectory.appendingPathComponent("bftsim-spec-tests").path
+    static let work = FileManager.default.temporaryDirectory.appendingPathComponent("bftsim-spec-tests-\(getpid())").path
 
     @Test("honest PBFT and HotStuff models verify exhaustively; three mutant switches are caught",
           arguments: SpecConfiguration.all.filter { $0.name == "honest" }
