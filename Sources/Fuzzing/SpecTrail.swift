@@ -158,7 +158,7 @@ public enum SpecTrail {
         let liveness = c.property == "liveness"
         return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
                           retry: fresh ? ", retry_timeout: 150ms" : "")
-            + pbftScriptSection(byzantine: 0, steps: steps, safety: liveness ? "holds" : "violated",
+            + scriptSection(byzantine: 0, steps: steps, bound: "3s", safety: liveness ? "holds" : "violated",
                                 liveness: liveness ? "violated" : "holds")
     }
 
@@ -204,7 +204,7 @@ public enum SpecTrail {
         let timeline = neverReadDrops(events, honest: honest)
         return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
                           parameters: ", batch_size_max: 1")
-            + pbftScriptSection(byzantine: byz, steps: steps, safety: "violated", liveness: "holds")
+            + scriptSection(byzantine: byz, steps: steps, bound: "3s", safety: "violated", liveness: "holds")
     }
 
     /// One PBFT `script` step (a Byzantine message at `at` ms to `to`, sequence 1).
@@ -226,15 +226,16 @@ public enum SpecTrail {
         return timeline
     }
 
-    /// The lines after the timeline of a scripted PBFT scenario: the script replica and the verdict.
-    static func pbftScriptSection(byzantine: Int, steps: [String], safety: String, liveness: String) -> String {
+    /// The last lines of a scripted scenario (PBFT or HotStuff): the script replica, the liveness bound
+    /// and the verdict.
+    static func scriptSection(byzantine: Int, steps: [String], bound: String, safety: String, liveness: String) -> String {
         """
         byzantine:
           - replica: \(byzantine)
             behaviour: script
             script:
         \(steps.map { "      - \($0)" }.joined(separator: "\n"))
-        liveness: {bound: 3s}
+        liveness: {bound: \(bound)}
         expect: {safety: \(safety), liveness: \(liveness)}
 
         """
@@ -336,15 +337,8 @@ public enum SpecTrail {
         network: {latency: 1ms}
         workload: {clients: \(max(4, (labels.max() ?? 0))), requests_per_client: 1}
         parameters: {view_change_timeout: 1s, leader_schedule: [\(byz)]}
-        byzantine:
-          - replica: \(byz)
-            behaviour: script
-            script:
-        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
-        liveness: {bound: 2s}
-        expect: {safety: violated, liveness: violated}
 
-        """
+        """ + scriptSection(byzantine: byz, steps: steps, bound: "2s", safety: "violated", liveness: "violated")
     }
 
     static func hotstuff(_ events: [Event], _ c: SpecConfiguration) -> String {
