@@ -326,19 +326,11 @@ public enum SpecTrail {
             steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top), value: \(child), parent: \(b), to: [\(honest.map(String.init).joined(separator: ", "))]}")
             at += 10
         }
-        return """
-        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
-        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), block for block (script).
-        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
-        replicas: 4
-        seed: 13
-        crypto: fast
-        stop: {time_limit: 3s, until_clients_done: false}
-        network: {latency: 1ms}
-        workload: {clients: \(max(4, (labels.max() ?? 0))), requests_per_client: 1}
-        parameters: {view_change_timeout: 1s, leader_schedule: [\(byz)]}
-
-        """ + scriptSection(byzantine: byz, steps: steps, bound: "2s", safety: "violated", liveness: "violated")
+        return hotstuffHeader(c, twoChain: twoChain, how: "block for block (script)",
+                              stop: "time_limit: 3s, until_clients_done: false",
+                              workload: "clients: \(max(4, (labels.max() ?? 0))), requests_per_client: 1",
+                              parameters: "view_change_timeout: 1s, leader_schedule: [\(byz)]")
+            + scriptSection(byzantine: byz, steps: steps, bound: "2s", safety: "violated", liveness: "violated")
     }
 
     static func hotstuff(_ events: [Event], _ c: SpecConfiguration) -> String {
@@ -359,21 +351,32 @@ public enum SpecTrail {
         }
         let schedule = behaviour == "equivocate" ? "" : ", leader_schedule: [0]"
         let byz = behaviour == "equivocate" ? 0 : 0
-        return """
-        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
-        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), as a scenario (\(proposals.count) Byzantine proposals in the trail).
-        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
-        replicas: 4
-        seed: 13
-        crypto: fast
-        stop: {time_limit: 5s, until_clients_done: true}
-        network: {latency: 1ms}
-        workload: {clients: 1, requests_per_client: 20}
-        parameters: {view_change_timeout: 100ms\(schedule)}
+        return hotstuffHeader(c, twoChain: twoChain, how: "as a scenario (\(proposals.count) Byzantine proposals in the trail)",
+                              stop: "time_limit: 5s, until_clients_done: true",
+                              workload: "clients: 1, requests_per_client: 20",
+                              parameters: "view_change_timeout: 100ms\(schedule)") + """
         byzantine:
           - {replica: \(byz), behaviour: \(behaviour)}
         liveness: {bound: 2s}
         expect: {safety: violated, liveness: \(behaviour == "equivocate" ? "holds" : "violated")}
+
+        """
+    }
+
+    /// The lines both HotStuff scenario forms share, up to and including the parameters.
+    static func hotstuffHeader(_ c: SpecConfiguration, twoChain: Bool, how: String, stop: String, workload: String,
+                               parameters: String) -> String {
+        """
+        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
+        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), \(how).
+        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
+        replicas: 4
+        seed: 13
+        crypto: fast
+        stop: {\(stop)}
+        network: {latency: 1ms}
+        workload: {\(workload)}
+        parameters: {\(parameters)}
 
         """
     }
