@@ -107,7 +107,7 @@ public enum SpecTrail {
     static func pbftScripted(_ events: [Event], _ c: SpecConfiguration, n: Int) -> String {
         var steps: [String] = []
         func step(_ at: Int, _ send: String, _ view: Int, _ value: Int, _ to: [Int]) {
-            steps.append("{at: \(at)ms, send: \(send), view: \(view), sequence: 1, value: \(scriptValue(value)), to: [\(to.map(String.init).joined(separator: ", "))]}")
+            steps.append(scriptStep(at, send, view, scriptValue(value), to))
         }
         let honest = Array(1..<n)
         var lastView1 = 1000
@@ -132,15 +132,7 @@ public enum SpecTrail {
                 break
             }
         }
-        // The model's "never read": an honest replica that never prepared (committed) in view 0 in the
-        // trail gets no honest PREPARE (COMMIT) of view 0 here.
-        var timeline: [String] = []
-        for r in honest {
-            for (kind, type) in [("PREPARED", "PREPARE"), ("COMMITTED", "COMMIT")]
-            where !events.contains(where: { $0.kind == kind && $0.fields.count == 3 && $0.fields[0] == r && $0.fields[1] == 0 }) {
-                timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
-            }
-        }
+        var timeline = neverReadDrops(events, honest: honest)
         // A replica that re-accepted (ACCEPT_CONFLICTING_PRE_PREPARE) sent a PREPARE per PRE-PREPARE; an
         // honest receiver keeps a replica's first PREPARE for a slot, the model's pool counts both. So the
         // first one does not reach the replicas that in the trail prepared only the later value.
@@ -165,16 +157,9 @@ public enum SpecTrail {
         let fresh = events.contains { $0.kind == "PREPREPARE" && $0.fields.count == 3 && $0.fields[1] == 1 }
         let liveness = c.property == "liveness"
         return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
-                          retry: fresh ? ", retry_timeout: 150ms" : "") + """
-        byzantine:
-          - replica: 0
-            behaviour: script
-            script:
-        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
-        liveness: {bound: 3s}
-        expect: {safety: \(liveness ? "holds" : "violated"), liveness: \(liveness ? "violated" : "holds")}
-
-        """
+                          retry: fresh ? ", retry_timeout: 150ms" : "")
+            + scriptSection(byzantine: 0, steps: steps, bound: "3s", safety: liveness ? "holds" : "violated",
+                                liveness: liveness ? "violated" : "holds")
     }
 
     /// PBFT with the Byzantine primary of view 1 (`-DBYZ=1`), message for message: the Byzantine backup's
@@ -191,8 +176,7 @@ public enum SpecTrail {
         func value(_ d: Int) -> Int { d == 0 ? 0 : d == 3 ? -1 : d == proposed ? 1 : 2 }
         var steps: [String] = []
         func step(_ at: Int, _ send: String, _ view: Int, _ value: Int, _ to: [Int], _ viewChanges: [Int]? = nil) {
-            let v = viewChanges.map { ", view_changes: [\($0.map(String.init).joined(separator: ", "))]" } ?? ""
-            steps.append("{at: \(at)ms, send: \(send), view: \(view), sequence: 1, value: \(value), to: [\(to.map(String.init).joined(separator: ", "))]\(v)}")
+            steps.append(scriptStep(at, send, view, value, to, viewChanges))
         }
         var view1 = 700
         for (k, e) in events.enumerated() {
@@ -217,6 +201,21 @@ public enum SpecTrail {
                 break
             }
         }
+        let timeline = neverReadDrops(events, honest: honest)
+        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
+                          parameters: ", batch_size_max: 1")
+            + scriptSection(byzantine: byz, steps: steps, bound: "3s", safety: "violated", liveness: "holds")
+    }
+
+    /// One PBFT `script` step (a Byzantine message at `at` ms to `to`, sequence 1).
+    static func scriptStep(_ at: Int, _ send: String, _ view: Int, _ value: Int, _ to: [Int], _ viewChanges: [Int]? = nil) -> String {
+        let v = viewChanges.map { ", view_changes: [\($0.map(String.init).joined(separator: ", "))]" } ?? ""
+        return "{at: \(at)ms, send: \(send), view: \(view), sequence: 1, value: \(value), to: [\(to.map(String.init).joined(separator: ", "))]\(v)}"
+    }
+
+    /// The model's "never read": an honest replica that never prepared (committed) in view 0 in the
+    /// trail gets no honest PREPARE (COMMIT) of view 0 here.
+    static func neverReadDrops(_ events: [Event], honest: [Int]) -> [String] {
         var timeline: [String] = []
         for r in honest {
             for (kind, type) in [("PREPARED", "PREPARE"), ("COMMITTED", "COMMIT")]
@@ -224,15 +223,20 @@ public enum SpecTrail {
                 timeline.append("{at: 0s, message_fault: {action: drop, to: \(r), type: \(type), views: [0, 0]}}")
             }
         }
-        return pbftHeader(c, n: n, how: "message for message (script)", requestsPerClient: 1, timeline: timeline,
-                          parameters: ", batch_size_max: 1") + """
+        return timeline
+    }
+
+    /// The last lines of a scripted scenario (PBFT or HotStuff): the script replica, the liveness bound
+    /// and the verdict.
+    static func scriptSection(byzantine: Int, steps: [String], bound: String, safety: String, liveness: String) -> String {
+        """
         byzantine:
-          - replica: \(byz)
+          - replica: \(byzantine)
             behaviour: script
             script:
         \(steps.map { "      - \($0)" }.joined(separator: "\n"))
-        liveness: {bound: 3s}
-        expect: {safety: violated, liveness: holds}
+        liveness: {bound: \(bound)}
+        expect: {safety: \(safety), liveness: \(liveness)}
 
         """
     }
@@ -332,26 +336,11 @@ public enum SpecTrail {
             steps.append("{at: \(at)ms, send: PROPOSAL, view: \(top), value: \(child), parent: \(b), to: [\(honest.map(String.init).joined(separator: ", "))]}")
             at += 10
         }
-        return """
-        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
-        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), block for block (script).
-        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
-        replicas: 4
-        seed: 13
-        crypto: fast
-        stop: {time_limit: 3s, until_clients_done: false}
-        network: {latency: 1ms}
-        workload: {clients: \(max(4, (labels.max() ?? 0))), requests_per_client: 1}
-        parameters: {view_change_timeout: 1s, leader_schedule: [\(byz)]}
-        byzantine:
-          - replica: \(byz)
-            behaviour: script
-            script:
-        \(steps.map { "      - \($0)" }.joined(separator: "\n"))
-        liveness: {bound: 2s}
-        expect: {safety: violated, liveness: violated}
-
-        """
+        return hotstuffHeader(c, twoChain: twoChain, how: "block for block (script)",
+                              stop: "time_limit: 3s, until_clients_done: false",
+                              workload: "clients: \(max(4, (labels.max() ?? 0))), requests_per_client: 1",
+                              parameters: "view_change_timeout: 1s, leader_schedule: [\(byz)]")
+            + scriptSection(byzantine: byz, steps: steps, bound: "2s", safety: "violated", liveness: "violated")
     }
 
     static func hotstuff(_ events: [Event], _ c: SpecConfiguration) -> String {
@@ -372,21 +361,32 @@ public enum SpecTrail {
         }
         let schedule = behaviour == "equivocate" ? "" : ", leader_schedule: [0]"
         let byz = behaviour == "equivocate" ? 0 : 0
-        return """
-        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
-        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), as a scenario (\(proposals.count) Byzantine proposals in the trail).
-        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
-        replicas: 4
-        seed: 13
-        crypto: fast
-        stop: {time_limit: 5s, until_clients_done: true}
-        network: {latency: 1ms}
-        workload: {clients: 1, requests_per_client: 20}
-        parameters: {view_change_timeout: 100ms\(schedule)}
+        return hotstuffHeader(c, twoChain: twoChain, how: "as a scenario (\(proposals.count) Byzantine proposals in the trail)",
+                              stop: "time_limit: 5s, until_clients_done: true",
+                              workload: "clients: 1, requests_per_client: 20",
+                              parameters: "view_change_timeout: 100ms\(schedule)") + """
         byzantine:
           - {replica: \(byz), behaviour: \(behaviour)}
         liveness: {bound: 2s}
         expect: {safety: violated, liveness: \(behaviour == "equivocate" ? "holds" : "violated")}
+
+        """
+    }
+
+    /// The lines both HotStuff scenario forms share, up to and including the parameters.
+    static func hotstuffHeader(_ c: SpecConfiguration, twoChain: Bool, how: String, stop: String, workload: String,
+                               parameters: String) -> String {
+        """
+        name: spec-hotstuff-\(c.name)\(twoChain ? "-two-chain" : "")
+        description: SPIN counterexample of \(c.model.file) \(c.switchLabel), \(how).
+        protocol: \(twoChain ? "hotstuff-two-chain" : "hotstuff")
+        replicas: 4
+        seed: 13
+        crypto: fast
+        stop: {\(stop)}
+        network: {latency: 1ms}
+        workload: {\(workload)}
+        parameters: {\(parameters)}
 
         """
     }

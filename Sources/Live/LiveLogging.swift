@@ -1,3 +1,4 @@
+import BFTCore
 import Foundation
 import Logging
 
@@ -88,21 +89,7 @@ public struct LiveLogHandler: LogHandler {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { QuotedString.quote(s) }
 }
 
 /// Process-wide logging set-up for the live commands (`--log-level`, `--log-format`).

@@ -95,19 +95,8 @@ public final class ReplicaMetrics: @unchecked Sendable {
     let storeSync: CoreMetrics.Timer
     let commitLatency: CoreMetrics.Timer
 
-    private var committedBatches: ExportedCounter
-    private var committedRequests: ExportedCounter
-    private var executedRequests: ExportedCounter
-    private var viewChanges: ExportedCounter
-    private var viewsEntered: ExportedCounter
-    private var stateTransfers: ExportedCounter
-    private var verifiedSignatures: ExportedCounter
-    private var bans: ExportedCounter
-    private var acceptPauses: ExportedCounter
-    private var refusedBanned: ExportedCounter
-    private var refusedOverLimit: ExportedCounter
-    private var disconnected: ExportedCounter
-    private var sendsDropped: ExportedCounter
+    /// One counter per `totals` entry, in its order.
+    private var totalCounters: [ExportedCounter]
     private var rejected: [String: ExportedCounter] = [:]
     private var messages: [String: ExportedCounter] = [:]
     private let view: CoreMetrics.Gauge
@@ -137,19 +126,7 @@ public final class ReplicaMetrics: @unchecked Sendable {
         verification = CoreMetrics.Timer(label: "bftsim_verification_seconds", factory: f)
         storeSync = CoreMetrics.Timer(label: "bftsim_store_sync_seconds", factory: f)
         commitLatency = CoreMetrics.Timer(label: "bftsim_commit_latency_seconds", factory: f)
-        committedBatches = ExportedCounter("bftsim_committed_batches_total", factory: f)
-        committedRequests = ExportedCounter("bftsim_committed_requests_total", factory: f)
-        executedRequests = ExportedCounter("bftsim_executed_requests_total", factory: f)
-        viewChanges = ExportedCounter("bftsim_view_changes_total", factory: f)
-        viewsEntered = ExportedCounter("bftsim_views_entered_total", factory: f)
-        stateTransfers = ExportedCounter("bftsim_state_transfers_total", factory: f)
-        verifiedSignatures = ExportedCounter("bftsim_verified_signatures_total", factory: f)
-        bans = ExportedCounter("bftsim_bans_total", factory: f)
-        acceptPauses = ExportedCounter("bftsim_accept_pauses_total", factory: f)
-        refusedBanned = ExportedCounter("bftsim_connections_refused_total", [("reason", "banned")], factory: f)
-        refusedOverLimit = ExportedCounter("bftsim_connections_refused_total", [("reason", "over-limit")], factory: f)
-        disconnected = ExportedCounter("bftsim_connections_closed_for_garbage_total", factory: f)
-        sendsDropped = ExportedCounter("bftsim_sends_dropped_total", factory: f)
+        totalCounters = Self.totals.map { ExportedCounter($0.label, $0.dimensions, factory: f) }
         for r in RejectedFrameReason.all {
             rejected[r] = ExportedCounter("bftsim_rejected_frames_total", [("reason", r)], factory: f)
         }
@@ -163,6 +140,24 @@ public final class ReplicaMetrics: @unchecked Sendable {
         queueVerifying = CoreMetrics.Gauge(label: "bftsim_queue_depth", dimensions: [("queue", "verification")], factory: f)
         queueOutbound = CoreMetrics.Gauge(label: "bftsim_queue_depth", dimensions: [("queue", "outbound-pending")], factory: f)
         uptime = CoreMetrics.Gauge(label: "bftsim_uptime_seconds", factory: f)
+    }
+
+    /// The running totals exported as counters: metric label, dimensions, and where a snapshot holds
+    /// the total (one table instead of a stored property, an initialisation and an update line each).
+    private static var totals: [(label: String, dimensions: [(String, String)], total: KeyPath<Snapshot, Int>)] {
+        [("bftsim_committed_batches_total", [], \.stats.committed),
+         ("bftsim_committed_requests_total", [], \.traffic.committedRequests),
+         ("bftsim_executed_requests_total", [], \.stats.executed),
+         ("bftsim_view_changes_total", [], \.traffic.viewChanges),
+         ("bftsim_views_entered_total", [], \.traffic.viewsEntered),
+         ("bftsim_state_transfers_total", [], \.traffic.stateTransfers),
+         ("bftsim_verified_signatures_total", [], \.stats.verifiedOffLoop),
+         ("bftsim_bans_total", [], \.stats.bans),
+         ("bftsim_accept_pauses_total", [], \.stats.acceptPauses),
+         ("bftsim_connections_refused_total", [("reason", "banned")], \.stats.refusedBanned),
+         ("bftsim_connections_refused_total", [("reason", "over-limit")], \.stats.refusedOverLimit),
+         ("bftsim_connections_closed_for_garbage_total", [], \.stats.disconnectedForGarbage),
+         ("bftsim_sends_dropped_total", [], \.stats.sendsDroppedUnconnected)]
     }
 
     /// What the shell reports at a scrape (event loop).
@@ -180,19 +175,7 @@ public final class ReplicaMetrics: @unchecked Sendable {
 
     /// Brings counters and gauges up to date (event loop, before each exposition).
     func update(_ s: Snapshot) {
-        committedBatches.set(s.stats.committed)
-        committedRequests.set(s.traffic.committedRequests)
-        executedRequests.set(s.stats.executed)
-        viewChanges.set(s.traffic.viewChanges)
-        viewsEntered.set(s.traffic.viewsEntered)
-        stateTransfers.set(s.traffic.stateTransfers)
-        verifiedSignatures.set(s.stats.verifiedOffLoop)
-        bans.set(s.stats.bans)
-        acceptPauses.set(s.stats.acceptPauses)
-        refusedBanned.set(s.stats.refusedBanned)
-        refusedOverLimit.set(s.stats.refusedOverLimit)
-        disconnected.set(s.stats.disconnectedForGarbage)
-        sendsDropped.set(s.stats.sendsDroppedUnconnected)
+        for (k, entry) in Self.totals.enumerated() { totalCounters[k].set(s[keyPath: entry.total]) }
         var reasons: [String: Int] = [
             "oversize": s.stats.oversizeFrames, "empty": s.stats.emptyFrames, "truncated": s.stats.truncatedFrames,
             "bad-handshake": s.stats.badHandshakes, "replay": s.stats.replays, "rate-limited": s.stats.rateLimited,

@@ -83,23 +83,9 @@ extension ScenarioParser {
 
     /// A CPU cost between 0 and one second: `0.4ns`, `12us`, `1.5ms`; a plain number is nanoseconds.
     mutating func cost(_ node: Node, _ name: String) -> Picoseconds? {
-        guard case .scalar(let s) = node, !node.isNull else {
-            error(node, "expected a cost for \(name) (like 0.4ns, 12us or 1.5ms), got \(Self.describe(node))")
-            return nil
-        }
-        guard let value = CostSyntax.parseCost(s.string) else {
-            error(node, "expected a cost for \(name) (a number and a unit: ps, ns, us, ms, s; plain numbers are nanoseconds), got '\(s.string)'")
-            return nil
-        }
-        guard value >= 0 else {
-            error(node, "\(name) must not be negative, got '\(s.string)'")
-            return nil
-        }
-        guard value <= CostTable.costMax else {
-            error(node, "\(name) must be at most 1s of CPU time, got '\(s.string)'")
-            return nil
-        }
-        return value
+        quantity(node, name, what: "a cost", examples: "0.4ns, 12us or 1.5ms",
+                 syntax: "a number and a unit: ps, ns, us, ms, s; plain numbers are nanoseconds", parse: CostSyntax.parseCost,
+                 max: CostTable.costMax, maxText: "1s of CPU time")
     }
 
     /// A link bandwidth between 1 kbit/s and 1 Tbit/s, with its unit.

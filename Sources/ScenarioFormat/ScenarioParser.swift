@@ -192,20 +192,29 @@ struct ScenarioParser {
 
     /// A non-negative duration (`150ms`, `2s`; a plain integer is nanoseconds).
     mutating func duration(_ node: Node, _ name: String) -> Nanoseconds? {
+        quantity(node, name, what: "a duration", examples: "150ms or 2s",
+                 syntax: "like 150ms, 2s, 1.5s, 500us; plain integers are nanoseconds", parse: DurationSyntax.parse,
+                 max: ProtocolLimits.durationMax, maxText: "\(DurationSyntax.format(ProtocolLimits.durationMax)) of simulated time")
+    }
+
+    /// A scalar `parse` reads, between 0 and `max`: the checks durations and CPU costs share, each
+    /// failure with its own positioned message.
+    mutating func quantity(_ node: Node, _ name: String, what: String, examples: String, syntax: String,
+                           parse: (String) -> Int64?, max: Int64, maxText: String) -> Int64? {
         guard case .scalar(let s) = node, !node.isNull else {
-            error(node, "expected a duration for \(name) (like 150ms or 2s), got \(Self.describe(node))")
+            error(node, "expected \(what) for \(name) (like \(examples)), got \(Self.describe(node))")
             return nil
         }
-        guard let value = DurationSyntax.parse(s.string) else {
-            error(node, "expected a duration for \(name) (like 150ms, 2s, 1.5s, 500us; plain integers are nanoseconds), got '\(s.string)'")
+        guard let value = parse(s.string) else {
+            error(node, "expected \(what) for \(name) (\(syntax)), got '\(s.string)'")
             return nil
         }
         guard value >= 0 else {
             error(node, "\(name) must not be negative, got '\(s.string)'")
             return nil
         }
-        guard value <= ProtocolLimits.durationMax else {
-            error(node, "\(name) must be at most \(DurationSyntax.format(ProtocolLimits.durationMax)) of simulated time, got '\(s.string)'")
+        guard value <= max else {
+            error(node, "\(name) must be at most \(maxText), got '\(s.string)'")
             return nil
         }
         return value

@@ -12,8 +12,8 @@ import BFTCore
 /// [id]`) plus its own vote, with the configured quorum (H-Q1). It signs only as itself, so honest
 /// signatures stay unforgeable. Block k >= 2 carries the (k-1)-th client request it received, block 1
 /// none, so blocks of one view and parent differ.
-public struct HotStuffScript: Misbehaviour {
-    public struct Step: Sendable, Equatable {
+public struct HotStuffScript: ScriptedMisbehaviour {
+    public struct Step: ScriptStep, Sendable, Equatable {
         public var at: Nanoseconds
         public var view: UInt64
         /// The block's label (>= 1).
@@ -34,10 +34,10 @@ public struct HotStuffScript: Misbehaviour {
     public static let requestsMax = 16
     /// Votes remembered per block, and blocks tracked.
     public static let blocksMax = 64
-    let context: ByzantineContext
+    public let context: ByzantineContext
     let signer: MessageSigner
     let config: HotStuffConfig
-    let steps: [Step]
+    public let steps: [Step]
     private var requests: [ClientRequest] = []
     /// Blocks proposed, by label (index 0: genesis), and their QCs once formed.
     private var blocks: [Int: Block] = [0: .genesis]
@@ -45,7 +45,7 @@ public struct HotStuffScript: Misbehaviour {
     /// Votes received for each proposed block (by label), at most one per voter.
     private var votes: [Int: [(signer: ReplicaID, signature: Signature)]] = [:]
     /// Steps whose time came while their parent's QC or their request was missing, in due order.
-    private var waiting: [Int] = []
+    public var waiting: [Int] = []
 
     public init(context: ByzantineContext, signer: MessageSigner, config: HotStuffConfig, steps: [Step]) {
         self.context = context
@@ -54,33 +54,9 @@ public struct HotStuffScript: Misbehaviour {
         self.steps = steps
     }
 
-    public func owns(_ timer: TimerID) -> Bool { timer.kind == context.timerKind }
-
-    public mutating func rewrite(_ input: ReplicaInput, _ inner: [ReplicaAction], into actions: inout [ReplicaAction]) {
-        for action in inner where !action.isReplicaSend { actions.append(action) }
-        switch input {
-        case .start:
-            for (i, step) in steps.enumerated() {
-                actions.append(.setTimer(TimerID(kind: context.timerKind, key: UInt64(i)), after: step.at))
-            }
-        case .message(_, let bytes):
-            learn(bytes)
-            let due = waiting
-            waiting.removeAll()
-            for i in due { fire(i, into: &actions) }
-        default:
-            break
-        }
-    }
-
-    public mutating func onOwnTimer(_ timer: TimerID, into actions: inout [ReplicaAction]) {
-        guard timer.key < UInt64(steps.count) else { return }
-        fire(Int(timer.key), into: &actions)
-    }
-
     /// Remembers client requests and counts votes for proposed blocks; a quorum (own vote included)
     /// becomes the block's QC (H-Q1).
-    private mutating func learn(_ bytes: [UInt8]) {
+    public mutating func learn(_ bytes: [UInt8]) {
         switch try? HotStuffMessage(decoding: bytes) {
         case .request(let r)?:
             if requests.count < Self.requestsMax, !requests.contains(where: { $0.digest == r.digest }) { requests.append(r) }
@@ -100,7 +76,7 @@ public struct HotStuffScript: Misbehaviour {
         }
     }
 
-    private mutating func fire(_ i: Int, into actions: inout [ReplicaAction]) {
+    public mutating func fire(_ i: Int, into actions: inout [ReplicaAction]) {
         let step = steps[i]
         guard blocks.count < Self.blocksMax || blocks[step.label] != nil else { return }
         guard let parent = blocks[step.parent], let justify = certificates[step.parent] else {

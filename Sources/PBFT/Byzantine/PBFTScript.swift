@@ -9,8 +9,8 @@ import BFTCore
 /// key, so honest signatures stay unforgeable. Values name requests as the model does: 0 the null
 /// request, k the k-th distinct client request this replica saw (from a client or inside a received
 /// PRE-PREPARE), -k that request altered after the client signed it (a forged request, rule R1).
-public struct PBFTScript: Misbehaviour {
-    public struct Step: Sendable, Equatable {
+public struct PBFTScript: ScriptedMisbehaviour {
+    public struct Step: ScriptStep, Sendable, Equatable {
         public enum Message: String, Sendable {
             case prePrepare = "PRE-PREPARE", prepare = "PREPARE", commit = "COMMIT"
             /// VIEW-CHANGE for `view` (the new view), from the genesis checkpoint; `value` 0 carries no
@@ -47,9 +47,9 @@ public struct PBFTScript: Misbehaviour {
     public static let requestsMax = 16
     /// Replica ids whose VIEW-CHANGEs are remembered (higher ones are ignored).
     public static let replicasMax = 64
-    let context: ByzantineContext
+    public let context: ByzantineContext
     let signer: MessageSigner
-    let steps: [Step]
+    public let steps: [Step]
     private var requests: [ClientRequest] = []
     /// PREPAREs received (at most `preparesMax`), for the certificates of VIEW-CHANGE steps.
     private var prepares: [Prepare] = []
@@ -57,7 +57,7 @@ public struct PBFTScript: Misbehaviour {
     /// The latest VIEW-CHANGE received from each replica (index: replica id), for NEW-VIEW steps.
     private var viewChangesReceived: [ViewChange?] = []
     /// Steps whose time came while their request had not arrived, in due order.
-    private var waiting: [Int] = []
+    public var waiting: [Int] = []
 
     public init(context: ByzantineContext, signer: MessageSigner, steps: [Step]) {
         self.context = context
@@ -65,33 +65,9 @@ public struct PBFTScript: Misbehaviour {
         self.steps = steps
     }
 
-    public func owns(_ timer: TimerID) -> Bool { timer.kind == context.timerKind }
-
-    public mutating func rewrite(_ input: ReplicaInput, _ inner: [ReplicaAction], into actions: inout [ReplicaAction]) {
-        for action in inner where !action.isReplicaSend { actions.append(action) }
-        switch input {
-        case .start:
-            for (i, step) in steps.enumerated() {
-                actions.append(.setTimer(TimerID(kind: context.timerKind, key: UInt64(i)), after: step.at))
-            }
-        case .message(_, let bytes):
-            learn(bytes)
-            let due = waiting
-            waiting.removeAll()
-            for i in due { fire(i, into: &actions) }
-        default:
-            break
-        }
-    }
-
-    public mutating func onOwnTimer(_ timer: TimerID, into actions: inout [ReplicaAction]) {
-        guard timer.key < UInt64(steps.count) else { return }
-        fire(Int(timer.key), into: &actions)
-    }
-
     /// Remembers the client requests `bytes` carries (a REQUEST, or the batch of a PRE-PREPARE), and
     /// each replica's latest VIEW-CHANGE.
-    private mutating func learn(_ bytes: [UInt8]) {
+    public mutating func learn(_ bytes: [UInt8]) {
         var seen: [ClientRequest] = []
         switch bytes.first {
         case PBFTWireTag.prepare?:
@@ -131,7 +107,7 @@ public struct PBFTScript: Misbehaviour {
                    preparedCertificates: [], signer: signer)
     }
 
-    private mutating func fire(_ i: Int, into actions: inout [ReplicaAction]) {
+    public mutating func fire(_ i: Int, into actions: inout [ReplicaAction]) {
         let step = steps[i]
         guard let requests = batch(step.value) else {
             waiting.append(i)
