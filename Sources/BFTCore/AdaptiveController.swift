@@ -62,11 +62,6 @@ public struct AdaptiveArm: Sendable, Hashable, Codable {
     public var batchSizeMax: Int
     public var batchDelayMax: Nanoseconds
     public var viewChangeTimeout: Nanoseconds
-    public init(batchSizeMax: Int, batchDelayMax: Nanoseconds, viewChangeTimeout: Nanoseconds) {
-        self.batchSizeMax = batchSizeMax
-        self.batchDelayMax = batchDelayMax
-        self.viewChangeTimeout = viewChangeTimeout
-    }
 }
 
 /// What one epoch of the committed log looked like: accumulated batch by batch as it executes.

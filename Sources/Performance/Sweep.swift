@@ -68,9 +68,8 @@ public enum Sweep {
             progress?(done, mine.count, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             return row
         }
-        var result = SweepResult(name: spec.name, pointsTotal: spec.points.count,
-                                 shard: shard.count > 1 ? "\(shard.index)/\(shard.count)" : nil, rows: rows)
-        if shard.count == 1 { result.fits = SweepResult.fits(for: rows) }
+        var result = SweepResult(name: spec.name, pointsTotal: spec.points.count, rows: rows)
+        if shard.count > 1 { result.shard = "\(shard.index)/\(shard.count)" } else { result.fits = SweepResult.fits(for: rows) }
         result.notes = notes(spec)
         return result
     }
@@ -95,8 +94,10 @@ public enum Sweep {
         }
         let rows = byIndex.keys.sorted().map { byIndex[$0]! }
         let live = parts.flatMap { $0.live ?? [] }.sorted { $0.index < $1.index }
-        var merged = SweepResult(name: first.name, pointsTotal: first.pointsTotal, rows: rows, fits: SweepResult.fits(for: rows),
-                                 live: live.isEmpty ? nil : live, notes: first.notes)
+        var merged = SweepResult(name: first.name, pointsTotal: first.pointsTotal, rows: rows)
+        merged.fits = SweepResult.fits(for: rows)
+        merged.live = live.isEmpty ? nil : live
+        merged.notes = first.notes
         if rows.count < first.pointsTotal { merged.notes.append("incomplete: \(rows.count) of \(first.pointsTotal) points") }
         return merged
     }

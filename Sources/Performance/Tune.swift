@@ -419,25 +419,8 @@ public enum Tune {
     /// The surrogate along each parameter with the others at `best`.
     static func slices(_ gp: GaussianProcess, _ space: SearchSpace, _ options: Options, at best: [Double]) -> [TuneSlice] {
         options.parameters.enumerated().map { i, p in
-            var xs: [Double] = []
-            switch p.dimension {
-            case .categorical(let c): xs = (0..<c).map(Double.init)
-            case .numeric: xs = (0...40).map { SearchSpace.value(Double($0) / 40, p.dimension) }
-            }
-            var mean: [Double] = [], lower: [Double] = [], upper: [Double] = []
-            for x in xs {
-                var point = best
-                point[i] = x
-                let pr = gp.predict(space.encode(point))
-                let a = options.objective.value(score: pr.mean - pr.sd), b = options.objective.value(score: pr.mean + pr.sd)
-                mean.append(options.objective.value(score: pr.mean))
-                lower.append(min(a, b))
-                upper.append(max(a, b))
-            }
-            var logScale = false
-            if case .numeric(_, _, let lg, _) = p.dimension { logScale = lg }
-            return TuneSlice(parameter: p.name.rawValue, x: xs, mean: mean, lower: lower, upper: upper,
-                             labels: p.choices.map(\.rawValue), logScale: logScale)
+            TuneSlice(gp, space, dimension: i, at: best, parameter: p.name.rawValue, labels: p.choices.map(\.rawValue),
+                      value: { options.objective.value(score: $0) })
         }
     }
 

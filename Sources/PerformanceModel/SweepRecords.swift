@@ -102,22 +102,18 @@ public struct SweepResult: Codable, Sendable, Equatable {
     public var name: String
     public var pointsTotal: Int
     /// `K/N` for a shard, nil for a whole or merged sweep.
-    public var shard: String?
+    public var shard: String? = nil
     public var rows: [SweepRow]
-    public var fits: [SeriesFit]
+    public var fits: [SeriesFit] = []
     /// Live rows measured for the same points, when `--live` ran (index-matched to `rows`).
-    public var live: [SweepRow]?
-    public var notes: [String]
+    public var live: [SweepRow]? = nil
+    public var notes: [String] = []
 
-    public init(name: String, pointsTotal: Int, shard: String? = nil, rows: [SweepRow], fits: [SeriesFit] = [],
-                live: [SweepRow]? = nil, notes: [String] = []) {
+    /// The measured rows of a sweep; the writer fills in the shard label, fits, live rows and notes as it learns them.
+    public init(name: String, pointsTotal: Int, rows: [SweepRow]) {
         self.name = name
         self.pointsTotal = pointsTotal
-        self.shard = shard
         self.rows = rows
-        self.fits = fits
-        self.live = live
-        self.notes = notes
     }
 
     public var csv: String {

@@ -56,14 +56,30 @@ public struct TuneSlice: Codable, Sendable, Equatable {
     public var labels: [String]
     public var logScale: Bool
 
-    public init(parameter: String, x: [Double], mean: [Double], lower: [Double], upper: [Double], labels: [String], logScale: Bool) {
+    /// The surrogate `gp` along dimension `index` of `space`, the other coordinates held at `best`: every
+    /// choice of a categorical, 41 evenly spaced points of a numeric range. `value` turns a surrogate score
+    /// into the objective's own units (a band's ends are sorted: a minimised objective flips them).
+    public init(_ gp: GaussianProcess, _ space: SearchSpace, dimension index: Int, at best: [Double],
+                parameter: String, labels: [String], value: (Double) -> Double) {
+        let d = space.dimensions[index]
+        switch d {
+        case .categorical(let c): x = (0..<c).map(Double.init); logScale = false
+        case .numeric(_, _, let lg, _): x = (0...40).map { SearchSpace.value(Double($0) / 40, d) }; logScale = lg
+        }
+        mean = []
+        lower = []
+        upper = []
+        for v in x {
+            var point = best
+            point[index] = v
+            let pr = gp.predict(space.encode(point))
+            let a = value(pr.mean - pr.sd), b = value(pr.mean + pr.sd)
+            mean.append(value(pr.mean))
+            lower.append(min(a, b))
+            upper.append(max(a, b))
+        }
         self.parameter = parameter
-        self.x = x
-        self.mean = mean
-        self.lower = lower
-        self.upper = upper
         self.labels = labels
-        self.logScale = logScale
     }
 }
 

@@ -7,13 +7,6 @@ public struct ScenarioDiagnostic: Error, CustomStringConvertible, Sendable, Equa
     public var column: Int
     public var message: String
 
-    public init(file: String, line: Int, column: Int, message: String) {
-        self.file = file
-        self.line = line
-        self.column = column
-        self.message = message
-    }
-
     /// `file:line:column: message`, the form editors and terminals turn into a link.
     public var description: String { "\(file):\(line):\(column): \(message)" }
 }
