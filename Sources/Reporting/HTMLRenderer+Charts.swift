@@ -75,8 +75,8 @@ extension HTMLRenderer {
     /// Completed requests per second of simulated time, with crash and partition windows shaded.
     func throughput() -> String {
         let tp = report.throughput
-        var s = "<section id=\"throughput\" class=\"card\"><h2>Throughput over simulated time</h2>\n"
-        s += "<p class=\"cap\">Completed requests per simulated second in \(tp.completed.count) buckets of \(formatNanos(tp.bucketNs)); mean \(tp.meanPerSecond) req/s, peak \(tp.peakPerSecond) req/s. Shaded: faults from the timeline.</p>\n"
+        let caption = "Completed requests per simulated second in \(tp.completed.count) buckets of \(formatNanos(tp.bucketNs)); mean \(tp.meanPerSecond) req/s, peak \(tp.peakPerSecond) req/s. Shaded: faults from the timeline."
+        var s = ""
         let h = 220.0, left = 52.0, bottom = 24.0, topPad = 12.0, rightPad = 12.0
         let pw = width - left - rightPad, ph = h - bottom - topPad
         let seconds = Double(tp.bucketNs) / 1e9
@@ -113,7 +113,7 @@ extension HTMLRenderer {
         s += "<text x=\"\(SVG.num(left + pw - 4))\" y=\"\(SVG.num(my - 4))\" text-anchor=\"end\" font-size=\"10\" fill=\"#b54708\">mean \(tp.meanPerSecond) req/s</text>"
         s += "<line x1=\"\(SVG.num(left))\" y1=\"\(SVG.num(topPad + ph))\" x2=\"\(SVG.num(left + pw))\" y2=\"\(SVG.num(topPad + ph))\" stroke=\"#98a2b3\"/>"
         s += "<text class=\"axis\" transform=\"translate(12 \(SVG.num(topPad + ph / 2))) rotate(-90)\" text-anchor=\"middle\">req/s</text>"
-        s += "</svg>\n</section>\n"
-        return s
+        s += "</svg>\n"
+        return card(id: "throughput", title: "Throughput over simulated time", caption: caption, s)
     }
 }

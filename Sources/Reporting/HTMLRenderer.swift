@@ -110,15 +110,19 @@ public struct HTMLRenderer {
         return h
     }
 
+    /// A report card: its heading, a caption paragraph (HTML, escaped by the caller) and `body`.
+    func card(id: String, title: String, caption: String, _ body: String) -> String {
+        "<section id=\"\(id)\" class=\"card\"><h2>\(title)</h2>\n<p class=\"cap\">\(caption)</p>\n\(body)</section>\n"
+    }
+
     func messages() -> String {
         let m = report.messages
-        var h = "<section id=\"messages\" class=\"card\"><h2>Messages per committed decision</h2>\n"
-        h += "<p class=\"cap\">\(m.sent) sent, \(m.delivered) delivered over \(m.decisions) committed decisions"
-        if let p = m.perDecision { h += " — <b>\(SVG.num(p))</b> messages per decision" }
+        var caption = "\(m.sent) sent, \(m.delivered) delivered over \(m.decisions) committed decisions"
+        if let p = m.perDecision { caption += " — <b>\(SVG.num(p))</b> messages per decision" }
         if !m.dropped.isEmpty {
-            h += "; dropped: " + m.dropped.keys.sorted().map { "\(SVG.escape($0)) \(m.dropped[$0]!)" }.joined(separator: ", ")
+            caption += "; dropped: " + m.dropped.keys.sorted().map { "\(SVG.escape($0)) \(m.dropped[$0]!)" }.joined(separator: ", ")
         }
-        h += ".</p>\n"
+        var h = ""
         let maxValue = m.rows.map { $0.perDecision ?? Double($0.sent) }.max() ?? 1
         let rowH = 26.0, labelW = 104.0, barW = 330.0
         let height = Double(m.rows.count) * rowH + 8
@@ -136,14 +140,14 @@ public struct HTMLRenderer {
         for r in m.rows {
             h += "<tr><td><span class=\"sw\" style=\"background:\(typeColours[r.type] ?? "#888")\"></span>\(SVG.escape(r.type))</td><td>\(r.sent)</td><td>\(r.delivered)</td><td>\(r.perDecision.map { SVG.num($0) } ?? "–")</td></tr>"
         }
-        h += "</tbody></table></div></section>\n"
-        return h
+        h += "</tbody></table></div>"
+        return card(id: "messages", title: "Messages per committed decision", caption: caption + ".", h)
     }
 
     func viewChanges() -> String {
         let v = report.viewChanges
-        var h = "<section id=\"viewchanges\" class=\"card\"><h2>View changes</h2>\n"
-        h += "<p class=\"cap\">\(v.total) view changes / timeouts started by correct replicas; highest view reached \(v.highestView). One row per target view: when the first replica asked for it, how many did, and when it was first entered.</p>\n"
+        let caption = "\(v.total) view changes / timeouts started by correct replicas; highest view reached \(v.highestView). One row per target view: when the first replica asked for it, how many did, and when it was first entered."
+        var h = ""
         if v.views.isEmpty {
             h += "<p class=\"muted\">No replica started a view change: the first leader served the whole run.</p>"
         } else {
@@ -158,8 +162,7 @@ public struct HTMLRenderer {
             let more = v.views.count - shown.count + v.viewsOmitted
             if more > 0 { h += "<p class=\"fine\">\(more) more target views not listed (see <code>--format json</code>).</p>" }
         }
-        h += "</section>\n"
-        return h
+        return card(id: "viewchanges", title: "View changes", caption: caption, h)
     }
 
     static let css = """

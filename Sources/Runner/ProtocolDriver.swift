@@ -27,6 +27,19 @@ extension ProtocolDriver {
     func unknown(_ name: String, _ protocolName: String) -> RunError {
         .unsupported("\(protocolName) has no Byzantine behaviour '\(name)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
     }
+
+    /// What every `makeReplica` does: the replica's signer, its honest machine, and for a named behaviour the
+    /// whole-run wrapper `wrap` builds around that machine (nil: this protocol has no such behaviour).
+    func replica<Honest: StateMachine>(_ id: ReplicaID, keyring: Keyring, behaviour: String?, protocolName: String,
+                                       honest: (MessageSigner) -> Honest,
+                                       wrap: (String, Honest, MessageSigner) throws(RunError) -> (any StateMachine)?)
+        throws(RunError) -> any StateMachine {
+        let signer = keyring.signer(for: .replica(id))
+        let machine = honest(signer)
+        guard let behaviour else { return machine }
+        if let wrapped = try wrap(behaviour, machine, signer) { return wrapped }
+        throw unknown(behaviour, protocolName)
+    }
 }
 
 /// The other Byzantine replicas of a scenario (an equivocator sends both versions to them).
@@ -101,15 +114,10 @@ public struct PBFTDriver: ProtocolDriver {
 
     public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {
         let config = config(for: scenario)
-        let signer = keyring.signer(for: .replica(id))
-        let honest = PBFTReplica(id: id, config: config, signer: signer, verifier: keyring.verifier)
-        switch behaviour {
-        case nil:
-            return honest
-        case "equivocate":
+        return try replica(id, keyring: keyring, behaviour: behaviour, protocolName: "PBFT",
+                           honest: { PBFTReplica(id: id, config: config, signer: $0, verifier: keyring.verifier) }) { name, honest, signer in
+            guard name == "equivocate" else { return nil }
             return EquivocatingPrimary(wrapping: honest, signer: signer, config: config, colluders: colluders(of: id, in: scenario))
-        case let other?:
-            throw .unsupported("PBFT has no Byzantine behaviour '\(other)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
         }
     }
 }
@@ -171,15 +179,13 @@ public struct HotStuffDriver: ProtocolDriver {
 
     public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {
         let config = config(for: scenario)
-        let signer = keyring.signer(for: .replica(id))
-        let honest = HotStuffReplica(id: id, config: config, signer: signer, verifier: keyring.verifier)
-        switch behaviour {
-        case nil:
-            return honest
-        case "equivocate":
-            return EquivocatingLeader(wrapping: honest, signer: signer, config: config, colluders: colluders(of: id, in: scenario))
-        case let name? where ForkingLeader.Attack(rawValue: name) != nil:
-            let attack = ForkingLeader.Attack(rawValue: name)!
+        return try replica(id, keyring: keyring, behaviour: behaviour, protocolName: "HotStuff",
+                           honest: { HotStuffReplica(id: id, config: config, signer: $0, verifier: keyring.verifier) }) {
+            (name, honest, signer) throws(RunError) -> (any StateMachine)? in
+            if name == "equivocate" {
+                return EquivocatingLeader(wrapping: honest, signer: signer, config: config, colluders: colluders(of: id, in: scenario))
+            }
+            guard let attack = ForkingLeader.Attack(rawValue: name) else { return nil }
             guard config.leaderSchedule == [id] else {
                 throw .unsupported("behaviour '\(name)' scripts every view, so parameters.leader_schedule must be [\(id)]")
             }
@@ -187,8 +193,6 @@ public struct HotStuffDriver: ProtocolDriver {
                 throw .unsupported("behaviour 'fork-view-gap' targets chained HotStuff (protocol: hotstuff)")
             }
             return ForkingLeader(wrapping: honest, attack: attack, signer: signer, config: config)
-        case let other?:
-            throw .unsupported("HotStuff has no Byzantine behaviour '\(other)' (known: \(byzantineBehaviours.joined(separator: ", ")))")
         }
     }
 }
