@@ -46,8 +46,7 @@ struct ExploreCommand: ParsableCommand {
 
     func run() throws {
         let scenario = try loadScenario(file, seed: nil)
-        let driver: any ProtocolDriver
-        do { driver = try TestMutant.driver(mutant, for: scenario.protocolKind) } catch { throw fail("\(error)", code: .invalidInput) }
+        let driver = try invalidInput { try TestMutant.driver(mutant, for: scenario.protocolKind) }
         var options = ExploreOptions(depth: depth)
         options.breadthFirst = bfs
         options.drops = drops

@@ -129,10 +129,9 @@ struct FuzzCampaign: ParsableCommand {
         options.omitTiming = omitTiming
         if let corpus {
             guard strategy == .guided else { throw fail("--corpus seeds the guided strategy; add --strategy guided", code: .invalidInput) }
-            do { options.seeds = try SeedCorpus.load(directory: corpus) } catch { throw fail("\(error)", code: .invalidInput) }
+            options.seeds = try invalidInput { try SeedCorpus.load(directory: corpus) }
         }
-        let result: CampaignResult
-        do { result = try Campaign(options).run() } catch { throw fail("\(error)", code: .invalidInput) }
+        let result = try invalidInput { try Campaign(options).run() }
         printCampaign(result, dir: dir)
         if result.signatures.contains(where: { $0.kind != "liveness" }) { throw ExitCode(RunStatus.safetyViolation.rawValue) }
         if !result.signatures.isEmpty { throw ExitCode(RunStatus.livenessViolation.rawValue) }
@@ -174,12 +173,7 @@ struct FuzzMerge: ParsableCommand {
     @Argument(help: "Shard campaign directories.") var directories: [String]
     @Option(help: "Merged campaign directory.") var out = "out/fuzz-merged"
     func run() throws {
-        do {
-            let r = try CampaignMerge.merge(directories, out: out)
-            printCampaign(r, dir: out)
-        } catch {
-            throw fail("\(error)", code: .invalidInput)
-        }
+        printCampaign(try invalidInput { try CampaignMerge.merge(directories, out: out) }, dir: out)
     }
 }
 
@@ -193,10 +187,7 @@ struct Shrink: ParsableCommand {
 
     func run() throws {
         let scenario = try loadScenario(file, seed: nil)
-        let outcome: RunOutcome
-        do { outcome = try ScenarioRun.execute(scenario, trace: .off, driver: TestMutant.driver(mutant, for: scenario.protocolKind)) } catch {
-            throw fail("\(error)", code: .invalidInput)
-        }
+        let outcome = try invalidInput { try ScenarioRun.execute(scenario, trace: .off, driver: TestMutant.driver(mutant, for: scenario.protocolKind)) }
         guard outcome.status == .safetyViolation || outcome.status == .livenessViolation,
               let target = outcome.checks.violations.first(where: { outcome.status == .safetyViolation ? $0.kind != .liveness : $0.kind == .liveness }) else {
             throw fail("\(file): the scenario does not fail (status: \(outcome.status.label)); nothing to shrink", code: .invalidInput)

@@ -46,8 +46,7 @@ struct Mutants: ParsableCommand {
         guard !strategy.isEmpty, !strategy.contains(.twins) else { throw fail("--strategy: guided and/or random", code: .invalidInput) }
         var rows: [MutantScoreRow] = []
         for (i, (m, kind)) in pairs.enumerated() {
-            let seeds: [Scenario]
-            do { seeds = noCorpus ? [] : try SeedCorpus.shipped(kind, root: corpus) } catch { throw fail("\(error)", code: .invalidInput) }
+            let seeds = try invalidInput { noCorpus ? [] : try SeedCorpus.shipped(kind, root: corpus) }
             let row = MutationScore.score(m, kind, seconds: timeBudget, jobs: max(1, jobs), seed: seed, strategies: strategy, seeds: seeds, out: out)
             rows.append(row)
             if !quiet {

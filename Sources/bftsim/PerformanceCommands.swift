@@ -114,13 +114,12 @@ struct SweepMerge: ParsableCommand {
     @Argument(help: "Shard sweep directories (each with sweep.json).") var directories: [String]
     @Option(help: "Merged sweep directory.") var out = "out/sweep-merged"
     func run() throws {
-        do {
+        let merged = try invalidInput {
             let merged = try Sweep.merge(directories.map { try Sweep.read($0) })
             try Sweep.write(merged, to: out)
-            printSweep(merged, dir: out)
-        } catch {
-            throw fail("\(error)", code: .invalidInput)
+            return merged
         }
+        printSweep(merged, dir: out)
     }
 }
 
@@ -169,14 +168,12 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         let base = try loadScenario(scenario, seed: nil)
-        let options: Tune.Options
-        do {
-            options = Tune.Options(parameters: try params.map { p throws(TuneError) in try TuneParameter.parse(p) },
-                                   objective: try TuneObjective.parse(objective, constraints: constraints), budget: budget,
-                                   seed: seed, seedsPerPoint: seeds, jobs: max(1, jobs), grid: grid, levels: levels, batch: batch)
+        let options = try invalidInput {
+            let options = Tune.Options(parameters: try params.map { p throws(TuneError) in try TuneParameter.parse(p) },
+                                       objective: try TuneObjective.parse(objective, constraints: constraints), budget: budget,
+                                       seed: seed, seedsPerPoint: seeds, jobs: max(1, jobs), grid: grid, levels: levels, batch: batch)
             try Tune.validate(options)
-        } catch {
-            throw fail("\(error)", code: .invalidInput)
+            return options
         }
         var ref: TuneResult? = nil
         if let reference {

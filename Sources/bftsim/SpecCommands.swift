@@ -71,12 +71,7 @@ struct SpecTrailCommand: ParsableCommand {
             throw fail("no \(model.rawValue) configuration '\(mutant ?? "honest")'\(twoChain ? " (two-chain)" : ""); known: \(Array(Set(names)).sorted().joined(separator: ", "))", code: .invalidInput)
         }
         guard FileManager.default.fileExists(atPath: file) else { throw fail("\(file): no such trail", code: .invalidInput) }
-        let events: [String]
-        do {
-            events = try SpecChecker.events(trail: file, configuration: c, root: specRoot(root), work: "out/spec")
-        } catch {
-            throw fail("\(error)", code: .invalidInput)
-        }
+        let events = try invalidInput { try SpecChecker.events(trail: file, configuration: c, root: specRoot(root), work: "out/spec") }
         let yaml = SpecTrail.scenario(events: events, configuration: c)
         do { try yaml.write(toFile: out, atomically: true, encoding: .utf8) } catch { throw fail("cannot write \(out): \(error)", code: .invalidInput) }
         print("wrote \(out) (\(events.count) model events); replay: bftsim run \(out)\(c.mutant.map { " --mutant \($0.rawValue)" } ?? "")")

@@ -31,12 +31,7 @@ struct Twins: ParsableCommand {
         base.parameters.viewChangeTimeout = 150 * nanosPerMillisecond
         base.parameters.batchSizeMax = 4
         base.network.latency = .uniform(min: nanosPerMillisecond, max: 5 * nanosPerMillisecond)
-        let scenarios: [Scenario]
-        do {
-            scenarios = try TwinsImport.scenarios(fromJSON: data, file: file, base: base)
-        } catch {
-            throw fail("\(error)", code: .invalidInput)
-        }
+        let scenarios = try invalidInput { try TwinsImport.scenarios(fromJSON: data, file: file, base: base) }
         if let out { try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         var lines: [String] = []
         var violations = 0

@@ -26,6 +26,12 @@ func fail(_ message: String, code: RunStatus) -> ExitCode {
     return ExitCode(code.rawValue)
 }
 
+/// Runs `body`, whose errors are the user's input at fault (a bad file, flag or directory): printed as
+/// `error: ...`, exit code 3.
+func invalidInput<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw fail("\(error)", code: .invalidInput) }
+}
+
 func loadScenario(_ path: String, seed: UInt64?) throws -> Scenario {
     var s: Scenario
     do {
@@ -75,8 +81,7 @@ struct Run: ParsableCommand {
             throw fail("--report needs trace.jsonl, which --no-trace turns off; drop one of the two flags", code: .invalidInput)
         }
         let scenario = try loadScenario(file, seed: seed)
-        let driver: any ProtocolDriver
-        do { driver = try TestMutant.driver(mutant, for: scenario.protocolKind) } catch { throw fail("\(error)", code: .invalidInput) }
+        let driver = try invalidInput { try TestMutant.driver(mutant, for: scenario.protocolKind) }
         if printTraceHash {
             let outcome: RunOutcome
             do { outcome = try ScenarioRun.execute(scenario, trace: .hashOnly, driver: driver, eventsMax: eventsMax, memoryMaxBytes: memoryMax << 20) } catch { throw fail("\(error)", code: .internalError) }
@@ -104,12 +109,8 @@ struct Run: ParsableCommand {
         print(quiet ? "\(scenario.name): \(summary.status) (safety \(summary.safety), liveness \(summary.liveness))" : summary.text())
         if !quiet { print("output    \(dir)/summary.json, summary.md\(noTrace ? "" : ", trace.jsonl")") }
         if report {
-            do {
-                let path = try Reports.write(directory: dir, format: .html, byzantine: byzantineReplicas(scenario))
-                print("report    \(path)")
-            } catch {
-                throw fail("\(error)", code: .invalidInput)
-            }
+            let path = try invalidInput { try Reports.write(directory: dir, format: .html, byzantine: byzantineReplicas(scenario)) }
+            print("report    \(path)")
         }
         if checkDeterminism {
             try compareWithFreshProcess(scenario: scenario, hash: outcome.simulation.traceHash.hex)
@@ -227,14 +228,12 @@ struct Report: ParsableCommand {
            let s = try? ScenarioLoader.load(path: file) {
             byzantine = byzantineReplicas(s)
         }
-        do {
+        try invalidInput {
             if out == "-" {
                 print(try Reports.render(directory: directory, format: format, byzantine: byzantine, windowAt: at, compare: compare), terminator: "")
             } else {
                 print("report    \(try Reports.write(directory: directory, format: format, to: out, byzantine: byzantine, windowAt: at, compare: compare))")
             }
-        } catch {
-            throw fail("\(error)", code: .invalidInput)
         }
     }
 }
