@@ -14,17 +14,12 @@ public struct MarkdownRenderer {
 
     public func render() -> String {
         let h = report.header
-        var md = "# \(h.scenario) — bftsim report\n\n"
-        md += "| | |\n|---|---|\n"
-        md += "| protocol | \(h.protocolName), n=\(h.replicas), f=\(h.f) |\n"
-        md += "| seed | \(h.seed) |\n"
-        md += "| outcome | **\(h.status)** (exit \(h.exitCode)) |\n"
-        md += "| safety | \(h.safety) (expected \(h.expectSafety)) |\n"
-        md += "| liveness | \(h.liveness) (expected \(h.expectLiveness)) |\n"
-        if !h.byzantine.isEmpty { md += "| Byzantine | " + h.byzantine.map { "r\($0.replica) (\($0.behaviour))" }.joined(separator: ", ") + " |\n" }
-        md += "| requests | \(h.requestsCompleted)/\(h.requestsIssued) completed, \(h.batchesCommitted) decisions |\n"
-        md += "| sim time | \(formatNanos(h.simDurationNs)), \(h.events) events |\n"
-        md += "| replay | `\(h.replay)` |\n\n"
+        var facts = [("protocol", "\(h.protocolName), n=\(h.replicas), f=\(h.f)"), ("seed", "\(h.seed)"), ("outcome", "**\(h.status)** (exit \(h.exitCode))"),
+                     ("safety", "\(h.safety) (expected \(h.expectSafety))"), ("liveness", "\(h.liveness) (expected \(h.expectLiveness))")]
+        if !h.byzantine.isEmpty { facts.append(("Byzantine", h.byzantine.map { "r\($0.replica) (\($0.behaviour))" }.joined(separator: ", "))) }
+        facts += [("requests", "\(h.requestsCompleted)/\(h.requestsIssued) completed, \(h.batchesCommitted) decisions"),
+                  ("sim time", "\(formatNanos(h.simDurationNs)), \(h.events) events"), ("replay", "`\(h.replay)`")]
+        var md = "# \(h.scenario) — bftsim report\n\n" + markdownFacts(facts) + "\n"
         if !report.violations.isEmpty {
             md += "## Violations\n\n"
             for v in report.violations {

@@ -120,6 +120,12 @@ public struct ByzantineRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// The key–value table that opens `summary.md` and a Markdown report: a blank header, then one
+/// `| key | value |` row per fact, in order.
+public func markdownFacts(_ facts: [(String, String)]) -> String {
+    "| | |\n|---|---|\n" + facts.map { "| \($0.0) | \($0.1) |\n" }.joined()
+}
+
 /// `1.50ms`, `2.000s`, `850.0µs`: a duration in nanoseconds for people (reports, summaries, live checks).
 public func formatNanos(_ ns: Int64) -> String {
     let a = abs(ns)

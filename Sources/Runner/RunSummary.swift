@@ -108,17 +108,19 @@ extension RunSummary {
     }
 
     public func markdown() -> String {
-        var md = "# \(scenario)\n\n"
-        md += "| | |\n|---|---|\n"
-        md += "| protocol | \(protocolName), n=\(replicas), f=\(f) |\n| seed | \(seed) |\n| outcome | **\(status)** (exit \(exitCode)) |\n"
-        md += "| safety | \(safety) (expected \(expect.safety.rawValue)) |\n| liveness | \(liveness) (expected \(expect.liveness.rawValue)) |\n"
-        md += "| requests | \(requestsCompleted)/\(requestsIssued) completed |\n| sim time | \(formatNanos(simDurationNs)) |\n"
-        md += "| throughput | \(throughputPerSimSecond) req/s (sim) |\n"
-        if let l = latencyNs { md += "| latency | p50 \(formatNanos(l.p50)), p90 \(formatNanos(l.p90)), p99 \(formatNanos(l.p99)), max \(formatNanos(l.max)) |\n" }
-        md += "| view changes | \(viewChanges) (highest view \(highestView)) |\n"
-        if let arms = adaptiveArms { md += "| adaptive arms per epoch | \(arms.map(String.init).joined(separator: " ")) |\n" }
-        if let crypto { md += "| signatures | \(crypto.signed) made, \(crypto.verified) verified, \(crypto.cacheHits) cache hits |\n" }
-        md += "| replay | `\(replay)` |\n\n## Checks\n\n| check | verdict | first violation |\n|---|---|---|\n"
+        var facts = [("protocol", "\(protocolName), n=\(replicas), f=\(f)"), ("seed", "\(seed)"), ("outcome", "**\(status)** (exit \(exitCode))"),
+                     ("safety", "\(safety) (expected \(expect.safety.rawValue))"), ("liveness", "\(liveness) (expected \(expect.liveness.rawValue))"),
+                     ("requests", "\(requestsCompleted)/\(requestsIssued) completed"), ("sim time", formatNanos(simDurationNs)),
+                     ("throughput", "\(throughputPerSimSecond) req/s (sim)")]
+        if let l = latencyNs {
+            facts.append(("latency", "p50 \(formatNanos(l.p50)), p90 \(formatNanos(l.p90)), p99 \(formatNanos(l.p99)), max \(formatNanos(l.max))"))
+        }
+        facts.append(("view changes", "\(viewChanges) (highest view \(highestView))"))
+        if let arms = adaptiveArms { facts.append(("adaptive arms per epoch", arms.map(String.init).joined(separator: " "))) }
+        if let crypto { facts.append(("signatures", "\(crypto.signed) made, \(crypto.verified) verified, \(crypto.cacheHits) cache hits")) }
+        facts.append(("replay", "`\(replay)`"))
+        var md = "# \(scenario)\n\n" + markdownFacts(facts)
+        md += "\n## Checks\n\n| check | verdict | first violation |\n|---|---|---|\n"
         for c in checks {
             md += "| \(c.name) | \(c.verdict) | \(c.message.map { "\($0) (t=\(formatNanos(c.time ?? 0)), event \(c.eventIndex ?? 0))" } ?? "") |\n"
         }
