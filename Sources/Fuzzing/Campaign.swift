@@ -162,9 +162,8 @@ public final class Campaign {
             r.count += 1
             signatures[sig] = r
         } else {
-            signatures[sig] = SignatureRecord(signature: sig, kind: bug.kind.rawValue, count: 1, firstRun: v.index, message: bug.message,
-                                              file: file, shrunkFile: nil, originalFaultEvents: FuzzRun.faultEventCount(s),
-                                              shrunkFaultEvents: nil, shrinkSimulations: nil, replayVerified: nil, replay: Self.replay(file, config.mutant))
+            signatures[sig] = SignatureRecord(signature: sig, kind: bug.kind.rawValue, firstRun: v.index, message: bug.message, file: file,
+                                              faultEvents: FuzzRun.faultEventCount(s), replay: Self.replay(file, config.mutant))
             firstScenario[sig] = s
         }
     }

@@ -328,11 +328,8 @@ public enum Tune {
             let status = mine.first { $0.status != "ok" }?.status ?? "ok"
             var e = TuneEvaluation(index: firstIndex + j, round: round, values: points[j],
                                    settings: zip(options.parameters, points[j]).map { "\($0.name.rawValue)=\($0.format($1))" },
-                                   throughput: mine.map(\.throughput).reduce(0, +) / Double(k),
-                                   latencyP50Ns: mine.map(\.p50).reduce(0, +) / Double(k),
-                                   latencyP99Ns: mine.map(\.p99).reduce(0, +) / Double(k),
-                                   throughputPerSeed: mine.map(\.throughput), feasible: false, score: 0, value: 0,
-                                   simulations: spent, status: status)
+                                   throughputPerSeed: mine.map(\.throughput), latencyP50NsPerSeed: mine.map(\.p50),
+                                   latencyP99NsPerSeed: mine.map(\.p99), simulations: spent, status: status)
             e.score = options.objective.score(e)
             e.value = options.objective.value(score: e.score)
             e.feasible = status == "ok" && e.throughput > 0 && options.objective.feasible(e)

@@ -15,29 +15,28 @@ public struct TuneEvaluation: Codable, Sendable, Equatable {
     public var latencyP99Ns: Double
     /// Throughput of each seed, to show the noise the surrogate has to see through.
     public var throughputPerSeed: [Double]
-    public var feasible: Bool
+    public var feasible = false
     /// The maximised objective (a weighted sum of ± log metrics).
-    public var score: Double
+    public var score = 0.0
     /// The objective in its own units (req/s, or latency in ns, or the weighted product).
-    public var value: Double
+    public var value = 0.0
     /// Simulations spent when this point's last seed was in (points of one batch share the batch's total).
     public var simulations: Int
     public var status: String
 
-    public init(index: Int, round: Int, values: [Double], settings: [String], throughput: Double, latencyP50Ns: Double,
-                latencyP99Ns: Double, throughputPerSeed: [Double], feasible: Bool, score: Double, value: Double,
-                simulations: Int, status: String) {
+    /// A point measured over its seeds: the metrics are the means of the per-seed ones. `score`, `value` and
+    /// `feasible` are the objective's verdict, which the tuner sets once it has the metrics.
+    public init(index: Int, round: Int, values: [Double], settings: [String], throughputPerSeed: [Double],
+                latencyP50NsPerSeed: [Double], latencyP99NsPerSeed: [Double], simulations: Int, status: String) {
+        func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / Double(xs.count) }
         self.index = index
         self.round = round
         self.values = values
         self.settings = settings
-        self.throughput = throughput
-        self.latencyP50Ns = latencyP50Ns
-        self.latencyP99Ns = latencyP99Ns
+        throughput = mean(throughputPerSeed)
+        latencyP50Ns = mean(latencyP50NsPerSeed)
+        latencyP99Ns = mean(latencyP99NsPerSeed)
         self.throughputPerSeed = throughputPerSeed
-        self.feasible = feasible
-        self.score = score
-        self.value = value
         self.simulations = simulations
         self.status = status
     }

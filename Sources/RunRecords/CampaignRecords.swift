@@ -22,19 +22,16 @@ public struct SignatureRecord: Codable, Sendable, Equatable {
     /// Replay command, run from the campaign directory.
     public var replay: String
 
-    public init(signature: String, kind: String, count: Int, firstRun: Int, message: String, file: String, shrunkFile: String?,
-                originalFaultEvents: Int, shrunkFaultEvents: Int?, shrinkSimulations: Int?, replayVerified: Bool?, replay: String) {
+    /// The record of the signature's first failing run (count 1, not shrunk yet: the shrinker fills in
+    /// the shrunk fields, later failures only the count).
+    public init(signature: String, kind: String, firstRun: Int, message: String, file: String, faultEvents: Int, replay: String) {
         self.signature = signature
         self.kind = kind
-        self.count = count
+        count = 1
         self.firstRun = firstRun
         self.message = message
         self.file = file
-        self.shrunkFile = shrunkFile
-        self.originalFaultEvents = originalFaultEvents
-        self.shrunkFaultEvents = shrunkFaultEvents
-        self.shrinkSimulations = shrinkSimulations
-        self.replayVerified = replayVerified
+        originalFaultEvents = faultEvents
         self.replay = replay
     }
 }

@@ -147,8 +147,12 @@ struct TuneTests {
     func paretoAndConvergence() {
         // Proves the report's derived series: a dominated point is dropped, an infeasible one never counts as best.
         func e(_ i: Int, _ x: Double, _ p99: Double, feasible: Bool = true) -> TuneEvaluation {
-            TuneEvaluation(index: i, round: 0, values: [Double(i)], settings: [], throughput: x, latencyP50Ns: p99 / 2, latencyP99Ns: p99,
-                           throughputPerSeed: [x], feasible: feasible, score: log(x), value: x, simulations: 2 * (i + 1), status: "ok")
+            var point = TuneEvaluation(index: i, round: 0, values: [Double(i)], settings: [], throughputPerSeed: [x],
+                                       latencyP50NsPerSeed: [p99 / 2], latencyP99NsPerSeed: [p99], simulations: 2 * (i + 1), status: "ok")
+            point.feasible = feasible
+            point.score = log(x)
+            point.value = x
+            return point
         }
         var r = TuneResult(scenario: "s", mode: "bayes", parameters: ["batch_size_max=1..8"], objective: "throughput,p99",
                            direction: "maximise", constraints: [], seeds: [1], budget: 8)
