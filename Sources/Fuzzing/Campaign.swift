@@ -122,8 +122,7 @@ public final class Campaign {
         let shrinkStart = WallClock.now()
         if options.shrink { shrinkAll() }
         var result = makeResult()
-        result.timing = CampaignTiming(elapsedSeconds: elapsed, runsPerSecond: elapsed > 0 ? Double(runs) / elapsed : 0,
-                                       jobs: options.jobs, shrinkSeconds: WallClock.now() - shrinkStart)
+        result.timing = CampaignTiming(runs: runs, elapsedSeconds: elapsed, jobs: options.jobs, shrinkSeconds: WallClock.now() - shrinkStart)
         if let out = options.out { try write(options.omitTiming ? result.withoutTiming : result, to: out) }
         return result
     }
@@ -208,8 +207,9 @@ public final class Campaign {
         result.excusedViolations = excused
         result.failuresByKind = byKind
         result.signatures = signatures.values.sorted { ($0.firstRun, $0.signature) < ($1.firstRun, $1.signature) }
-        result.coverage = CoverageSummary(distinctStates: firstReach.count, stateVisits: stateVisits,
-                                          growth: CoverageMap.growth(firstReach, runs: runs))
+        result.coverage.distinctStates = firstReach.count
+        result.coverage.stateVisits = stateVisits
+        result.coverage.growth = CoverageMap.growth(firstReach, runs: runs)
         return result
     }
 

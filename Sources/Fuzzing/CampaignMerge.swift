@@ -52,7 +52,7 @@ public enum CampaignMerge {
         merged.signatures = sigs.values.map(\.0).sorted { ($0.firstRun, $0.signature) < ($1.firstRun, $1.signature) }
         merged.coverage.distinctStates = reach.count
         merged.coverage.growth = CoverageMap.growth(reach, runs: merged.runs)
-        merged.timing = CampaignTiming(elapsedSeconds: elapsed, runsPerSecond: elapsed > 0 ? Double(merged.runs) / elapsed : 0, jobs: nil, shrinkSeconds: 0)
+        merged.timing = CampaignTiming(runs: merged.runs, elapsedSeconds: elapsed, jobs: nil, shrinkSeconds: 0)
         do {
             try CampaignJSON.encoder.encode(CoverageMap(reach)).write(to: URL(fileURLWithPath: out + "/coverage.json"))
             try merged.json().write(toFile: out + "/campaign.json", atomically: true, encoding: .utf8)

@@ -37,17 +37,14 @@ public struct SignatureRecord: Codable, Sendable, Equatable {
 }
 
 public struct CoverageSummary: Codable, Sendable, Equatable {
-    public var distinctStates: Int
+    public var distinctStates = 0
     /// Sum over runs of the distinct states each run reached (mean per run = stateVisits / runs).
-    public var stateVisits: Int
+    public var stateVisits = 0
     /// (runs, distinct states after those runs) samples, by run index.
-    public var growth: [[Int]]
+    public var growth: [[Int]] = []
 
-    public init(distinctStates: Int, stateVisits: Int, growth: [[Int]]) {
-        self.distinctStates = distinctStates
-        self.stateVisits = stateVisits
-        self.growth = growth
-    }
+    /// No coverage yet: the fuzzer and the shard merge fill it in, like the campaign's counts.
+    public init() {}
 }
 
 /// Wall-clock figures: the only part of a campaign that depends on the machine and `--jobs`.
@@ -57,9 +54,10 @@ public struct CampaignTiming: Codable, Sendable, Equatable {
     public var jobs: Int?
     public var shrinkSeconds: Double
 
-    public init(elapsedSeconds: Double, runsPerSecond: Double, jobs: Int?, shrinkSeconds: Double) {
+    /// The figures of `runs` runs in `elapsedSeconds` (the rate is 0 when no time was measured).
+    public init(runs: Int, elapsedSeconds: Double, jobs: Int?, shrinkSeconds: Double) {
         self.elapsedSeconds = elapsedSeconds
-        self.runsPerSecond = runsPerSecond
+        runsPerSecond = elapsedSeconds > 0 ? Double(runs) / elapsedSeconds : 0
         self.jobs = jobs
         self.shrinkSeconds = shrinkSeconds
     }
@@ -97,7 +95,7 @@ public struct CampaignRecord<Config: Codable & Sendable>: Codable, Sendable {
         excusedViolations = 0
         failuresByKind = [:]
         signatures = []
-        coverage = CoverageSummary(distinctStates: 0, stateVisits: 0, growth: [])
+        coverage = CoverageSummary()
     }
 }
 

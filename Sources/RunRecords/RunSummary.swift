@@ -114,9 +114,10 @@ public struct ByzantineRecord: Codable, Sendable, Equatable {
     public var replica: Int
     public var behaviour: String
 
-    public init(replica: Int, behaviour: String) {
-        self.replica = replica
-        self.behaviour = behaviour
+    /// The record of a scenario's Byzantine entry.
+    public init(_ spec: ByzantineSpec) {
+        replica = spec.replica
+        behaviour = spec.behaviour
     }
 }
 

@@ -201,7 +201,7 @@ struct Bench: ParsableCommand {
 
 /// The scenario's Byzantine replicas in the report's terms (summary.json does not record them).
 func byzantineReplicas(_ scenario: Scenario) -> [ByzantineRecord] {
-    scenario.byzantine.map { ByzantineRecord(replica: $0.replica, behaviour: $0.behaviour) }
+    scenario.byzantine.map(ByzantineRecord.init)
 }
 
 struct Report: ParsableCommand {

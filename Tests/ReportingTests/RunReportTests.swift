@@ -1,4 +1,5 @@
 import RunRecords
+import ScenarioFormat
 import Foundation
 import Reporting
 import Testing
@@ -32,7 +33,7 @@ struct RunReportTests {
     func violatingRun() throws {
         // A PBFT mutant (commit without digest match) under an equivocating primary violates agreement.
         let dir = try Fixture.agreementViolation()
-        let report = try RunAnalysis.analyze(try RunDirectory(path: dir), byzantine: [ByzantineRecord(replica: 0, behaviour: "equivocate")])
+        let report = try RunAnalysis.analyze(try RunDirectory(path: dir), byzantine: [ByzantineRecord(ByzantineSpec(replica: 0, behaviour: "equivocate"))])
         #expect(report.violations.contains { $0.check == "agreement" })
         #expect(report.spaceTime.caption.hasPrefix("Around the first violation"))
         #expect(report.spaceTime.markers.contains { $0.kind == "violation" })
