@@ -93,13 +93,7 @@ public struct PBFTDriver: ProtocolDriver {
         case "spam-view-change": return PBFTViewChangeSpam(signer: signer)
         case "script":
             // Not in `byzantineBehaviours`: the fuzzer picks from that list, and a script needs its steps.
-            let steps = (spec.script ?? []).compactMap { s in
-                PBFTScript.Step.Message(rawValue: s.send).map {
-                    PBFTScript.Step(at: s.at, message: $0, view: s.view, sequence: s.sequence, value: s.value, to: s.to,
-                                    viewChanges: s.viewChanges ?? [])
-                }
-            }
-            return PBFTScript(context: context, signer: signer, steps: steps)
+            return PBFTScript(context: context, signer: signer, steps: spec.script ?? [])
         default: throw unknown(spec.behaviour, "PBFT")
         }
     }
@@ -155,10 +149,7 @@ public struct HotStuffDriver: ProtocolDriver {
         case "spam-view-change": return HotStuffTimeoutSpam(config: config(for: scenario), signer: signer)
         case "script":
             // Not in `byzantineBehaviours`: the fuzzer picks from that list, and a script needs its steps.
-            let steps = (spec.script ?? []).filter { $0.send == "PROPOSAL" }.map { s in
-                HotStuffScript.Step(at: s.at, view: s.view, label: s.value, parent: s.parent ?? 0, to: s.to)
-            }
-            return HotStuffScript(context: context, signer: signer, config: config(for: scenario), steps: steps)
+            return HotStuffScript(context: context, signer: signer, config: config(for: scenario), steps: spec.script ?? [])
         default: throw unknown(spec.behaviour, "HotStuff")
         }
     }

@@ -91,7 +91,7 @@ public enum ScenarioRun {
         let inner = try driver.makeReplica(id: id, scenario: scenario, keyring: keyring, behaviour: whole?.element.behaviour)
         var layers: [ByzantineReplica.Layer] = []
         for (tag, spec) in entries where tag != whole?.offset {
-            let context = ByzantineContext(id: id, n: scenario.replicas, timerKind: 0xB000 + UInt16(tag & 0xFFF))
+            let context = ByzantineContext(id: id, n: scenario.replicas, layer: tag)
             let behaviour = try driver.makeLayer(spec, context: context, scenario: scenario, keyring: keyring)
             layers.append(.init(behaviour: behaviour, active: spec.from == nil || spec.from == 0, tag: tag))
         }

@@ -27,10 +27,13 @@ public struct ByzantineContext: Sendable {
     public var n: Int
     /// Timer kind reserved for this layer's own timers (distinct per layer, above protocol kinds).
     public var timerKind: UInt16
-    public init(id: ReplicaID, n: Int, timerKind: UInt16 = 0xB000) {
+
+    /// The context of layer `layer` (the entry's index among the scenario's Byzantine entries) of replica
+    /// `id`: its timer kind is 0xB000 + layer, above every protocol's kinds, one per layer (4096 at most).
+    public init(id: ReplicaID, n: Int, layer: Int = 0) {
         self.id = id
         self.n = n
-        self.timerKind = timerKind
+        timerKind = 0xB000 + UInt16(layer & 0xFFF)
     }
     /// Every other replica, in id order.
     public var others: [ReplicaID] { (0..<n).filter { $0 != id } }

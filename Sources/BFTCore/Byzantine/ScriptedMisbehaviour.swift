@@ -1,8 +1,3 @@
-/// One step of a script: when it is due, counted from the replica's start.
-public protocol ScriptStep {
-    var at: Nanoseconds { get }
-}
-
 /// A Byzantine replica that plays a script of timed steps (a SPIN counterexample replayed message for
 /// message): the honest core still runs but none of its replica-bound sends leave; each step gets its own
 /// timer, armed at start; a step that comes due while what it needs has not arrived waits, and every
@@ -10,9 +5,8 @@ public protocol ScriptStep {
 /// differ only in what they learn and what a step sends (§4 of Castro & Liskov and of Yin et al.: a faulty
 /// replica sends anything under its own identity).
 public protocol ScriptedMisbehaviour: Misbehaviour {
-    associatedtype Step: ScriptStep
     var context: ByzantineContext { get }
-    var steps: [Step] { get }
+    var steps: [ScriptStep] { get }
     /// Steps whose time came while what they need was missing, in due order.
     var waiting: [Int] { get set }
     /// Remembers what a received message carries that later steps need.

@@ -13,23 +13,6 @@ import BFTCore
 /// signatures stay unforgeable. Block k >= 2 carries the (k-1)-th client request it received, block 1
 /// none, so blocks of one view and parent differ.
 public struct HotStuffScript: ScriptedMisbehaviour {
-    public struct Step: ScriptStep, Sendable, Equatable {
-        public var at: Nanoseconds
-        public var view: UInt64
-        /// The block's label (>= 1).
-        public var label: Int
-        /// The parent's label (0: genesis).
-        public var parent: Int
-        public var to: [ReplicaID]
-        public init(at: Nanoseconds, view: UInt64, label: Int, parent: Int, to: [ReplicaID]) {
-            self.at = at
-            self.view = view
-            self.label = label
-            self.parent = parent
-            self.to = to
-        }
-    }
-
     /// Client requests remembered (blocks naming a later one wait forever).
     public static let requestsMax = 16
     /// Votes remembered per block, and blocks tracked.
@@ -37,7 +20,8 @@ public struct HotStuffScript: ScriptedMisbehaviour {
     public let context: ByzantineContext
     let signer: MessageSigner
     let config: HotStuffConfig
-    public let steps: [Step]
+    /// The script's PROPOSAL steps: block `value` (its label, >= 1) on block `parent` (0: genesis).
+    public let steps: [ScriptStep]
     private var requests: [ClientRequest] = []
     /// Blocks proposed, by label (index 0: genesis), and their QCs once formed.
     private var blocks: [Int: Block] = [0: .genesis]
@@ -47,11 +31,11 @@ public struct HotStuffScript: ScriptedMisbehaviour {
     /// Steps whose time came while their parent's QC or their request was missing, in due order.
     public var waiting: [Int] = []
 
-    public init(context: ByzantineContext, signer: MessageSigner, config: HotStuffConfig, steps: [Step]) {
+    public init(context: ByzantineContext, signer: MessageSigner, config: HotStuffConfig, steps: [ScriptStep]) {
         self.context = context
         self.signer = signer
         self.config = config
-        self.steps = steps
+        self.steps = steps.filter { $0.send == "PROPOSAL" }
     }
 
     /// Remembers client requests and counts votes for proposed blocks; a quorum (own vote included)
@@ -77,23 +61,23 @@ public struct HotStuffScript: ScriptedMisbehaviour {
     }
 
     public mutating func fire(_ i: Int, into actions: inout [ReplicaAction]) {
-        let step = steps[i]
-        guard blocks.count < Self.blocksMax || blocks[step.label] != nil else { return }
-        guard let parent = blocks[step.parent], let justify = certificates[step.parent] else {
+        let step = steps[i], label = step.value, parentLabel = step.parent ?? 0
+        guard blocks.count < Self.blocksMax || blocks[label] != nil else { return }
+        guard let parent = blocks[parentLabel], let justify = certificates[parentLabel] else {
             waiting.append(i)  // the parent's QC has not formed yet
             return
         }
         let batch: [ClientRequest]
-        if step.label <= 1 {
+        if label <= 1 {
             batch = []
-        } else if step.label - 2 < requests.count {
-            batch = [requests[step.label - 2]]
+        } else if label - 2 < requests.count {
+            batch = [requests[label - 2]]
         } else {
             waiting.append(i)  // its request has not arrived yet
             return
         }
-        let block = blocks[step.label] ?? Block(view: step.view, parentHeight: parent.height, proposer: context.id, justify: justify, requests: batch)
-        blocks[step.label] = block
+        let block = blocks[label] ?? Block(view: step.view, parentHeight: parent.height, proposer: context.id, justify: justify, requests: batch)
+        blocks[label] = block
         let proposal = Proposal(block: block, signer: signer)
         for r in step.to where r != context.id { actions.append(.send(proposal.bytes, to: .replica(r))) }
     }

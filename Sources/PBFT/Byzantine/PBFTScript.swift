@@ -10,37 +10,19 @@ import BFTCore
 /// request, k the k-th distinct client request this replica saw (from a client or inside a received
 /// PRE-PREPARE), -k that request altered after the client signed it (a forged request, rule R1).
 public struct PBFTScript: ScriptedMisbehaviour {
-    public struct Step: ScriptStep, Sendable, Equatable {
-        public enum Message: String, Sendable {
-            case prePrepare = "PRE-PREPARE", prepare = "PREPARE", commit = "COMMIT"
-            /// VIEW-CHANGE for `view` (the new view), from the genesis checkpoint; `value` 0 carries no
-            /// prepared certificate, k one for request k (§4.4 V2 checks it): this replica's own
-            /// PRE-PREPARE of request k for (`view` - 1, `sequence`) and the PREPAREs of others it received
-            /// for that slot, whatever their digest (only a mutant's check accepts a mismatch).
-            case viewChange = "VIEW-CHANGE"
-            /// NEW-VIEW for `view` (§4.4 V3) with V = the latest VIEW-CHANGEs for it of `viewChanges` (its
-            /// own made here, the others as received: the step waits for them) and O = one PRE-PREPARE of
-            /// `value` at `sequence` (value 0: O empty). Whether V is a quorum and O is the one V implies
-            /// is the script's choice: what an honest backup checks (V5) is what the replay tests.
-            case newView = "NEW-VIEW"
-        }
-        public var at: Nanoseconds
-        public var message: Message
-        public var view: UInt64
-        public var sequence: UInt64
-        public var value: Int
-        public var to: [ReplicaID]
-        public var viewChanges: [ReplicaID]
-        public init(at: Nanoseconds, message: Message, view: UInt64, sequence: UInt64, value: Int, to: [ReplicaID],
-                    viewChanges: [ReplicaID] = []) {
-            self.viewChanges = viewChanges
-            self.at = at
-            self.message = message
-            self.view = view
-            self.sequence = sequence
-            self.value = value
-            self.to = to
-        }
+    /// The messages a PBFT script step may `send`.
+    public enum Message: String, Sendable {
+        case prePrepare = "PRE-PREPARE", prepare = "PREPARE", commit = "COMMIT"
+        /// VIEW-CHANGE for `view` (the new view), from the genesis checkpoint; `value` 0 carries no
+        /// prepared certificate, k one for request k (§4.4 V2 checks it): this replica's own
+        /// PRE-PREPARE of request k for (`view` - 1, `sequence`) and the PREPAREs of others it received
+        /// for that slot, whatever their digest (only a mutant's check accepts a mismatch).
+        case viewChange = "VIEW-CHANGE"
+        /// NEW-VIEW for `view` (§4.4 V3) with V = the latest VIEW-CHANGEs for it of `viewChanges` (its
+        /// own made here, the others as received: the step waits for them) and O = one PRE-PREPARE of
+        /// `value` at `sequence` (value 0: O empty). Whether V is a quorum and O is the one V implies
+        /// is the script's choice: what an honest backup checks (V5) is what the replay tests.
+        case newView = "NEW-VIEW"
     }
 
     /// Distinct requests remembered (values beyond it never become available).
@@ -49,7 +31,9 @@ public struct PBFTScript: ScriptedMisbehaviour {
     public static let replicasMax = 64
     public let context: ByzantineContext
     let signer: MessageSigner
-    public let steps: [Step]
+    /// The script's PBFT steps (steps sending another protocol's message are left out) and their messages.
+    public let steps: [ScriptStep]
+    private let messages: [Message]
     private var requests: [ClientRequest] = []
     /// PREPAREs received (at most `preparesMax`), for the certificates of VIEW-CHANGE steps.
     private var prepares: [Prepare] = []
@@ -59,10 +43,12 @@ public struct PBFTScript: ScriptedMisbehaviour {
     /// Steps whose time came while their request had not arrived, in due order.
     public var waiting: [Int] = []
 
-    public init(context: ByzantineContext, signer: MessageSigner, steps: [Step]) {
+    public init(context: ByzantineContext, signer: MessageSigner, steps: [ScriptStep]) {
         self.context = context
         self.signer = signer
-        self.steps = steps
+        let known = steps.compactMap { s in Message(rawValue: s.send).map { (s, $0) } }
+        self.steps = known.map(\.0)
+        messages = known.map(\.1)
     }
 
     /// Remembers the client requests `bytes` carries (a REQUEST, or the batch of a PRE-PREPARE), and
@@ -108,15 +94,15 @@ public struct PBFTScript: ScriptedMisbehaviour {
     }
 
     public mutating func fire(_ i: Int, into actions: inout [ReplicaAction]) {
-        let step = steps[i]
+        let step = steps[i], message = messages[i]
         guard let requests = batch(step.value) else {
             waiting.append(i)
             return
         }
         let bytes: [UInt8]
-        if step.message == .newView {
+        if message == .newView {
             var set: [ViewChange] = []
-            for r in step.viewChanges {
+            for r in step.viewChanges ?? [] {
                 if r == context.id {
                     set.append(ownViewChange(step.view))
                 } else if r < viewChangesReceived.count, let vc = viewChangesReceived[r], vc.newView == step.view {
@@ -131,7 +117,7 @@ public struct PBFTScript: ScriptedMisbehaviour {
             for r in step.to where r != context.id { actions.append(.send(bytes, to: .replica(r))) }
             return
         }
-        if step.message == .viewChange {
+        if message == .viewChange {
             var votes: [Prepare] = []
             for p in prepares where step.view > 0 && p.view == step.view - 1 && p.sequence == step.sequence
                 && p.replica != context.id && !votes.contains(where: { $0.replica == p.replica }) {
@@ -145,7 +131,7 @@ public struct PBFTScript: ScriptedMisbehaviour {
             return
         }
         let pp = PrePrepare(view: step.view, sequence: step.sequence, requests: requests, signer: signer)
-        switch step.message {
+        switch message {
         case .prePrepare: bytes = pp.bytes
         case .prepare: bytes = Prepare(view: step.view, sequence: step.sequence, digest: pp.digest, signer: signer).bytes
         case .commit: bytes = Commit(view: step.view, sequence: step.sequence, digest: pp.digest, signer: signer).bytes
