@@ -75,29 +75,21 @@ struct LogOptions: ParsableArguments {
     var arguments: [String] { ["--log-level", logLevel, "--log-format", logFormat] }
 }
 
-/// `--metrics-port`: a TCP port 1...65535, or 0 for off, checked by ArgumentParser's own conversion.
-struct MetricsPort: ExpressibleByArgument {
-    let value: Int
-    init?(argument: String) {
-        guard let v = Int(argument), (0...65535).contains(v) else { return nil }
-        value = v
-    }
-    /// The port to serve on; nil when off.
-    var serving: Int? { value == 0 ? nil : value }
-}
-
 struct ReplicaCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "replica", abstract: "Run one live replica over TCP.")
     @Option(help: "Cluster file.") var config: String
     @Option(help: "Replica id.") var id: Int
     @Option(help: "Data directory (durable state, observations.bin, stats.json).") var data: String?
     @Option(help: "Byzantine behaviours from the simulator's library: BEHAVIOUR[=PARAM][,BEHAVIOUR...] (e.g. equivocate, mutate=digest, slow=200ms,conflict).") var byzantine: String?
-    @Option(help: "Serve /metrics (Prometheus) and a status page / on this port (default: the cluster file's metricsPort; 0: off).") var metricsPort: MetricsPort?
+    @Option(help: "Serve /metrics (Prometheus) and a status page / on this port (default: the cluster file's metricsPort; 0: off).") var metricsPort: Int?
     @OptionGroup var logging: LogOptions
+    func validate() throws {
+        if let p = metricsPort, !(0...65535).contains(p) { throw ValidationError("--metrics-port must be 0 (off) or a port 1...65535, got \(p)") }
+    }
     func run() throws {
         logging.bootstrap()
         do {
-            try ReplicaProcess.run(configPath: config, id: id, dataDir: data ?? "data/r\(id)", behaviour: byzantine, metricsPort: metricsPort?.value)
+            try ReplicaProcess.run(configPath: config, id: id, dataDir: data ?? "data/r\(id)", behaviour: byzantine, metricsPort: metricsPort)
         } catch { throw liveFail(error) }
     }
 }
@@ -206,8 +198,11 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "Open loop: requests per second over all clients (default: closed loop).") var rate: Double?
     @Option(help: "Write the JSON report here.") var out: String?
     @Option(help: "Observation log (default: <cluster dir>/data/client-<first>/observations.bin).") var log: String?
-    @Option(help: "Serve /metrics (Prometheus) on 127.0.0.1 at this port while the load runs (0: off).") var metricsPort: MetricsPort?
+    @Option(help: "Serve /metrics (Prometheus) on 127.0.0.1 at this port while the load runs.") var metricsPort: Int?
     @OptionGroup var logging: LogOptions
+    func validate() throws {
+        if let p = metricsPort, !(1...65535).contains(p) { throw ValidationError("--metrics-port must be a port 1...65535, got \(p)") }
+    }
     func run() throws {
         logging.bootstrap()
         let dir = URL(fileURLWithPath: config).deletingLastPathComponent().path
@@ -220,7 +215,7 @@ struct ClientCommand: ParsableCommand {
         do {
             let report = try LoadProcess.run(configPath: config, clients: clients, outstanding: outstanding, firstClient: firstClient,
                                              duration: duration, rate: rate, out: out, logPath: logPath,
-                                             metricsPort: metricsPort?.serving, logger: Logger(label: "bftsim.client"))
+                                             metricsPort: metricsPort, logger: Logger(label: "bftsim.client"))
             print(report.text())
         } catch { throw liveFail(error) }
     }
