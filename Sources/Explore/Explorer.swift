@@ -18,6 +18,16 @@ public struct ExploreOptions: Sendable, Equatable {
     public var drops = 0
     /// Timer firings allowed on a path (view-change/pacemaker timeouts, client retransmissions).
     public var timeouts = 1
+    /// Delay bounding (Emmi, Qadeer & Rakamarić, "Delay-bounded scheduling", POPL'11): nil explores every
+    /// interleaving; K follows one default schedule and deviates from it at most K times per path, which
+    /// reaches far deeper (view changes, checkpoints) at a bounded cost. The default schedule delivers
+    /// messages in send order (FIFO) and lets a timer fire only when nothing is in flight; delivering the
+    /// i-th message in flight instead of the first costs i delays, firing a timer while messages are in
+    /// flight (or another than the first armed one) costs 1. Timer firings are not budgeted by
+    /// `timeouts` in this mode (time passing when the network is idle is the default, not a fault);
+    /// drops and restarts keep their own budgets. Sleep sets are off (they are unsound under a bound on
+    /// deviations); state caching keeps a state's least depth and most delays left.
+    public var delays: Int?
     /// Crash-restarts of a replica allowed on a path: the replica loses its unsynced writes and armed
     /// timers and recovers from what it synced (`.recover(durable:)`), as the simulator's `restart` does.
     public var restarts = 0
@@ -51,6 +61,8 @@ public struct ExploreStats: Sendable, Equatable {
     public var atBound = 0
     /// Safety checks run (at states whose last transition committed, executed, voted, locked, ...).
     public var checks = 0
+    /// Transitions not taken because they would exceed the delay bound (`ExploreOptions.delays`).
+    public var delayPruned = 0
     /// States waiting to be expanded (BFS queue or DFS stack) when the last report was made.
     public var frontier = 0
 
@@ -153,6 +165,8 @@ public final class Explorer {
     struct Visit {
         var depth: Int
         var sleep: [UInt64]
+        /// Delays left when it was expanded (delay bounding only; 0 otherwise).
+        var delays = 0
     }
 
     /// One enabled transition. `key` names it across states (sleep sets); `target` is the machine it
@@ -163,6 +177,8 @@ public final class Explorer {
         var key: UInt64
         var target: Int
         var timer: TimerID
+        /// Delays this transition spends under delay bounding (its distance from the default schedule).
+        var cost = 0
 
         /// Independent transitions commute and neither disables the other.
         func isIndependent(of other: Transition) -> Bool {
@@ -183,6 +199,8 @@ public final class Explorer {
         var sleep: [Transition]
         /// On a revisit at the same depth: only these transitions are new (they slept before).
         var only: [UInt64]?
+        /// Delays left on the path (delay bounding only).
+        var delays = 0
     }
 
     /// Builds the machines of `scenario` with `driver` (honest, or a test mutant's). Twins and timelines
@@ -193,7 +211,10 @@ public final class Explorer {
             throw .unsupported("explore ignores timelines: the explorer itself drops messages (--drops) and fires timers (--timeouts); remove 'timeline'")
         }
         guard options.depth >= 0 else { throw .unsupported("--depth must be at least 0") }
+        guard (options.delays ?? 0) >= 0 else { throw .unsupported("--delays must be at least 0") }
         self.scenario = scenario
+        var options = options
+        if options.delays != nil { options.partialOrderReduction = false }
         self.options = options
         n = scenario.replicas
         let keyring = Keyring(scheme: scenario.crypto, seed: scenario.seed, replicas: scenario.replicas, clients: scenario.workload.clients)
@@ -250,7 +271,7 @@ public final class Explorer {
     func depthFirst(_ roots: [(ExploreState, Int)]) -> ExploreResult {
         var stop = ExploreStop.exhausted
         var stack: [Node] = []
-        for (s, d) in roots.reversed() { if let node = visit(s, depth: d, sleep: []) { stack.append(node) } }
+        for (s, d) in roots.reversed() { if let node = visit(s, depth: d, sleep: [], delays: options.delays ?? 0) { stack.append(node) } }
         while !stack.isEmpty {
             if let reason = shouldHalt() {
                 stop = reason
@@ -299,7 +320,7 @@ public final class Explorer {
         var stop = ExploreStop.exhausted
         var queue: [Node] = []
         var head = 0
-        for (s, d) in roots { if let node = visit(s, depth: d, sleep: []) { queue.append(node) } }
+        for (s, d) in roots { if let node = visit(s, depth: d, sleep: [], delays: options.delays ?? 0) { queue.append(node) } }
         outer: while head < queue.count {
             var node = queue[head]
             queue[head].state = initial  // release the expanded state's memory
@@ -345,6 +366,10 @@ public final class Explorer {
             return nil
         }
         if let only = node.only, !only.contains(t.key) { return nil }
+        if t.cost > node.delays {
+            stats.delayPruned += 1
+            return nil
+        }
         let childSleep = options.partialOrderReduction ? node.sleep.filter { $0.isIndependent(of: t) } : []
         if options.partialOrderReduction { node.sleep.append(t) }
         var child = node.state
@@ -355,7 +380,7 @@ public final class Explorer {
         if completionWitness == nil, requestsTotal > 0, child.completed >= requestsTotal {
             completionWitness = Trail.elements(child.trail)
         }
-        return visit(child, depth: node.depth + 1, sleep: childSleep, checkNeeded: checkNeeded)
+        return visit(child, depth: node.depth + 1, sleep: childSleep, delays: node.delays - t.cost, checkNeeded: checkNeeded)
     }
 
     /// Records a reached state and decides whether (and what of it) to expand.
@@ -363,7 +388,7 @@ public final class Explorer {
     /// The safety check runs only on a state seen for the first time: a state already visited was
     /// checked then, and what the checkers judge (commits, executions, votes, locks) is part of every
     /// replica's state and so of its fingerprint.
-    func visit(_ state: ExploreState, depth: Int, sleep: [Transition], checkNeeded: Bool = false) -> Node? {
+    func visit(_ state: ExploreState, depth: Int, sleep: [Transition], delays: Int, checkNeeded: Bool = false) -> Node? {
         var only: [UInt64]?
         var isNew = !options.stateHashing
         if options.stateHashing {
@@ -371,18 +396,22 @@ public final class Explorer {
             let keys = sleep.map(\.key).sorted()
             if let v = visited[fp] {
                 let covered = v.sleep.allSatisfy { keys.contains($0) }  // stored sleep ⊆ current sleep
-                if depth >= v.depth && covered {
+                // Under delay bounding a state is covered when it was expanded no deeper and with no
+                // fewer delays left (everything reachable from here was reachable from there).
+                if depth >= v.depth && covered && delays <= v.delays {
                     stats.hashHits += 1
                     return nil
                 }
-                if depth < v.depth {
+                if options.delays != nil {
+                    visited[fp] = Visit(depth: depth, sleep: [], delays: delays)  // expanded again, with this bound
+                } else if depth < v.depth {
                     visited[fp] = Visit(depth: depth, sleep: keys)
                 } else {
                     only = v.sleep.filter { !keys.contains($0) }
                     visited[fp]!.sleep = v.sleep.filter { keys.contains($0) }
                 }
             } else {
-                visited[fp] = Visit(depth: depth, sleep: keys)
+                visited[fp] = Visit(depth: depth, sleep: keys, delays: delays)
                 stats.states += 1
                 isNew = true
             }
@@ -402,7 +431,7 @@ public final class Explorer {
             stats.quiescent += 1
             return nil
         }
-        return Node(state: state, depth: depth, enabled: enabled, sleep: sleep, only: only)
+        return Node(state: state, depth: depth, enabled: enabled, sleep: sleep, only: only, delays: delays)
     }
 
     /// Deliveries in send order, then drops, then timer firings by machine and (kind, key); identical
@@ -412,17 +441,21 @@ public final class Explorer {
         out.reserveCapacity(s.pending.count * (s.dropsLeft > 0 ? 2 : 1) + 4)
         var seen: [UInt64] = []
         seen.reserveCapacity(s.pending.count)
+        let bounded = options.delays != nil
         for e in s.pending where !seen.contains(e.key) {
+            // Delay bounding: the i-th distinct message in send order postpones the i before it.
+            out.append(Transition(kind: .deliver, key: e.key, target: e.to, timer: TimerID(kind: 0), cost: bounded ? seen.count : 0))
             seen.append(e.key)
-            out.append(Transition(kind: .deliver, key: e.key, target: e.to, timer: TimerID(kind: 0)))
         }
         if s.dropsLeft > 0 {
             for key in seen { out.append(Transition(kind: .drop, key: mix64(key ^ 0xD809), target: -1, timer: TimerID(kind: 0))) }
         }
-        if s.timeoutsLeft > 0 {
+        if s.timeoutsLeft > 0 || bounded {
             for (m, timers) in s.armed.enumerated() {
                 for t in timers {
-                    out.append(Transition(kind: .fire, key: Self.timerKey(machine: m, t), target: m, timer: t))
+                    // Default: the first armed timer, once nothing is in flight.
+                    let cost = seen.isEmpty && !out.contains(where: { $0.kind == .fire }) ? 0 : 1
+                    out.append(Transition(kind: .fire, key: Self.timerKey(machine: m, t), target: m, timer: t, cost: bounded ? cost : 0))
                 }
             }
         }
@@ -457,7 +490,7 @@ public final class Explorer {
             return false
         case .fire:
             s.disarm(t.timer, machine: t.target)
-            s.timeoutsLeft -= 1
+            if options.delays == nil { s.timeoutsLeft -= 1 }
             s.trail = Trail(.timer(node: t.target, kind: t.timer.kind, key: t.timer.key), parent: s.trail)
             s.histories[t.target] = combine(s.histories[t.target], t.key)
             return handle(&s, machine: t.target, .timer(t.timer), depth: depth)

@@ -32,6 +32,7 @@ struct ExploreCommand: ParsableCommand {
     @Flag(help: "Breadth-first search (shortest first violation; more memory) instead of depth-first.") var bfs = false
     @Option(help: "Messages the adversary may drop on a path.") var drops = 0
     @Option(help: "Timer firings allowed on a path (timeouts, client retransmissions).") var timeouts = 1
+    @Option(help: "Delay bounding: follow the default schedule (FIFO deliveries, timers when the network is idle) and deviate at most this many times per path; reaches view changes and checkpoints. Timer firings are then not limited by --timeouts; POR is off.") var delays: Int?
     @Option(help: "Crash-restarts allowed on a path (a replica loses its unsynced writes and recovers from what it synced).") var restarts = 0
     @Flag(help: "Turn partial-order reduction (sleep sets) off.") var noPor = false
     @Flag(help: "Turn state caching off (the full search tree; tiny bounds only).") var noHashing = false
@@ -53,6 +54,7 @@ struct ExploreCommand: ParsableCommand {
         options.timeouts = timeouts
         guard restarts >= 0 else { throw fail("--restarts must be at least 0", code: .invalidInput) }
         options.restarts = restarts
+        options.delays = delays
         options.partialOrderReduction = !noPor
         options.stateHashing = !noHashing
         options.protocolFingerprints = !historyHash
@@ -89,11 +91,12 @@ struct ExploreCommand: ParsableCommand {
         let dir = out ?? "out/explore/\(scenario.name)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         print("explore   \(scenario.name) (\(scenario.protocolKind.rawValue), n=\(scenario.replicas)\(mutant.map { ", mutant \($0.rawValue)" } ?? ""))")
-        print("bound     depth \(depth), drops \(drops), timeouts \(timeouts), restarts \(restarts), \(bfs ? "BFS" : "DFS"), POR \(noPor ? "off" : "sleep sets"), hashing \(noHashing ? "off" : fingerprintMode(explorer))")
+        print("bound     depth \(depth), drops \(drops), \(delays.map { "delays \($0) (timer firings unbounded)" } ?? "timeouts \(timeouts)"), restarts \(restarts), \(bfs ? "BFS" : "DFS"), POR \(noPor || delays != nil ? "off" : "sleep sets"), hashing \(noHashing ? "off" : fingerprintMode(explorer))")
         print(String(format: "states    %d distinct, %d transitions, depth reached %d, %.2fs, %.0f states/s, %.0f transitions/s",
                      s.states, s.transitions, s.depthReached, seconds, Double(s.states) / seconds, Double(s.transitions) / seconds))
         print(String(format: "pruning   hash hits %d (%.1f%% of generated), sleep-pruned %d (%.1f%% of transitions), quiescent %d, at bound %d, checks %d",
-                     s.hashHits, 100 * s.hashHitRatio, s.sleepPruned, 100 * s.porPruningRatio, s.quiescent, s.atBound, s.checks))
+                     s.hashHits, 100 * s.hashHitRatio, s.sleepPruned, 100 * s.porPruningRatio, s.quiescent, s.atBound, s.checks)
+              + (delays != nil ? ", over the delay bound \(s.delayPruned)" : ""))
         if result.requestsTotal > 0 {
             if let w = result.completionWitness {
                 print("liveness  some schedule completes all \(result.requestsTotal) request(s) within the bound (witness: \(w.count) steps)")
@@ -118,7 +121,7 @@ struct ExploreCommand: ParsableCommand {
         let found = ExploreReplay.scenario(scenario, steps: first.steps)
         let replay = "bftsim run \(dir)/violation.yaml" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
         var header = ["found by: bftsim explore \(file) --depth \(depth)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
-                      + (drops > 0 ? " --drops \(drops)" : "") + " --timeouts \(timeouts)"
+                      + (drops > 0 ? " --drops \(drops)" : "") + (delays.map { " --delays \($0)" } ?? " --timeouts \(timeouts)")
                       + (restarts > 0 ? " --restarts \(restarts)" : "") + (bfs ? " --bfs" : ""),
                       "violation: \(first.violation)", "replay: \(replay)"]
         if let mutant { header.append("test-only mutant: \(mutant.rawValue) (replay needs --mutant \(mutant.rawValue))") }

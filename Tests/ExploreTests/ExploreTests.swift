@@ -86,6 +86,46 @@ struct ExploreTests {
         #expect(ExploreReplay.safetyViolation(reloaded, driver: PBFTDriver()) == nil)
     }
 
+    @Test("delay bounding: 0 delays is the one FIFO schedule; each extra delay explores strictly more and deeper, PBFT n=4")
+    func delayBoundingGrows() throws {
+        let scenario = try exploreScenario("pbft-n4-one-request")
+        var previous: ExploreResult?
+        for k in 0...2 {
+            let result = try explore(scenario, depth: 200, configure: { $0.delays = k })
+            #expect(result.stop == .exhausted)
+            #expect(result.violations.isEmpty)
+            #expect(result.completionWitness != nil)
+            if k == 0 {
+                // One path, no branching: the default schedule delivers in send order and completes the request.
+                #expect(result.stats.transitions + 1 == result.stats.states)
+                #expect(result.stats.delayPruned > 0)
+            }
+            if let previous {
+                #expect(result.stats.states > previous.stats.states)
+                #expect(result.stats.depthReached > previous.stats.depthReached)
+            }
+            previous = result
+        }
+        // Early timer firings (1 delay each) reach view changes: paths far beyond what exhaustive search covers.
+        #expect(previous!.stats.depthReached > 50)
+    }
+
+    @Test("delay bounding finds a mutant on the default schedule and the path replays in the simulator")
+    func delayBoundingFindsMutant() throws {
+        let scenario = try exploreScenario("hotstuff-n4-fork-view-gap")
+        let result = try explore(scenario, depth: 150, mutant: .commitOnParentLinks, configure: { $0.delays = 0 })
+        #expect(result.stop == .violation)
+        let found = try #require(result.violations.first)
+        #expect(found.violation.kind == .chain)
+        #expect(found.steps.count == 45)
+        let driver = try TestMutant.commitOnParentLinks.driver(for: .hotstuff)
+        #expect(ExploreReplay.safetyViolation(ExploreReplay.scenario(scenario, steps: found.steps), driver: driver)?.kind == .chain)
+        // The honest replicas on the same bound: clean.
+        let honest = try explore(scenario, depth: 150, configure: { $0.delays = 1 })
+        #expect(honest.violations.isEmpty)
+        #expect(honest.stop == .exhausted)
+    }
+
     @Test("honest PBFT with an equivocating primary completes depth 13 without a violation, and some schedule commits")
     func honestCompletesBound() throws {
         let scenario = try exploreScenario("pbft-n4-equivocating-primary")
