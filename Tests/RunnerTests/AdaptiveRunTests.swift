@@ -54,4 +54,22 @@ struct AdaptiveRunTests {
         let again = try ScenarioLoader.parse(ScenarioLoader.encodeYAML(scenario), file: "again.yaml")
         #expect(again.parameters.adaptive == scenario.parameters.adaptive)
     }
+
+    @Test("adaptive: each shipped dynamic scenario keeps safety and liveness with the controller on, and its arm changes",
+          arguments: ["pbft-latency-spike", "pbft-lossy-phase", "pbft-silent-primary"])
+    func shippedScenarios(name: String) throws {
+        let path = Paths.root.appendingPathComponent("Scenarios/adaptive/\(name).yaml").path
+        let scenario = try ScenarioLoader.load(path: path)
+        #expect(scenario.parameters.adaptive != nil)
+        let outcome = try ScenarioRun.execute(scenario, trace: .off)
+        #expect(outcome.safety == .holds, "\(outcome.checks.violations)")
+        #expect(outcome.liveness == .holds, "\(outcome.checks.violations)")
+        let arms = try #require(outcome.adaptiveArms)
+        #expect(Set(arms).count > 1, "arms \(arms)")
+        if name == "pbft-silent-primary" {
+            // The silent second forces a view change; the run recovers and keeps committing.
+            #expect(outcome.highestView >= 1)
+            #expect(outcome.checks.completedRequests > 3_000)
+        }
+    }
 }
