@@ -19,6 +19,14 @@ public enum ExploreReplay {
         return outcome.checks.violations.first { $0.kind.isSafety }
     }
 
+    /// The simulator's liveness verdict on `scenario` as written (its own network model, open-ended in
+    /// time): the first liveness violation, nil when liveness holds. Used to confirm a bounded liveness
+    /// failure of `bftsim explore --liveness` with the ordinary checkers.
+    public static func livenessViolation(_ scenario: Scenario, driver: any ProtocolDriver) -> Violation? {
+        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver), outcome.liveness == .violated else { return nil }
+        return outcome.checks.violations.first { !$0.kind.isSafety }
+    }
+
     /// Greedy one-step-at-a-time removal (last step first), keeping a removal whenever the simulator
     /// still reports a safety violation of the same kind: a schedule where every remaining step is needed
     /// (1-minimal in the sense of Zeller's delta debugging). Steps keep their meaning when others are

@@ -76,6 +76,10 @@ struct ExploreState {
     var pendingSum: UInt64 = 0
     /// Armed timers per machine, kept sorted by (kind, key).
     var armed: [[TimerID]]
+    /// Every armed timer, oldest arming first (a re-armed timer moves to the end): delay bounding's
+    /// default fires the oldest, as the one whose deadline comes first when timeouts are alike. Not part
+    /// of the fingerprint.
+    var armOrder: [(machine: Int, timer: TimerID)] = []
     var dropsLeft: Int
     var timeoutsLeft: Int
     /// Crash-restarts left on the path (`ExploreOptions.restarts`).
@@ -147,6 +151,8 @@ struct ExploreState {
     }
 
     mutating func arm(_ timer: TimerID, machine m: Int) {
+        if let i = armOrder.firstIndex(where: { $0.machine == m && $0.timer == timer }) { armOrder.remove(at: i) }
+        armOrder.append((m, timer))
         let key = (timer.kind, timer.key)
         if let i = armed[m].firstIndex(where: { ($0.kind, $0.key) >= key }) {
             if armed[m][i] != timer { armed[m].insert(timer, at: i) }
@@ -157,5 +163,6 @@ struct ExploreState {
 
     mutating func disarm(_ timer: TimerID, machine m: Int) {
         if let i = armed[m].firstIndex(of: timer) { armed[m].remove(at: i) }
+        if let i = armOrder.firstIndex(where: { $0.machine == m && $0.timer == timer }) { armOrder.remove(at: i) }
     }
 }

@@ -453,8 +453,9 @@ public final class Explorer {
         if s.timeoutsLeft > 0 || bounded {
             for (m, timers) in s.armed.enumerated() {
                 for t in timers {
-                    // Default: the first armed timer, once nothing is in flight.
-                    let cost = seen.isEmpty && !out.contains(where: { $0.kind == .fire }) ? 0 : 1
+                    // Default: the oldest armed timer, once nothing is in flight.
+                    let oldest = s.armOrder.first.map { $0.machine == m && $0.timer == t } ?? false
+                    let cost = seen.isEmpty && oldest ? 0 : 1
                     out.append(Transition(kind: .fire, key: Self.timerKey(machine: m, t), target: m, timer: t, cost: bounded ? cost : 0))
                 }
             }
@@ -503,6 +504,7 @@ public final class Explorer {
             s.histories[m] = combine(s.histories[m], t.key)
             s.machines[m] = initial.machines[m]
             s.armed[m] = []
+            s.armOrder.removeAll { $0.machine == m }
             s.unsynced[m] = []
             s.storageHashes[m] = combine(s.storageHashes[m], t.key)
             let (restarted, recover) = Runtime.restartInputs(durable: s.durable[m])

@@ -33,6 +33,7 @@ struct ExploreCommand: ParsableCommand {
     @Option(help: "Messages the adversary may drop on a path.") var drops = 0
     @Option(help: "Timer firings allowed on a path (timeouts, client retransmissions).") var timeouts = 1
     @Option(help: "Delay bounding: follow the default schedule (FIFO deliveries, timers when the network is idle) and deviate at most this many times per path; reaches view changes and checkpoints. Timer firings are then not limited by --timeouts; POR is off.") var delays: Int?
+    @Flag(help: "Bounded liveness: fail (exit 2) when no schedule within the bound completes every request, and confirm with the simulator's liveness checker on the scenario as written.") var liveness = false
     @Option(help: "Crash-restarts allowed on a path (a replica loses its unsynced writes and recovers from what it synced).") var restarts = 0
     @Flag(help: "Turn partial-order reduction (sleep sets) off.") var noPor = false
     @Flag(help: "Turn state caching off (the full search tree; tiny bounds only).") var noHashing = false
@@ -111,6 +112,15 @@ struct ExploreCommand: ParsableCommand {
                 try FrontierFile.write(result.frontier, replicas: scenario.replicas, to: path)
                 print("frontier  \(result.frontier.count) unexplored states saved to \(path) (continue with --resume \(path))")
             } catch { print("frontier  \(result.frontier.count) unexplored states (could not write \(path): \(error))") }
+        }
+        if liveness, result.violations.isEmpty, result.stop == .exhausted, result.requestsTotal > 0, result.completionWitness == nil {
+            // The issue's bounded liveness check: no schedule of the bound commits. The scenario as written,
+            // run by the simulator (its network model, open-ended in time), is the replay.
+            let replayed = ExploreReplay.livenessViolation(scenario, driver: driver)
+            let replay = "bftsim run \(file)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
+            print("LIVENESS  no schedule within the bound (depth \(depth)\(delays.map { ", \($0) delays" } ?? "")) completes all \(result.requestsTotal) request(s)")
+            print("replay    \(replay): \(replayed.map { "\($0.kind.rawValue) violation reproduced: \($0)" } ?? "liveness holds in the simulator (the bound may be too small)")")
+            throw ExitCode(RunStatus.livenessViolation.rawValue)
         }
         guard let first = result.violations.first else {
             if result.stop == .exhausted { print("verdict   no safety violation within the bound") }

@@ -126,6 +126,23 @@ struct ExploreTests {
         #expect(honest.stop == .exhausted)
     }
 
+    @Test("bounded liveness: under a silent primary/leader no schedule of the bound completes for a liveness mutant, some does for honest code, and the simulator confirms",
+          arguments: [("pbft-n4-silent-primary", TestMutant.noViewChangeTimer), ("hotstuff-n4-silent-leader", TestMutant.noVoteOnNewView)])
+    func boundedLivenessFindsMutant(name: String, mutant: TestMutant) throws {
+        let scenario = try exploreScenario(name)
+        let broken = try explore(scenario, depth: 200, mutant: mutant, configure: { $0.delays = 1 })
+        #expect(broken.stop == .exhausted)
+        #expect(broken.completionWitness == nil)
+        let honest = try explore(scenario, depth: 200, configure: { $0.delays = 1 })
+        #expect(honest.stop == .exhausted)
+        #expect(honest.violations.isEmpty)
+        let witness = try #require(honest.completionWitness)
+        #expect(witness.count > 40)  // through a view change
+        let driver = try mutant.driver(for: scenario.protocolKind)
+        #expect(ExploreReplay.livenessViolation(scenario, driver: driver)?.kind == .liveness)
+        #expect(ExploreReplay.livenessViolation(scenario, driver: try TestMutant.driver(nil, for: scenario.protocolKind)) == nil)
+    }
+
     @Test("honest PBFT with an equivocating primary completes depth 13 without a violation, and some schedule commits")
     func honestCompletesBound() throws {
         let scenario = try exploreScenario("pbft-n4-equivocating-primary")
