@@ -13,9 +13,13 @@ public enum ExploreReplay {
         return s
     }
 
+    /// Events one replay may simulate: a mutant that storms (view changes on every spammed message) stops
+    /// here instead of running to the simulator's 50 M default; verdicts then cover the run so far.
+    public static let replayEventsMax = 2_000_000
+
     /// The first safety violation the simulator's checkers report for `scenario` (nil: none).
     public static func safetyViolation(_ scenario: Scenario, driver: any ProtocolDriver) -> Violation? {
-        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver), outcome.safety == .violated else { return nil }
+        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver, eventsMax: replayEventsMax), outcome.safety == .violated else { return nil }
         return outcome.checks.violations.first { $0.kind.isSafety }
     }
 
@@ -23,8 +27,24 @@ public enum ExploreReplay {
     /// time): the first liveness violation, nil when liveness holds. Used to confirm a bounded liveness
     /// failure of `bftsim explore --liveness` with the ordinary checkers.
     public static func livenessViolation(_ scenario: Scenario, driver: any ProtocolDriver) -> Violation? {
-        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver), outcome.liveness == .violated else { return nil }
+        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver, eventsMax: replayEventsMax), outcome.liveness == .violated else { return nil }
         return outcome.checks.violations.first { !$0.kind.isSafety }
+    }
+
+    /// The simulator's word on a bounded liveness failure: the liveness violation it reports, or the
+    /// storm that stopped it on `replayEventsMax` events with requests still outstanding (a mutant that
+    /// starts a view change on every spammed message never gets to the liveness deadline); nil when it
+    /// completes every request.
+    public static func livenessReplay(_ scenario: Scenario, driver: any ProtocolDriver) -> String? {
+        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver, eventsMax: replayEventsMax) else { return nil }
+        if outcome.liveness == .violated, let v = outcome.checks.violations.first(where: { !$0.kind.isSafety }) {
+            return "\(v.kind.rawValue) violation reproduced: \(v)"
+        }
+        let total = outcome.checks.issuedRequests
+        if outcome.simulation.stoppedBecause == .eventBudget, outcome.checks.completedRequests < total {
+            return "storm: the simulator stopped on its \(replayEventsMax)-event budget at \(outcome.simulation.endTime / nanosPerMillisecond) ms with \(outcome.checks.completedRequests) of \(total) request(s) completed, highest view \(outcome.highestView)"
+        }
+        return nil
     }
 
     /// Greedy one-step-at-a-time removal (last step first), keeping a removal whenever the simulator

@@ -116,10 +116,10 @@ struct ExploreCommand: ParsableCommand {
         if liveness, result.violations.isEmpty, result.stop == .exhausted, result.requestsTotal > 0, result.completionWitness == nil {
             // The issue's bounded liveness check: no schedule of the bound commits. The scenario as written,
             // run by the simulator (its network model, open-ended in time), is the replay.
-            let replayed = ExploreReplay.livenessViolation(scenario, driver: driver)
+            let replayed = ExploreReplay.livenessReplay(scenario, driver: driver)
             let replay = "bftsim run \(file)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
             print("LIVENESS  no schedule within the bound (depth \(depth)\(delays.map { ", \($0) delays" } ?? "")) completes all \(result.requestsTotal) request(s)")
-            print("replay    \(replay): \(replayed.map { "\($0.kind.rawValue) violation reproduced: \($0)" } ?? "liveness holds in the simulator (the bound may be too small)")")
+            print("replay    \(replay): \(replayed ?? "every request completes in the simulator (the bound may be too small)")")
             throw ExitCode(RunStatus.livenessViolation.rawValue)
         }
         guard let first = result.violations.first else {

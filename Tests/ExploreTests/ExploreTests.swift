@@ -126,8 +126,10 @@ struct ExploreTests {
         #expect(honest.stop == .exhausted)
     }
 
-    @Test("bounded liveness: under a silent primary/leader no schedule of the bound completes for a liveness mutant, some does for honest code, and the simulator confirms",
-          arguments: [("pbft-n4-silent-primary", TestMutant.noViewChangeTimer), ("hotstuff-n4-silent-leader", TestMutant.noVoteOnNewView)])
+    @Test("bounded liveness: under a silent or spamming replica no schedule of the bound completes for a liveness mutant, some does for honest code, and the simulator confirms the stalled ones",
+          arguments: [("pbft-n4-silent-primary", TestMutant.noViewChangeTimer), ("hotstuff-n4-silent-leader", TestMutant.noVoteOnNewView),
+                      ("pbft-n4-view-change-spammer", TestMutant.joinOnOneViewChange), ("hotstuff-n4-spammer", TestMutant.joinOnOneAnnouncement),
+                      ("hotstuff-two-chain-n4-spammer", TestMutant.amplifyOnOneTimeout)])
     func boundedLivenessFindsMutant(name: String, mutant: TestMutant) throws {
         let scenario = try exploreScenario(name)
         let broken = try explore(scenario, depth: 200, mutant: mutant, configure: { $0.delays = 1 })
@@ -137,7 +139,10 @@ struct ExploreTests {
         #expect(honest.stop == .exhausted)
         #expect(honest.violations.isEmpty)
         let witness = try #require(honest.completionWitness)
-        #expect(witness.count > 40)  // through a view change
+        #expect(witness.count > 30)  // through a view change, or past the spammer's messages
+        // The spammed mutants storm in the simulator (millions of view changes): replayed in release by
+        // `bftsim explore --liveness`, too slow for a debug test. The stalled ones replay here.
+        guard name.contains("silent") else { return }
         let driver = try mutant.driver(for: scenario.protocolKind)
         #expect(ExploreReplay.livenessViolation(scenario, driver: driver)?.kind == .liveness)
         #expect(ExploreReplay.livenessViolation(scenario, driver: try TestMutant.driver(nil, for: scenario.protocolKind)) == nil)
