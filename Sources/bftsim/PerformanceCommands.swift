@@ -84,6 +84,14 @@ struct SweepRun: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(RunStatus.invalidInput.rawValue)
         }
+        if live {
+            // Live clusters (`bftsim keygen`, `cluster up`) sign with Ed25519 only: comparing them against
+            // simulated points charged as another scheme would validate nothing.
+            let charged = sweepSpec.costs?.scheme ?? sweepSpec.base.crypto
+            guard charged == .ed25519 else {
+                throw fail("\(spec): --live runs real clusters, which sign with Ed25519; this spec's points are charged as '\(charged.rawValue)': set 'crypto: ed25519' (or 'cost_scheme: ed25519')", code: .invalidInput)
+            }
+        }
         let pair = shard.map { (index: $0.index, count: $0.count) } ?? (index: 0, count: 1)
         let dir = out ?? "out/sweep-\(sweepSpec.name)" + (shard.map { "-shard\($0.index)of\($0.count)" } ?? "")
         let total = Sweep.points(sweepSpec, shard: pair).count

@@ -372,6 +372,28 @@ struct OperationsTests {
         #expect(down.out.split(separator: "\n").filter { $0.contains("unreachable") }.count == 4, "\(down.out)")
     }
 
+    @Test("sweep --live refuses a spec whose points are charged as a scheme live clusters do not sign with")
+    func liveSweepNeedsEd25519() throws {
+        // Proves a live validation cannot silently compare Ed25519 clusters with points charged as `fast`.
+        let dir = LiveSupport.tempDir("sweep-live-scheme")
+        let spec = dir + "/fast.yaml"
+        try """
+            name: fast-live
+            protocols: [pbft]
+            n: [4]
+            batch: [10]
+            clients: [1]
+            latency: [30us]
+            crypto: fast
+            duration: 100ms
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let refused = try LiveSupport.run(["sweep", spec, "--live", "--out", dir + "/out"])
+        #expect(refused.status == 3)
+        #expect(refused.out.contains("--live runs real clusters, which sign with Ed25519"), "\(refused.out)")
+        #expect(refused.out.contains("'fast'"), "\(refused.out)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out/sweep.json"))
+    }
+
     @Test("Prometheus text is parsed into samples with labels")
     func prometheusTextParses() {
         // Proves `cluster status` reads exactly the series it needs from an exposition.
