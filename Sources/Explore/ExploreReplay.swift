@@ -17,9 +17,14 @@ public enum ExploreReplay {
     /// here instead of running to the simulator's 50 M default; verdicts then cover the run so far.
     public static let replayEventsMax = 2_000_000
 
+    /// One simulator run of `scenario` within `replayEventsMax` (nil if it cannot run).
+    static func replayOutcome(_ scenario: Scenario, driver: any ProtocolDriver) -> RunOutcome? {
+        try? ScenarioRun.execute(scenario, driver: driver, eventsMax: replayEventsMax)
+    }
+
     /// The first safety violation the simulator's checkers report for `scenario` (nil: none).
     public static func safetyViolation(_ scenario: Scenario, driver: any ProtocolDriver) -> Violation? {
-        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver, eventsMax: replayEventsMax), outcome.safety == .violated else { return nil }
+        guard let outcome = replayOutcome(scenario, driver: driver), outcome.safety == .violated else { return nil }
         return outcome.checks.violations.first { $0.kind.isSafety }
     }
 
@@ -27,7 +32,11 @@ public enum ExploreReplay {
     /// time): the first liveness violation, nil when liveness holds. Used to confirm a bounded liveness
     /// failure of `bftsim explore --liveness` with the ordinary checkers.
     public static func livenessViolation(_ scenario: Scenario, driver: any ProtocolDriver) -> Violation? {
-        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver, eventsMax: replayEventsMax), outcome.liveness == .violated else { return nil }
+        replayOutcome(scenario, driver: driver).flatMap(firstLivenessViolation)
+    }
+
+    static func firstLivenessViolation(_ outcome: RunOutcome) -> Violation? {
+        guard outcome.liveness == .violated else { return nil }
         return outcome.checks.violations.first { !$0.kind.isSafety }
     }
 
@@ -36,8 +45,8 @@ public enum ExploreReplay {
     /// starts a view change on every spammed message never gets to the liveness deadline); nil when it
     /// completes every request.
     public static func livenessReplay(_ scenario: Scenario, driver: any ProtocolDriver) -> String? {
-        guard let outcome = try? ScenarioRun.execute(scenario, driver: driver, eventsMax: replayEventsMax) else { return nil }
-        if outcome.liveness == .violated, let v = outcome.checks.violations.first(where: { !$0.kind.isSafety }) {
+        guard let outcome = replayOutcome(scenario, driver: driver) else { return nil }
+        if let v = firstLivenessViolation(outcome) {
             return "\(v.kind.rawValue) violation reproduced: \(v)"
         }
         let total = outcome.checks.issuedRequests

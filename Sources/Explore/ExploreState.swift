@@ -78,8 +78,9 @@ struct ExploreState {
     var armed: [[TimerID]]
     /// Every armed timer, oldest arming first (a re-armed timer moves to the end): delay bounding's
     /// default fires the oldest, as the one whose deadline comes first when timeouts are alike. Not part
-    /// of the fingerprint.
+    /// of the fingerprint. Kept only under delay bounding (`tracksArmOrder`), off the exhaustive search's path.
     var armOrder: [(machine: Int, timer: TimerID)] = []
+    var tracksArmOrder = false
     var dropsLeft: Int
     var timeoutsLeft: Int
     /// Crash-restarts left on the path (`ExploreOptions.restarts`).
@@ -151,8 +152,10 @@ struct ExploreState {
     }
 
     mutating func arm(_ timer: TimerID, machine m: Int) {
-        if let i = armOrder.firstIndex(where: { $0.machine == m && $0.timer == timer }) { armOrder.remove(at: i) }
-        armOrder.append((m, timer))
+        if tracksArmOrder {
+            if let i = armOrder.firstIndex(where: { $0.machine == m && $0.timer == timer }) { armOrder.remove(at: i) }
+            armOrder.append((m, timer))
+        }
         let key = (timer.kind, timer.key)
         if let i = armed[m].firstIndex(where: { ($0.kind, $0.key) >= key }) {
             if armed[m][i] != timer { armed[m].insert(timer, at: i) }
@@ -163,6 +166,6 @@ struct ExploreState {
 
     mutating func disarm(_ timer: TimerID, machine m: Int) {
         if let i = armed[m].firstIndex(of: timer) { armed[m].remove(at: i) }
-        if let i = armOrder.firstIndex(where: { $0.machine == m && $0.timer == timer }) { armOrder.remove(at: i) }
+        if tracksArmOrder, let i = armOrder.firstIndex(where: { $0.machine == m && $0.timer == timer }) { armOrder.remove(at: i) }
     }
 }

@@ -21,9 +21,9 @@ public struct ExploreOptions: Sendable, Equatable {
     /// Delay bounding (Emmi, Qadeer & Rakamarić, "Delay-bounded scheduling", POPL'11): nil explores every
     /// interleaving; K follows one default schedule and deviates from it at most K times per path, which
     /// reaches far deeper (view changes, checkpoints) at a bounded cost. The default schedule delivers
-    /// messages in send order (FIFO) and lets a timer fire only when nothing is in flight; delivering the
-    /// i-th message in flight instead of the first costs i delays, firing a timer while messages are in
-    /// flight (or another than the first armed one) costs 1. Timer firings are not budgeted by
+    /// messages in send order (FIFO) and, when nothing is in flight, fires the timer armed longest ago;
+    /// delivering the i-th message in flight instead of the first costs i delays, firing a timer while
+    /// messages are in flight (or another than the oldest) costs 1. Timer firings are not budgeted by
     /// `timeouts` in this mode (time passing when the network is idle is the default, not a fault);
     /// drops and restarts keep their own budgets. Sleep sets are off (they are unsound under a bound on
     /// deviations); state caching keeps a state's least depth and most delays left.
@@ -231,6 +231,7 @@ public final class Explorer {
             requestsTotal = 0
         }
         var state = ExploreState(machines: machines, drops: options.drops, timeouts: options.timeouts)
+        state.tracksArmOrder = options.delays != nil
         state.allowRestarts(options.restarts)
         initial = state
         initialStarted = state
