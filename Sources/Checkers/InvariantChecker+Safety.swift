@@ -102,9 +102,19 @@ extension InvariantChecker {
             report(.agreement, record, "r\(r) executed \(q) at \(p) with request digest \(d) but r\(first.replica) "
                 + "executed it with request digest \(first.requestDigest)")
         } else if first.result != result {
-            report(.agreement, record, "r\(r) executed \(q) at \(p) with result \(result) but r\(first.replica) "
-                + "produced \(first.result): replica states diverged")
+            let (mine, theirs) = Self.distinguishable(result, first.result)
+            report(.agreement, record, "r\(r) executed \(q) at \(p) with result \(mine) but r\(first.replica) "
+                + "produced \(theirs): replica states diverged")
         }
+    }
+
+    /// Two different digests in hex, as many digits as it takes to tell them apart (at least the usual 8):
+    /// short results are stored inline (`Digest.fingerprint(ofResult:)`) and often share their first bytes.
+    static func distinguishable(_ a: Digest, _ b: Digest) -> (String, String) {
+        let x = a.hex, y = b.hex
+        let common = zip(x, y).prefix { $0 == $1 }.count
+        let digits = max(8, common + 2)
+        return (String(x.prefix(digits)), String(y.prefix(digits)))
     }
 
     /// Validity, integrity and (for the first execution) client result.

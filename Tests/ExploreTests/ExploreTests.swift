@@ -23,6 +23,19 @@ func explore(_ scenario: Scenario, depth: Int, mutant: TestMutant? = nil, config
     return explorer.run()
 }
 
+/// A scenario, the mutant it breaks, the delay and drop bound it takes, and the violation expected.
+struct BoundCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let mutant: TestMutant
+    let delays: Int
+    let drops: Int
+    let kind: ViolationKind
+    init(_ name: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, _ kind: ViolationKind) {
+        (self.name, self.mutant, self.delays, self.drops, self.kind) = (name, mutant, delays, drops, kind)
+    }
+    var testDescription: String { "\(name) / \(mutant.rawValue) / --delays \(delays) --drops \(drops)" }
+}
+
 @Suite("explore")
 struct ExploreTests {
     @Test("sleep sets prune transitions but reach exactly the states of the unreduced search, PBFT n=4 depth 7")
@@ -126,25 +139,29 @@ struct ExploreTests {
         #expect(honest.stop == .exhausted)
     }
 
-    @Test("delay bounding reaches view changes and duplicated proposals: a Byzantine proposer's forged NEW-VIEW, VIEW-CHANGE or conflicting PRE-PREPAREs break the mutant, the path replays, honest code is clean on the same bound",
-          arguments: [("hotstuff-n4-duplicating-leader", TestMutant.executeTwice, 0, ViolationKind.integrity),
-                      ("pbft-n4-null-new-view-primary", TestMutant.acceptNewViewWithoutRecompute, 2, ViolationKind.agreement),
-                      ("pbft-n4-short-new-view-primary", TestMutant.newViewWithoutQuorum, 1, ViolationKind.agreement),
-                      ("pbft-n4-forged-certificate-primary", TestMutant.acceptUnverifiedViewChange, 2, ViolationKind.agreement),
-                      ("pbft-n4-conflicting-double-voting-primary", TestMutant.prepareWithoutDigestMatch, 1, ViolationKind.agreement)])
-    func delayBoundingFindsByzantineProposerMutant(name: String, mutant: TestMutant, delays: Int, kind: ViolationKind) throws {
+    @Test("delay bounding reaches view changes, fetches and duplicated proposals: a Byzantine proposer or peer (forged NEW-VIEW, VIEW-CHANGE, batch or state; conflicting PRE-PREPAREs; re-proposed requests) breaks the mutant, the path replays, honest code is clean on the same bound",
+          arguments: [
+            BoundCase("hotstuff-n4-duplicating-leader", .executeTwice, delays: 0, .integrity),
+            BoundCase("pbft-n4-null-new-view-primary", .acceptNewViewWithoutRecompute, delays: 2, .agreement),
+            BoundCase("pbft-n4-short-new-view-primary", .newViewWithoutQuorum, delays: 1, .agreement),
+            BoundCase("pbft-n4-forged-certificate-primary", .acceptUnverifiedViewChange, delays: 2, .agreement),
+            BoundCase("pbft-n4-conflicting-double-voting-primary", .prepareWithoutDigestMatch, delays: 1, .agreement),
+            BoundCase("pbft-n4-forged-batch-peer", .skipCommittedCertificateCheck, delays: 0, drops: 2, .agreement),
+            BoundCase("pbft-n4-forged-state-peer", .skipStateDigestCheck, delays: 0, drops: 2, .agreement),
+          ])
+    func delayBoundingFindsByzantineProposerMutant(_ c: BoundCase) throws {
+        let (name, mutant, kind) = (c.name, c.mutant, c.kind)
         let scenario = try exploreScenario(name)
-        let broken = try explore(scenario, depth: 200, mutant: mutant, configure: { $0.delays = delays })
+        let configure: (inout ExploreOptions) -> Void = { $0.delays = c.delays; $0.drops = c.drops }
+        let broken = try explore(scenario, depth: 200, mutant: mutant, configure: configure)
         #expect(broken.stop == .violation)
         let found = try #require(broken.violations.first)
         #expect(found.violation.kind == kind)
         let driver = try mutant.driver(for: scenario.protocolKind)
         #expect(ExploreReplay.safetyViolation(ExploreReplay.scenario(scenario, steps: found.steps), driver: driver)?.kind == kind)
-        if scenario.protocolKind == .pbft {
-            // The PBFT ones need a view change: beyond the exhaustive search's reach (depth 12–16).
-            #expect(found.steps.count > 50)
-        }
-        let honest = try explore(scenario, depth: 200, configure: { $0.delays = delays })
+        // Each needs a view change or a fetch after lost COMMITs: beyond the exhaustive search's reach (depth 12–16).
+        if scenario.protocolKind == .pbft { #expect(found.steps.count > 50) }
+        let honest = try explore(scenario, depth: 200, configure: configure)
         #expect(honest.stop == .exhausted)
         #expect(honest.violations.isEmpty)
     }
