@@ -6,10 +6,11 @@ import ScenarioFormat
 /// A path found by the explorer as an ordinary scenario file, replayed and shrunk through the simulator.
 public enum ExploreReplay {
     /// `base` with the path as its explicit `schedule:` (the simulator then carries out exactly these steps).
+    /// A path ending in `gst` runs on after it until every client is done (or the time limit).
     public static func scenario(_ base: Scenario, steps: [ScheduleStep]) -> Scenario {
         var s = base
         s.schedule = steps
-        s.stop.untilClientsDone = false
+        s.stop.untilClientsDone = steps.last == .gst
         return s
     }
 
@@ -56,8 +57,32 @@ public enum ExploreReplay {
         return nil
     }
 
+    /// Events a run may take after its `gst` step before it counts as a storm. A run of an explore
+    /// scenario (a handful of requests) completes in a few thousand events once the faults stop.
+    public static let gstEventsMax = 200_000
+
+    /// Liveness after the faults of `scenario`'s schedule, which ends in `gst`: the first liveness
+    /// violation the simulator's checker reports (a request not completed within the liveness bound of
+    /// GST), or a storm (`gstEventsMax` events without completing); nil when every request completes.
+    public static func livenessAfterGST(_ scenario: Scenario, driver: any ProtocolDriver) -> Violation? {
+        guard scenario.schedule?.last == .gst,
+              let outcome = try? ScenarioRun.execute(scenario, driver: driver, eventsMax: gstEventsMax) else { return nil }
+        if let v = firstLivenessViolation(outcome) { return v }
+        let total = outcome.checks.issuedRequests
+        guard outcome.simulation.stoppedBecause == .eventBudget, outcome.checks.completedRequests < total else { return nil }
+        return Violation(kind: .liveness, time: outcome.simulation.endTime, eventIndex: UInt64(gstEventsMax), source: nil,
+                         message: "storm after GST: \(gstEventsMax) events by \(formatTime(outcome.simulation.endTime)) with "
+                            + "\(outcome.checks.completedRequests) of \(total) request(s) completed, highest view \(outcome.highestView)")
+    }
+
+    /// The first violation of `kind` the simulator reports for `scenario` (liveness after GST for a
+    /// schedule that ends in `gst`).
+    public static func violation(_ scenario: Scenario, driver: any ProtocolDriver, kind: ViolationKind) -> Violation? {
+        kind.isSafety ? safetyViolation(scenario, driver: driver) : livenessAfterGST(scenario, driver: driver)
+    }
+
     /// Greedy one-step-at-a-time removal (last step first), keeping a removal whenever the simulator
-    /// still reports a safety violation of the same kind: a schedule where every remaining step is needed
+    /// still reports a violation of the same kind: a schedule where every remaining step is needed
     /// (1-minimal in the sense of Zeller's delta debugging). Steps keep their meaning when others are
     /// removed because messages are named by sender, receiver and byte hash (`ScheduleStep`).
     public static func shrink(_ scenario: Scenario, driver: any ProtocolDriver, kind: ViolationKind,
@@ -66,10 +91,14 @@ public enum ExploreReplay {
         var runs = 0
         var i = steps.count - 1
         while i >= 0, runs < runsMax {
+            if steps[i] == .gst {  // the end of the adversary's part is not a step to remove
+                i -= 1
+                continue
+            }
             var candidate = steps
             candidate.remove(at: i)
             runs += 1
-            if safetyViolation(Self.scenario(scenario, steps: candidate), driver: driver)?.kind == kind { steps = candidate }
+            if violation(Self.scenario(scenario, steps: candidate), driver: driver, kind: kind)?.kind == kind { steps = candidate }
             i -= 1
         }
         return (Self.scenario(scenario, steps: steps), runs)

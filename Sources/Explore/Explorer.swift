@@ -36,6 +36,12 @@ public struct ExploreOptions: Sendable, Equatable {
     public var protocolFingerprints = true
     /// Stop after this many distinct states (nil: no limit).
     public var statesMax: Int?
+    /// Liveness after the faults (`--liveness`): at every new state whose last transition was a fault (a
+    /// drop or a crash-restart), the path so far plus `gst` runs through the simulator, whose network
+    /// model then delivers everything and whose timers run in full; every request must complete within
+    /// the liveness bound. Partial synchrony's promise (Dwork, Lynch & Stockmeyer 1988): once faults stop,
+    /// the protocol recovers, whatever the bound's faults did before.
+    public var livenessAfterFaults = false
     /// Keep exploring after the first violation (collects up to `violationsMax`).
     public var continueAfterViolation = false
     public var violationsMax = 16
@@ -65,6 +71,8 @@ public struct ExploreStats: Sendable, Equatable {
     public var delayPruned = 0
     /// States waiting to be expanded (BFS queue or DFS stack) when the last report was made.
     public var frontier = 0
+    /// Simulator runs that checked liveness after a fault (`ExploreOptions.livenessAfterFaults`).
+    public var livenessChecks = 0
 
     /// hits / (hits + states): how much of what was generated was already known.
     public var hashHitRatio: Double { states + hashHits == 0 ? 0 : Double(hashHits) / Double(states + hashHits) }
@@ -136,6 +144,8 @@ public struct ExploreResult: Sendable {
 public final class Explorer {
     public let scenario: Scenario
     public let options: ExploreOptions
+    /// The protocol (honest or a mutant) the machines run; the simulator replays with it.
+    let driver: any ProtocolDriver
     /// Called every `progressInterval` transitions with the counters so far.
     public var progress: ((ExploreStats) -> Void)?
     public var progressInterval = 1 << 14
@@ -213,6 +223,7 @@ public final class Explorer {
         guard options.depth >= 0 else { throw .unsupported("--depth must be at least 0") }
         guard (options.delays ?? 0) >= 0 else { throw .unsupported("--delays must be at least 0") }
         self.scenario = scenario
+        self.driver = driver
         var options = options
         if options.delays != nil { options.partialOrderReduction = false }
         self.options = options
@@ -381,7 +392,8 @@ public final class Explorer {
         if completionWitness == nil, requestsTotal > 0, child.completed >= requestsTotal {
             completionWitness = Trail.elements(child.trail)
         }
-        return visit(child, depth: node.depth + 1, sleep: childSleep, delays: node.delays - t.cost, checkNeeded: checkNeeded)
+        return visit(child, depth: node.depth + 1, sleep: childSleep, delays: node.delays - t.cost, checkNeeded: checkNeeded,
+                     afterFault: t.kind == .drop || t.kind == .restart)
     }
 
     /// Records a reached state and decides whether (and what of it) to expand.
@@ -389,7 +401,8 @@ public final class Explorer {
     /// The safety check runs only on a state seen for the first time: a state already visited was
     /// checked then, and what the checkers judge (commits, executions, votes, locks) is part of every
     /// replica's state and so of its fingerprint.
-    func visit(_ state: ExploreState, depth: Int, sleep: [Transition], delays: Int, checkNeeded: Bool = false) -> Node? {
+    func visit(_ state: ExploreState, depth: Int, sleep: [Transition], delays: Int, checkNeeded: Bool = false,
+               afterFault: Bool = false) -> Node? {
         var only: [UInt64]?
         var isNew = !options.stateHashing
         if options.stateHashing {
@@ -422,6 +435,14 @@ public final class Explorer {
         if checkNeeded, isNew, let v = check(state) {
             violations.append(ExploreViolation(violation: v, steps: Trail.elements(state.trail)))
             return nil
+        }
+        if afterFault, isNew, options.livenessAfterFaults {
+            stats.livenessChecks += 1
+            let steps = Trail.elements(state.trail) + [.gst]
+            if let v = ExploreReplay.livenessAfterGST(ExploreReplay.scenario(scenario, steps: steps), driver: driver) {
+                violations.append(ExploreViolation(violation: v, steps: steps))
+                return nil
+            }
         }
         if depth >= options.depth {
             stats.atBound += 1
@@ -597,6 +618,8 @@ public final class Explorer {
                 match = enabled.first { $0.kind == .fire && $0.key == Self.timerKey(machine: m, TimerID(kind: kind, key: key)) }
             case .restart(let m):
                 match = enabled.first { $0.kind == .restart && $0.key == Self.restartKey(m) }
+            case .gst:
+                match = nil  // the end of a checked path, never a transition of the search
             }
             guard let t = match else { return nil }
             _ = apply(t, to: &s, depth: k + 1)

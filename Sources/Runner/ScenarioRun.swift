@@ -156,10 +156,13 @@ public enum ScenarioRun {
                           adaptiveArms: adaptive?.arms)
     }
 
-    /// Liveness is promised only after GST, after the timeline's last fault or heal, and only when at
-    /// most f replicas are faulty (crashed or Byzantine).
+    /// Liveness is promised only after GST, after the timeline's last fault or heal (or an explicit
+    /// schedule's closing `gst` step), and only when at most f replicas are faulty (crashed or Byzantine).
     public static func checkerConfig(for scenario: Scenario) -> CheckerConfig {
-        let lastTimeline = scenario.timeline.map(\.at).max() ?? 0
+        var lastTimeline = scenario.timeline.map(\.at).max() ?? 0
+        if let steps = scenario.schedule, steps.last == .gst {
+            lastTimeline = max(lastTimeline, Nanoseconds(steps.count) * ScheduleStep.spacing)  // step k runs at (k + 1) ms
+        }
         let faulty = Set(scenario.crashedReplicas).union(scenario.byzantineReplicas)
         return CheckerConfig(n: scenario.replicas, f: scenario.f, byzantine: Set(scenario.byzantineReplicas),
                              gst: scenario.network.gst ?? 0, livenessBound: scenario.liveness.bound,

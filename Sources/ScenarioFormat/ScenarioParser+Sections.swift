@@ -591,9 +591,11 @@ extension ScenarioParser {
     mutating func schedule(_ node: Node) -> [ScheduleStep]? {
         guard let items = sequence(node, what: "'schedule'") else { return nil }
         var steps: [ScheduleStep] = []
-        for item in items {
+        for (i, item) in items.enumerated() {
             guard let text = string(item) else { continue }
             switch ScheduleStep.parse(text, replicas: replicaCount ?? 0) {
+            case .success(.gst) where i != items.count - 1:
+                error(item, "'gst' ends the adversarial part of a schedule, so it must be the last step (step \(i + 1) of \(items.count))")
             case .success(let step): steps.append(step)
             case .failure(let e): error(item, e.message)
             }

@@ -18,6 +18,15 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
     /// Crash the replica and restart it at once from what its storage synced (its unsynced writes and
     /// armed timers are lost; messages in flight stay in the network).
     case restart(node: Int)
+    /// Global stabilisation (the last step): the adversary stops here. Every message still held is handed
+    /// to the scenario's network model, every armed timer runs its full duration from now, and the run
+    /// goes on as an ordinary simulation to its stop condition; liveness is promised from this step on
+    /// (partial synchrony after GST, Dwork–Lynch–Stockmeyer). `bftsim explore --liveness` ends a path
+    /// with it to ask whether the protocol recovers once the faults within the bound stop.
+    case gst
+
+    /// Step k of a schedule happens at (k + 1) ms of virtual time, so observations keep distinct times.
+    public static let spacing: Nanoseconds = nanosPerMillisecond
 
     /// FNV-1a 64 over the message bytes: stable across processes and toolchains.
     public static func messageHash(_ bytes: [UInt8]) -> UInt64 {
@@ -29,7 +38,7 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
         return h
     }
 
-    /// `deliver r0 r1 00a1b2c3d4e5f607`, `drop r0 c0 …`, `timer r2 2:0`, `restart r1` (nodes named for `replicas` replicas).
+    /// `deliver r0 r1 00a1b2c3d4e5f607`, `drop r0 c0 …`, `timer r2 2:0`, `restart r1`, `gst` (nodes named for `replicas` replicas).
     public func text(replicas n: Int) -> String {
         func node(_ i: Int) -> String { i < n ? "r\(i)" : "c\(i - n)" }
         func hex(_ v: UInt64) -> String {
@@ -41,6 +50,7 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
         case .drop(let from, let to, let m): return "drop \(node(from)) \(node(to)) \(hex(m))"
         case .timer(let at, let kind, let key): return "timer \(node(at)) \(kind):\(key)"
         case .restart(let at): return "restart \(node(at))"
+        case .gst: return "gst"
         }
     }
 
@@ -76,8 +86,11 @@ public enum ScheduleStep: Sendable, Equatable, Codable, CustomStringConvertible 
             guard words.count == 2 else { return .failure(.init(message: "'restart' takes: restart <replica>, e.g. 'restart r2'")) }
             guard let at = node(words[1]), at < n else { return .failure(.init(message: "unknown replica '\(words[1])' (r0…r\(n - 1))")) }
             return .success(.restart(node: at))
+        case "gst":
+            guard words.count == 1 else { return .failure(.init(message: "'gst' takes no arguments")) }
+            return .success(.gst)
         default:
-            return .failure(.init(message: "unknown schedule step '\(verb)' (deliver, drop, timer or restart)"))
+            return .failure(.init(message: "unknown schedule step '\(verb)' (deliver, drop, timer, restart or gst)"))
         }
     }
 }

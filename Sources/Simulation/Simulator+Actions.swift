@@ -277,7 +277,7 @@ struct SimulatorSink: EffectSink {
     @inline(__always)
     mutating func setTimer(_ timer: TimerID, after: Nanoseconds, generation: UInt64) {
         if simulator.scheduled != nil {
-            simulator.scheduled!.timers.append(.init(machine: index, timer: timer, generation: generation))
+            simulator.scheduled!.timers.append(.init(machine: index, timer: timer, generation: generation, after: after))
             return
         }
         simulator.schedule(at: simulator.later(by: after), .timer(machine: Int32(index), timer: timer, generation: generation))

@@ -13,6 +13,8 @@ struct ScheduledNetwork {
         var machine: Int
         var timer: TimerID
         var generation: UInt64
+        /// The duration it was armed with: it runs in full from a `gst` step.
+        var after: Nanoseconds
     }
     /// Messages sent and not yet delivered or dropped, in send order.
     var pending: [Message] = []
@@ -22,13 +24,14 @@ struct ScheduledNetwork {
 
 extension Simulator {
     /// Step spacing in virtual time: step k happens at (k + 1) ms, so observations keep distinct times.
-    static let scheduleStepSpacing: Nanoseconds = nanosPerMillisecond
+    static let scheduleStepSpacing: Nanoseconds = ScheduleStep.spacing
 
     /// Runs `steps` instead of the network model (issue 17): machines start at time 0 (timeline and
     /// Byzantine windows are not used), every send waits in `ScheduledNetwork.pending` and every timer
     /// waits to be named. Step k then delivers or drops the first pending message with that sender,
     /// receiver and byte hash, fires the timer if it is armed, or crashes and restarts a replica (it recovers
-    /// from what its storage synced); a step that matches nothing is skipped.
+    /// from what its storage synced); a step that matches nothing is skipped. A final `gst` step hands
+    /// what the schedule held to the network model and the timers, and the run continues as usual.
     /// This is how a path found by `bftsim explore` replays through the ordinary checkers.
     func runSchedule(_ steps: [ScheduleStep]) -> SimulationResult {
         scheduled = ScheduledNetwork()
@@ -45,9 +48,36 @@ extension Simulator {
             now = Nanoseconds(k + 1) * Self.scheduleStepSpacing
             eventIndex = eventsProcessed
             eventsProcessed += 1
+            if step == .gst {
+                stabilise()
+                return finish(runEvents())
+            }
             perform(step)
         }
         return finish(.noEvents)
+    }
+
+    /// The `gst` step: the adversary stops. Messages still held go out through the network model in send
+    /// order (latency from now; a crashed receiver loses them as usual) and every timer still armed runs
+    /// its full duration from now (a stale arming is skipped when it fires, as always).
+    private func stabilise() {
+        let held = scheduled!
+        scheduled = nil
+        for m in held.pending {
+            if crashed[m.to] {
+                drops.count(.crashed)
+                continue
+            }
+            let outcome = network.decide(from: node[m.from], to: node[m.to], at: now)
+            if let reason = outcome.drop {
+                drops.count(reason)
+                continue
+            }
+            schedule(at: later(by: outcome.delay), .deliver(from: Int32(m.from), to: Int32(m.to), id: m.id, bytes: m.bytes))
+        }
+        for t in held.timers {
+            schedule(at: later(by: t.after), .timer(machine: Int32(t.machine), timer: t.timer, generation: t.generation))
+        }
     }
 
     private func perform(_ step: ScheduleStep) {
@@ -73,6 +103,8 @@ extension Simulator {
             crash(machine)
             scheduled!.timers.removeAll { $0.machine == machine }
             restart(machine)
+        case .gst:
+            break  // `runSchedule` ends the schedule there
         }
     }
 }

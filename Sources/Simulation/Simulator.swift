@@ -207,7 +207,11 @@ public final class Simulator {
             if let until = b.until { schedule(at: until, .layer(tag: tag, replica: b.replica, active: false)) }
         }
         if let first = scenario.twins?.roundPartitions?.first { network.partition(groups: first) }
+        return finish(runEvents())
+    }
 
+    /// The event loop: pops and dispatches events until the queue empties or a stop condition holds.
+    func runEvents() -> SimulationResult.StopReason {
         let timeLimit = scenario.stop.timeLimit
         let budget = eventsMax ?? .max
         var reason = SimulationResult.StopReason.noEvents
@@ -240,7 +244,7 @@ public final class Simulator {
                 break
             }
         }
-        return finish(reason)
+        return reason
     }
 
     func finish(_ reason: SimulationResult.StopReason) -> SimulationResult {

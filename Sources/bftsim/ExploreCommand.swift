@@ -22,8 +22,10 @@ struct ExploreCommand: ParsableCommand {
         observations of every path. On a violation the path is written to OUT/violation.yaml as a scenario \
         with an explicit `schedule:` that `bftsim run` replays, then shrunk to OUT/violation.min.yaml. \
         SIGINT or --max-seconds stops the search and writes the unexplored frontier to OUT/frontier.txt \
-        (continue with --resume). Exit codes: 0 no violation within the bound, 1 safety violation, \
-        3 invalid input, 6 stopped before the bound was exhausted.
+        (continue with --resume). With --liveness, a path that ends in a drop or restart is also run on \
+        through the simulator from a final `gst` step (faults stop, network and timers as usual): every \
+        request must then complete. Exit codes: 0 no violation within the bound, 1 safety violation, \
+        2 liveness violation, 3 invalid input, 6 stopped before the bound was exhausted.
         """)
 
     @Argument(help: "Scenario file (YAML or JSON); keep it small: n=4, one client, one request, crypto: fast.") var file: String
@@ -33,7 +35,7 @@ struct ExploreCommand: ParsableCommand {
     @Option(help: "Messages the adversary may drop on a path.") var drops = 0
     @Option(help: "Timer firings allowed on a path (timeouts, client retransmissions).") var timeouts = 1
     @Option(help: "Delay bounding: follow the default schedule (FIFO deliveries, timers when the network is idle) and deviate at most this many times per path; reaches view changes and checkpoints. Timer firings are then not limited by --timeouts; POR is off.") var delays: Int?
-    @Flag(help: "Bounded liveness: fail (exit 2) when no schedule within the bound completes every request, and confirm with the simulator's liveness checker on the scenario as written.") var liveness = false
+    @Flag(help: "Liveness (exit 2 on failure): (1) some schedule within the bound must complete every request, confirmed with the simulator's checker on the scenario as written; (2) after every drop or restart the path ends in `gst` and the simulator runs on with its network model: every request must complete within the liveness bound once the faults stop.") var liveness = false
     @Option(help: "Crash-restarts allowed on a path (a replica loses its unsynced writes and recovers from what it synced).") var restarts = 0
     @Flag(help: "Turn partial-order reduction (sleep sets) off.") var noPor = false
     @Flag(help: "Turn state caching off (the full search tree; tiny bounds only).") var noHashing = false
@@ -61,6 +63,7 @@ struct ExploreCommand: ParsableCommand {
         options.protocolFingerprints = !historyHash
         options.statesMax = statesMax
         options.continueAfterViolation = all
+        options.livenessAfterFaults = liveness
         let explorer: Explorer
         do { explorer = try Explorer(scenario: scenario, driver: driver, options: options) } catch { throw fail("\(file): \(error)", code: .invalidInput) }
         var roots: [[ScheduleStep]]?
@@ -97,7 +100,8 @@ struct ExploreCommand: ParsableCommand {
                      s.states, s.transitions, s.depthReached, seconds, Double(s.states) / seconds, Double(s.transitions) / seconds))
         print(String(format: "pruning   hash hits %d (%.1f%% of generated), sleep-pruned %d (%.1f%% of transitions), quiescent %d, at bound %d, checks %d",
                      s.hashHits, 100 * s.hashHitRatio, s.sleepPruned, 100 * s.porPruningRatio, s.quiescent, s.atBound, s.checks)
-              + (delays != nil ? ", over the delay bound \(s.delayPruned)" : ""))
+              + (delays != nil ? ", over the delay bound \(s.delayPruned)" : "")
+              + (liveness ? ", liveness-after-fault runs \(s.livenessChecks)" : ""))
         if result.requestsTotal > 0 {
             if let w = result.completionWitness {
                 print("liveness  some schedule completes all \(result.requestsTotal) request(s) within the bound (witness: \(w.count) steps)")
@@ -123,7 +127,10 @@ struct ExploreCommand: ParsableCommand {
             throw ExitCode(RunStatus.livenessViolation.rawValue)
         }
         guard let first = result.violations.first else {
-            if result.stop == .exhausted { print("verdict   no safety violation within the bound") }
+            if result.stop == .exhausted {
+                print("verdict   no safety violation within the bound"
+                      + (liveness ? "; every request completes after GST on all \(s.livenessChecks) faulted path(s)" : ""))
+            }
             if result.stop != .exhausted { throw ExitCode(RunStatus.budgetExhausted.rawValue) }
             return
         }
@@ -132,10 +139,11 @@ struct ExploreCommand: ParsableCommand {
         let replay = "bftsim run \(dir)/violation.yaml" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
         var header = ["found by: bftsim explore \(file) --depth \(depth)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
                       + (drops > 0 ? " --drops \(drops)" : "") + (delays.map { " --delays \($0)" } ?? " --timeouts \(timeouts)")
-                      + (restarts > 0 ? " --restarts \(restarts)" : "") + (bfs ? " --bfs" : ""),
+                      + (restarts > 0 ? " --restarts \(restarts)" : "") + (bfs ? " --bfs" : "") + (liveness ? " --liveness" : ""),
                       "violation: \(first.violation)", "replay: \(replay)"]
         if let mutant { header.append("test-only mutant: \(mutant.rawValue) (replay needs --mutant \(mutant.rawValue))") }
-        let replayed = ExploreReplay.safetyViolation(found, driver: driver)
+        let kind = first.violation.kind
+        let replayed = ExploreReplay.violation(found, driver: driver, kind: kind)
         write(found, header: header, to: dir + "/violation.yaml")
         print("path      \(dir)/violation.yaml (\(first.steps.count) steps; simulator replay: \(replayed.map { "\($0.kind.rawValue) reproduced" } ?? "NOT reproduced"))")
         if !noShrink, let replayed {
@@ -147,7 +155,7 @@ struct ExploreCommand: ParsableCommand {
             print("shrunk    \(dir)/violation.min.yaml (\(small.schedule?.count ?? 0) steps, \(runs) simulator runs)")
         }
         print("replay    \(replay)")
-        throw ExitCode(RunStatus.safetyViolation.rawValue)
+        throw ExitCode((kind.isSafety ? RunStatus.safetyViolation : RunStatus.livenessViolation).rawValue)
     }
 
     /// How machines are identified: by protocol-state hash (replicas that have one) or input history.

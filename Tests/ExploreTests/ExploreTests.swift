@@ -273,12 +273,71 @@ struct ExploreTests {
     @Test("schedule steps read back as written; a malformed step is an error with its position")
     func scheduleSyntax() throws {
         let steps: [ScheduleStep] = [.deliver(from: 4, to: 0, message: 0x00a1_b2c3_d4e5_f607), .drop(from: 1, to: 2, message: 42),
-                                     .timer(node: 3, kind: 2, key: 0), .restart(node: 1)]
+                                     .timer(node: 3, kind: 2, key: 0), .restart(node: 1), .gst]
         for step in steps { #expect(try ScheduleStep.parse(step.text(replicas: 4), replicas: 4).get() == step) }
         #expect(steps[0].text(replicas: 4) == "deliver c0 r0 00a1b2c3d4e5f607")
         #expect(steps[3].text(replicas: 4) == "restart r1")
         #expect(throws: ScheduleSyntaxError.self) { try ScheduleStep.parse("restart c0", replicas: 4).get() }
         let bad = "name: x\nreplicas: 4\nschedule:\n  - deliver r0 r9 00a1b2c3d4e5f607\n"
         #expect(throws: (any Error).self) { try ScenarioLoader.parse(bad, file: "bad.yaml") }
+        #expect(throws: ScheduleSyntaxError.self) { try ScheduleStep.parse("gst now", replicas: 4).get() }
+        // `gst` ends the adversary's part: a step after it is an error naming the line.
+        let early = "name: x\nreplicas: 4\nschedule:\n  - gst\n  - restart r1\n"
+        do {
+            _ = try ScenarioLoader.parse(early, file: "early.yaml")
+            Issue.record("a step after gst was accepted")
+        } catch {
+            #expect("\(error)".contains("early.yaml:4"))
+            #expect("\(error)".contains("must be the last step"))
+        }
+    }
+
+    @Test("a schedule that ends in gst runs on through the network model: the held request and timers go out, the request completes, liveness is judged from the gst step")
+    func gstContinuesTheRun() throws {
+        let scenario = try exploreScenario("pbft-n4-one-request")
+        let driver = try TestMutant.driver(nil, for: .pbft)
+        // Without gst the schedule holds everything: nothing is delivered, nothing completes.
+        let held = try ScenarioRun.execute(ExploreReplay.scenario(scenario, steps: []), driver: driver)
+        #expect(held.checks.completedRequests == 0)
+        // With gst alone, the client's request and every reply go through the network: it completes.
+        let run = try ScenarioRun.execute(ExploreReplay.scenario(scenario, steps: [.gst]), driver: driver)
+        #expect(run.checks.completedRequests == 1)
+        #expect(run.liveness == .holds)
+        #expect(ScenarioRun.checkerConfig(for: ExploreReplay.scenario(scenario, steps: [.gst])).livenessFrom == ScheduleStep.spacing)
+    }
+
+    @Test("liveness after faults: two lost messages and then GST stall the mutant for good, never the honest protocol; the path replays through the simulator",
+          arguments: [
+            BoundCase("pbft-n4-silent-primary", .noViewChangeRetransmit, delays: 0, drops: 2, .liveness),
+            BoundCase("hotstuff-n4-silent-leader", .enterViewOnLocalTimeout, delays: 0, drops: 2, .liveness),
+            BoundCase("hotstuff-two-chain-n4-silent-leader", .noLaggardHelp, delays: 0, drops: 2, .liveness),
+            BoundCase("hotstuff-two-chain-n4-silent-leader", .noTimeoutAmplification, delays: 0, drops: 2, .liveness),
+          ])
+    func livenessAfterFaultsFindsMutant(_ c: BoundCase) throws {
+        let scenario = try exploreScenario(c.name)
+        let configure: (inout ExploreOptions) -> Void = { $0.delays = c.delays; $0.drops = c.drops; $0.livenessAfterFaults = true }
+        let broken = try explore(scenario, depth: 200, mutant: c.mutant, configure: configure)
+        #expect(broken.stop == .violation)
+        let found = try #require(broken.violations.first)
+        #expect(found.violation.kind == .liveness)
+        #expect(found.steps.last == .gst)
+        #expect(found.steps.filter { if case .drop = $0 { return true } else { return false } }.count <= c.drops)
+        let replayed = ExploreReplay.scenario(scenario, steps: found.steps)
+        #expect(ExploreReplay.livenessAfterGST(replayed, driver: try c.mutant.driver(for: scenario.protocolKind))?.kind == .liveness)
+        // The honest protocol recovers from the same faults.
+        #expect(ExploreReplay.livenessAfterGST(replayed, driver: try TestMutant.driver(nil, for: scenario.protocolKind)) == nil)
+        #expect(broken.stats.livenessChecks > 0)
+    }
+
+    @Test("liveness after faults: honest two-chain HotStuff recovers after every placement of up to two lost messages, honest PBFT after one (two: README, release build)")
+    func livenessAfterFaultsHonestClean() throws {
+        for (name, drops, runs) in [("hotstuff-two-chain-n4-silent-leader", 2, 1000), ("pbft-n4-silent-primary", 1, 100)] {
+            let honest = try explore(try exploreScenario(name), depth: 200, configure: {
+                $0.delays = 0; $0.drops = drops; $0.livenessAfterFaults = true
+            })
+            #expect(honest.stop == .exhausted, "\(name)")
+            #expect(honest.violations.isEmpty, "\(name): \(honest.violations.first.map { "\($0.violation)" } ?? "")")
+            #expect(honest.stats.livenessChecks > runs, "\(name)")
+        }
     }
 }
