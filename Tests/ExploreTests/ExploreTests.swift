@@ -33,10 +33,12 @@ struct BoundCase: Sendable, CustomTestStringConvertible {
     /// Also explore the honest protocol on the same bound (off where that takes minutes in a debug build;
     /// the README quotes the release run).
     let honestToo: Bool
-    init(_ name: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, _ kind: ViolationKind, honestToo: Bool = true) {
+    let restarts: Int
+    init(_ name: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, restarts: Int = 0, _ kind: ViolationKind, honestToo: Bool = true) {
         (self.name, self.mutant, self.delays, self.drops, self.kind, self.honestToo) = (name, mutant, delays, drops, kind, honestToo)
+        self.restarts = restarts
     }
-    var testDescription: String { "\(name) / \(mutant.rawValue) / --delays \(delays) --drops \(drops)" }
+    var testDescription: String { "\(name) / \(mutant.rawValue) / --delays \(delays) --drops \(drops) --restarts \(restarts)" }
 }
 
 @Suite("explore")
@@ -317,10 +319,13 @@ struct ExploreTests {
             BoundCase("hotstuff-n4-silent-leader", .enterViewOnLocalTimeout, delays: 0, drops: 2, .liveness),
             BoundCase("hotstuff-two-chain-n4-silent-leader", .noLaggardHelp, delays: 0, drops: 2, .liveness),
             BoundCase("hotstuff-two-chain-n4-silent-leader", .noTimeoutAmplification, delays: 0, drops: 2, .liveness),
+            BoundCase("pbft-n4-restart-behind-checkpoint", .noStateTransfer, delays: 0, restarts: 1, .liveness),
           ])
     func livenessAfterFaultsFindsMutant(_ c: BoundCase) throws {
         let scenario = try exploreScenario(c.name)
-        let configure: (inout ExploreOptions) -> Void = { $0.delays = c.delays; $0.drops = c.drops; $0.livenessAfterFaults = true }
+        let configure: (inout ExploreOptions) -> Void = {
+            $0.delays = c.delays; $0.drops = c.drops; $0.restarts = c.restarts; $0.livenessAfterFaults = true
+        }
         let broken = try explore(scenario, depth: 200, mutant: c.mutant, configure: configure)
         #expect(broken.stop == .violation)
         let found = try #require(broken.violations.first)
@@ -334,11 +339,12 @@ struct ExploreTests {
         #expect(broken.stats.livenessChecks > 0)
     }
 
-    @Test("liveness after faults: honest two-chain HotStuff recovers after every placement of up to two lost messages, honest PBFT after one (two: README, release build)")
+    @Test("liveness after faults: honest two-chain HotStuff recovers after every placement of up to two lost messages, honest PBFT after one (two: README, release build) and after any restart behind a stable checkpoint")
     func livenessAfterFaultsHonestClean() throws {
-        for (name, drops, runs) in [("hotstuff-two-chain-n4-silent-leader", 2, 1000), ("pbft-n4-silent-primary", 1, 100)] {
+        for (name, drops, restarts, runs) in [("hotstuff-two-chain-n4-silent-leader", 2, 0, 1000), ("pbft-n4-silent-primary", 1, 0, 100),
+                                              ("pbft-n4-restart-behind-checkpoint", 0, 1, 400)] {
             let honest = try explore(try exploreScenario(name), depth: 200, configure: {
-                $0.delays = 0; $0.drops = drops; $0.livenessAfterFaults = true
+                $0.delays = 0; $0.drops = drops; $0.restarts = restarts; $0.livenessAfterFaults = true
             })
             #expect(honest.stop == .exhausted, "\(name)")
             #expect(honest.violations.isEmpty, "\(name): \(honest.violations.first.map { "\($0.violation)" } ?? "")")
