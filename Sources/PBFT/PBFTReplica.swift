@@ -196,31 +196,32 @@ public struct PBFTReplica: StateMachine {
         precondition(id >= 0 && id < config.n, "replica id out of range")
         precondition(config.n <= PBFTLimits.replicaCountMax, "n exceeds replicaCountMax")
         precondition(signer.principal == .replica(id), "signer must belong to this replica")
-        precondition(config.parameters.checkpointInterval > 0, "checkpointInterval must be positive")
-        precondition(config.parameters.watermarkWindow >= config.parameters.checkpointInterval, "watermarkWindow must be at least checkpointInterval")
-        precondition(config.parameters.watermarkWindow <= PBFTLimits.certificatesMax, "watermarkWindow exceeds certificatesMax")
-        precondition(config.parameters.batchSizeMax >= 1 && config.parameters.batchSizeMax <= PBFTLimits.requestsPerBatchMax, "batchSizeMax out of range")
+        let p = config.parameters
+        precondition(p.checkpointInterval > 0, "checkpointInterval must be positive")
+        precondition(p.watermarkWindow >= p.checkpointInterval, "watermarkWindow must be at least checkpointInterval")
+        precondition(p.watermarkWindow <= PBFTLimits.certificatesMax, "watermarkWindow exceeds certificatesMax")
+        precondition(p.batchSizeMax >= 1 && p.batchSizeMax <= PBFTLimits.requestsPerBatchMax, "batchSizeMax out of range")
         self.id = id
         self.config = config
         quorum = config.mutations.contains(.quorumTwoFPlusOne)
             ? QuorumMath(n: config.n, f: config.f, brokenQuorum: 2 * config.f + 1) : QuorumMath(n: config.n, f: config.f)
         self.signer = signer
         self.verifier = verifier
-        viewChangeTimeout = BackoffTimeout(base: config.parameters.viewChangeTimeout, max: config.parameters.viewChangeTimeoutMax)
+        viewChangeTimeout = BackoffTimeout(base: p.viewChangeTimeout, max: p.viewChangeTimeoutMax)
         latestViewChanges = Array(repeating: nil, count: config.n)
-        log = SlotLog(window: config.parameters.watermarkWindow, n: config.n)
-        preparedCertificates = CertificateLog(window: config.parameters.watermarkWindow)
-        committedCertificates = CertificateLog(window: config.parameters.watermarkWindow)
-        voteKeys = (0..<config.parameters.watermarkWindow).map { "vote/\($0)" }
+        log = SlotLog(window: p.watermarkWindow, n: config.n)
+        preparedCertificates = CertificateLog(window: p.watermarkWindow)
+        committedCertificates = CertificateLog(window: p.watermarkWindow)
+        voteKeys = (0..<p.watermarkWindow).map { "vote/\($0)" }
         checkpointVotes = Array(repeating: [:], count: config.n)
         let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])
         stableDigest = Digest.of(genesis)
         snapshots[0] = (stableDigest, genesis)
-        if let a = config.parameters.adaptive {
-            precondition(config.parameters.watermarkWindow >= 2 * a.epoch, "adaptive: watermarkWindow must cover two epochs")
+        if let a = p.adaptive {
+            precondition(p.watermarkWindow >= 2 * a.epoch, "adaptive: watermarkWindow must cover two epochs")
             precondition(a.batchSizeBound <= PBFTLimits.requestsPerBatchMax, "adaptive: batch size choices out of range")
-            adaptive = AdaptiveController(config: a, initialArm: a.nearestArm(batchSizeMax: config.parameters.batchSizeMax, batchDelayMax: config.parameters.batchDelayMax,
-                                                                              viewChangeTimeout: config.parameters.viewChangeTimeout))
+            adaptive = AdaptiveController(config: a, initialArm: a.nearestArm(batchSizeMax: p.batchSizeMax, batchDelayMax: p.batchDelayMax,
+                                                                              viewChangeTimeout: p.viewChangeTimeout))
         }
     }
 
