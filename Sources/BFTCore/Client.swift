@@ -72,14 +72,13 @@ public struct Client: StateMachine {
             case .open:
                 scheduleArrival(&actions)
             }
-        case .timer(let t) where t == Client.retryTimer:
-            onRetryTimeout(&actions)
-        case .timer(let t) where t == Client.arrivalTimer:
-            onArrival(&actions)
-        case .timer(let t) where t == Client.thinkTimer:
-            issueNext(&actions)
-        case .timer:
-            break
+        case .timer(let t):
+            switch t {
+            case Client.retryTimer: onRetryTimeout(&actions)
+            case Client.arrivalTimer: onArrival(&actions)
+            case Client.thinkTimer: issueNext(&actions)
+            default: break
+            }
         case .message(let from, let bytes):
             onReply(from: from, bytes: bytes, &actions)
         }

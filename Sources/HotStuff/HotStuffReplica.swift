@@ -103,12 +103,12 @@ public struct HotStuffReplica: StateMachine {
         case .recover(let durable):
             restore(from: durable)
             onStart(&actions)
-        case .timer(let t) where t == Self.viewTimer:
-            onViewTimeout(&actions)
-        case .timer(let t) where t == Self.fetchTimer:
-            onFetchTimeout(&actions)
-        case .timer:
-            break
+        case .timer(let t):
+            switch t {
+            case Self.viewTimer: onViewTimeout(&actions)
+            case Self.fetchTimer: onFetchTimeout(&actions)
+            default: break
+            }
         case .message(let from, let bytes):
             guard let message = try? HotStuffMessage(decoding: bytes) else {
                 actions.append(.observe(.rejected(reason: .malformed, from: from)))

@@ -11,18 +11,18 @@ extension PBFTReplica {
     /// The (batch size, batch delay) a primary uses for `sequence`; nil while that epoch's arm is not
     /// decided yet (the primary waits for execution to reach epoch − lag's end).
     func batchParameters(at sequence: UInt64) -> (Int, Nanoseconds)? {
-        guard let a = config.adaptive else { return (config.batchSizeMax, config.batchDelayMax) }
+        guard let a = config.parameters.adaptive else { return (config.parameters.batchSizeMax, config.parameters.batchDelayMax) }
         if let controller = adaptive {
             guard let arm = controller.arm(forSequence: sequence) else { return nil }
             return (arm.batchSizeMax, arm.batchDelayMax)
         }
         // The controller's state was skipped by a state transfer: every arm accepts the floor.
-        return (a.batchSizeFloor, a.batchDelayChoices.min() ?? config.batchDelayMax)
+        return (a.batchSizeFloor, a.batchDelayChoices.min() ?? config.parameters.batchDelayMax)
     }
 
     /// A backup's bound check: the epoch's agreed batch size when known, else the largest any arm allows.
     func withinAdaptiveBound(_ pp: PrePrepare) -> Bool {
-        guard let a = config.adaptive else { return true }
+        guard let a = config.parameters.adaptive else { return true }
         let bound = adaptive?.arm(forSequence: pp.sequence)?.batchSizeMax ?? a.batchSizeBound
         return pp.requests.count <= bound
     }
@@ -35,7 +35,7 @@ extension PBFTReplica {
         adaptive = controller
         guard decision != nil, let arm = controller.arm(forEpoch: controller.currentEpoch) else { return }
         if arm.viewChangeTimeout != viewChangeTimeout.base {
-            var t = BackoffTimeout(base: min(arm.viewChangeTimeout, config.viewChangeTimeoutMax), max: config.viewChangeTimeoutMax)
+            var t = BackoffTimeout(base: min(arm.viewChangeTimeout, config.parameters.viewChangeTimeoutMax), max: config.parameters.viewChangeTimeoutMax)
             t.failures = viewChangeTimeout.failures
             viewChangeTimeout = t
         }

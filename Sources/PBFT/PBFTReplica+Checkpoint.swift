@@ -3,7 +3,7 @@ import BFTCore
 extension PBFTReplica {
     /// Per replica, the most CHECKPOINTs above the stable checkpoint kept (rule K3): a correct replica
     /// has at most L/K unstable checkpoints in flight; a Byzantine one can only evict its own entries.
-    var checkpointVotesPerReplicaMax: Int { config.watermarkWindow / config.checkpointInterval + 2 }
+    var checkpointVotesPerReplicaMax: Int { config.parameters.watermarkWindow / config.parameters.checkpointInterval + 2 }
 
     /// Rule K1 (Castro & Liskov §4.3): after executing sequence n with n mod K = 0, a replica saves its
     /// canonical state and multicasts ⟨CHECKPOINT, n, d, i⟩.

@@ -9,7 +9,7 @@ extension PBFTReplica {
         fetching = (sequence, digest)
         let fetch = FetchState(sequence: sequence, stateDigest: digest, signer: signer)
         actions.append(.broadcast(fetch.bytes))
-        actions.append(.setTimer(PBFTReplica.fetchTimer, after: config.viewChangeTimeout))
+        actions.append(.setTimer(PBFTReplica.fetchTimer, after: config.parameters.viewChangeTimeout))
     }
 
     mutating func onFetchTimeout(_ actions: inout [ReplicaAction]) {
@@ -26,7 +26,7 @@ extension PBFTReplica {
         probing = true
         let probe = FetchState(sequence: stableSequence, stateDigest: .zero, signer: signer)
         actions.append(.broadcast(probe.bytes))
-        actions.append(.setTimer(PBFTReplica.fetchTimer, after: config.viewChangeTimeout))
+        actions.append(.setTimer(PBFTReplica.fetchTimer, after: config.parameters.viewChangeTimeout))
     }
 
     // MARK: Missing committed batches (rules S4–S5)
@@ -51,7 +51,7 @@ extension PBFTReplica {
     mutating func noteMissingBatch(_ actions: inout [ReplicaAction]) {
         guard !batchFetchTimerArmed, missingBatch() != nil else { return }
         batchFetchTimerArmed = true
-        actions.append(.setTimer(PBFTReplica.batchFetchTimer, after: max(1, config.viewChangeTimeout / 2)))
+        actions.append(.setTimer(PBFTReplica.batchFetchTimer, after: max(1, config.parameters.viewChangeTimeout / 2)))
     }
 
     mutating func onBatchFetchTimeout(_ actions: inout [ReplicaAction]) {

@@ -51,34 +51,23 @@ public struct PBFTConfig: Sendable, Hashable {
     public var n: Int
     /// Faults tolerated; `n >= 3f + 1` (rule Q1).
     public var f: Int
-    /// Most requests in one PRE-PREPARE batch.
-    public var batchSizeMax: Int
-    /// Longest a request waits at the primary for its batch to fill (0 sends every request at once).
-    public var batchDelayMax: Nanoseconds
-    /// K: a checkpoint is taken after every K executed sequence numbers (rule K1).
-    public var checkpointInterval: Int
-    /// L: sequence numbers accepted lie in (h, h + L] for the stable checkpoint h (rule N1).
-    public var watermarkWindow: Int
-    /// First view-change timeout; doubles on each consecutive failed view change (rule V6).
-    public var viewChangeTimeout: Nanoseconds
-    public var viewChangeTimeoutMax: Nanoseconds
+    /// Batch size and delay, K, L, the view-change timeout and the adaptive controller (issue 18; nil
+    /// runs the static parameters). `leaderSchedule` is HotStuff's and ignored here.
+    public var parameters: ProtocolParameters
     public var mutations: PBFTMutations
-    /// The adaptive controller's configuration (issue 18); nil runs the static parameters above.
-    public var adaptive: AdaptiveConfig?
 
-    public init(n: Int = 4, f: Int? = nil, batchSizeMax: Int = 16, batchDelayMax: Nanoseconds = 2 * nanosPerMillisecond,
-                checkpointInterval: Int = 64, watermarkWindow: Int = 256,
-                viewChangeTimeout: Nanoseconds = 500 * nanosPerMillisecond, viewChangeTimeoutMax: Nanoseconds = 16 * nanosPerSecond,
-                mutations: PBFTMutations = [], adaptive: AdaptiveConfig? = nil) {
+    /// What a replica built without parameters runs with: batches of 16, K = 64, L = 256, a 500 ms
+    /// view-change timeout backing off to 16 s.
+    public static let defaultParameters = ProtocolParameters(batchSizeMax: 16, batchDelayMax: 2 * nanosPerMillisecond,
+                                                             checkpointInterval: 64, watermarkWindow: 256,
+                                                             viewChangeTimeout: 500 * nanosPerMillisecond,
+                                                             viewChangeTimeoutMax: 16 * nanosPerSecond)
+
+    public init(n: Int = 4, f: Int? = nil, parameters: ProtocolParameters = PBFTConfig.defaultParameters,
+                mutations: PBFTMutations = []) {
         self.n = n
-        self.adaptive = adaptive
         self.f = f ?? QuorumMath.maxFaulty(n: n)
-        self.batchSizeMax = batchSizeMax
-        self.batchDelayMax = batchDelayMax
-        self.checkpointInterval = checkpointInterval
-        self.watermarkWindow = watermarkWindow
-        self.viewChangeTimeout = viewChangeTimeout
-        self.viewChangeTimeoutMax = viewChangeTimeoutMax
+        self.parameters = parameters
         self.mutations = mutations
     }
 }
@@ -207,31 +196,32 @@ public struct PBFTReplica: StateMachine {
         precondition(id >= 0 && id < config.n, "replica id out of range")
         precondition(config.n <= PBFTLimits.replicaCountMax, "n exceeds replicaCountMax")
         precondition(signer.principal == .replica(id), "signer must belong to this replica")
-        precondition(config.checkpointInterval > 0, "checkpointInterval must be positive")
-        precondition(config.watermarkWindow >= config.checkpointInterval, "watermarkWindow must be at least checkpointInterval")
-        precondition(config.watermarkWindow <= PBFTLimits.certificatesMax, "watermarkWindow exceeds certificatesMax")
-        precondition(config.batchSizeMax >= 1 && config.batchSizeMax <= PBFTLimits.requestsPerBatchMax, "batchSizeMax out of range")
+        let p = config.parameters
+        precondition(p.checkpointInterval > 0, "checkpointInterval must be positive")
+        precondition(p.watermarkWindow >= p.checkpointInterval, "watermarkWindow must be at least checkpointInterval")
+        precondition(p.watermarkWindow <= PBFTLimits.certificatesMax, "watermarkWindow exceeds certificatesMax")
+        precondition(p.batchSizeMax >= 1 && p.batchSizeMax <= PBFTLimits.requestsPerBatchMax, "batchSizeMax out of range")
         self.id = id
         self.config = config
         quorum = config.mutations.contains(.quorumTwoFPlusOne)
             ? QuorumMath(n: config.n, f: config.f, brokenQuorum: 2 * config.f + 1) : QuorumMath(n: config.n, f: config.f)
         self.signer = signer
         self.verifier = verifier
-        viewChangeTimeout = BackoffTimeout(base: config.viewChangeTimeout, max: config.viewChangeTimeoutMax)
+        viewChangeTimeout = BackoffTimeout(base: p.viewChangeTimeout, max: p.viewChangeTimeoutMax)
         latestViewChanges = Array(repeating: nil, count: config.n)
-        log = SlotLog(window: config.watermarkWindow, n: config.n)
-        preparedCertificates = CertificateLog(window: config.watermarkWindow)
-        committedCertificates = CertificateLog(window: config.watermarkWindow)
-        voteKeys = (0..<config.watermarkWindow).map { "vote/\($0)" }
+        log = SlotLog(window: p.watermarkWindow, n: config.n)
+        preparedCertificates = CertificateLog(window: p.watermarkWindow)
+        committedCertificates = CertificateLog(window: p.watermarkWindow)
+        voteKeys = (0..<p.watermarkWindow).map { "vote/\($0)" }
         checkpointVotes = Array(repeating: [:], count: config.n)
         let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])
         stableDigest = Digest.of(genesis)
         snapshots[0] = (stableDigest, genesis)
-        if let a = config.adaptive {
-            precondition(config.watermarkWindow >= 2 * a.epoch, "adaptive: watermarkWindow must cover two epochs")
+        if let a = p.adaptive {
+            precondition(p.watermarkWindow >= 2 * a.epoch, "adaptive: watermarkWindow must cover two epochs")
             precondition(a.batchSizeBound <= PBFTLimits.requestsPerBatchMax, "adaptive: batch size choices out of range")
-            adaptive = AdaptiveController(config: a, initialArm: a.nearestArm(batchSizeMax: config.batchSizeMax, batchDelayMax: config.batchDelayMax,
-                                                                              viewChangeTimeout: config.viewChangeTimeout))
+            adaptive = AdaptiveController(config: a, initialArm: a.nearestArm(batchSizeMax: p.batchSizeMax, batchDelayMax: p.batchDelayMax,
+                                                                              viewChangeTimeout: p.viewChangeTimeout))
         }
     }
 
@@ -250,8 +240,8 @@ public struct PBFTReplica: StateMachine {
     /// The view this replica is in or moving to (rule V2 compares against it).
     var ownView: UInt64 { isViewChanging ? pendingView : view }
 
-    var L: UInt64 { UInt64(config.watermarkWindow) }
-    var K: UInt64 { UInt64(config.checkpointInterval) }
+    var L: UInt64 { UInt64(config.parameters.watermarkWindow) }
+    var K: UInt64 { UInt64(config.parameters.checkpointInterval) }
 
     /// Rule N1: sequence numbers between the low and high water marks, (h, h + L].
     func inWindow(_ sequence: UInt64) -> Bool {

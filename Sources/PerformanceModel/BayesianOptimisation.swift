@@ -102,13 +102,13 @@ func uniform(_ rng: inout DeterministicRNG) -> Double { Double(rng.next() >> 11)
 public struct BayesianOptimiser: Sendable {
     public var space: SearchSpace
     public var seed: UInt64
-    /// Random candidates scored by EI per pick (plus local ones around the best points).
-    public var candidates: Int
+    /// Random candidates scored by EI per pick (plus `candidates / 20` local ones per radius around
+    /// the best points). Fixed: no caller has needed another number.
+    public static let candidates = 2_000
 
-    public init(space: SearchSpace, seed: UInt64, candidates: Int = 2_000) {
+    public init(space: SearchSpace, seed: UInt64) {
         self.space = space
         self.seed = seed
-        self.candidates = candidates
     }
 
     /// The first design: a Latin hypercube of `count` points.
@@ -137,10 +137,10 @@ public struct BayesianOptimiser: Sendable {
             // Incumbent: the best posterior mean at an observed point (robust to a lucky seed).
             let best = xs.map { gp.predict($0).mean }.max() ?? 0
             let order = ys.indices.sorted { ys[$0] > ys[$1] || (ys[$0] == ys[$1] && $0 < $1) }
-            var pool = (0..<candidates).map { _ in space.sample(&rng) }
+            var pool = (0..<Self.candidates).map { _ in space.sample(&rng) }
             for i in order.prefix(3) {
                 let x = i < observed.count ? observed[i].x : picks[i - observed.count]
-                for r in [0.02, 0.08, 0.2] { for _ in 0..<candidates / 20 { pool.append(space.perturb(x, radius: r, &rng)) } }
+                for r in [0.02, 0.08, 0.2] { for _ in 0..<Self.candidates / 20 { pool.append(space.perturb(x, radius: r, &rng)) } }
             }
             var choice: (x: [Double], ei: Double, mean: Double)? = nil
             for x in pool where !taken.contains(key(x)) {

@@ -99,11 +99,7 @@ public struct PBFTDriver: ProtocolDriver {
     }
 
     public func config(for scenario: Scenario) -> PBFTConfig {
-        let p = scenario.parameters
-        return PBFTConfig(n: scenario.replicas, f: scenario.f, batchSizeMax: p.batchSizeMax, batchDelayMax: p.batchDelayMax,
-                          checkpointInterval: p.checkpointInterval, watermarkWindow: p.watermarkWindow,
-                          viewChangeTimeout: p.viewChangeTimeout, viewChangeTimeoutMax: p.viewChangeTimeoutMax,
-                          mutations: mutations, adaptive: p.adaptive)
+        PBFTConfig(n: scenario.replicas, f: scenario.f, parameters: scenario.parameters, mutations: mutations)
     }
 
     public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {

@@ -68,38 +68,6 @@ public struct NetworkSpec: Sendable, Equatable, Codable {
     }
 }
 
-/// Protocol parameters. Fields a protocol does not use are ignored by it.
-public struct ProtocolParameters: Sendable, Equatable, Codable {
-    /// Requests per PRE-PREPARE at most.
-    public var batchSizeMax: Int
-    /// How long the primary waits to fill a batch before sending a partial one.
-    public var batchDelayMax: Nanoseconds
-    /// Checkpoint interval K (Castro & Liskov §4.3).
-    public var checkpointInterval: Int
-    /// Watermark window L = H - h (a multiple of K, typically 2K).
-    public var watermarkWindow: Int
-    /// Initial view-change timeout (PBFT §4.5.2) or view timeout (HotStuff pacemaker); doubles on each
-    /// consecutive failure up to `viewChangeTimeoutMax`.
-    public var viewChangeTimeout: Nanoseconds
-    public var viewChangeTimeoutMax: Nanoseconds
-    /// HotStuff: view v is led by `leaderSchedule[v % count]`; nil means round-robin `v % n`.
-    public var leaderSchedule: [Int]?
-    /// The adaptive controller (issue 18, `parameters.adaptive`); nil keeps the parameters above fixed.
-    public var adaptive: AdaptiveConfig?
-
-    public init(batchSizeMax: Int = 10, batchDelayMax: Nanoseconds = 2 * nanosPerMillisecond, checkpointInterval: Int = 32,
-                watermarkWindow: Int = 64, viewChangeTimeout: Nanoseconds = 400 * nanosPerMillisecond,
-                viewChangeTimeoutMax: Nanoseconds = 10 * nanosPerSecond, leaderSchedule: [Int]? = nil) {
-        self.batchSizeMax = batchSizeMax
-        self.batchDelayMax = batchDelayMax
-        self.checkpointInterval = checkpointInterval
-        self.watermarkWindow = watermarkWindow
-        self.viewChangeTimeout = viewChangeTimeout
-        self.viewChangeTimeoutMax = viewChangeTimeoutMax
-        self.leaderSchedule = leaderSchedule
-    }
-}
-
 /// One scheduled fault or repair.
 public enum TimelineAction: Sendable, Equatable, Codable {
     /// Symmetric partition: replicas in different groups cannot exchange messages. Replicas not

@@ -40,12 +40,11 @@ struct NetworkModel {
 
     let replicaCount: Int
     var rng: DeterministicRNG
-    var defaultLatency: LatencyDistribution
-    var defaultLoss: Double
-    let duplication: Double
-    let jitter: Nanoseconds
+    /// The scenario's network as it stands: duplication, jitter and `delayMaxAfterGST` as given; `latency`
+    /// and `loss` are what links with a client endpoint use, changed by timeline events for all links.
+    var spec: NetworkSpec
+    /// `spec.gst`, or never.
     let gst: Nanoseconds
-    let delayMaxAfterGST: Nanoseconds
     /// Replica links, row-major `from * n + to`.
     private var latency: [LatencyDistribution]
     private var loss: [Double]
@@ -58,12 +57,8 @@ struct NetworkModel {
     init(spec: NetworkSpec, replicaCount n: Int, seed: UInt64) {
         replicaCount = n
         rng = DeterministicRNG(seed: seed, stream: "network")
-        defaultLatency = spec.latency
-        defaultLoss = spec.loss
-        duplication = spec.duplication
-        jitter = max(0, spec.jitter)
+        self.spec = spec
         gst = spec.gst ?? Nanoseconds.max
-        delayMaxAfterGST = spec.delayMaxAfterGST
         latency = Array(repeating: spec.latency, count: n * n)
         loss = Array(repeating: spec.loss, count: n * n)
         cut = Array(repeating: false, count: n * n)
@@ -93,12 +88,12 @@ struct NetworkModel {
         let index = from * replicaCount + to
         let beforeGST = now < gst
         if beforeGST {
-            let p = isReplicaLink ? loss[index] : defaultLoss
+            let p = isReplicaLink ? loss[index] : spec.loss
             if rng.chance(p) { return SendOutcome(drop: .loss) }
         }
-        let distribution = isReplicaLink ? latency[index] : defaultLatency
+        let distribution = isReplicaLink ? latency[index] : spec.latency
         var outcome = SendOutcome(delay: sampleDelay(distribution, beforeGST: beforeGST))
-        if beforeGST, rng.chance(duplication) {
+        if beforeGST, rng.chance(spec.duplication) {
             outcome.duplicateDelay = sampleDelay(distribution, beforeGST: beforeGST)
         }
         return outcome
@@ -106,8 +101,8 @@ struct NetworkModel {
 
     private mutating func sampleDelay(_ distribution: LatencyDistribution, beforeGST: Bool) -> Nanoseconds {
         var delay = NetworkModel.sample(distribution, &rng)
-        if jitter > 0 { delay += Nanoseconds(rng.below(UInt64(jitter) + 1)) }
-        if !beforeGST { delay = min(delay, max(1, delayMaxAfterGST)) }
+        if spec.jitter > 0 { delay += Nanoseconds(rng.below(UInt64(spec.jitter) + 1)) }
+        if !beforeGST { delay = min(delay, max(1, spec.delayMaxAfterGST)) }
         return delay
     }
 
@@ -184,11 +179,11 @@ struct NetworkModel {
     /// default used by client links changes too).
     mutating func setLatency(from: Int?, to: Int?, _ distribution: LatencyDistribution) {
         for i in links(from: from, to: to) { latency[i] = distribution }
-        if from == nil && to == nil { defaultLatency = distribution }
+        if from == nil && to == nil { spec.latency = distribution }
     }
 
     mutating func setLoss(from: Int?, to: Int?, _ p: Double) {
         for i in links(from: from, to: to) { loss[i] = p }
-        if from == nil && to == nil { defaultLoss = p }
+        if from == nil && to == nil { spec.loss = p }
     }
 }

@@ -12,7 +12,7 @@ struct AdaptiveTests {
         // Proves a Byzantine primary cannot steer batches beyond the adaptive bound: arm 0 (batch 2) rules
         // epoch 0, so a correctly signed 3-request PRE-PREPARE at sequence 1 is rejected, a 2-request one accepted.
         var config = PBFTConfig.test(batchSizeMax: 4)
-        config.adaptive = Self.adaptive
+        config.parameters.adaptive = Self.adaptive
         let cluster = TestCluster(config: config)
         cluster.start()
         cluster.run()
@@ -43,7 +43,7 @@ struct AdaptiveTests {
     func replicasAgree() {
         // Proves every honest replica computes the same controller from the committed log.
         var config = PBFTConfig.test(batchSizeMax: 4)
-        config.adaptive = Self.adaptive
+        config.parameters.adaptive = Self.adaptive
         let cluster = TestCluster(config: config)
         cluster.start()
         cluster.run()

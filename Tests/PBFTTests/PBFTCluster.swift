@@ -56,9 +56,11 @@ extension PBFTConfig {
     /// Small, fast settings for unit tests: no batch delay, short window.
     static func test(n: Int = 4, f: Int? = nil, batchSizeMax: Int = 8, batchDelayMax: Nanoseconds = 0,
                      checkpointInterval: Int = 4, watermarkWindow: Int = 8, mutations: PBFTMutations = []) -> PBFTConfig {
-        PBFTConfig(n: n, f: f, batchSizeMax: batchSizeMax, batchDelayMax: batchDelayMax, checkpointInterval: checkpointInterval,
-                   watermarkWindow: watermarkWindow, viewChangeTimeout: 100 * nanosPerMillisecond,
-                   viewChangeTimeoutMax: 800 * nanosPerMillisecond, mutations: mutations)
+        PBFTConfig(n: n, f: f, parameters: ProtocolParameters(batchSizeMax: batchSizeMax, batchDelayMax: batchDelayMax,
+                                                              checkpointInterval: checkpointInterval, watermarkWindow: watermarkWindow,
+                                                              viewChangeTimeout: 100 * nanosPerMillisecond,
+                                                              viewChangeTimeoutMax: 800 * nanosPerMillisecond),
+                   mutations: mutations)
     }
 }
 

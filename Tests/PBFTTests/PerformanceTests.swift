@@ -11,7 +11,9 @@ struct PerformanceTests {
     func throughput() {
         // Measures how many messages per wall-second the four replicas handle in the FIFO driver.
         let clients = 64
-        let cluster = TestCluster(config: PBFTConfig(n: 4, batchSizeMax: 16, batchDelayMax: 0, checkpointInterval: 64, watermarkWindow: 256),
+        var unbatched = PBFTConfig.defaultParameters
+        unbatched.batchDelayMax = 0
+        let cluster = TestCluster(config: PBFTConfig(n: 4, parameters: unbatched),
                                   clients: clients)
         cluster.start()
         cluster.run()
