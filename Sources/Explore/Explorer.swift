@@ -38,10 +38,20 @@ public struct ExploreOptions: Sendable, Equatable {
     public var statesMax: Int?
     /// Liveness after the faults (`--liveness`): at every new state whose last transition was a fault (a
     /// drop or a crash-restart), the path so far plus `gst` runs through the simulator, whose network
-    /// model then delivers everything and whose timers run in full; every request must complete within
-    /// the liveness bound. Partial synchrony's promise (Dwork, Lynch & Stockmeyer 1988): once faults stop,
-    /// the protocol recovers, whatever the bound's faults did before.
-    public var livenessAfterFaults = false
+    /// model then delivers everything and whose timers run in full. Partial synchrony's promise (Dwork,
+    /// Lynch & Stockmeyer 1988): once faults stop, the protocol recovers, whatever the faults did before.
+    /// nil: off.
+    public var livenessAfterFaults: LivenessAfterFaults?
+    /// What "recovers" means for `livenessAfterFaults`.
+    public enum LivenessAfterFaults: String, Sendable, Equatable {
+        /// Every request completes before the run ends (`--liveness`): robust to timeouts that backed off
+        /// during the faults.
+        case recovers
+        /// Every request completes within the scenario's liveness bound of GST (`--liveness-bound`), as
+        /// `bftsim run` judges; stricter, and honest protocols may need a bound above their largest
+        /// backed-off timeout.
+        case withinBound = "within-bound"
+    }
     /// Keep exploring after the first violation (collects up to `violationsMax`).
     public var continueAfterViolation = false
     public var violationsMax = 16
@@ -436,10 +446,11 @@ public final class Explorer {
             violations.append(ExploreViolation(violation: v, steps: Trail.elements(state.trail)))
             return nil
         }
-        if afterFault, isNew, options.livenessAfterFaults {
+        if afterFault, isNew, let mode = options.livenessAfterFaults {
             stats.livenessChecks += 1
             let steps = Trail.elements(state.trail) + [.gst]
-            if let v = ExploreReplay.livenessAfterGST(ExploreReplay.scenario(scenario, steps: steps), driver: driver) {
+            if let v = ExploreReplay.livenessAfterGST(ExploreReplay.scenario(scenario, steps: steps), driver: driver,
+                                                      withinBound: mode == .withinBound) {
                 violations.append(ExploreViolation(violation: v, steps: steps))
                 return nil
             }

@@ -35,7 +35,8 @@ struct ExploreCommand: ParsableCommand {
     @Option(help: "Messages the adversary may drop on a path.") var drops = 0
     @Option(help: "Timer firings allowed on a path (timeouts, client retransmissions).") var timeouts = 1
     @Option(help: "Delay bounding: follow the default schedule (FIFO deliveries, timers when the network is idle) and deviate at most this many times per path; reaches view changes and checkpoints. Timer firings are then not limited by --timeouts; POR is off.") var delays: Int?
-    @Flag(help: "Liveness (exit 2 on failure): (1) some schedule within the bound must complete every request, confirmed with the simulator's checker on the scenario as written; (2) after every drop or restart the path ends in `gst` and the simulator runs on with its network model: every request must complete within the liveness bound once the faults stop.") var liveness = false
+    @Flag(help: "Liveness (exit 2 on failure): (1) some schedule within the bound must complete every request, confirmed with the simulator's checker on the scenario as written; (2) after every drop or restart the path ends in `gst` and the simulator runs on with its network model: every request must complete once the faults stop.") var liveness = false
+    @Flag(help: "As --liveness, but after a fault every request must complete within the scenario's liveness bound of GST (late counts as a violation).") var livenessBound = false
     @Option(help: "Crash-restarts allowed on a path (a replica loses its unsynced writes and recovers from what it synced).") var restarts = 0
     @Flag(help: "Turn partial-order reduction (sleep sets) off.") var noPor = false
     @Flag(help: "Turn state caching off (the full search tree; tiny bounds only).") var noHashing = false
@@ -63,7 +64,8 @@ struct ExploreCommand: ParsableCommand {
         options.protocolFingerprints = !historyHash
         options.statesMax = statesMax
         options.continueAfterViolation = all
-        options.livenessAfterFaults = liveness
+        let liveness = self.liveness || livenessBound
+        options.livenessAfterFaults = livenessBound ? .withinBound : (liveness ? .recovers : nil)
         let explorer: Explorer
         do { explorer = try Explorer(scenario: scenario, driver: driver, options: options) } catch { throw fail("\(file): \(error)", code: .invalidInput) }
         var roots: [[ScheduleStep]]?
@@ -129,7 +131,7 @@ struct ExploreCommand: ParsableCommand {
         guard let first = result.violations.first else {
             if result.stop == .exhausted {
                 print("verdict   no safety violation within the bound"
-                      + (liveness ? "; every request completes after GST on all \(s.livenessChecks) faulted path(s)" : ""))
+                      + (liveness ? "; every request completes \(livenessBound ? "within the liveness bound of" : "after") GST on all \(s.livenessChecks) faulted path(s)" : ""))
             }
             if result.stop != .exhausted { throw ExitCode(RunStatus.budgetExhausted.rawValue) }
             return
@@ -139,15 +141,15 @@ struct ExploreCommand: ParsableCommand {
         let replay = "bftsim run \(dir)/violation.yaml" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
         var header = ["found by: bftsim explore \(file) --depth \(depth)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
                       + (drops > 0 ? " --drops \(drops)" : "") + (delays.map { " --delays \($0)" } ?? " --timeouts \(timeouts)")
-                      + (restarts > 0 ? " --restarts \(restarts)" : "") + (bfs ? " --bfs" : "") + (liveness ? " --liveness" : ""),
+                      + (restarts > 0 ? " --restarts \(restarts)" : "") + (bfs ? " --bfs" : "") + (livenessBound ? " --liveness-bound" : liveness ? " --liveness" : ""),
                       "violation: \(first.violation)", "replay: \(replay)"]
         if let mutant { header.append("test-only mutant: \(mutant.rawValue) (replay needs --mutant \(mutant.rawValue))") }
         let kind = first.violation.kind
-        let replayed = ExploreReplay.violation(found, driver: driver, kind: kind)
+        let replayed = ExploreReplay.violation(found, driver: driver, kind: kind, withinBound: livenessBound)
         write(found, header: header, to: dir + "/violation.yaml")
         print("path      \(dir)/violation.yaml (\(first.steps.count) steps; simulator replay: \(replayed.map { "\($0.kind.rawValue) reproduced" } ?? "NOT reproduced"))")
         if !noShrink, let replayed {
-            let (small, runs) = ExploreReplay.shrink(found, driver: driver, kind: replayed.kind)
+            let (small, runs) = ExploreReplay.shrink(found, driver: driver, kind: replayed.kind, withinBound: livenessBound)
             let minReplay = "bftsim run \(dir)/violation.min.yaml" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
             write(small, header: header.dropLast(mutant == nil ? 1 : 2) + ["shrunk from \(first.steps.count) to \(small.schedule?.count ?? 0) steps", "replay: \(minReplay)"]
                   + (mutant.map { ["test-only mutant: \($0.rawValue) (replay needs --mutant \($0.rawValue))"] } ?? []),

@@ -34,9 +34,12 @@ struct BoundCase: Sendable, CustomTestStringConvertible {
     /// the README quotes the release run).
     let honestToo: Bool
     let restarts: Int
-    init(_ name: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, restarts: Int = 0, _ kind: ViolationKind, honestToo: Bool = true) {
+    /// Liveness after faults judged against the scenario's liveness bound (`--liveness-bound`), not only "completes at all".
+    let withinBound: Bool
+    init(_ name: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, restarts: Int = 0, _ kind: ViolationKind, honestToo: Bool = true,
+         withinBound: Bool = false) {
         (self.name, self.mutant, self.delays, self.drops, self.kind, self.honestToo) = (name, mutant, delays, drops, kind, honestToo)
-        self.restarts = restarts
+        (self.restarts, self.withinBound) = (restarts, withinBound)
     }
     var testDescription: String { "\(name) / \(mutant.rawValue) / --delays \(delays) --drops \(drops) --restarts \(restarts)" }
 }
@@ -313,18 +316,19 @@ struct ExploreTests {
         #expect(ScenarioRun.checkerConfig(for: ExploreReplay.scenario(scenario, steps: [.gst])).livenessFrom == ScheduleStep.spacing)
     }
 
-    @Test("liveness after faults: two lost messages and then GST leave the mutant short of the liveness bound (three never complete), never the honest protocol; the path replays through the simulator",
+    @Test("liveness after faults: two lost messages (or a restart) and then GST stall the mutant for good (no-timeout-amplification: past the liveness bound), never the honest protocol; the path replays through the simulator",
           arguments: [
             BoundCase("pbft-n4-silent-primary", .noViewChangeRetransmit, delays: 0, drops: 2, .liveness),
             BoundCase("hotstuff-n4-silent-leader", .enterViewOnLocalTimeout, delays: 0, drops: 2, .liveness),
             BoundCase("hotstuff-two-chain-n4-silent-leader", .noLaggardHelp, delays: 0, drops: 2, .liveness),
-            BoundCase("hotstuff-two-chain-n4-silent-leader", .noTimeoutAmplification, delays: 0, drops: 2, .liveness),
+            BoundCase("hotstuff-two-chain-n4-silent-leader", .noTimeoutAmplification, delays: 0, drops: 2, .liveness, withinBound: true),
             BoundCase("pbft-n4-restart-behind-checkpoint", .noStateTransfer, delays: 0, restarts: 1, .liveness),
           ])
     func livenessAfterFaultsFindsMutant(_ c: BoundCase) throws {
         let scenario = try exploreScenario(c.name)
         let configure: (inout ExploreOptions) -> Void = {
-            $0.delays = c.delays; $0.drops = c.drops; $0.restarts = c.restarts; $0.livenessAfterFaults = true
+            $0.delays = c.delays; $0.drops = c.drops; $0.restarts = c.restarts
+            $0.livenessAfterFaults = c.withinBound ? .withinBound : .recovers
         }
         let broken = try explore(scenario, depth: 200, mutant: c.mutant, configure: configure)
         #expect(broken.stop == .violation)
@@ -333,9 +337,16 @@ struct ExploreTests {
         #expect(found.steps.last == .gst)
         #expect(found.steps.filter { if case .drop = $0 { return true } else { return false } }.count <= c.drops)
         let replayed = ExploreReplay.scenario(scenario, steps: found.steps)
-        #expect(ExploreReplay.livenessAfterGST(replayed, driver: try c.mutant.driver(for: scenario.protocolKind))?.kind == .liveness)
+        #expect(ExploreReplay.livenessAfterGST(replayed, driver: try c.mutant.driver(for: scenario.protocolKind), withinBound: c.withinBound)?.kind == .liveness)
         // The honest protocol recovers from the same faults.
-        #expect(ExploreReplay.livenessAfterGST(replayed, driver: try TestMutant.driver(nil, for: scenario.protocolKind)) == nil)
+        #expect(ExploreReplay.livenessAfterGST(replayed, driver: try TestMutant.driver(nil, for: scenario.protocolKind), withinBound: c.withinBound) == nil)
+        if !c.withinBound {
+            // A stall, not a late completion: the request never completes, so the bound-based verdict agrees.
+            #expect(ExploreReplay.livenessAfterGST(replayed, driver: try c.mutant.driver(for: scenario.protocolKind), withinBound: true)?.kind == .liveness)
+        } else {
+            // Late only: the mutant does complete once GST has passed, so "recovers at all" does not flag it.
+            #expect(ExploreReplay.livenessAfterGST(replayed, driver: try c.mutant.driver(for: scenario.protocolKind)) == nil)
+        }
         #expect(broken.stats.livenessChecks > 0)
     }
 
@@ -344,7 +355,7 @@ struct ExploreTests {
         for (name, drops, restarts, runs) in [("hotstuff-two-chain-n4-silent-leader", 2, 0, 1000), ("pbft-n4-silent-primary", 1, 0, 100),
                                               ("pbft-n4-restart-behind-checkpoint", 0, 1, 400)] {
             let honest = try explore(try exploreScenario(name), depth: 200, configure: {
-                $0.delays = 0; $0.drops = drops; $0.restarts = restarts; $0.livenessAfterFaults = true
+                $0.delays = 0; $0.drops = drops; $0.restarts = restarts; $0.livenessAfterFaults = .withinBound
             })
             #expect(honest.stop == .exhausted, "\(name)")
             #expect(honest.violations.isEmpty, "\(name): \(honest.violations.first.map { "\($0.violation)" } ?? "")")
