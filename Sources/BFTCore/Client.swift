@@ -34,6 +34,10 @@ public struct Client: StateMachine {
     private var view: UInt64 = 0
     private var queue: [KeyValueStore.Operation] = []
     private var queueHead = 0
+    /// Open loop with rate changes: the client's time at its next arrival timer (sum of the gaps it set).
+    private var arrivalClock: Nanoseconds = 0
+    /// Whether the armed arrival timer marks a rate change rather than an arrival.
+    private var arrivalIsRateChange = false
     private var outstanding: ClientRequest?
     private var retryTimeout: Nanoseconds
     /// Replies for the outstanding request, indexed by replica: result bytes and view.
@@ -91,14 +95,41 @@ public struct Client: StateMachine {
         return 0
     }
 
+    /// Arrivals form a Poisson process (rate per client = total / clients). With `rateChanges` the rate is
+    /// piecewise constant in the client's own time (`arrivalClock`, the sum of the arrival timers it set):
+    /// a gap that would cross the next change stops at it and is drawn afresh at the new rate there, which
+    /// is exact for a Poisson process (memorylessness), so the arrivals are the non-homogeneous process.
     private mutating func scheduleArrival(_ actions: inout [ReplicaAction]) {
-        guard mayIssueMore, perClientRate > 0 else { return }
-        let gap = rng.exponential(mean: Double(nanosPerSecond) / perClientRate)
-        actions.append(.setTimer(Client.arrivalTimer, after: max(1, Nanoseconds(gap))))
+        guard mayIssueMore else { return }
+        guard workload.rateChanges != nil else {
+            guard perClientRate > 0 else { return }
+            let gap = rng.exponential(mean: Double(nanosPerSecond) / perClientRate)
+            actions.append(.setTimer(Client.arrivalTimer, after: max(1, Nanoseconds(gap))))
+            return
+        }
+        let (total, until) = workload.openRate(at: arrivalClock)
+        let rate = total / Double(max(1, workload.clients))
+        var gap = Nanoseconds.max
+        if rate > 0 { gap = max(1, Nanoseconds(min(rng.exponential(mean: Double(nanosPerSecond) / rate), 1e17))) }
+        if let until, gap >= until - arrivalClock {
+            arrivalIsRateChange = true
+            gap = until - arrivalClock
+        } else if rate <= 0 {
+            return  // paused, and no later change: no more arrivals
+        } else {
+            arrivalIsRateChange = false
+        }
+        arrivalClock += gap
+        actions.append(.setTimer(Client.arrivalTimer, after: max(1, gap)))
     }
 
     private mutating func onArrival(_ actions: inout [ReplicaAction]) {
         guard mayIssueMore else { return }
+        if arrivalIsRateChange {
+            // A rate change, not an arrival: draw the next gap at the new rate.
+            arrivalIsRateChange = false
+            return scheduleArrival(&actions)
+        }
         if queue.count - queueHead >= Client.queueMax {
             shed += 1
         } else {

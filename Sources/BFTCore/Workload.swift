@@ -21,6 +21,31 @@ public struct WorkloadSpec: Sendable, Equatable, Codable {
     /// Client retransmission timeout; doubles on each retry up to `retryTimeoutMax`.
     public var retryTimeout: Nanoseconds
     public var retryTimeoutMax: Nanoseconds
+    /// Open loop only: from `at` on (time since the client started) the total arrival rate is `rate`
+    /// (0 pauses arrivals), until the next change; times strictly increasing. nil: `rate` throughout.
+    public var rateChanges: [RateChange]? = nil
+
+    /// One step of a piecewise-constant arrival rate (a load that rises or falls during the run).
+    public struct RateChange: Sendable, Equatable, Hashable, Codable {
+        public var at: Nanoseconds
+        /// Requests per second over all clients.
+        public var rate: Double
+        public init(at: Nanoseconds, rate: Double) {
+            self.at = at
+            self.rate = rate
+        }
+    }
+
+    /// The total open-loop rate in force at `t` (time since the client started), and when it next changes.
+    public func openRate(at t: Nanoseconds) -> (rate: Double, until: Nanoseconds?) {
+        guard case .open(let base) = mode else { return (0, nil) }
+        var rate = base
+        for change in rateChanges ?? [] {
+            if change.at > t { return (rate, change.at) }
+            rate = change.rate
+        }
+        return (rate, nil)
+    }
 
     public init(clients: Int = 1, mode: Mode = .closed(thinkTime: 0), requestsPerClient: Int? = 100,
                 keySpace: Int = 100, readRatio: Double = 0.2, appendRatio: Double = 0.1, valueSize: Int = 16,

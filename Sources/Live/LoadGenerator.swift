@@ -325,16 +325,17 @@ final class ReplyHandler: ChannelInboundHandler {
 /// `bftsim client` entry point.
 public enum LoadProcess {
     public static func run(configPath: String, clients: Int, outstanding: Int, firstClient: Int, duration: Double,
-                           rate: Double?, out: String?, logPath: String, metricsPort: Int? = nil,
-                           logger: Logger? = nil) throws -> LoadReport {
+                           rate: Double?, rateChanges: [WorkloadSpec.RateChange]? = nil, out: String?, logPath: String,
+                           metricsPort: Int? = nil, logger: Logger? = nil) throws -> LoadReport {
         let config = try ClusterConfig.load(path: configPath)
         let count = clients * outstanding
         let range = firstClient..<(firstClient + count)
         let keyring = try KeyFiles.clientKeyring(config: config, configPath: configPath, range: range)
         let handshakeKeys = try KeyFiles.clientHandshakeKeys(config: config, configPath: configPath, range: range)
         let mode: WorkloadSpec.Mode = rate.map { .open(rate: $0) } ?? .closed(thinkTime: 0)
-        let workload = WorkloadSpec(clients: count, mode: mode, requestsPerClient: nil,
+        var workload = WorkloadSpec(clients: count, mode: mode, requestsPerClient: nil,
                                     retryTimeout: config.clientRetryTimeout, retryTimeoutMax: 8 * nanosPerSecond)
+        if rate != nil { workload.rateChanges = rateChanges }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
         let gen = try LoadGenerator(config: config, keyring: keyring, handshakeKeys: handshakeKeys, first: firstClient, count: count, workload: workload,
@@ -357,7 +358,7 @@ public enum LoadProcess {
         gen.logger.info("load finished", metadata: ["issued": "\(report.issued)", "completed": "\(report.completed)"])
         report.clients = clients
         report.outstanding = outstanding
-        report.mode = rate.map { "open loop \($0)/s" } ?? "closed loop"
+        report.mode = rate.map { "open loop \($0)/s" + (rateChanges.map { c in c.map { ", \($0.rate)/s from \(Double($0.at) / 1e9)s" }.joined() } ?? "") } ?? "closed loop"
         if let out {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted]

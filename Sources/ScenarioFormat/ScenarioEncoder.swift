@@ -42,6 +42,9 @@ extension ScenarioLoader {
         case .open(let rate):
             out.append("  mode: open")
             out.append("  rate: \(number(rate))")
+            if let changes = w.rateChanges {
+                out.append("  rate_changes: [\(changes.map { "{at: \(dur($0.at)), rate: \(number($0.rate))}" }.joined(separator: ", "))]")
+            }
         }
         out.append("  requests_per_client: \(w.requestsPerClient.map(String.init) ?? "unbounded")")
         out.append("  key_space: \(w.keySpace)")

@@ -24,8 +24,10 @@ public enum ScenarioKeys {
     ]
     public static let workload = [
         "clients", "mode", "think_time", "rate", "requests_per_client", "key_space", "read_ratio",
-        "append_ratio", "value_size", "retry_timeout", "retry_timeout_max",
+        "append_ratio", "value_size", "retry_timeout", "retry_timeout_max", "rate_changes",
     ]
+    /// Keys of one `workload.rate_changes` entry.
+    public static let rateChange = ["at", "rate"]
     public static let workloadModes = ["closed", "open"]
     public static let parameters = [
         "batch_size_max", "batch_delay_max", "checkpoint_interval", "watermark_window",

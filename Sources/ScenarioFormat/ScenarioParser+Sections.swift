@@ -178,6 +178,13 @@ extension ScenarioParser {
                 error(spec.node, "mode: open needs 'rate' (requests per second over all clients)")
             }
         }
+        if let v = spec["rate_changes"] {
+            if mode != "open" {
+                error(spec.keyNode("rate_changes"), "rate_changes applies only to mode: open (add 'mode: open')")
+            } else if let changes = rateChanges(v) {
+                w.rateChanges = changes
+            }
+        }
         if let v = spec["requests_per_client"] {
             if case .scalar(let s) = v, s.string == "unbounded" {
                 w.requestsPerClient = nil
@@ -202,6 +209,39 @@ extension ScenarioParser {
                   "retry_timeout_max (\(DurationSyntax.format(w.retryTimeoutMax))) must be at least retry_timeout (\(DurationSyntax.format(w.retryTimeout)))")
         }
         return w
+    }
+
+    /// `rate_changes: [{at: 10s, rate: 2000}, …]`: the open-loop rate from each `at` on; times strictly
+    /// increasing, rates in [0, max] (0 pauses arrivals).
+    mutating func rateChanges(_ node: Node) -> [WorkloadSpec.RateChange]? {
+        guard let items = sequence(node, what: "'rate_changes'") else { return nil }
+        var out: [WorkloadSpec.RateChange] = []
+        var valid = true
+        for item in items {
+            guard let f = fields(item, allowed: ScenarioKeys.rateChange, what: "a rate change", allowNull: false) else {
+                valid = false
+                continue
+            }
+            guard let atNode = f["at"], let rateNode = f["rate"] else {
+                error(item, "a rate change needs 'at' (a time) and 'rate' (requests per second over all clients)")
+                valid = false
+                continue
+            }
+            guard let at = duration(atNode, "at"), let rate = number(rateNode) else {
+                valid = false
+                continue
+            }
+            if !(rate >= 0 && rate <= ProtocolLimits.openLoopRateMax) {
+                error(rateNode, "rate must be in [0, \(Int(ProtocolLimits.openLoopRateMax))] requests per second over all clients, got \(rate)")
+                valid = false
+            } else if let last = out.last, at <= last.at {
+                error(atNode, "rate changes must be in strictly increasing time: \(DurationSyntax.format(at)) is not after \(DurationSyntax.format(last.at))")
+                valid = false
+            } else {
+                out.append(WorkloadSpec.RateChange(at: at, rate: rate))
+            }
+        }
+        return valid ? out : nil
     }
 
     // MARK: Protocol parameters

@@ -196,13 +196,38 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "First client id (use a fresh range for each run against one cluster).") var firstClient: Int = 0
     @Option(help: "Seconds of load.") var duration: Double = 5
     @Option(help: "Open loop: requests per second over all clients (default: closed loop).") var rate: Double?
+    @Option(help: "Open loop: from AT on the rate is RATE (repeatable, times increasing; 0 pauses), e.g. --rate-change 10s=2000 --rate-change 20s=200.")
+    var rateChange: [String] = []
     @Option(help: "Write the JSON report here.") var out: String?
     @Option(help: "Observation log (default: <cluster dir>/data/client-<first>/observations.bin).") var log: String?
     @Option(help: "Serve /metrics (Prometheus) on 127.0.0.1 at this port while the load runs.") var metricsPort: Int?
     @OptionGroup var logging: LogOptions
     func validate() throws {
         if let p = metricsPort, !(1...65535).contains(p) { throw ValidationError("--metrics-port must be a port 1...65535, got \(p)") }
+        _ = try rateChanges()
     }
+
+    /// `--rate-change AT=RATE` values, checked: open loop only, times strictly increasing, rates in [0, max].
+    func rateChanges() throws -> [WorkloadSpec.RateChange]? {
+        guard !rateChange.isEmpty else { return nil }
+        guard rate != nil else { throw ValidationError("--rate-change needs an open loop: give --rate") }
+        var out: [WorkloadSpec.RateChange] = []
+        for (i, text) in rateChange.enumerated() {
+            let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let at = ScenarioLoader.parseDuration(parts[0]), at >= 0, let r = Double(parts[1]) else {
+                throw ValidationError("--rate-change #\(i + 1) '\(text)': expected AT=RATE, e.g. 10s=2000")
+            }
+            guard r >= 0, r <= ProtocolLimits.openLoopRateMax else {
+                throw ValidationError("--rate-change #\(i + 1) '\(text)': the rate must be in [0, \(Int(ProtocolLimits.openLoopRateMax))] requests per second")
+            }
+            if let last = out.last, at <= last.at {
+                throw ValidationError("--rate-change #\(i + 1) '\(text)': times must increase (\(parts[0]) is not after the previous change)")
+            }
+            out.append(WorkloadSpec.RateChange(at: at, rate: r))
+        }
+        return out
+    }
+
     func run() throws {
         logging.bootstrap()
         let dir = URL(fileURLWithPath: config).deletingLastPathComponent().path
@@ -214,7 +239,7 @@ struct ClientCommand: ParsableCommand {
         }
         do {
             let report = try LoadProcess.run(configPath: config, clients: clients, outstanding: outstanding, firstClient: firstClient,
-                                             duration: duration, rate: rate, out: out, logPath: logPath,
+                                             duration: duration, rate: rate, rateChanges: try rateChanges(), out: out, logPath: logPath,
                                              metricsPort: metricsPort, logger: Logger(label: "bftsim.client"))
             print(report.text())
         } catch { throw liveFail(error) }

@@ -56,7 +56,7 @@ struct AdaptiveRunTests {
     }
 
     @Test("adaptive: each shipped dynamic scenario keeps safety and liveness with the controller on, and its arm changes",
-          arguments: ["pbft-latency-spike", "pbft-lossy-phase", "pbft-silent-primary"])
+          arguments: ["pbft-latency-spike", "pbft-lossy-phase", "pbft-silent-primary", "pbft-load-swing"])
     func shippedScenarios(name: String) throws {
         let path = Paths.root.appendingPathComponent("Scenarios/adaptive/\(name).yaml").path
         let scenario = try ScenarioLoader.load(path: path)
@@ -70,6 +70,11 @@ struct AdaptiveRunTests {
             // The silent second forces a view change; the run recovers and keeps committing.
             #expect(outcome.highestView >= 1)
             #expect(outcome.checks.completedRequests > 3_000)
+        }
+        if name == "pbft-load-swing" {
+            // The open loop offers 500/s, 5000/s and 500/s for a second each: about 6,000 requests, all served.
+            #expect((5_400...6_600).contains(outcome.checks.issuedRequests), "issued \(outcome.checks.issuedRequests)")
+            #expect(outcome.checks.completedRequests * 100 >= outcome.checks.issuedRequests * 95)
         }
     }
 }

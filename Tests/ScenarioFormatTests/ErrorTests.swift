@@ -113,6 +113,18 @@ struct ErrorTests {
             == ["s.yaml:3:33: expected an integer or 'unbounded' for requests_per_client, got 'lots'"])
     }
 
+    @Test("errors: rate changes belong to an open loop, in increasing time, with rates in range")
+    func rateChanges() {
+        #expect(messages(header + "workload: {rate_changes: [{at: 1s, rate: 5}]}\n")
+            == ["s.yaml:3:12: rate_changes applies only to mode: open (add 'mode: open')"])
+        let open = header + "workload:\n  mode: open\n  rate: 100\n  rate_changes:\n"
+        #expect(messages(open + "    - {at: 2s, rate: 1000}\n    - {at: 1s, rate: 100}\n")
+            == ["s.yaml:8:12: rate changes must be in strictly increasing time: 1s is not after 2s"])
+        #expect(messages(open + "    - {at: 2s, rate: -1}\n") == ["s.yaml:7:22: rate must be in [0, 1000000] requests per second over all clients, got -1.0"])
+        #expect(messages(open + "    - {at: 2s}\n") == ["s.yaml:7:7: a rate change needs 'at' (a time) and 'rate' (requests per second over all clients)"])
+        #expect(messages(open + "    - {at: 2s, rate: 5, until: 3s}\n").first?.contains("until") == true)
+    }
+
     @Test("errors: duplicate keys point at the second occurrence")
     func duplicateKeys() {
         // Proves a repeated key is reported where the reader must delete it, naming the first.

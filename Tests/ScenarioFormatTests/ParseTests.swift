@@ -61,6 +61,18 @@ struct ParseTests {
         #expect(s.workload.requestsPerClient == nil)
         #expect(s.timeline == [TimelineEvent(at: 0, action: .setLoss(from: 1, to: 2, loss: 1))])
         #expect(s.expect == Expectations(safety: .holds, liveness: .violated))
+        // A load that rises tenfold and falls back, read and written back unchanged.
+        let swing = try ScenarioLoader.parse("""
+        name: x
+        replicas: 4
+        workload: {mode: open, rate: 200, rate_changes: [{at: 10s, rate: 2000}, {at: 20s, rate: 200}]}
+        """, file: "swing.yaml")
+        #expect(swing.workload.rateChanges == [.init(at: 10 * nanosPerSecond, rate: 2000), .init(at: 20 * nanosPerSecond, rate: 200)])
+        #expect(swing.workload.openRate(at: 0) == (200, 10 * nanosPerSecond))
+        #expect(swing.workload.openRate(at: 15 * nanosPerSecond) == (2000, 20 * nanosPerSecond))
+        #expect(swing.workload.openRate(at: 25 * nanosPerSecond).rate == 200)
+        #expect(swing.workload.openRate(at: 25 * nanosPerSecond).until == nil)
+        #expect(try ScenarioLoader.parse(ScenarioLoader.encodeYAML(swing), file: "again.yaml") == swing)
     }
 
     @Test("parse: a byte-order mark and CRLF line ends are accepted")
