@@ -23,27 +23,6 @@ func explore(_ scenario: Scenario, depth: Int, mutant: TestMutant? = nil, config
     return explorer.run()
 }
 
-/// A scenario, the mutant it breaks, the delay and drop bound it takes, and the violation expected.
-struct BoundCase: Sendable, CustomTestStringConvertible {
-    let name: String
-    let mutant: TestMutant
-    let delays: Int
-    let drops: Int
-    let kind: ViolationKind
-    /// Also explore the honest protocol on the same bound (off where that takes minutes in a debug build;
-    /// the README quotes the release run).
-    let honestToo: Bool
-    let restarts: Int
-    /// Liveness after faults judged against the scenario's liveness bound (`--liveness-bound`), not only "completes at all".
-    let withinBound: Bool
-    init(_ name: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, restarts: Int = 0, _ kind: ViolationKind, honestToo: Bool = true,
-         withinBound: Bool = false) {
-        (self.name, self.mutant, self.delays, self.drops, self.kind, self.honestToo) = (name, mutant, delays, drops, kind, honestToo)
-        (self.restarts, self.withinBound) = (restarts, withinBound)
-    }
-    var testDescription: String { "\(name) / \(mutant.rawValue) / --delays \(delays) --drops \(drops) --restarts \(restarts)" }
-}
-
 @Suite("explore")
 struct ExploreTests {
     @Test("sleep sets prune transitions but reach exactly the states of the unreduced search, PBFT n=4 depth 7")
@@ -149,17 +128,17 @@ struct ExploreTests {
 
     @Test("delay bounding reaches view changes, fetches and duplicated proposals: a Byzantine proposer or peer (forged NEW-VIEW, VIEW-CHANGE, batch or state; conflicting PRE-PREPAREs; re-proposed requests) breaks the mutant, the path replays, honest code is clean on the same bound",
           arguments: [
-            BoundCase("hotstuff-n4-duplicating-leader", .executeTwice, delays: 0, .integrity),
-            BoundCase("pbft-n4-null-new-view-primary", .acceptNewViewWithoutRecompute, delays: 2, .agreement),
-            BoundCase("pbft-n4-short-new-view-primary", .newViewWithoutQuorum, delays: 1, .agreement),
-            BoundCase("pbft-n4-forged-certificate-primary", .acceptUnverifiedViewChange, delays: 2, .agreement),
-            BoundCase("pbft-n4-conflicting-double-voting-primary", .prepareWithoutDigestMatch, delays: 1, .agreement),
-            BoundCase("pbft-n4-forged-batch-peer", .skipCommittedCertificateCheck, delays: 0, drops: 2, .agreement),
-            BoundCase("pbft-n4-forged-state-peer", .skipStateDigestCheck, delays: 0, drops: 2, .agreement),
-            BoundCase("pbft-n4-conflicting-primary-empty-view-change", .commitQuorumWeak, delays: 0, drops: 2, .agreement, honestToo: false),
+            MutantCase.bounded("hotstuff-n4-duplicating-leader", .executeTwice, delays: 0, .integrity),
+            MutantCase.bounded("pbft-n4-null-new-view-primary", .acceptNewViewWithoutRecompute, delays: 2, .agreement),
+            MutantCase.bounded("pbft-n4-short-new-view-primary", .newViewWithoutQuorum, delays: 1, .agreement),
+            MutantCase.bounded("pbft-n4-forged-certificate-primary", .acceptUnverifiedViewChange, delays: 2, .agreement),
+            MutantCase.bounded("pbft-n4-conflicting-double-voting-primary", .prepareWithoutDigestMatch, delays: 1, .agreement),
+            MutantCase.bounded("pbft-n4-forged-batch-peer", .skipCommittedCertificateCheck, delays: 0, drops: 2, .agreement),
+            MutantCase.bounded("pbft-n4-forged-state-peer", .skipStateDigestCheck, delays: 0, drops: 2, .agreement),
+            MutantCase.bounded("pbft-n4-conflicting-primary-empty-view-change", .commitQuorumWeak, delays: 0, drops: 2, .agreement, honestToo: false),
           ])
-    func delayBoundingFindsByzantineProposerMutant(_ c: BoundCase) throws {
-        let (name, mutant, kind) = (c.name, c.mutant, c.kind)
+    func delayBoundingFindsByzantineProposerMutant(_ c: MutantCase) throws {
+        let (name, mutant, kind) = (c.scenario, c.mutant, c.kind)
         let scenario = try exploreScenario(name)
         let configure: (inout ExploreOptions) -> Void = { $0.delays = c.delays; $0.drops = c.drops }
         let broken = try explore(scenario, depth: 200, mutant: mutant, configure: configure)
@@ -216,8 +195,24 @@ struct ExploreTests {
         var kind: ViolationKind
         /// Crash-restarts the explorer may schedule (`ExploreOptions.restarts`).
         var restarts = 0
+        /// Delay bounding (`ExploreOptions.delays`) and lost messages (`drops`).
+        var delays: Int? = nil
+        var drops = 0
+        /// Also explore the honest protocol on the same bound (off where that takes minutes in a debug
+        /// build; the README quotes the release run).
+        var honestToo = true
+        /// Liveness after faults judged against the scenario's liveness bound (`--liveness-bound`).
+        var withinBound = false
         var testDescription: String {
             "\(mutant.rawValue) in \(scenario), depth \(depth) \(breadthFirst ? "BFS" : "DFS")" + (restarts > 0 ? ", \(restarts) restart(s)" : "")
+                + (delays.map { ", \($0) delays" } ?? "") + (drops > 0 ? ", \(drops) drops" : "")
+        }
+
+        /// A delay-bounded, depth-first case at depth 200.
+        static func bounded(_ scenario: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, restarts: Int = 0, _ kind: ViolationKind,
+                            honestToo: Bool = true, withinBound: Bool = false) -> MutantCase {
+            MutantCase(mutant: mutant, scenario: scenario, depth: 200, breadthFirst: false, kind: kind, restarts: restarts, delays: delays,
+                       drops: drops, honestToo: honestToo, withinBound: withinBound)
         }
     }
 
@@ -318,14 +313,14 @@ struct ExploreTests {
 
     @Test("liveness after faults: two lost messages (or a restart) and then GST stall the mutant for good (no-timeout-amplification: past the liveness bound), never the honest protocol; the path replays through the simulator",
           arguments: [
-            BoundCase("pbft-n4-silent-primary", .noViewChangeRetransmit, delays: 0, drops: 2, .liveness),
-            BoundCase("hotstuff-n4-silent-leader", .enterViewOnLocalTimeout, delays: 0, drops: 2, .liveness),
-            BoundCase("hotstuff-two-chain-n4-silent-leader", .noLaggardHelp, delays: 0, drops: 2, .liveness),
-            BoundCase("hotstuff-two-chain-n4-silent-leader", .noTimeoutAmplification, delays: 0, drops: 2, .liveness, withinBound: true),
-            BoundCase("pbft-n4-restart-behind-checkpoint", .noStateTransfer, delays: 0, restarts: 1, .liveness),
+            MutantCase.bounded("pbft-n4-silent-primary", .noViewChangeRetransmit, delays: 0, drops: 2, .liveness),
+            MutantCase.bounded("hotstuff-n4-silent-leader", .enterViewOnLocalTimeout, delays: 0, drops: 2, .liveness),
+            MutantCase.bounded("hotstuff-two-chain-n4-silent-leader", .noLaggardHelp, delays: 0, drops: 2, .liveness),
+            MutantCase.bounded("hotstuff-two-chain-n4-silent-leader", .noTimeoutAmplification, delays: 0, drops: 2, .liveness, withinBound: true),
+            MutantCase.bounded("pbft-n4-restart-behind-checkpoint", .noStateTransfer, delays: 0, restarts: 1, .liveness),
           ])
-    func livenessAfterFaultsFindsMutant(_ c: BoundCase) throws {
-        let scenario = try exploreScenario(c.name)
+    func livenessAfterFaultsFindsMutant(_ c: MutantCase) throws {
+        let scenario = try exploreScenario(c.scenario)
         let configure: (inout ExploreOptions) -> Void = {
             $0.delays = c.delays; $0.drops = c.drops; $0.restarts = c.restarts
             $0.livenessAfterFaults = c.withinBound ? .withinBound : .recovers
