@@ -208,8 +208,11 @@ struct NetworkNamespaceTests {
         for i in 0..<4 { lab.nft(in: "r\(i)", ["delete", "table", "inet", "bftsim"]) }
         let healed = cluster.committed(0)
         // View-change timeouts doubled through the partition (rule V6, up to 16 s), and the full suite runs
-        // other clusters beside this one: allow one more full backoff before calling it stuck.
-        let resumed = LiveSupport.waitUntil(seconds: 60) { cluster.committed(0) > healed + 20 && cluster.committed(3) > 0 }
+        // CPU-bound tests (explore, fuzz) and other clusters beside this one on two cores: a starved replica's
+        // wall-clock timers fire before its messages are handled, so views churn until the load passes.
+        // Alone this resumes in about 2 s; in the full suite it once took over a minute. Liveness, not
+        // speed, is the property here: allow three minutes.
+        let resumed = LiveSupport.waitUntil(seconds: 180) { cluster.committed(0) > healed + 20 && cluster.committed(3) > 0 }
         #expect(resumed, "commits did not resume after deleting the rules (r0 \(cluster.committed(0)), was \(healed))")
         lab.teardown()
         let check = try LiveSupport.run(["check", cluster.dir])
@@ -243,8 +246,9 @@ struct NetworkNamespaceTests {
         lab.setLink(3, up: true)
         let healed = committed(0)
         // View-change timeouts doubled during the partition and TCP retransmission backed off, so
-        // resuming takes a few seconds; bounded at 25 s.
-        let resumed = LiveSupport.waitUntil(seconds: 25) { committed(0) > healed + 20 && committed(3) > 0 }
+        // resuming takes a few seconds alone; under the full suite's CPU-bound tests on two cores it can
+        // take much longer (see the nftables test above): bounded at three minutes.
+        let resumed = LiveSupport.waitUntil(seconds: 180) { committed(0) > healed + 20 && committed(3) > 0 }
         #expect(resumed, "commits did not resume after healing (r0 \(committed(0)), was \(healed))")
         lab.teardown()
         let check = try LiveSupport.run(["check", dir])
