@@ -16,6 +16,10 @@ public struct ExploreOptions: Sendable, Equatable {
     public var stateHashing = true
     /// Messages the adversary may lose on a path.
     public var drops = 0
+    /// Only messages of these types (as the protocol's describer names them, `CostTable.messageTypes`)
+    /// may be dropped; nil: any. Narrows the adversary to, say, lost view-change traffic, which keeps
+    /// deeper drop budgets affordable.
+    public var dropTypes: [String]?
     /// Timer firings allowed on a path (view-change/pacemaker timeouts, client retransmissions).
     public var timeouts = 1
     /// Delay bounding (Emmi, Qadeer & Rakamarić, "Delay-bounded scheduling", POPL'11): nil explores every
@@ -232,6 +236,9 @@ public final class Explorer {
         }
         guard options.depth >= 0 else { throw .unsupported("--depth must be at least 0") }
         guard (options.delays ?? 0) >= 0 else { throw .unsupported("--delays must be at least 0") }
+        if let unknown = options.dropTypes?.first(where: { !CostTable.messageTypes.contains($0) }) {
+            throw .unsupported("--drop-types: unknown message type '\(unknown)' (known: \(CostTable.messageTypes.joined(separator: ", ")))")
+        }
         self.scenario = scenario
         self.driver = driver
         var options = options
@@ -481,7 +488,16 @@ public final class Explorer {
             seen.append(e.key)
         }
         if s.dropsLeft > 0 {
-            for key in seen { out.append(Transition(kind: .drop, key: mix64(key ^ 0xD809), target: -1, timer: TimerID(kind: 0))) }
+            if let types = options.dropTypes {
+                var offered: [UInt64] = []
+                for e in s.pending where !offered.contains(e.key) {
+                    offered.append(e.key)
+                    guard types.contains(driver.describe(e.bytes).type) else { continue }
+                    out.append(Transition(kind: .drop, key: mix64(e.key ^ 0xD809), target: -1, timer: TimerID(kind: 0)))
+                }
+            } else {
+                for key in seen { out.append(Transition(kind: .drop, key: mix64(key ^ 0xD809), target: -1, timer: TimerID(kind: 0))) }
+            }
         }
         if s.timeoutsLeft > 0 || bounded {
             for (m, timers) in s.armed.enumerated() {

@@ -33,6 +33,9 @@ struct ExploreCommand: ParsableCommand {
     @Option(help: "Test-only protocol mutant to explore instead of the honest protocol.") var mutant: TestMutant?
     @Flag(help: "Breadth-first search (shortest first violation; more memory) instead of depth-first.") var bfs = false
     @Option(help: "Messages the adversary may drop on a path.") var drops = 0
+    @Option(help: "Only messages of these types may be dropped (comma-separated, e.g. NEW-VIEW,REQUEST; default: any).",
+            transform: { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+    var dropTypes: [String]?
     @Option(help: "Timer firings allowed on a path (timeouts, client retransmissions).") var timeouts = 1
     @Option(help: "Delay bounding: follow the default schedule (FIFO deliveries, timers when the network is idle) and deviate at most this many times per path; reaches view changes and checkpoints. Timer firings are then not limited by --timeouts; POR is off.") var delays: Int?
     @Flag(help: "Liveness (exit 2 on failure): (1) some schedule within the bound must complete every request, confirmed with the simulator's checker on the scenario as written; (2) after every drop or restart the path ends in `gst` and the simulator runs on with its network model: every request must complete once the faults stop.") var liveness = false
@@ -55,6 +58,7 @@ struct ExploreCommand: ParsableCommand {
         var options = ExploreOptions(depth: depth)
         options.breadthFirst = bfs
         options.drops = drops
+        options.dropTypes = dropTypes
         options.timeouts = timeouts
         guard restarts >= 0 else { throw fail("--restarts must be at least 0", code: .invalidInput) }
         options.restarts = restarts
@@ -97,7 +101,7 @@ struct ExploreCommand: ParsableCommand {
         let dir = out ?? "out/explore/\(scenario.name)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         print("explore   \(scenario.name) (\(scenario.protocolKind.rawValue), n=\(scenario.replicas)\(mutant.map { ", mutant \($0.rawValue)" } ?? ""))")
-        print("bound     depth \(depth), drops \(drops), \(delays.map { "delays \($0) (timer firings unbounded)" } ?? "timeouts \(timeouts)"), restarts \(restarts), \(bfs ? "BFS" : "DFS"), POR \(noPor || delays != nil ? "off" : "sleep sets"), hashing \(noHashing ? "off" : fingerprintMode(explorer))")
+        print("bound     depth \(depth), drops \(drops)\(dropTypes.map { " (\($0.joined(separator: ",")))" } ?? ""), \(delays.map { "delays \($0) (timer firings unbounded)" } ?? "timeouts \(timeouts)"), restarts \(restarts), \(bfs ? "BFS" : "DFS"), POR \(noPor || delays != nil ? "off" : "sleep sets"), hashing \(noHashing ? "off" : fingerprintMode(explorer))")
         print(String(format: "states    %d distinct, %d transitions, depth reached %d, %.2fs, %.0f states/s, %.0f transitions/s",
                      s.states, s.transitions, s.depthReached, seconds, Double(s.states) / seconds, Double(s.transitions) / seconds))
         print(String(format: "pruning   hash hits %d (%.1f%% of generated), sleep-pruned %d (%.1f%% of transitions), quiescent %d, at bound %d, checks %d",
@@ -140,7 +144,7 @@ struct ExploreCommand: ParsableCommand {
         let found = ExploreReplay.scenario(scenario, steps: first.steps)
         let replay = "bftsim run \(dir)/violation.yaml" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
         var header = ["found by: bftsim explore \(file) --depth \(depth)" + (mutant.map { " --mutant \($0.rawValue)" } ?? "")
-                      + (drops > 0 ? " --drops \(drops)" : "") + (delays.map { " --delays \($0)" } ?? " --timeouts \(timeouts)")
+                      + (drops > 0 ? " --drops \(drops)" : "") + (dropTypes.map { " --drop-types \($0.joined(separator: ","))" } ?? "") + (delays.map { " --delays \($0)" } ?? " --timeouts \(timeouts)")
                       + (restarts > 0 ? " --restarts \(restarts)" : "") + (bfs ? " --bfs" : "") + (livenessBound ? " --liveness-bound" : liveness ? " --liveness" : ""),
                       "violation: \(first.violation)", "replay: \(replay)"]
         if let mutant { header.append("test-only mutant: \(mutant.rawValue) (replay needs --mutant \(mutant.rawValue))") }

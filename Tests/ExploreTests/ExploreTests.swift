@@ -345,6 +345,27 @@ struct ExploreTests {
         #expect(broken.stats.livenessChecks > 0)
     }
 
+    @Test("--drop-types narrows drops to the named message types: lost VIEW-CHANGEs alone find no-view-change-retransmit in far fewer states, lost requests and replies never do; an unknown type is refused")
+    func dropTypesNarrowTheAdversary() throws {
+        let scenario = try exploreScenario("pbft-n4-silent-primary")
+        func run(_ types: [String]?) throws -> ExploreResult {
+            try explore(scenario, depth: 200, mutant: .noViewChangeRetransmit, configure: {
+                $0.delays = 0; $0.drops = 2; $0.dropTypes = types; $0.livenessAfterFaults = .recovers
+            })
+        }
+        let viewChanges = try run(["VIEW-CHANGE"])
+        #expect(viewChanges.violations.first?.violation.kind == .liveness)
+        // Drops of any type find it after 19,715 states (livenessAfterFaultsFindsMutant; the count is deterministic).
+        #expect(viewChanges.stats.states < 2_000, "\(viewChanges.stats.states)")
+        // The filter really restricts: without lost VIEW-CHANGEs the mutant completes after GST.
+        let clientTraffic = try run(["REQUEST", "REPLY"])
+        #expect(clientTraffic.stop == .exhausted)
+        #expect(clientTraffic.violations.isEmpty)
+        var bad = ExploreOptions(depth: 5)
+        bad.dropTypes = ["VIEWCHANGE"]
+        #expect(throws: RunError.self) { try Explorer(scenario: scenario, driver: try TestMutant.driver(nil, for: .pbft), options: bad) }
+    }
+
     @Test("liveness after faults: honest two-chain HotStuff and PBFT recover after every placement of a lost message (two: README, release build) and PBFT after any restart behind a stable checkpoint")
     func livenessAfterFaultsHonestClean() throws {
         for (name, drops, restarts, runs) in [("hotstuff-two-chain-n4-silent-leader", 1, 0, 50), ("pbft-n4-silent-primary", 1, 0, 100),
