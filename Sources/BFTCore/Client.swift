@@ -90,23 +90,12 @@ public struct Client: StateMachine {
 
     // MARK: Open loop
 
-    private var perClientRate: Double {
-        if case .open(let rate) = workload.mode { return rate / Double(max(1, workload.clients)) }
-        return 0
-    }
-
     /// Arrivals form a Poisson process (rate per client = total / clients). With `rateChanges` the rate is
     /// piecewise constant in the client's own time (`arrivalClock`, the sum of the arrival timers it set):
     /// a gap that would cross the next change stops at it and is drawn afresh at the new rate there, which
     /// is exact for a Poisson process (memorylessness), so the arrivals are the non-homogeneous process.
     private mutating func scheduleArrival(_ actions: inout [ReplicaAction]) {
         guard mayIssueMore else { return }
-        guard workload.rateChanges != nil else {
-            guard perClientRate > 0 else { return }
-            let gap = rng.exponential(mean: Double(nanosPerSecond) / perClientRate)
-            actions.append(.setTimer(Client.arrivalTimer, after: max(1, Nanoseconds(gap))))
-            return
-        }
         let (total, until) = workload.openRate(at: arrivalClock)
         let rate = total / Double(max(1, workload.clients))
         var gap = Nanoseconds.max

@@ -481,24 +481,15 @@ public final class Explorer {
         out.reserveCapacity(s.pending.count * (s.dropsLeft > 0 ? 2 : 1) + 4)
         var seen: [UInt64] = []
         seen.reserveCapacity(s.pending.count)
+        var droppable: [UInt64] = []
         let bounded = options.delays != nil
         for e in s.pending where !seen.contains(e.key) {
             // Delay bounding: the i-th distinct message in send order postpones the i before it.
             out.append(Transition(kind: .deliver, key: e.key, target: e.to, timer: TimerID(kind: 0), cost: bounded ? seen.count : 0))
             seen.append(e.key)
+            if s.dropsLeft > 0, options.dropTypes.map({ $0.contains(driver.describe(e.bytes).type) }) ?? true { droppable.append(e.key) }
         }
-        if s.dropsLeft > 0 {
-            if let types = options.dropTypes {
-                var offered: [UInt64] = []
-                for e in s.pending where !offered.contains(e.key) {
-                    offered.append(e.key)
-                    guard types.contains(driver.describe(e.bytes).type) else { continue }
-                    out.append(Transition(kind: .drop, key: mix64(e.key ^ 0xD809), target: -1, timer: TimerID(kind: 0)))
-                }
-            } else {
-                for key in seen { out.append(Transition(kind: .drop, key: mix64(key ^ 0xD809), target: -1, timer: TimerID(kind: 0))) }
-            }
-        }
+        for key in droppable { out.append(Transition(kind: .drop, key: mix64(key ^ 0xD809), target: -1, timer: TimerID(kind: 0))) }
         if s.timeoutsLeft > 0 || bounded {
             for (m, timers) in s.armed.enumerated() {
                 for t in timers {

@@ -64,6 +64,12 @@ extension Simulator {
             scheduled!.pending.append(.init(from: from, to: to, id: id, bytes: bytes))
             return
         }
+        route(bytes, from: from, to: to, id: id, info: info)
+    }
+
+    /// Hands a sent message to the network model: lost (crashed receiver, loss, a message fault), held,
+    /// delayed and possibly duplicated. Also where a schedule's `gst` step releases what it held back.
+    func route(_ bytes: [UInt8], from: Int, to: Int, id: UInt64, info: MessageInfo?) {
         if crashed[to] {
             drops.count(.crashed)
             if let info { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, info, reason: .crashed) }

@@ -58,22 +58,13 @@ extension Simulator {
     }
 
     /// The `gst` step: the adversary stops. Messages still held go out through the network model in send
-    /// order (latency from now; a crashed receiver loses them as usual) and every timer still armed runs
-    /// its full duration from now (a stale arming is skipped when it fires, as always).
+    /// order (`route`, as if sent now) and every timer still armed runs its full duration from now (a
+    /// stale arming is skipped when it fires, as always).
     private func stabilise() {
         let held = scheduled!
         scheduled = nil
         for m in held.pending {
-            if crashed[m.to] {
-                drops.count(.crashed)
-                continue
-            }
-            let outcome = network.decide(from: node[m.from], to: node[m.to], at: now)
-            if let reason = outcome.drop {
-                drops.count(reason)
-                continue
-            }
-            schedule(at: later(by: outcome.delay), .deliver(from: Int32(m.from), to: Int32(m.to), id: m.id, bytes: m.bytes))
+            route(m.bytes, from: m.from, to: m.to, id: m.id, info: tracing ? describe(m.bytes) : nil)
         }
         for t in held.timers {
             schedule(at: later(by: t.after), .timer(machine: Int32(t.machine), timer: t.timer, generation: t.generation))
