@@ -82,6 +82,8 @@ struct ExploreState {
     var armOrder: [(machine: Int, timer: TimerID)] = []
     var tracksArmOrder = false
     var dropsLeft: Int
+    /// Drops per capped type of `--drop-types` (empty when no type is capped).
+    var dropsByType: [Int] = []
     var timeoutsLeft: Int
     /// Crash-restarts left on the path (`ExploreOptions.restarts`).
     var restartsLeft = 0
@@ -124,6 +126,7 @@ struct ExploreState {
             for t in timers { h = combine(h, UInt64(t.kind) << 48 ^ t.key) }
         }
         h = combine(h, UInt64(dropsLeft) << 32 | UInt64(timeoutsLeft))
+        for d in dropsByType { h = combine(h, UInt64(d) | 0xD809_0000_0000) }
         if !storageHashes.isEmpty {
             h = combine(h, UInt64(restartsLeft) | 0x4E57_0000_0000)
             for x in storageHashes { h = combine(h, x) }

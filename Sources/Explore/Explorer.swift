@@ -18,7 +18,9 @@ public struct ExploreOptions: Sendable, Equatable {
     public var drops = 0
     /// Only messages of these types (as the protocol's describer names them, `CostTable.messageTypes`)
     /// may be dropped; nil: any. Narrows the adversary to, say, lost view-change traffic, which keeps
-    /// deeper drop budgets affordable.
+    /// deeper drop budgets affordable. `TYPE:K` also caps that type at K drops per path (within `drops`),
+    /// e.g. `REQUEST:1`: one replica may miss a request, but not so many that no correct replica can
+    /// act on it before the client retransmits.
     public var dropTypes: [String]?
     /// Timer firings allowed on a path (view-change/pacemaker timeouts, client retransmissions).
     public var timeouts = 1
@@ -170,6 +172,8 @@ public final class Explorer {
 
     let n: Int
     let principals: [Principal]
+    /// `options.dropTypes` parsed: each droppable type and its per-path cap, if any.
+    let dropFilter: [(type: String, cap: Int?)]?
     let initial: ExploreState
     let checkerConfig: CheckerConfig
     let requestsTotal: Int
@@ -236,9 +240,21 @@ public final class Explorer {
         }
         guard options.depth >= 0 else { throw .unsupported("--depth must be at least 0") }
         guard (options.delays ?? 0) >= 0 else { throw .unsupported("--delays must be at least 0") }
-        if let unknown = options.dropTypes?.first(where: { !CostTable.messageTypes.contains($0) }) {
-            throw .unsupported("--drop-types: unknown message type '\(unknown)' (known: \(CostTable.messageTypes.joined(separator: ", ")))")
+        var dropFilter: [(type: String, cap: Int?)]?
+        if let entries = options.dropTypes {
+            dropFilter = []
+            for entry in entries {
+                let parts = entry.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard CostTable.messageTypes.contains(parts[0]) else {
+                    throw .unsupported("--drop-types: unknown message type '\(parts[0])' (known: \(CostTable.messageTypes.joined(separator: ", ")))")
+                }
+                guard parts.count <= 2, parts.count == 1 || Int(parts[1]).map({ $0 >= 0 }) == true else {
+                    throw .unsupported("--drop-types: '\(entry)' is not TYPE or TYPE:K with K a whole number of drops")
+                }
+                dropFilter!.append((parts[0], parts.count == 2 ? Int(parts[1]) : nil))
+            }
         }
+        self.dropFilter = dropFilter
         self.scenario = scenario
         self.driver = driver
         var options = options
@@ -260,6 +276,7 @@ public final class Explorer {
         }
         var state = ExploreState(machines: machines, drops: options.drops, timeouts: options.timeouts)
         state.tracksArmOrder = options.delays != nil
+        if dropFilter?.contains(where: { $0.cap != nil }) == true { state.dropsByType = Array(repeating: 0, count: dropFilter!.count) }
         state.allowRestarts(options.restarts)
         initial = state
         initialStarted = state
@@ -487,7 +504,7 @@ public final class Explorer {
             // Delay bounding: the i-th distinct message in send order postpones the i before it.
             out.append(Transition(kind: .deliver, key: e.key, target: e.to, timer: TimerID(kind: 0), cost: bounded ? seen.count : 0))
             seen.append(e.key)
-            if s.dropsLeft > 0, options.dropTypes.map({ $0.contains(driver.describe(e.bytes).type) }) ?? true { droppable.append(e.key) }
+            if s.dropsLeft > 0, droppableType(e.bytes, s) != nil { droppable.append(e.key) }
         }
         for key in droppable { out.append(Transition(kind: .drop, key: mix64(key ^ 0xD809), target: -1, timer: TimerID(kind: 0))) }
         if s.timeoutsLeft > 0 || bounded {
@@ -504,6 +521,16 @@ public final class Explorer {
             for m in 0..<n { out.append(Transition(kind: .restart, key: Self.restartKey(m), target: m, timer: TimerID(kind: 0))) }
         }
         return out
+    }
+
+    /// Whether the adversary may drop this message now: its index in `dropFilter` (0 without one),
+    /// nil when its type is not listed or its cap is spent.
+    func droppableType(_ bytes: [UInt8], _ s: ExploreState) -> Int? {
+        guard let dropFilter else { return 0 }
+        let type = driver.describe(bytes).type
+        guard let k = dropFilter.firstIndex(where: { $0.type == type }) else { return nil }
+        if let cap = dropFilter[k].cap, s.dropsByType[k] >= cap { return nil }
+        return k
     }
 
     static func restartKey(_ m: Int) -> UInt64 { mix64(UInt64(m) &+ 0x2E57_A27) }
@@ -527,6 +554,7 @@ public final class Explorer {
             let i = s.pending.firstIndex { mix64($0.key ^ 0xD809) == t.key }!
             let e = s.removePending(at: i)
             s.dropsLeft -= 1
+            if !s.dropsByType.isEmpty, let k = droppableType(e.bytes, s) { s.dropsByType[k] += 1 }
             s.trail = Trail(.drop(from: e.from, to: e.to, message: e.hash), parent: s.trail)
             return false
         case .fire:

@@ -33,7 +33,7 @@ struct ExploreCommand: ParsableCommand {
     @Option(help: "Test-only protocol mutant to explore instead of the honest protocol.") var mutant: TestMutant?
     @Flag(help: "Breadth-first search (shortest first violation; more memory) instead of depth-first.") var bfs = false
     @Option(help: "Messages the adversary may drop on a path.") var drops = 0
-    @Option(help: "Only messages of these types may be dropped (comma-separated, e.g. NEW-VIEW,REQUEST; default: any).",
+    @Option(help: "Only messages of these types may be dropped (comma-separated, e.g. NEW-VIEW,REQUEST; default: any); TYPE:K allows at most K drops of that type per path (e.g. REQUEST:1).",
             transform: { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
     var dropTypes: [String]?
     @Option(help: "Timer firings allowed on a path (timeouts, client retransmissions).") var timeouts = 1

@@ -198,6 +198,8 @@ struct ExploreTests {
         /// Delay bounding (`ExploreOptions.delays`) and lost messages (`drops`).
         var delays: Int? = nil
         var drops = 0
+        /// Only these message types may be dropped (`ExploreOptions.dropTypes`).
+        var dropTypes: [String]? = nil
         /// Also explore the honest protocol on the same bound (off where that takes minutes in a debug
         /// build; the README quotes the release run).
         var honestToo = true
@@ -206,13 +208,14 @@ struct ExploreTests {
         var testDescription: String {
             "\(mutant.rawValue) in \(scenario), depth \(depth) \(breadthFirst ? "BFS" : "DFS")" + (restarts > 0 ? ", \(restarts) restart(s)" : "")
                 + (delays.map { ", \($0) delays" } ?? "") + (drops > 0 ? ", \(drops) drops" : "")
+                + (dropTypes.map { " (\($0.joined(separator: ",")))" } ?? "")
         }
 
         /// A delay-bounded, depth-first case at depth 200.
-        static func bounded(_ scenario: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, restarts: Int = 0, _ kind: ViolationKind,
-                            honestToo: Bool = true, withinBound: Bool = false) -> MutantCase {
+        static func bounded(_ scenario: String, _ mutant: TestMutant, delays: Int, drops: Int = 0, dropTypes: [String]? = nil, restarts: Int = 0,
+                            _ kind: ViolationKind, honestToo: Bool = true, withinBound: Bool = false) -> MutantCase {
             MutantCase(mutant: mutant, scenario: scenario, depth: 200, breadthFirst: false, kind: kind, restarts: restarts, delays: delays,
-                       drops: drops, honestToo: honestToo, withinBound: withinBound)
+                       drops: drops, dropTypes: dropTypes, honestToo: honestToo, withinBound: withinBound)
         }
     }
 
@@ -318,11 +321,13 @@ struct ExploreTests {
             MutantCase.bounded("hotstuff-two-chain-n4-silent-leader", .noLaggardHelp, delays: 0, drops: 2, .liveness),
             MutantCase.bounded("hotstuff-two-chain-n4-silent-leader", .noTimeoutAmplification, delays: 0, drops: 2, .liveness, withinBound: true),
             MutantCase.bounded("pbft-n4-restart-behind-checkpoint", .noStateTransfer, delays: 0, restarts: 1, .liveness),
+            MutantCase.bounded("hotstuff-two-chain-n4-lost-timeout", .noSyncAnswer, delays: 0, drops: 2, dropTypes: ["TIMEOUT"], .liveness,
+                               withinBound: true),
           ])
     func livenessAfterFaultsFindsMutant(_ c: MutantCase) throws {
         let scenario = try exploreScenario(c.scenario)
         let configure: (inout ExploreOptions) -> Void = {
-            $0.delays = c.delays; $0.drops = c.drops; $0.restarts = c.restarts
+            $0.delays = c.delays; $0.drops = c.drops; $0.dropTypes = c.dropTypes; $0.restarts = c.restarts
             $0.livenessAfterFaults = c.withinBound ? .withinBound : .recovers
         }
         let broken = try explore(scenario, depth: 200, mutant: c.mutant, configure: configure)
@@ -364,6 +369,24 @@ struct ExploreTests {
         var bad = ExploreOptions(depth: 5)
         bad.dropTypes = ["VIEWCHANGE"]
         #expect(throws: RunError.self) { try Explorer(scenario: scenario, driver: try TestMutant.driver(nil, for: .pbft), options: bad) }
+        for malformed in ["VIEW-CHANGE:x", "VIEW-CHANGE:-1", "VIEW-CHANGE:1:2"] {
+            bad.dropTypes = [malformed]
+            #expect(throws: RunError.self) { try Explorer(scenario: scenario, driver: try TestMutant.driver(nil, for: .pbft), options: bad) }
+        }
+    }
+
+    @Test("--drop-types TYPE:K caps that type's drops per path: REQUEST:0 explores what no drops do, REQUEST:1 never drops a second request and explores fewer states than REQUEST")
+    func dropTypeCaps() throws {
+        let scenario = try exploreScenario("hotstuff-two-chain-n4-lost-timeout")
+        func run(drops: Int, _ types: [String]?) throws -> ExploreResult {
+            try explore(scenario, depth: 200, configure: { $0.delays = 0; $0.drops = drops; $0.dropTypes = types })
+        }
+        let none = try run(drops: 0, nil), zero = try run(drops: 2, ["REQUEST:0"])
+        #expect(zero.stats.states == none.stats.states)
+        let one = try run(drops: 2, ["REQUEST:1"]), two = try run(drops: 2, ["REQUEST"])
+        #expect(one.stop == .exhausted && two.stop == .exhausted)
+        #expect(one.stats.states < two.stats.states, "\(one.stats.states) vs \(two.stats.states)")
+        #expect(one.stats.states > none.stats.states)
     }
 
     @Test("liveness after faults: honest two-chain HotStuff and PBFT recover after every placement of a lost message (two: README, release build) and PBFT after any restart behind a stable checkpoint")
