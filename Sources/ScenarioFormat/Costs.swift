@@ -56,16 +56,31 @@ public struct CostTable: Sendable, Equatable, Codable {
     public var timer: Picoseconds
     /// Per byte received (decode, digest) and per byte sent (encode, copy to the socket).
     public var byte: Picoseconds
-    /// Per message sent (framing and the write call).
+    /// Per message sent (framing, the write, the receiver's read), as in a stream whose receiver is busy;
+    /// a message that finds its receiver idle also pays `wakeup`.
     public var send: Picoseconds
     public var sign: SchemeCosts
     public var verify: SchemeCosts
     /// Per client request executed against the state machine.
     public var execute: Picoseconds
-    /// Per handler whose actions persist state: the write and sync before its messages may leave
-    /// (persist before send). It holds the machine but not a core: the live host syncs off its event
-    /// loop, yet the handler's messages wait for the sync all the same.
+    /// Duration of one sync (write + fdatasync) before a persisting batch's messages may leave (persist
+    /// before send). Group-committed, as the live host syncs off its event loop: it holds neither the
+    /// machine nor a core, batches persisting meanwhile share the next sync, and the machines of one
+    /// host queue for its disk.
     public var sync: Picoseconds = 0
+    /// Per replica-to-replica message that finds the receiver's verification thread idle (past its last
+    /// job): the thread hand-offs the live host makes for it (the event loop hands the frame to the
+    /// verification thread, which hands it back to deliver), CPU time on the receiver's host. A thread
+    /// with work queued needs no wake-up, so this is a part of a message's cost that load amortises.
+    /// Also spent by a batch that starts a sync, and added to the sync's duration (the IO thread's hand-off).
+    public var handoff: Picoseconds = 0
+    /// Per message that finds its receiver idle: the event loop's wake-up (the difference between a
+    /// loopback ping-pong and a pipelined stream, per message), CPU on the receiver's host. `send` is
+    /// then the per-message part alone, as when the receiver is busy and reads frames in bulk.
+    public var wakeup: Picoseconds = 0
+    /// CPU time of one sync's system calls (the write and fdatasync), spent on the host by the batch
+    /// that starts a sync (with the IO thread's `handoff`); batches that join a sync in flight share it.
+    public var syncCPU: Picoseconds = 0
     /// Charge signatures at this scheme's costs whatever scheme the run computes with (nil: the run's
     /// own). A large sweep can compute with `fast` and still be charged Ed25519's costs.
     public var scheme: SignatureScheme? = nil

@@ -130,6 +130,9 @@ extension ScenarioLoader {
         out.append("\(pad)verify: \(schemes(c.verify))")
         out.append("\(pad)execute: \(cost(c.execute))")
         if c.sync != 0 { out.append("\(pad)sync: \(cost(c.sync))") }
+        if c.syncCPU != 0 { out.append("\(pad)sync_cpu: \(cost(c.syncCPU))") }
+        if c.handoff != 0 { out.append("\(pad)handoff: \(cost(c.handoff))") }
+        if c.wakeup != 0 { out.append("\(pad)wakeup: \(cost(c.wakeup))") }
         if let scheme = c.scheme { out.append("\(pad)scheme: \(scheme.rawValue)") }
         return out
     }

@@ -11,7 +11,7 @@ public enum ScenarioKeys {
     public static let stop = ["time_limit", "until_clients_done"]
     public static let network = ["latency", "loss", "duplication", "jitter", "gst", "delay_max_after_gst", "links", "bandwidth"]
     /// Keys of a cost table (inline under `costs:` or a profile file's top level).
-    public static let costs = ["message", "byte", "send", "timer", "sign", "verify", "execute", "sync", "scheme"]
+    public static let costs = ["message", "byte", "send", "timer", "sign", "verify", "execute", "sync", "sync_cpu", "handoff", "wakeup", "scheme"]
     public static let host = ["cores", "replicas", "clients"]
     public static let link = ["from", "to", "latency", "loss"]
     /// Parameters of each latency distribution (besides `distribution` itself).

@@ -60,6 +60,9 @@ extension ScenarioParser {
         if let v = spec["timer"], let c = cost(v, "timer") { table.timer = c }
         if let v = spec["execute"], let c = cost(v, "execute") { table.execute = c }
         if let v = spec["sync"], let c = cost(v, "sync") { table.sync = c }
+        if let v = spec["sync_cpu"], let c = cost(v, "sync_cpu") { table.syncCPU = c }
+        if let v = spec["handoff"], let c = cost(v, "handoff") { table.handoff = c }
+        if let v = spec["wakeup"], let c = cost(v, "wakeup") { table.wakeup = c }
         if let v = spec["sign"], let c = schemeCosts(v, "sign") { table.sign = c }
         if let v = spec["verify"], let c = schemeCosts(v, "verify") { table.verify = c }
         if let v = spec["scheme"], let text = choice(v, SignatureScheme.allCases.map(\.rawValue), what: "crypto scheme") {

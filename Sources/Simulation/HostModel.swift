@@ -24,6 +24,16 @@ struct HostModel {
     struct Waiting {
         var machine: Int
         var input: ReplicaInput
+        /// What it found on arrival (`HostModel.Wake`).
+        var woke: Wake
+    }
+
+    /// What a message found when it arrived: an idle machine (its event loop asleep: `CostTable.wakeup`)
+    /// and, for a replica's message, an idle verification thread (`CostTable.handoff`).
+    struct Wake: OptionSet {
+        let rawValue: UInt8
+        static let loop = Wake(rawValue: 1)
+        static let verifier = Wake(rawValue: 2)
     }
 
     /// Most inputs a host queue holds; past it an input is dropped and counted (an overloaded host,
@@ -40,6 +50,10 @@ struct HostModel {
     let replicaCount: Int
     var coresFree: [Int]
     var busy: [Bool]
+    /// Per machine: when the live host's verification thread would be idle again, i.e. the end of
+    /// the last replica message's handling (`CostTable.handoff`). A replica message that arrives
+    /// before then finds the thread awake and pays no hand-off.
+    var verifierBusyUntil: [Nanoseconds]
     /// Bumped on every crash, so the completion of a handler started before it is discarded.
     var incarnation: [UInt32]
     var waiting: [Deque<Waiting>]
@@ -57,6 +71,9 @@ struct HostModel {
     var disks: [Disk]
     /// Syncs started per host (one per group commit).
     var syncs: [Int]
+    /// When each host's disk is free again: the syncs of the machines on one host queue for it (four
+    /// replicas on one machine that all vote at once sync one after another, as one device serves them).
+    var diskFree: [Nanoseconds]
 
     /// A machine's storage queue under group commit.
     struct Disk {
@@ -94,6 +111,7 @@ struct HostModel {
         self.replicaCount = n
         coresFree = cores
         busy = Array(repeating: false, count: machineCount)
+        verifierBusyUntil = Array(repeating: 0, count: machineCount)
         incarnation = Array(repeating: 0, count: machineCount)
         waiting = Array(repeating: Deque(), count: cores.count)
         linkFree = Array(repeating: 0, count: cores.count)
@@ -102,22 +120,38 @@ struct HostModel {
         dropped = Array(repeating: 0, count: cores.count)
         disks = Array(repeating: Disk(), count: machineCount)
         syncs = Array(repeating: 0, count: cores.count)
+        diskFree = Array(repeating: 0, count: cores.count)
     }
 
     /// Whether `machine` can start handling an input now.
     func canStart(_ machine: Int) -> Bool { !busy[machine] && coresFree[hostOf[machine]] > 0 }
 
+    /// What a message arriving at `machine` now wakes: its event loop unless the machine is handling an
+    /// input at this moment, and for a replica's message its verification thread when that is past its
+    /// last job. Timers wake nothing (the loop's own deadline). An input that waits in the host queue
+    /// for a core still counts as waking its machine: the queue stands for the kernel's run queue, and
+    /// its process slept until the message came (the rule that matched the live rows; counting queued
+    /// machines as awake under-charged every light point by 20–50 %).
+    func wakes(_ machine: Int, _ input: ReplicaInput, now: Nanoseconds) -> Wake {
+        guard case .message(let from, _) = input else { return [] }
+        var wake: Wake = []
+        if !busy[machine] { wake.insert(.loop) }
+        if case .replica = from, now >= verifierBusyUntil[machine] { wake.insert(.verifier) }
+        return wake
+    }
+
     /// CPU time of one handled input and the batch it produced, in picoseconds.
     mutating func cost(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
-                       describe: MessageDescriber) -> Picoseconds {
-        let split = costs(of: input, batch: batch, signed: signed, verified: verified, describe: describe)
+                       describe: MessageDescriber, woke: Wake = []) -> Picoseconds {
+        let split = costs(of: input, batch: batch, signed: signed, verified: verified, describe: describe, woke: woke)
         return split.cpu + split.io
     }
 
     /// The same split into CPU time (holds a core and the machine) and storage time (the sync before
-    /// the batch's messages leave: group-committed, holds neither).
+    /// the batch's messages leave: group-committed, holds neither). `woke`: what the input woke on arrival
+    /// (`CostTable.wakeup`, `CostTable.handoff`).
     mutating func costs(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
-                        describe: MessageDescriber) -> (cpu: Picoseconds, io: Picoseconds) {
+                        describe: MessageDescriber, woke: Wake = []) -> (cpu: Picoseconds, io: Picoseconds) {
         guard let c = costs else { return (0, 0) }
         var ps: Picoseconds = 0
         switch input {
@@ -125,6 +159,8 @@ struct HostModel {
             let tag = Int(bytes.first ?? 0)
             if costByTag[tag] == nil { costByTag[tag] = bytes.isEmpty ? c.messageDefault : c.message(describe(bytes).type) }
             ps += costByTag[tag]! + c.byte * Picoseconds(bytes.count)
+            if woke.contains(.loop) { ps += c.wakeup }
+            if woke.contains(.verifier) { ps += c.handoff }
         case .timer:
             ps += c.timer
         default:
@@ -180,25 +216,30 @@ struct HostModel {
 extension Simulator {
     /// A costed input: handled now when its machine and a core of its host are free, else queued.
     func admit(machine index: Int, _ input: ReplicaInput) {
-        if hosts!.canStart(index) { return start(machine: index, input) }
+        let woke = hosts!.wakes(index, input, now: now)
+        if hosts!.canStart(index) { return start(machine: index, input, woke: woke) }
         let h = hosts!.hostOf[index]
         guard hosts!.waiting[h].count < HostModel.waitingMax else {
             hosts!.dropped[h] += 1
             return
         }
-        hosts!.waiting[h].append(.init(machine: index, input: input))
+        hosts!.waiting[h].append(.init(machine: index, input: input, woke: woke))
     }
 
     /// Runs the handler now (its state changes now; nothing else can reach the machine until its CPU
     /// time is spent), charges that time and hands its actions on when it is spent.
-    func start(machine index: Int, _ input: ReplicaInput) {
+    func start(machine index: Int, _ input: ReplicaInput, woke: HostModel.Wake) {
         let before = cryptoCounter?() ?? (signed: 0, verified: 0)
         var batch: [ReplicaAction] = []
         machines[index].handle(input, into: &batch)
         let after = cryptoCounter?() ?? (signed: 0, verified: 0)
         let split = hosts!.costs(of: input, batch: batch, signed: after.signed - before.signed,
-                                 verified: after.verified - before.verified, describe: describe)
-        let cpu = hosts!.occupy(index, picos: split.cpu)
+                                 verified: after.verified - before.verified, describe: describe, woke: woke)
+        // A batch that persists while no sync is in flight starts one (group commit): the IO thread's
+        // hand-off and the sync's system calls (`CostTable.handoff`, `syncCPU`) are spent on this host.
+        let syncCPU = split.io > 0 && hosts!.disks[index].inFlight == nil ? hosts!.costs!.handoff + hosts!.costs!.syncCPU : 0
+        let cpu = hosts!.occupy(index, picos: split.cpu + syncCPU)
+        if case .message(.replica, _) = input { hosts!.verifierBusyUntil[index] = max(hosts!.verifierBusyUntil[index], now) + cpu }
         schedule(at: later(by: cpu), .complete(machine: Int32(index), incarnation: hosts!.incarnation[index],
                                               actions: batch, syncs: split.io > 0))
     }
@@ -226,11 +267,15 @@ extension Simulator {
         startWaiting(host: hosts!.hostOf[index])
     }
 
-    /// One sync of everything the machine persisted and has not synced: `sync` from now.
+    /// One sync of everything the machine persisted and has not synced: `sync` on the host's disk once
+    /// the syncs queued before it are done, plus the IO thread's hand-off (`CostTable.handoff`).
     func startSync(machine index: Int) {
-        hosts!.syncs[hosts!.hostOf[index]] += 1
-        let io = Nanoseconds(hosts!.costs!.sync / 1000)
-        schedule(at: later(by: io), .synced(machine: Int32(index), incarnation: hosts!.incarnation[index]))
+        let h = hosts!.hostOf[index]
+        hosts!.syncs[h] += 1
+        let begin = max(now, hosts!.diskFree[h])
+        hosts!.diskFree[h] = begin + Nanoseconds(hosts!.costs!.sync / 1000)
+        let done = hosts!.diskFree[h] + Nanoseconds(hosts!.costs!.handoff / 1000)
+        schedule(at: done, .synced(machine: Int32(index), incarnation: hosts!.incarnation[index]))
     }
 
     /// The sync in flight is done: its batches take effect in order, and the batches that waited
@@ -255,7 +300,7 @@ extension Simulator {
         while hosts!.coresFree[h] > 0, let next = hosts!.waiting[h].firstIndex(where: { !hosts!.busy[$0.machine] }) {
             let w = hosts!.waiting[h].remove(at: next)
             if crashed[w.machine] { continue }
-            start(machine: w.machine, w.input)
+            start(machine: w.machine, w.input, woke: w.woke)
         }
     }
 

@@ -12,16 +12,30 @@ import ScenarioFormat
 /// Clusters (keys, data, logs) live in a temporary directory removed after each point unless `keep`;
 /// only the measured rows are kept.
 enum LiveSweep {
-    static func run(_ spec: SweepSpec, points: [SweepSpec.Point], seconds: Double, keep: String?) -> [SweepRow] {
+    static func run(_ spec: SweepSpec, points: [SweepSpec.Point], seconds: Double, repeats: Int = 1, keep: String?) -> [SweepRow] {
         let directory = keep ?? NSTemporaryDirectory() + "bftsim-sweep-live-\(getpid())"
         defer { if keep == nil { try? FileManager.default.removeItem(atPath: directory) } }
         var rows: [SweepRow] = []
         for (k, p) in points.enumerated() {
             FileHandle.standardError.write(Data("live      point \(p.index) (\(k + 1)/\(points.count)): \(p.protocolKind.rawValue) n=\(p.n) b=\(p.batch) c=\(p.clients)\n".utf8))
-            rows.append(measure(p, seconds: seconds, directory: "\(directory)/p\(p.index)"))
+            let runs = (0..<max(1, repeats)).map { _ in measure(p, seconds: seconds, directory: "\(directory)/p\(p.index)") }
+            rows.append(median(runs))
             if keep == nil { try? FileManager.default.removeItem(atPath: "\(directory)/p\(p.index)") }
         }
         return rows
+    }
+
+    /// One row from repeated clusters of a point: the median of each figure over the runs that worked
+    /// (a loaded two-core machine varies by ±15 % from one cluster to the next), or the first failure.
+    static func median(_ runs: [SweepRow]) -> SweepRow {
+        let ok = runs.filter { $0.status == "ok" }
+        guard var row = ok.first else { return runs[0] }
+        func mid<T: Comparable>(_ values: [T]) -> T { values.sorted()[values.count / 2] }
+        row.throughput = mid(ok.map(\.throughput))
+        row.latencyP50Ns = mid(ok.map(\.latencyP50Ns))
+        row.latencyP99Ns = mid(ok.map(\.latencyP99Ns))
+        row.completed = mid(ok.map(\.completed))
+        return row
     }
 
     @discardableResult

@@ -18,15 +18,23 @@ struct Calibrate: ParsableCommand {
     func run() throws {
         var result = Calibration.measure(quick: quick)
         if let sync = measureSync(rounds: quick ? 20 : 200) {
-            result.table.sync = sync
+            result.table.sync = sync.wall
+            result.table.syncCPU = sync.cpu
             result.notes.append("sync: the live DurableStore's put + sync (write + fdatasync) of a 100-byte value, median, in a temporary directory")
+            result.notes.append("sync_cpu: process CPU (user + system) per put + sync of the same loop")
         }
         if let transport = TransportCalibration.measure(roundTrips: quick ? 2_000 : 20_000) {
             // The live transport's CPU per message replaces the kernel-only figure (issue 15 validation).
-            result.table.send = transport.cpuPerMessage
+            result.table.send = transport.cpuPerMessagePipelined
+            result.table.wakeup = max(0, transport.cpuPerMessage - transport.cpuPerMessagePipelined)
             result.notes = result.notes.filter { !$0.hasPrefix("send:") }
-            result.notes.append("send: process CPU per message of a NIO ping-pong between two event loops over loopback TCP, live framing, 256-byte frames")
+            result.notes.append("send: process CPU per message between two NIO event loops over loopback TCP, live framing, 256-byte frames, in bursts of \(TransportCalibration.burst) per flush (receiver awake)")
+            result.notes.append("wakeup: a ping-pong's CPU per message (every message wakes its receiver) less send")
             result.notes.append("loopback one-way latency (half the median round trip of that ping-pong): \(Double(transport.oneWay) / 1000) µs; use it as `latency` when predicting a cluster on this machine")
+        }
+        if let handoff = TransportCalibration.measureHandoff(rounds: quick ? 2_000 : 20_000) {
+            result.table.handoff = handoff.cpuPerRoundTrip
+            result.notes.append("handoff: process CPU per round trip event loop → NIOThreadPool thread → loop (the live host's verification and IO hand-offs), both threads asleep in between; median wall \(Double(handoff.roundTrip) / 1000) µs")
         }
         let text = Calibration.profileText(result, machine: machine)
         do {
@@ -41,20 +49,23 @@ struct Calibrate: ParsableCommand {
     }
 }
 
-/// Median wall time of one put + sync of the live durable store (persist before send), in picoseconds.
-func measureSync(rounds: Int) -> Picoseconds? {
+/// Median wall time of one put + sync of the live durable store (persist before send), and the
+/// process CPU per put + sync (mean), in picoseconds.
+func measureSync(rounds: Int) -> (wall: Picoseconds, cpu: Picoseconds)? {
     let dir = NSTemporaryDirectory() + "bftsim-calibrate-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: dir) }
     guard (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)) != nil,
           let store = try? DurableStore(directory: dir) else { return nil }
     var times: [UInt64] = []
+    let cpu0 = TransportCalibration.processCPUNanos()
     for i in 0..<rounds {
         let t0 = DispatchTime.now().uptimeNanoseconds
         store.put("vote", [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 100))
         guard (try? store.sync()) != nil else { return nil }
         times.append(DispatchTime.now().uptimeNanoseconds - t0)
     }
-    return Picoseconds(times.sorted()[times.count / 2]) * 1000
+    let cpu = Picoseconds(TransportCalibration.processCPUNanos() - cpu0) * 1000 / Picoseconds(rounds)
+    return (Picoseconds(times.sorted()[times.count / 2]) * 1000, cpu)
 }
 
 /// `bftsim sweep SPEC`: a grid of costed simulated runs (default), and `merge` of shard outputs.
@@ -75,6 +86,7 @@ struct SweepRun: ParsableCommand {
     @Option(help: "Run shard K of N (points whose index is K mod N), e.g. 0/4.") var shard: ShardArgument?
     @Flag(help: "Also run every point as a real cluster on this machine (bftsim keygen, cluster up, client) and compare.") var live = false
     @Option(help: "Live mode: seconds of load per point.") var liveSeconds = 5.0
+    @Option(help: "Live mode: clusters per point (a fresh one each time); the row takes the median of each figure.") var liveRepeat = 1
     @Option(help: "Live mode: keep each point's cluster (keys, data, logs) under this directory instead of a temporary one.") var keepLive: String?
     @Option(help: "Take the live rows from an earlier sweep.json of the same spec instead of running clusters (re-predict after a new calibration).") var liveFrom: String?
 
@@ -110,7 +122,7 @@ struct SweepRun: ParsableCommand {
                 result.notes.append("live rows taken from \(liveFrom)")
             } catch { throw fail("cannot read \(liveFrom): \(error)", code: .invalidInput) }
         } else if live {
-            result.live = LiveSweep.run(sweepSpec, points: Sweep.points(sweepSpec, shard: pair), seconds: liveSeconds, keep: keepLive)
+            result.live = LiveSweep.run(sweepSpec, points: Sweep.points(sweepSpec, shard: pair), seconds: liveSeconds, repeats: liveRepeat, keep: keepLive)
         }
         do { try Sweep.write(result, to: dir) } catch { throw fail("cannot write \(dir): \(error)", code: .internalError) }
         printSweep(result, dir: dir)

@@ -131,6 +131,14 @@ struct LiveUnitTests {
         // the round trips completed (nil means the loopback connection or a frame failed).
         let r = try #require(TransportCalibration.measure(roundTrips: 200))
         #expect(r.cpuPerMessage > 0)
+        #expect(r.cpuPerMessagePipelined > 0)
         #expect(r.oneWay > 0)
+    }
+
+    @Test("transport calibration: a thread hand-off round trip (loop → pool thread → loop) costs CPU and takes time")
+    func handoffCalibration() throws {
+        let h = try #require(TransportCalibration.measureHandoff(rounds: 200))
+        #expect(h.cpuPerRoundTrip > 0)
+        #expect(h.roundTrip > 0)
     }
 }

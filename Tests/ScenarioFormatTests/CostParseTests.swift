@@ -19,6 +19,10 @@ struct CostParseTests {
           sign: {ed25519: 20us, fast: 100ns}
           verify: 50us
           execute: 300ps
+          sync: 90us
+          sync_cpu: 50us
+          handoff: 36us
+          wakeup: 34us
         network: {bandwidth: 25Mbit/s}
         hosts:
           - {cores: 2, replicas: [0, 1], clients: all}
@@ -31,6 +35,11 @@ struct CostParseTests {
         #expect(c.sign == .init(ed25519: 20_000_000, fast: 100_000, blake2b: 0))
         #expect(c.verify == .init(all: 50_000_000))
         #expect(c.execute == 300)
+        #expect(c.sync == 90_000_000 && c.syncCPU == 50_000_000 && c.handoff == 36_000_000 && c.wakeup == 34_000_000)
+        // The encoder writes the table back and it parses to the same values (a profile file's round trip).
+        let again = try ScenarioLoader.parse(header + "costs:\n" + ScenarioLoader.encodeCosts(c).map { "  " + $0 }.joined(separator: "\n") + "\n",
+                                             file: "t.yaml")
+        #expect(again.costs == c)
         #expect(s.network.bandwidth == 25_000_000)
         #expect(s.hosts == [HostSpec(cores: 2, replicas: [0, 1], allClients: true)])
     }
@@ -50,6 +59,8 @@ struct CostParseTests {
         #expect(messages(header + "hosts: [{cores: 1, replicas: [0]}, {cores: 1, replicas: [0]}]\n")
             == ["s.yaml:3:58: replica 0 is already placed on another host"])
         #expect(messages(header + "costs: {sign: {rsa: 1us}}\n").first?.contains("unknown key 'rsa'") == true)
+        #expect(messages(header + "costs: {wakeup: -1us}\n") == ["s.yaml:3:17: wakeup must not be negative, got '-1us'"])
+        #expect(messages(header + "costs: {handoff: 5s}\n") == ["s.yaml:3:18: handoff must be at most 1s of CPU time, got '5s'"])
     }
 
     @Test("costs: a profile file is read relative to the scenario, and its errors name the profile")
