@@ -142,8 +142,8 @@ struct HostModel {
 
     /// CPU time of one handled input and the batch it produced, in picoseconds.
     mutating func cost(of input: ReplicaInput, batch: [ReplicaAction], signed: Int, verified: Int,
-                       describe: MessageDescriber, woke: Wake = []) -> Picoseconds {
-        let split = costs(of: input, batch: batch, signed: signed, verified: verified, describe: describe, woke: woke)
+                       describe: MessageDescriber) -> Picoseconds {
+        let split = costs(of: input, batch: batch, signed: signed, verified: verified, describe: describe)
         return split.cpu + split.io
     }
 
