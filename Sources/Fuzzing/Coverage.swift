@@ -101,8 +101,16 @@ public enum ScheduleFeatures {
     public static func of(_ s: Scenario) -> [UInt64] {
         var labels: Set<String> = ["n=\(s.replicas)"]
         for b in s.byzantine {
+            // The same behaviour is a different adversary as the first view's leader, as the leader a
+            // view change elects, and as a backup (Twins and ByzzFuzz aim at leaders for that reason),
+            // so each behaviour and mutation also counts once per role.
+            let role = Self.role(of: b.replica, in: s)
             labels.insert("byzantine:\(b.behaviour)")
-            if let m = b.mutation { labels.insert("byzantine:\(b.behaviour):\(m)") }
+            labels.insert("byzantine:\(b.behaviour)@\(role)")
+            if let m = b.mutation {
+                labels.insert("byzantine:\(b.behaviour):\(m)")
+                labels.insert("byzantine:\(b.behaviour):\(m)@\(role)")
+            }
             if !b.isAlwaysOn { labels.insert("byzantine:\(b.behaviour):window") }
         }
         for e in s.timeline {
@@ -121,6 +129,8 @@ public enum ScheduleFeatures {
         if s.twins != nil { labels.insert("twins") }
         if s.network.duplication > 0 { labels.insert("network:duplication") }
         if s.network.loss > 0 { labels.insert("network:loss") }
+        // Heavy loss (a tenth or more) is what starts view changes in ordinary runs.
+        if s.network.loss >= 0.1 { labels.insert("network:loss-heavy") }
         // Sorted, so the features (and so the states) do not depend on Set order.
         return labels.sorted().map { label in
             var h = FNV()
@@ -128,6 +138,23 @@ public enum ScheduleFeatures {
             h.add(0xfeed)
             return h.value
         }
+    }
+}
+
+extension ScheduleFeatures {
+    /// A Byzantine replica's role: leader of the first view (PBFT's primary of view 0), leader of the
+    /// view after it (the one a view change elects first), or neither. Both protocols rotate
+    /// leaders round-robin (PBFT §4.1, HotStuff's P1) unless the scenario gives a leader schedule.
+    static func role(of replica: Int, in s: Scenario) -> String {
+        func leader(_ view: Int) -> Int {
+            if s.protocolKind != .pbft, let schedule = s.parameters.leaderSchedule, !schedule.isEmpty {
+                return schedule[view % schedule.count]
+            }
+            return view % max(1, s.replicas)
+        }
+        if replica == leader(0) { return "first-leader" }
+        if replica == leader(1) { return "next-leader" }
+        return "backup"
     }
 }
 

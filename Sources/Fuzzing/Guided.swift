@@ -82,14 +82,22 @@ struct GuidedState {
     var seedsIssued = 0
     /// Fresh swarm runs planned so far.
     var freshIssued = 0
+    /// Run indices planned as fresh swarm runs (not yet folded).
+    var plannedFresh: Set<Int> = []
+    /// Reward (new states per cost, as the bandit's) earned by fresh runs and by mutated children.
+    var freshPayoff = Payoff(), childPayoff = Payoff()
+    /// The share of post-seed runs that are mutated children stays in this range.
+    static let childShare: ClosedRange<Double> = 0.25...0.75
     /// Corpus entries a campaign writes for later ones.
     static let distilledMax = 64
 
     mutating func plan(_ config: FuzzConfig, index: Int) -> Scenario {
         // Fresh runs replay the random strategy's sequence (the k-th fresh run is random's run k), so
-        // guided search never loses what random search finds early, only takes up to twice the runs.
+        // guided search never loses what random search finds early, only takes up to four times the runs
+        // (`childShare`), and about as many where mutated children stop paying.
         func fresh() -> Scenario {
             freshIssued += 1
+            plannedFresh.insert(index)
             return renamed(SwarmGenerator.scenario(config, index: freshIssued - 1), config, index)
         }
         // Seeds first: a distilled corpus (at most `distilledMax` entries) covers the fault space's
@@ -105,8 +113,12 @@ struct GuidedState {
             return renamed(seed, config, index)
         }
         var rng = DeterministicRNG(seed: config.seed, stream: "guided/\(index)")
-        // Half fresh swarm runs keep the corpus from narrowing onto one region of the fault space.
-        guard !corpus.isEmpty, !rng.chance(0.5) else { return fresh() }
+        // Fresh swarm runs keep the corpus from narrowing onto one region of the fault space. How many
+        // is learned by probability matching: each source gets runs in proportion to the reward its
+        // runs earned so far (Laplace-smoothed, so both start at a half), within `childShare`. Where
+        // mutating the corpus reaches new states no faster than fresh runs do, guided search spends
+        // most runs on random's sequence and loses less to it; where children pay, they get most.
+        guard !corpus.isEmpty, rng.chance(childProbability) else { return fresh() }
         // Parents weighted towards novelty per cost: pick two, keep the one with more energy. Children
         // of costly runs tend to be costly, and a run twice as long is a run random search got for free.
         let a = corpus[Int(rng.below(UInt64(corpus.count)))], b = corpus[Int(rng.below(UInt64(corpus.count)))]
@@ -163,13 +175,25 @@ struct GuidedState {
         return s
     }
 
+    /// The probability that a post-seed run is a mutated child (`childShare`).
+    var childProbability: Double {
+        let child = childPayoff.mean, fresh = freshPayoff.mean
+        return min(Self.childShare.upperBound, max(Self.childShare.lowerBound, child / (child + fresh)))
+    }
+
     mutating func learn(index: Int, scenario: Scenario, novelty: Int, events: UInt64, states: [UInt64] = []) {
         folded += 1
         meanEvents += (Double(events) - meanEvents) / Double(folded)
         // The bandit's reward is new states per cost, capped at 1: an operator that finds states only by
         // making runs longer earns less than one that finds them in ordinary runs.
         let cost = max(1, Double(events) / max(1, meanEvents))
-        if let arm = planned.removeValue(forKey: index) { bandit.update(arm, reward: novelty > 0 ? min(1, 1 / cost) : 0) }
+        let reward = novelty > 0 ? min(1, 1 / cost) : 0
+        if let arm = planned.removeValue(forKey: index) {
+            bandit.update(arm, reward: reward)
+            childPayoff.add(reward)
+        } else if plannedFresh.remove(index) != nil {
+            freshPayoff.add(reward)
+        }
         guard novelty > 0 else { return }
         corpus.append(CorpusEntry(scenario: scenario, novelty: novelty, events: events, states: states,
                                   features: ScheduleFeatures.of(scenario)))
@@ -186,6 +210,15 @@ struct GuidedState {
             corpus.remove(at: weakest)
         }
     }
+}
+
+/// Runs of one source (fresh or child) and the reward they earned, for probability matching.
+struct Payoff {
+    var runs = 0
+    var reward = 0.0
+    /// Laplace-smoothed mean reward: a half before any run.
+    var mean: Double { (reward + 1) / Double(runs + 2) }
+    mutating func add(_ r: Double) { runs += 1; reward += r }
 }
 
 /// Applies mutation operators while keeping the run well-formed: faults stay in the chaos phase and

@@ -230,6 +230,79 @@ struct SeedCorpusTests {
         #expect(g.corpus.contains { $0.scenario.byzantine.first?.behaviour == "fork-below-lock" }, "the only fork-below-lock entry was evicted")
     }
 
+    @Test("a Byzantine behaviour is a different schedule feature as first leader, next leader and backup")
+    func behaviourFeaturesPerRole() throws {
+        let config = FuzzConfig(protocolKind: .pbft, replicas: 4, byzantineBudget: 1, crashBudget: 0, faultClasses: machineryFaults,
+                                seed: 1, strategy: .guided)
+        var s = SwarmGenerator.scenario(config, index: 0)
+        func features(_ replica: Int) -> Set<UInt64> {
+            s.byzantine = [ByzantineSpec(replica: replica, behaviour: "silent")]
+            return Set(ScheduleFeatures.of(s))
+        }
+        #expect(ScheduleFeatures.role(of: 0, in: s) == "first-leader")
+        #expect(ScheduleFeatures.role(of: 1, in: s) == "next-leader")
+        #expect(ScheduleFeatures.role(of: 3, in: s) == "backup")
+        let leader = features(0), next = features(1), backup = features(3), otherBackup = features(2)
+        #expect(leader != next && next != backup && leader != backup)
+        #expect(backup == otherBackup, "two backups are the same role")
+        // HotStuff follows the scenario's leader schedule.
+        var h = SwarmGenerator.scenario(FuzzConfig(protocolKind: .hotstuff, replicas: 4, byzantineBudget: 1, crashBudget: 0,
+                                                   faultClasses: machineryFaults, seed: 1, strategy: .guided), index: 0)
+        h.parameters.leaderSchedule = [2, 3]
+        #expect(ScheduleFeatures.role(of: 2, in: h) == "first-leader")
+        #expect(ScheduleFeatures.role(of: 3, in: h) == "next-leader")
+        #expect(ScheduleFeatures.role(of: 0, in: h) == "backup")
+    }
+
+    @Test("guided search learns the share of fresh runs from the reward each source earns, within bounds")
+    func freshShareIsLearned() throws {
+        var g = GuidedState()
+        #expect(g.childProbability == 0.5, "no evidence: half and half")
+        let config = FuzzConfig(protocolKind: .pbft, replicas: 4, byzantineBudget: 1, crashBudget: 0, faultClasses: machineryFaults,
+                                seed: 1, strategy: .guided)
+        let s = SwarmGenerator.scenario(config, index: 0)
+        // Fresh runs keep finding states, children (planned with an operator) never do.
+        for i in 0..<40 {
+            if i % 2 == 0 { g.plannedFresh.insert(i) } else { g.planned[i] = 0 }
+            g.learn(index: i, scenario: s, novelty: i % 2 == 0 ? 5 : 0, events: 100)
+        }
+        #expect(g.freshPayoff.runs == 20 && g.childPayoff.runs == 20)
+        #expect(g.childProbability == GuidedState.childShare.lowerBound, "children that never pay get the floor")
+        // And the other way round.
+        var h = GuidedState()
+        for i in 0..<40 {
+            if i % 2 == 0 { h.plannedFresh.insert(i) } else { h.planned[i] = 0 }
+            h.learn(index: i, scenario: s, novelty: i % 2 == 0 ? 0 : 5, events: 100)
+        }
+        #expect(h.childProbability == GuidedState.childShare.upperBound)
+        // Seeds are neither: their reward moves no share.
+        var k = GuidedState()
+        k.learn(index: 0, scenario: s, novelty: 5, events: 100)
+        #expect(k.freshPayoff.runs == 0 && k.childPayoff.runs == 0)
+    }
+
+    @Test("every committed mutation-score kill replays: the mutant fails with the kind kept, the honest protocol passes")
+    func committedKillsReplay() throws {
+        let dir = Paths.repository + "/Reports/fuzzing/kills"
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".shrunk.yaml") }.sorted()
+        #expect(files.count >= 30)
+        for name in files {
+            let text = try String(contentsOfFile: dir + "/" + name, encoding: .utf8)
+            func comment(_ prefix: String) -> String? {
+                text.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            }
+            let mutantName = try #require(comment("# test-only mutant: ")?.split(separator: " ").first.map(String.init))
+            let mutant = try #require(TestMutant(rawValue: mutantName), "\(name): unknown mutant \(mutantName)")
+            let kind = try #require(comment("# violation kind kept: "))
+            let scenario = try ScenarioLoader.load(path: dir + "/" + name)
+            // Judged as the harness judges (`FuzzRun`: liveness only where the fault model promises it).
+            let broken = FuzzRun.run(scenario, mutant: mutant, coverage: false)
+            #expect(broken.invalid == nil && broken.bug?.kind.rawValue == kind, "\(name) does not replay \(kind)")
+            let honest = FuzzRun.run(scenario, mutant: nil, coverage: false)
+            #expect(honest.invalid == nil && honest.bug == nil, "\(name): the honest protocol fails too")
+        }
+    }
+
     @Test("the shipped corpora parse and belong to their protocol", arguments: [ProtocolKind.pbft, .hotstuff, .hotstuffTwoChain])
     func shippedCorpus(kind: ProtocolKind) throws {
         let seeds = try SeedCorpus.shipped(kind, root: Paths.shippedCorpus)
@@ -249,8 +322,9 @@ struct SeedCorpusTests {
 }
 
 enum Paths {
-    static let shippedCorpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(SeedCorpus.shippedRoot).path
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let shippedCorpus = repository + "/" + SeedCorpus.shippedRoot
 }
 
 @Suite("Fuzzing: shrinking keeps files replayable")
