@@ -53,6 +53,9 @@ public enum Sweep {
         row.utilisationMax = o.simulation.utilisationMax
         row.demandsPerRequest = o.simulation.hosts.map { completed > 0 ? Double($0.busy) / 1e9 / Double(completed) : 0 }
         row.cores = o.simulation.hosts.map(\.cores)
+        if o.simulation.hosts.contains(where: { $0.linkBusy > 0 }) {
+            row.linkDemandsPerRequest = o.simulation.hosts.map { completed > 0 ? Double($0.linkBusy) / 1e9 / Double(completed) : 0 }
+        }
         row.status = o.status == .asExpected ? "ok" : o.status.label
     }
 
@@ -76,7 +79,8 @@ public enum Sweep {
 
     static func notes(_ spec: SweepSpec) -> [String] {
         var notes = ["closed-loop clients with no think time; each point runs \(ScenarioLoader.formatDuration(spec.duration)) of simulated time",
-                     "hosts: \(spec.placement.rawValue), \(spec.cores) core(s) each"]
+                     "hosts: \(spec.placement.rawValue), \(spec.cores) core(s) each"
+                        + (spec.placement == .separate && spec.clientHosts > 1 ? "; clients spread over \(spec.clientHosts) hosts" : "")]
         if spec.costs == nil && spec.base.costs == nil { notes.append("no cost table: handling is free, so throughput is bounded only by latency and batching") }
         return notes
     }

@@ -23,6 +23,9 @@ public struct SweepRow: Codable, Sendable, Equatable {
     /// CPU seconds the cost table charged each host per completed request (the service demands).
     public var demandsPerRequest: [Double]
     public var cores: [Int]
+    /// Seconds each host's outgoing link spent serialising per completed request (nil: none recorded,
+    /// as in rows written before links were stations, and in live rows).
+    public var linkDemandsPerRequest: [Double]?
     public var completed: Int
     public var status: String
     /// `sim` or `live`.
@@ -141,8 +144,21 @@ public struct SweepResult: Codable, Sendable, Equatable {
                                     queueing: nil, predictedThroughput: [], predictedLatencyNs: [], rows: pts.map(\.index))
                 if axis == "clients", let light = pts.first, light.completed > 0, !light.demandsPerRequest.isEmpty {
                     let r = Double(light.latencyP50Ns) / 1e9
-                    let demand = light.demandsPerRequest.reduce(0, +)
-                    let mva = MeanValueAnalysis(demands: light.demandsPerRequest, delay: max(0, r - demand), cores: light.cores)
+                    // Stations: each host's CPU (with its cores) and each host's outgoing link that
+                    // carried anything (one server: bytes leave it one after another, `HostModel.serialise`).
+                    // HotStuff rotates the leader every view and a view's proposal waits for the previous
+                    // one's QC (HotStuff §4.3), so the replicas' links serve one proposal at a time: one
+                    // station with their summed demand. PBFT's primary is stable: a station per link.
+                    var links = light.linkDemandsPerRequest ?? []
+                    if light.protocolName.hasPrefix("hotstuff"), links.count > 1 {
+                        let replicaHosts = min(light.n, links.count)
+                        links = [links[..<replicaHosts].reduce(0, +)] + links[replicaHosts...]
+                    }
+                    links = links.filter { $0 > 0 }
+                    let demands = light.demandsPerRequest + links
+                    let demand = demands.reduce(0, +)
+                    let mva = MeanValueAnalysis(demands: demands, delay: max(0, r - demand),
+                                                cores: light.cores + Array(repeating: 1, count: links.count))
                     fit.queueing = mva
                     var tErr: [Double] = [], lErr: [Double] = []
                     for p in pts {

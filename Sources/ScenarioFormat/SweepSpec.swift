@@ -16,6 +16,7 @@ import Yams
 /// costs: ../profiles/x.yaml      # or an inline table
 /// hosts: separate                # or shared: every replica and client on one host of `cores`
 /// cores: 2
+/// client_hosts: 1                # separate: clients spread round-robin over this many hosts of `cores`
 /// duration: 3s                   # simulated time per point
 /// seed: 1
 /// crypto: fast                  # what the simulation computes with
@@ -25,7 +26,7 @@ import Yams
 /// point's index is its place in that order (shards take the indices ≡ K mod N).
 public struct SweepSpec: Sendable, Equatable {
     public enum Placement: String, Sendable, Equatable, CaseIterable {
-        /// Each replica on a host of `cores` of its own; clients on one more.
+        /// Each replica on a host of `cores` of its own; clients on `clientHosts` more.
         case separate
         /// Every replica and client on one host of `cores` (one machine, as `--live` runs them).
         case shared
@@ -43,6 +44,9 @@ public struct SweepSpec: Sendable, Equatable {
     public var costs: CostTable?
     public var placement: Placement
     public var cores: Int
+    /// With `separate`: hosts the clients are spread over (round-robin), as a study puts its load
+    /// generators on several machines so that they are not what it measures.
+    public var clientHosts = 1
     public var duration: Nanoseconds
 
     public struct Point: Sendable, Equatable {
@@ -81,7 +85,10 @@ public struct SweepSpec: Sendable, Equatable {
         s.costs = costs ?? base.costs
         switch placement {
         case .separate:
-            s.hosts = (0..<p.n).map { HostSpec(cores: cores, replicas: [$0]) } + [HostSpec(cores: cores, allClients: true)]
+            let clientHosts = max(1, min(clientHosts, p.clients))
+            s.hosts = (0..<p.n).map { HostSpec(cores: cores, replicas: [$0]) }
+                + (clientHosts == 1 ? [HostSpec(cores: cores, allClients: true)]
+                    : (0..<clientHosts).map { h in HostSpec(cores: cores, clients: Array(stride(from: h, to: p.clients, by: clientHosts))) })
         case .shared:
             s.hosts = [HostSpec(cores: cores, replicas: Array(0..<p.n), allClients: true)]
         }
@@ -89,7 +96,7 @@ public struct SweepSpec: Sendable, Equatable {
     }
 
     public static let keys = ["name", "base", "protocols", "n", "batch", "clients", "latency", "bandwidth", "costs", "hosts",
-                              "cores", "duration", "seed", "crypto", "cost_scheme"]
+                              "cores", "client_hosts", "duration", "seed", "crypto", "cost_scheme"]
     /// Most points a sweep may have.
     public static let pointsMax = 100_000
 
@@ -148,6 +155,10 @@ public struct SweepSpec: Sendable, Equatable {
         if let v = top["hosts"], let text = parser.choice(v, Placement.allCases.map(\.rawValue), what: "placement"),
            let placement = Placement(rawValue: text) { spec.placement = placement }
         if let v = top["cores"], let c = parser.integer(v, "cores", atLeast: 1, atMost: 1024) { spec.cores = c }
+        if let v = top["client_hosts"], let c = parser.integer(v, "client_hosts", atLeast: 1, atMost: 1024) {
+            if spec.placement == .shared { parser.error(v, "'client_hosts' needs 'hosts: separate'") }
+            spec.clientHosts = c
+        }
         if let v = top["duration"], let d = parser.positiveDuration(v, "duration") { spec.duration = d }
         if let v = top["seed"], let s = parser.unsigned(v) { spec.base.seed = s }
         if let v = top["crypto"], let text = parser.choice(v, SignatureScheme.allCases.map(\.rawValue), what: "crypto scheme"),

@@ -61,6 +61,8 @@ struct HostModel {
     var linkFree: [Nanoseconds]
     /// CPU time spent per host, ns.
     var busyTime: [Nanoseconds]
+    /// Per host: time its link spent serialising bytes (the link's service demand).
+    var linkBusyTime: [Nanoseconds]
     /// Picoseconds not yet charged per host (costs are charged in whole nanoseconds, the rest carried).
     var carry: [Picoseconds]
     /// Fixed message cost per wire tag, resolved from the type name on first sight.
@@ -116,6 +118,7 @@ struct HostModel {
         waiting = Array(repeating: Deque(), count: cores.count)
         linkFree = Array(repeating: 0, count: cores.count)
         busyTime = Array(repeating: 0, count: cores.count)
+        linkBusyTime = Array(repeating: 0, count: cores.count)
         carry = Array(repeating: 0, count: cores.count)
         dropped = Array(repeating: 0, count: cores.count)
         disks = Array(repeating: Disk(), count: machineCount)
@@ -209,6 +212,7 @@ struct HostModel {
         let duration = (bits * 1_000_000_000 + bps - 1) / bps
         let start = max(now, linkFree[h])
         linkFree[h] = start + duration
+        linkBusyTime[h] += duration
         return linkFree[h] - now
     }
 }
@@ -311,7 +315,7 @@ extension Simulator {
         return hosts.cores.indices.map { h in
             SimulationResult.HostUsage(
                 cores: hosts.cores[h], machines: hosts.hostOf.indices.filter { hosts.hostOf[$0] == h }.map { names[$0] },
-                busy: hosts.busyTime[h], dropped: hosts.dropped[h], syncs: hosts.syncs[h],
+                busy: hosts.busyTime[h], linkBusy: hosts.linkBusyTime[h], dropped: hosts.dropped[h], syncs: hosts.syncs[h],
                 utilisation: min(1, Double(hosts.busyTime[h]) / (span * Double(hosts.cores[h]))))
         }
     }

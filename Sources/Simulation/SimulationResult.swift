@@ -82,6 +82,8 @@ public struct SimulationResult: Sendable {
         /// Machine names ("r0", "c3") on this host, in machine order.
         public var machines: [String]
         public var busy: Nanoseconds
+        /// Time the host's outgoing link spent serialising bytes (0 without a bandwidth).
+        public var linkBusy: Nanoseconds = 0
         /// Inputs dropped because the host's queue was full.
         public var dropped: Int
         /// Syncs its machines' storage performed (one per group commit).

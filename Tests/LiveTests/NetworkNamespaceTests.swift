@@ -143,8 +143,11 @@ struct NamespaceCluster {
                               output: "\(dir)/r\(i).log")
         }
         usleep(800_000)
+        // The load must outlast the longest wait of a test (up to 180 s for commits to resume after a
+        // heal, under the full suite's CPU load); the teardown stops the client whenever the test ends.
+        // With 60 s, a slow recovery found no client left to commit for, and waited out its 180 s.
         _ = try lab.start(in: "client", ["client", "--config", dir + "/cluster.json", "--clients", "2", "--outstanding", "2",
-                                          "--duration", "60", "--out", "\(dir)/load.json"], output: "\(dir)/client.log")
+                                          "--duration", "600", "--out", "\(dir)/load.json"], output: "\(dir)/client.log")
     }
 
     func committed(_ i: Int) -> Int {

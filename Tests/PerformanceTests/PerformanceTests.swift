@@ -92,6 +92,56 @@ struct SweepTests {
         #expect(merged.fits == one.fits)
     }
 
+    @Test("sweep: client_hosts spreads the clients round-robin over that many hosts, and moves the client bottleneck")
+    func clientHosts() throws {
+        // Proves the placement: 7 clients over 3 hosts, each of `cores`, after one host per replica; and
+        // that it matters: with replies verified at 60 us each, 8 clients on one 1-core host are the
+        // bottleneck, and spread over 4 hosts they are not.
+        let spec = try SweepSpec.parse(Self.spec + "\nclient_hosts: 3\ncores: 2\n", file: "tiny.yaml")
+        let point = try #require(spec.points.first { $0.clients == 8 })
+        let hosts = spec.scenario(point).hosts
+        #expect(hosts.count == 4 + 3)
+        #expect(hosts.suffix(3).map(\.clients) == [[0, 3, 6], [1, 4, 7], [2, 5]])
+        #expect(hosts.allSatisfy { $0.cores == 2 && !$0.allClients })
+        var one = try SweepSpec.parse(Self.spec, file: "tiny.yaml")
+        one.protocols = [.pbft]
+        one.clients = [8]
+        var four = one
+        four.clientHosts = 4
+        let a = Sweep.run(one, jobs: 1).rows[0], b = Sweep.run(four, jobs: 1).rows[0]
+        #expect(a.demandsPerRequest.count == 5 && b.demandsPerRequest.count == 8)
+        #expect(b.demandsPerRequest.suffix(4).max()! < a.demandsPerRequest.last! / 3)
+        do {
+            _ = try SweepSpec.parse("name: x\nhosts: shared\nclient_hosts: 4\n", file: "s.yaml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.diagnostics.map(\.description).contains("s.yaml:3:15: 'client_hosts' needs 'hosts: separate'"))
+        }
+    }
+
+    @Test("queueing fit: links are stations; PBFT's one per link, chained HotStuff's replica links one summed station")
+    func linkStations() throws {
+        // Proves the link stations: CPU demand 1 ms per request, the primary's link 4 ms, so PBFT
+        // saturates at 1 / 4 ms = 250 req/s; HotStuff's four replica links of 2 ms each serve one
+        // proposal at a time, so they saturate at 1 / 8 ms = 125 req/s. Rows without link demands
+        // (as sweep.json files written before) keep the CPU-only model: 1 / 1 ms.
+        func rows(_ name: String, links: [Double]?) -> [SweepRow] {
+            [1, 1000].enumerated().map { i, c in
+                var r = SweepRow(index: i, protocolName: name, n: 4, batch: 10, clients: c, latencyNs: 1_000_000, bandwidth: 25_000_000,
+                                 throughput: 100, latencyP50Ns: 10_000_000, demandsPerRequest: [0.001, 0.001, 0.001, 0.001, 0.0001],
+                                 cores: [1, 1, 1, 1, 1], completed: 100, status: "ok")
+                r.linkDemandsPerRequest = links
+                return r
+            }
+        }
+        func saturation(_ rows: [SweepRow]) throws -> Double {
+            try #require(SweepResult.fits(for: rows).first { $0.axis == "clients" }?.queueing).saturationThroughput
+        }
+        #expect(abs(try saturation(rows("pbft", links: [0.004, 0.0005, 0.0005, 0.0005, 0.0001])) - 250) < 1e-6)
+        #expect(abs(try saturation(rows("hotstuff", links: [0.002, 0.002, 0.002, 0.002, 0.0001])) - 125) < 1e-6)
+        #expect(abs(try saturation(rows("pbft", links: nil)) - 1000) < 1e-6)
+    }
+
     @Test("sweep: a bad spec gets positioned errors")
     func badSpec() {
         // Proves sweep specs report file:line:column like scenarios.
