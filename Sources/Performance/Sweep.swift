@@ -51,10 +51,12 @@ public enum Sweep {
         row.messagesPerDecision = Double(o.simulation.messagesSent) / Double(decisions)
         row.bytesPerDecision = Double(o.simulation.bytesSent) / Double(decisions)
         row.utilisationMax = o.simulation.utilisationMax
-        row.demandsPerRequest = o.simulation.hosts.map { completed > 0 ? Double($0.busy) / 1e9 / Double(completed) : 0 }
+        // Service demands: seconds of a host's CPU or link per completed request.
+        func perRequest(_ busy: Nanoseconds) -> Double { completed > 0 ? Double(busy) / 1e9 / Double(completed) : 0 }
+        row.demandsPerRequest = o.simulation.hosts.map { perRequest($0.busy) }
         row.cores = o.simulation.hosts.map(\.cores)
         if o.simulation.hosts.contains(where: { $0.linkBusy > 0 }) {
-            row.linkDemandsPerRequest = o.simulation.hosts.map { completed > 0 ? Double($0.linkBusy) / 1e9 / Double(completed) : 0 }
+            row.linkDemandsPerRequest = o.simulation.hosts.map { perRequest($0.linkBusy) }
         }
         row.status = o.status == .asExpected ? "ok" : o.status.label
     }
