@@ -62,7 +62,50 @@ public struct Digest: InlineBytes, Hashable, Comparable, Sendable, CustomStringC
     public var short: String { String(hex.prefix(8)) }
     public var description: String { short }
 
-    public static func < (a: Digest, b: Digest) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    /// Byte-lexicographic order, word by word: the bytes are the words in memory order, so each word
+    /// read big-endian compares as its bytes do (no arrays built per comparison).
+    public static func < (a: Digest, b: Digest) -> Bool {
+        for i in 0..<4 where a.words[i] != b.words[i] {
+            return a.words[i].bigEndian < b.words[i].bigEndian
+        }
+        return false
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(mixedWord) }
+
+    /// What `Dictionary` and `Set` call to place a key (the underscored requirement of `Hashable`; Int
+    /// and the standard library's own keys implement it the same way). A digest is already uniformly
+    /// distributed, so folding its words and one multiply-xorshift round with the table's seed spreads
+    /// it as well as SipHash would, without a `Hasher`'s set-up and finalisation per lookup, which was
+    /// 5–7 % of a chained-HotStuff run (its block tree and certificate tables are keyed by digest;
+    /// issue 19). The seed is the table's own, so nothing here depends on the process.
+    public func _rawHashValue(seed: Int) -> Int {
+        Int(truncatingIfNeeded: Digest.mix(mixedWord ^ UInt64(UInt(bitPattern: seed))))
+    }
+
+    /// All four words folded into one (a result fingerprint's bytes sit in the first words only).
+    @inline(__always)
+    var mixedWord: UInt64 {
+        words[0] ^ words[1].rotatedLeft(17) ^ words[2].rotatedLeft(31) ^ words[3].rotatedLeft(47)
+    }
+
+    /// The finaliser of MurmurHash3's 64-bit variant (Appleby): every input bit flips each output bit
+    /// with probability about one half.
+    @inline(__always)
+    static func mix(_ value: UInt64) -> UInt64 {
+        var x = value
+        x ^= x >> 33
+        x &*= 0xff51_afd7_ed55_8ccd
+        x ^= x >> 33
+        x &*= 0xc4ce_b9fe_1a85_ec53
+        x ^= x >> 33
+        return x
+    }
+}
+
+extension UInt64 {
+    @inline(__always)
+    func rotatedLeft(_ k: UInt64) -> UInt64 { (self << k) | (self >> (64 - k)) }
 }
 
 /// Byte containers that can be hashed without copying.

@@ -10,6 +10,19 @@ public struct RequestID: Hashable, Comparable, Sendable, CustomStringConvertible
         (a.client, a.timestamp) < (b.client, b.timestamp)
     }
     public var description: String { "c\(client)/t\(timestamp)" }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(client)
+        hasher.combine(timestamp)
+    }
+
+    /// Mempools, client tables and checkers look requests up by id on every message; one
+    /// multiply-xorshift round with the table's seed replaces a `Hasher` per lookup (issue 19; see
+    /// `Digest._rawHashValue(seed:)`).
+    public func _rawHashValue(seed: Int) -> Int {
+        let x = UInt64(UInt(bitPattern: client)) &* 0x9e37_79b9_7f4a_7c15 ^ timestamp ^ UInt64(UInt(bitPattern: seed))
+        return Int(truncatingIfNeeded: Digest.mix(x))
+    }
 }
 
 /// Why a state machine dropped an input. Counted in summaries.

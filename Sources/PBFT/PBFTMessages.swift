@@ -32,10 +32,13 @@ public enum PBFTLimits {
 /// Digest of a batch: BLAKE2b-256 over `u32 count ‖ digest of each client-signed request`.
 ///
 /// The empty batch is PBFT's null request (Castro & Liskov §4.4), used to fill gaps after a view change.
-public func batchDigest(_ requests: [ClientRequest]) -> Digest {
-    var w = ByteWriter(capacity: 4 + requests.count * Digest.byteCount)
-    w.u32(UInt32(requests.count))
-    for r in requests { w.digest(r.digest) }
+public func batchDigest(_ requests: [ClientRequest]) -> Digest { batchDigest(requestDigests: requests.map(\.digest)) }
+
+/// The same from the requests' digests (a PRE-PREPARE computes them once, at decoding).
+public func batchDigest(requestDigests: [Digest]) -> Digest {
+    var w = ByteWriter(capacity: 4 + requestDigests.count * Digest.byteCount)
+    w.u32(UInt32(requestDigests.count))
+    for d in requestDigests { w.digest(d) }
     return Digest.of(w.bytes)
 }
 
@@ -164,14 +167,21 @@ public struct PrePrepare: PBFTSignedMessage {
     public let sequence: UInt64
     public let digest: Digest
     public let requests: [ClientRequest]
+    /// D(m) of each request, in batch order, computed once here: the batch-digest check and each
+    /// execution's observation read them (a request's digest is not computed when it is decoded).
+    public let requestDigests: [Digest]
     public let replica: ReplicaID
     /// The exact signed wire bytes.
     public let bytes: [UInt8]
 
+    /// D(m) of the batch recomputed from its requests, to compare with the signed `digest`.
+    public var computedBatchDigest: Digest { batchDigest(requestDigests: requestDigests) }
+
     /// Builds and signs a PRE-PREPARE. `digest` defaults to the batch digest; passing another one
     /// is for tests of the receiver's digest check.
     public init(view: UInt64, sequence: UInt64, requests: [ClientRequest], digest: Digest? = nil, signer: MessageSigner) {
-        let d = digest ?? batchDigest(requests)
+        let digests = requests.map(\.digest)
+        let d = digest ?? batchDigest(requestDigests: digests)
         let capacity = 128 + requests.reduce(0) { $0 + $1.bytes.count + 4 }
         (bytes, replica) = seal(PBFTWireTag.prePrepare, PrePrepare.domain, capacity: capacity, signer: signer) { w in
             w.u64(view)
@@ -184,6 +194,7 @@ public struct PrePrepare: PBFTSignedMessage {
         self.sequence = sequence
         self.digest = d
         self.requests = requests
+        requestDigests = digests
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
@@ -196,6 +207,7 @@ public struct PrePrepare: PBFTSignedMessage {
         }
         replica = try r.signer("PRE-PREPARE replica", "PRE-PREPARE signature")
         self.bytes = bytes
+        requestDigests = requests.map(\.digest)
     }
 }
 
@@ -496,30 +508,40 @@ public enum PBFTMessage: Hashable, Sendable {
         }
     }
 
-    /// The message inside, as its signed layout.
-    public var signed: any PBFTSignedMessage {
+    /// The signer, signed bytes and signing domain of the message inside. Read through a generic
+    /// helper rather than as `any PBFTSignedMessage`: boxing a PRE-PREPARE in an existential allocated
+    /// on every message handled (issue 19).
+    public var sealed: (replica: ReplicaID, bytes: [UInt8], domain: SigningDomain) {
         switch self {
-        case .prePrepare(let m): return m
-        case .prepare(let m): return m
-        case .commit(let m): return m
-        case .checkpoint(let m): return m
-        case .viewChange(let m): return m
-        case .newView(let m): return m
-        case .fetchState(let m): return m
-        case .state(let m): return m
-        case .fetchBatch(let m): return m
-        case .batch(let m): return m
+        case .prePrepare(let m): return Self.sealed(m)
+        case .prepare(let m): return Self.sealed(m)
+        case .commit(let m): return Self.sealed(m)
+        case .checkpoint(let m): return Self.sealed(m)
+        case .viewChange(let m): return Self.sealed(m)
+        case .newView(let m): return Self.sealed(m)
+        case .fetchState(let m): return Self.sealed(m)
+        case .state(let m): return Self.sealed(m)
+        case .fetchBatch(let m): return Self.sealed(m)
+        case .batch(let m): return Self.sealed(m)
         }
     }
 
+    @inline(__always)
+    private static func sealed<M: PBFTSignedMessage>(_ m: M) -> (replica: ReplicaID, bytes: [UInt8], domain: SigningDomain) {
+        (m.replica, m.bytes, M.domain)
+    }
+
     /// The exact signed wire bytes.
-    public var bytes: [UInt8] { signed.bytes }
+    public var bytes: [UInt8] { sealed.bytes }
 
     /// The replica that signed the message.
-    public var replica: ReplicaID { signed.replica }
+    public var replica: ReplicaID { sealed.replica }
 
     /// Checks the outer signature (embedded messages are checked by the handlers).
-    public func verify(_ verifier: SignatureVerifier) -> Bool { signed.verify(verifier) }
+    public func verify(_ verifier: SignatureVerifier) -> Bool {
+        let s = sealed
+        return verifier.verifySealed(s.bytes, domain: s.domain, signer: .replica(s.replica))
+    }
 
     /// Trace description: the paper's type name, view, sequence and signer.
     public var info: MessageInfo {

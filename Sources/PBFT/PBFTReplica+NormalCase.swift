@@ -129,7 +129,7 @@ extension PBFTReplica {
             return reject(.outsideWindow, from, &actions)
         }
         guard withinAdaptiveBound(pp) else { return reject(.oversizeBatch, from, &actions) }
-        guard config.mutations.contains(.skipBatchDigestCheck) || pp.digest == batchDigest(pp.requests) else {
+        guard config.mutations.contains(.skipBatchDigestCheck) || pp.digest == pp.computedBatchDigest else {
             return reject(.digestMismatch, from, &actions)
         }
         if let i = log.index(of: pp.sequence), let existing = log[at: i].prePrepare {
@@ -316,7 +316,7 @@ extension PBFTReplica {
             waiting.removeValue(for: request.client) { $0.timestamp <= request.timestamp }
             sendReply(client: request.client, timestamp: request.timestamp, result: result, &actions)
             actions.append(.observe(.executed(sequence: pp.sequence, index: index, request: request.id,
-                                              requestDigest: request.digest, result: Digest.fingerprint(ofResult: result))))
+                                              requestDigest: pp.requestDigests[index], result: Digest.fingerprint(ofResult: result))))
             any = true
         }
         lastExecuted = pp.sequence

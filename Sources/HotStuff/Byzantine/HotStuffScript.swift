@@ -43,7 +43,7 @@ public struct HotStuffScript: ScriptedMisbehaviour {
     public mutating func learn(_ bytes: [UInt8]) {
         switch try? HotStuffMessage(decoding: bytes) {
         case .request(let r)?:
-            if requests.count < Self.requestsMax, !requests.contains(where: { $0.digest == r.digest }) { requests.append(r) }
+            if requests.count < Self.requestsMax, !requests.contains(where: { $0.bytes == r.bytes }) { requests.append(r) }
         case .vote(let v)?:
             guard v.voter < config.n, v.voter != context.id,
                   let label = blocks.keys.sorted().first(where: { blocks[$0]?.digest == v.block && blocks[$0]?.view == v.view }),

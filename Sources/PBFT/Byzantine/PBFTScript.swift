@@ -68,7 +68,7 @@ public struct PBFTScript: ScriptedMisbehaviour {
         case PBFTWireTag.prePrepare?: if let pp = try? PrePrepare(decoding: bytes) { seen = pp.requests }
         default: return
         }
-        for r in seen where requests.count < Self.requestsMax && !requests.contains(where: { $0.digest == r.digest }) {
+        for r in seen where requests.count < Self.requestsMax && !requests.contains(where: { $0.bytes == r.bytes }) {
             requests.append(r)
         }
     }
