@@ -58,11 +58,12 @@ public enum FuzzBench {
                    views: mean(1), events: mean(2), signed: mean(3), verified: mean(4))
     }
 
-    public static func run(jobs: Int, seconds: Double) -> String {
+    public static func run(jobs: Int, seconds: Double, protocols: [ProtocolKind] = [.pbft, .hotstuff],
+                           cryptos: [SignatureScheme] = [.fast, .ed25519]) -> String {
         var lines = ["{", "  \"jobs\": \(jobs),", "  \"runs\": ["]
         var rows: [String] = []
-        for crypto in [SignatureScheme.fast, .ed25519] {
-            for kind in [ProtocolKind.pbft, .hotstuff] {
+        for crypto in cryptos {
+            for kind in protocols {
                 let r = measure(kind, crypto: crypto, jobs: jobs, seconds: seconds)
                 rows.append(String(format: "    {\"protocol\": \"%@\", \"crypto\": \"%@\", \"runs\": %d, \"seconds\": %.2f, \"mean_highest_view\": %.1f, \"mean_events\": %.0f, \"mean_signed\": %.0f, \"mean_verified\": %.0f, \"scenarios_per_second\": %.0f}",
                                    kind.rawValue, crypto.rawValue, r.runs, r.seconds, r.views, r.events, r.signed, r.verified, r.perSecond))

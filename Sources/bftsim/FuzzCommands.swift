@@ -104,6 +104,8 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "Twins: rounds with a scripted leader and partition.") var rounds = 8
     @Flag(help: "Measure scenarios/s for Twins-sized runs (n=4, PBFT and HotStuff, fast and Ed25519) and exit.") var bench = false
     @Option(help: "--bench: seconds per configuration.") var benchSeconds = 3.0
+    @Option(help: "--bench: only this protocol (pbft or hotstuff; default both).") var benchProtocol: ProtocolKind?
+    @Option(help: "--bench: only this crypto (fast or ed25519; default both).") var benchCrypto: SignatureScheme?
     @Flag(help: "Turn the adaptive controller (parameters.adaptive, issue 18) on in every run (PBFT).") var adaptive = false
     @Flag(help: "Do not shrink failures.") var noShrink = false
     @Flag(help: "No progress line.") var quiet = false
@@ -113,7 +115,9 @@ struct FuzzCampaign: ParsableCommand {
 
     func run() throws {
         if bench {
-            print(FuzzBench.run(jobs: jobs, seconds: benchSeconds))
+            print(FuzzBench.run(jobs: jobs, seconds: benchSeconds,
+                                protocols: benchProtocol.map { [$0] } ?? [.pbft, .hotstuff],
+                                cryptos: benchCrypto.map { [$0] } ?? [.fast, .ed25519]))
             return
         }
         let shardPair = shard.map { (index: $0.index, count: $0.count) } ?? (index: 0, count: 1)
