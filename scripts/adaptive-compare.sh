@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Issue 18: adaptive vs every static arm of an adaptive scenario, overall and per phase.
 # Usage: scripts/adaptive-compare.sh SCENARIO PHASE_ENDS... (e.g. 1s 2s 3s); BFTSIM=path to bftsim.
+# PROTOCOL=hotstuff (or hotstuff-two-chain) runs the static arms under that protocol instead (no adaptive
+# row; the controller is PBFT's): the per-phase bound a controller that could also switch protocol faces.
 # Per-phase completions come from runs stopped at each phase end (the simulation is deterministic,
 # so a shorter run is a prefix of the longer one).
 set -euo pipefail
@@ -22,7 +24,9 @@ PY
 variant() { # $1 = arm "b,d,v" or adaptive; $2 = time limit
   python3 - "$scn" "$1" "$2" <<'PY'
 import sys,re
+import os
 t=open(sys.argv[1]).read(); arm=sys.argv[2]; lim=sys.argv[3]
+if os.environ.get('PROTOCOL'): t=re.sub(r'^protocol: .*$', 'protocol: '+os.environ['PROTOCOL'], t, flags=re.M)
 t=re.sub(r'time_limit: [^,}]+', 'time_limit: '+lim, t)
 if arm!='adaptive':
   b,d,v=arm.split(',')
@@ -35,7 +39,8 @@ print(t)
 PY
 }
 printf "%-22s" config; for e in "$@"; do printf "%10s" "≤$e"; done; printf "%10s\n" "total/s"
-for arm in adaptive $arms; do
+rows="adaptive $arms"; [ -z "${PROTOCOL:-}" ] || rows="$arms"
+for arm in $rows; do
   printf "%-22s" "$arm"; prev=0; last=0; lastT=0
   for e in "$@"; do
     variant "$arm" "$e" > "$(dirname "$scn")/.cmp.yaml"
