@@ -237,14 +237,63 @@ final class Ed25519Verifier: SignatureVerifier {
     }
 }
 
-/// Verifies MAC tags (fast, blake2b) by recomputing them. Recomputing a SipHash tag is cheaper than a
-/// cache lookup would be, so there is no cache.
+/// Verdicts of recent MAC-tag checks, keyed by the identity of the checked bytes (issue 19).
+///
+/// The simulator hands every receiver of a broadcast the same buffer, so the n−1 receivers of a
+/// proposal (or the n replicas a client sends its request to) check one tag over one buffer. An entry
+/// keeps the checked slice and the domain's fingerprint alive, so while it exists no other bytes can
+/// occupy that address: the same address, bounds, domain buffer, signer and signature mean the same
+/// inputs, and the verdict (a pure function of them) is reused. A forged copy lives in another buffer
+/// and is checked afresh; Swift arrays are copied before they are written while the entry shares them.
+/// Direct-mapped, 256 entries: a collision only evicts, which changes speed, never a verdict.
+struct TagVerdicts {
+    /// What identifies one check's inputs: plain values, compared without touching reference counts.
+    struct Key: Equatable {
+        var address: UInt = 0
+        var start = 0
+        var count = 0
+        var fingerprint: UInt = 0
+        var signer = Principal.replica(-1)
+        var signature = Signature.zero
+    }
+    private static let slots = 256
+    private var keys = [Key](repeating: Key(), count: TagVerdicts.slots)
+    private var valid = [Bool](repeating: false, count: TagVerdicts.slots)
+    /// The buffers each key's addresses point into, held so that no other bytes can take their place.
+    private var held = [(message: ArraySlice<UInt8>, fingerprint: [UInt8])](repeating: ([], []), count: TagVerdicts.slots)
+
+    /// The slot and key of a check's inputs; nil for bytes without storage of their own.
+    @inline(__always)
+    func locate(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> (slot: Int, key: Key)? {
+        let address = message.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        guard address != 0 else { return nil }
+        let key = Key(address: address, start: message.startIndex, count: message.count,
+                      fingerprint: domain.fingerprint.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) },
+                      signer: signer, signature: signature)
+        return (Int(truncatingIfNeeded: ((address >> 5) &+ UInt(bitPattern: message.startIndex)) & UInt(Self.slots - 1)), key)
+    }
+
+    /// The remembered verdict for exactly `key`'s inputs.
+    @inline(__always)
+    func verdict(slot: Int, key: Key) -> Bool? { keys[slot] == key ? valid[slot] : nil }
+
+    mutating func remember(slot: Int, key: Key, valid ok: Bool, message: ArraySlice<UInt8>, domain: SigningDomain) {
+        keys[slot] = key
+        valid[slot] = ok
+        held[slot] = (message, domain.fingerprint)
+    }
+}
+
+/// Verifies MAC tags (fast, blake2b) by recomputing them, after looking the exact inputs up by buffer
+/// identity (`TagVerdicts`), so the receivers of one broadcast share one check. Instructions per event
+/// (callgrind): n = 4 PBFT −0.1 %, chained HotStuff −1.2 %; n = 64 chained HotStuff −6.4 % (issue 19).
 final class FastVerifier: SignatureVerifier {
     private let replicaKeys: [any TagKey]
     private let clientKeys: [any TagKey]
     private let stats: CryptoStats
     /// Whole-certificate verdicts (a QC's n−f tags are many lookups' worth; `CertificateVerdicts`).
     private var certificates = CertificateVerdicts()
+    private var tags = TagVerdicts()
     init(replicaKeys: [any TagKey], clientKeys: [any TagKey], stats: CryptoStats) {
         self.replicaKeys = replicaKeys
         self.clientKeys = clientKeys
@@ -258,12 +307,21 @@ final class FastVerifier: SignatureVerifier {
     }
     func verify(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> Bool {
         stats.verifyRequests += 1
-        stats.verified += 1
         guard let k = key(of: signer) else {
+            stats.verified += 1
             stats.failures += 1
             return false
         }
-        let ok = k.tag(domain: domain, message: message) == signature
+        let located = tags.locate(signature, domain: domain, message: message, signer: signer)
+        let ok: Bool
+        if let (slot, key) = located, let known = tags.verdict(slot: slot, key: key) {
+            stats.cacheHits += 1
+            ok = known
+        } else {
+            stats.verified += 1
+            ok = k.tag(domain: domain, message: message) == signature
+            if let (slot, key) = located { tags.remember(slot: slot, key: key, valid: ok, message: message, domain: domain) }
+        }
         if !ok { stats.failures += 1 }
         return ok
     }

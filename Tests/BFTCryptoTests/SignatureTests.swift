@@ -90,6 +90,34 @@ struct SignatureTests {
         #expect(!ring.verifier.verify(badSig, domain: Self.domain, message: msg[...], signer: .replica(1)))
     }
 
+    @Test("the fast scheme reuses a verdict only for the same buffer, bounds, domain, signer and tag")
+    func fastTagVerdicts() {
+        // Soundness argument in TagVerdicts: the entry holds the buffer, so an equal address means the
+        // same bytes; a forged copy lives elsewhere (Swift copies a shared array before writing it).
+        let ring = Keyring(scheme: .fast, seed: 3, replicas: 4, clients: 0)
+        let msg: [UInt8] = Array(repeating: 7, count: 100)
+        let sig = ring.signer(for: .replica(1)).sign(domain: Self.domain, msg[...])
+        for _ in 0..<3 { #expect(ring.verifier.verify(sig, domain: Self.domain, message: msg[...], signer: .replica(1))) }
+        #expect(ring.stats.verified == 1)
+        #expect(ring.stats.cacheHits == 2)
+        // The same buffer written in place: copy-on-write gives the writer a new buffer, checked afresh.
+        var forged = msg
+        forged[99] = 8
+        #expect(!ring.verifier.verify(sig, domain: Self.domain, message: forged[...], signer: .replica(1)))
+        // Same buffer, other bounds / other claimed signer / other tag / other domain: all computed, all fail.
+        #expect(!ring.verifier.verify(sig, domain: Self.domain, message: msg[1...], signer: .replica(1)))
+        #expect(!ring.verifier.verify(sig, domain: Self.domain, message: msg[...], signer: .replica(2)))
+        var badSig = sig
+        badSig.words[0] ^= 1
+        #expect(!ring.verifier.verify(badSig, domain: Self.domain, message: msg[...], signer: .replica(1)))
+        #expect(!ring.verifier.verify(sig, domain: SigningDomain("other"), message: msg[...], signer: .replica(1)))
+        #expect(ring.stats.verified == 6)
+        #expect(ring.stats.failures == 5)
+        // A remembered failure stays a failure, and the good verdict is still there.
+        #expect(!ring.verifier.verify(badSig, domain: Self.domain, message: msg[...], signer: .replica(1)))
+        #expect(ring.verifier.verify(sig, domain: Self.domain, message: msg[...], signer: .replica(1)))
+    }
+
     @Test("the bounded cache is cleared when full without changing outcomes")
     func cacheBound() {
         let ring = Keyring(scheme: .ed25519, seed: 3, replicas: 1, clients: 0, verificationCacheMax: 4)
