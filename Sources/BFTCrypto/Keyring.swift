@@ -93,6 +93,18 @@ public final class Keyring {
 
     public func publicKey(of principal: Principal) -> [UInt8]? { publicKeys[principal] }
 
+    private var sharedObjects: [ObjectIdentifier: AnyObject] = [:]
+
+    /// The one `T` of this keyring's run, made by `make` on first use: state the machines of one
+    /// simulation share because they see the same buffers (`DecodeMemo`). Holds only memo tables of
+    /// pure functions, never anything a machine could learn another's secrets or state from.
+    public func shared<T: AnyObject>(_ make: () -> T) -> T {
+        if let existing = sharedObjects[ObjectIdentifier(T.self)] as? T { return existing }
+        let made = make()
+        sharedObjects[ObjectIdentifier(T.self)] = made
+        return made
+    }
+
     /// 32 secret bytes per principal: BLAKE2b-256("bftsim/keys/v1" ‖ scheme ‖ seed ‖ principal).
     static func secretSeed(seed: UInt64, principal: Principal, scheme: SignatureScheme) -> [UInt8] {
         var w = ByteWriter()

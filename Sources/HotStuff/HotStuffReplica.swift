@@ -19,6 +19,9 @@ public struct HotStuffReplica: StateMachine {
     let pacemaker: any Pacemaker
     let signer: MessageSigner
     let verifier: SignatureVerifier
+    /// Proposals decoded by another replica of this simulation from the very same buffer (`DecodeMemo`;
+    /// set by the driver, nil in tests that build replicas directly).
+    public var decodeMemo: DecodeMemo<HotStuffMessage>?
     public var principal: Principal { .replica(id) }
 
     // Safety state (R1): persisted before any vote or timeout that depends on it leaves.
@@ -110,12 +113,21 @@ public struct HotStuffReplica: StateMachine {
             default: break
             }
         case .message(let from, let bytes):
-            guard let message = try? HotStuffMessage(decoding: bytes) else {
+            guard let message = decode(bytes) else {
                 actions.append(.observe(.rejected(reason: .malformed, from: from)))
                 return
             }
             dispatch(message, from: from, &actions)
         }
+    }
+
+    /// A proposal goes to every replica in one buffer, and decoding it hashes the whole block, so it is
+    /// decoded once per simulation (`decodeMemo`); other messages are small or unicast.
+    private func decode(_ bytes: [UInt8]) -> HotStuffMessage? {
+        if let memo = decodeMemo, bytes.first == HotStuffWireTag.proposal {
+            return memo.decoded(bytes) { try? HotStuffMessage(decoding: $0) }
+        }
+        return try? HotStuffMessage(decoding: bytes)
     }
 
     mutating func dispatch(_ message: HotStuffMessage, from: Principal, _ actions: inout [ReplicaAction]) {

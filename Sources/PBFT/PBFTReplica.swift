@@ -117,6 +117,9 @@ public struct PBFTReplica: StateMachine {
     public let quorum: QuorumMath
     let signer: MessageSigner
     let verifier: SignatureVerifier
+    /// PRE-PREPAREs decoded by another replica of this simulation from the very same buffer
+    /// (`DecodeMemo`; set by the driver, nil in tests that build replicas directly).
+    public var decodeMemo: DecodeMemo<PBFTMessage>?
     /// The durable key of each vote slot, `vote/<sequence mod L>`, built once (not formatted per vote).
     let voteKeys: [String]
     public var principal: Principal { .replica(id) }
@@ -272,12 +275,15 @@ public struct PBFTReplica: StateMachine {
     mutating func onMessage(from: Principal, bytes: [UInt8], _ actions: inout [ReplicaAction]) {
         guard let tag = bytes.first else { return reject(.malformed, from, &actions) }
         if tag == ClientWireTag.request { return onRequestBytes(bytes, from: from, &actions) }
-        let message: PBFTMessage
-        do {
-            message = try PBFTMessage.decode(bytes)
-        } catch {
-            return reject(.malformed, from, &actions)
+        // A PRE-PREPARE goes to every backup in one buffer, and decoding it hashes each request, so it
+        // is decoded once per simulation (`decodeMemo`); votes are small.
+        let decoded: PBFTMessage?
+        if let memo = decodeMemo, tag == PBFTWireTag.prePrepare {
+            decoded = memo.decoded(bytes) { try? PBFTMessage.decode($0) }
+        } else {
+            decoded = try? PBFTMessage.decode(bytes)
         }
+        guard let message = decoded else { return reject(.malformed, from, &actions) }
         guard message.replica < config.n else { return reject(.unknownSender, from, &actions) }
         guard message.verify(verifier) else { return reject(.signatureFailure(claimed: message.replica, from: from), from, &actions) }
         switch message {
