@@ -7,7 +7,12 @@
 #   scripts/instructions-per-event.sh [BFTSIM] [protocol ...]     (default: .build/release/bftsim, pbft hotstuff)
 # Needs valgrind (apt-get install -y valgrind). Valgrind 3.19 cannot read the DWARF 5 debug info Swift
 # emits, so the binary is copied without it (symbols kept) first.
+#   scripts/instructions-per-event.sh --fuzz [BFTSIM] [protocol ...]
+# counts instead the instructions per Twins-sized fuzz run (`fuzz --bench --bench-runs 200`, fast crypto,
+# one job: the first 200 scenarios, so both builds do the same work), whole run including set-up.
 set -euo pipefail
+fuzz=0
+if [ "${1:-}" = "--fuzz" ]; then fuzz=1; shift; fi
 bin=${1:-.build/release/bftsim}
 shift || true
 protocols=("$@")
@@ -16,6 +21,17 @@ command -v valgrind >/dev/null || { echo "instructions-per-event: valgrind is no
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 strip -g -o "$work/bftsim" "$bin"
+if [ $fuzz = 1 ]; then
+  for p in "${protocols[@]}"; do
+    valgrind --tool=callgrind --toggle-collect='$s7Fuzzing9FuzzBenchO7measure_6crypto4jobs7seconds4runsAC3RowV14ScenarioFormat12ProtocolKindO_7BFTCore15SignatureSchemeOSiSdSiSgtFZ' \
+      --callgrind-out-file="$work/cg.$p" "$work/bftsim" fuzz --bench --bench-runs 200 --jobs 1 --bench-protocol "$p" \
+      --bench-crypto fast > "$work/bench.$p" 2> "$work/err.$p"
+    events=$(grep -o '"mean_events": [0-9]*' "$work/bench.$p" | tr -dc 0-9)
+    ir=$(grep -E '^totals' "$work/cg.$p" | awk '{print $2}')
+    echo "$p: 200 runs, mean $events events, $((ir / 200)) instructions per run"
+  done
+  exit 0
+fi
 for p in "${protocols[@]}"; do
   valgrind --tool=callgrind --toggle-collect='$s10Simulation9SimulatorC3runAA0A6ResultVyF' \
     --callgrind-out-file="$work/cg.$p" "$work/bftsim" bench --n 4 --crypto fast --protocol "$p" \

@@ -7,11 +7,12 @@
 /// that address, and nobody can write into it (Swift copies a shared array before writing), so the same
 /// address and length mean the same bytes. Undecodable bytes are not remembered.
 ///
-/// Direct-mapped (64 slots): a collision only evicts, which changes speed, never a result. One memo
-/// belongs to one run and is used from that run's thread only (`Keyring.shared`); a live replica's
-/// memo sees each frame in its own buffer, so there it only ever misses.
+/// Direct-mapped, 16 slots (the proposals or PRE-PREPAREs whose deliveries overlap): a collision only
+/// evicts, which changes speed, never a result. One memo belongs to one run and is used from that run's
+/// thread only (`Keyring.shared`); a live replica's memo sees each frame in its own buffer, so there it
+/// only ever misses.
 public final class DecodeMemo<Value>: @unchecked Sendable {
-    private static var slots: Int { 64 }
+    private static var slots: Int { 16 }
     private var addresses = [UInt](repeating: 0, count: DecodeMemo.slots)
     private var counts = [Int](repeating: 0, count: DecodeMemo.slots)
     private var held = [[UInt8]](repeating: [], count: DecodeMemo.slots)

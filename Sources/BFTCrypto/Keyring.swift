@@ -253,46 +253,58 @@ final class Ed25519Verifier: SignatureVerifier {
 ///
 /// The simulator hands every receiver of a broadcast the same buffer, so the n−1 receivers of a
 /// proposal (or the n replicas a client sends its request to) check one tag over one buffer. An entry
-/// keeps the checked slice and the domain's fingerprint alive, so while it exists no other bytes can
-/// occupy that address: the same address, bounds, domain buffer, signer and signature mean the same
-/// inputs, and the verdict (a pure function of them) is reused. A forged copy lives in another buffer
+/// keeps the checked slice alive, so while it exists no other bytes can occupy that address: the same
+/// address, bounds, domain fingerprint, signer and signature mean the same inputs, and the verdict (a
+/// pure function of them) is reused. A forged copy lives in another buffer
 /// and is checked afresh; Swift arrays are copied before they are written while the entry shares them.
 /// Direct-mapped, 256 entries: a collision only evicts, which changes speed, never a verdict.
 struct TagVerdicts {
-    /// What identifies one check's inputs: plain values, compared without touching reference counts.
+    /// What identifies one check's inputs, and its verdict: plain values, compared and stored without
+    /// touching reference counts. The domain enters the tag only through its 16-byte fingerprint, so the
+    /// fingerprint's value identifies it.
     struct Key: Equatable {
         var address: UInt = 0
         var start = 0
         var count = 0
-        var fingerprint: UInt = 0
+        var domain: (UInt64, UInt64) = (0, 0)
         var signer = Principal.replica(-1)
         var signature = Signature.zero
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.address == b.address && a.start == b.start && a.count == b.count && a.domain == b.domain
+                && a.signer == b.signer && a.signature == b.signature
+        }
     }
     private static let slots = 256
-    private var keys = [Key](repeating: Key(), count: TagVerdicts.slots)
-    private var valid = [Bool](repeating: false, count: TagVerdicts.slots)
-    /// The buffers each key's addresses point into, held so that no other bytes can take their place.
-    private var held = [(message: ArraySlice<UInt8>, fingerprint: [UInt8])](repeating: ([], []), count: TagVerdicts.slots)
+    private var keys: [Key] = []
+    private var valid: [Bool] = []
+    /// The buffers the keys' addresses point into, held so that no other bytes can take their place.
+    private var held: [ArraySlice<UInt8>?] = []
 
     /// The slot and key of a check's inputs; nil for bytes without storage of their own.
     @inline(__always)
     func locate(_ signature: Signature, domain: SigningDomain, message: ArraySlice<UInt8>, signer: Principal) -> (slot: Int, key: Key)? {
         let address = message.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
-        guard address != 0 else { return nil }
-        let key = Key(address: address, start: message.startIndex, count: message.count,
-                      fingerprint: domain.fingerprint.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) },
+        guard address != 0, domain.fingerprint.count == 16 else { return nil }
+        let fingerprint = domain.fingerprint.withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        let key = Key(address: address, start: message.startIndex, count: message.count, domain: fingerprint,
                       signer: signer, signature: signature)
         return (Int(truncatingIfNeeded: ((address >> 5) &+ UInt(bitPattern: message.startIndex)) & UInt(Self.slots - 1)), key)
     }
 
     /// The remembered verdict for exactly `key`'s inputs.
     @inline(__always)
-    func verdict(slot: Int, key: Key) -> Bool? { keys[slot] == key ? valid[slot] : nil }
+    func verdict(slot: Int, key: Key) -> Bool? { !keys.isEmpty && keys[slot] == key ? valid[slot] : nil }
 
-    mutating func remember(slot: Int, key: Key, valid ok: Bool, message: ArraySlice<UInt8>, domain: SigningDomain) {
+    mutating func remember(slot: Int, key: Key, valid ok: Bool, message: ArraySlice<UInt8>) {
+        if keys.isEmpty {
+            keys = [Key](repeating: Key(), count: Self.slots)
+            valid = [Bool](repeating: false, count: Self.slots)
+            held = [ArraySlice<UInt8>?](repeating: nil, count: Self.slots)
+        }
         keys[slot] = key
         valid[slot] = ok
-        held[slot] = (message, domain.fingerprint)
+        held[slot] = message
     }
 }
 
@@ -332,7 +344,7 @@ final class FastVerifier: SignatureVerifier {
         } else {
             stats.verified += 1
             ok = k.tag(domain: domain, message: message) == signature
-            if let (slot, key) = located { tags.remember(slot: slot, key: key, valid: ok, message: message, domain: domain) }
+            if let (slot, key) = located { tags.remember(slot: slot, key: key, valid: ok, message: message) }
         }
         if !ok { stats.failures += 1 }
         return ok

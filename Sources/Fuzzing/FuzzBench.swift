@@ -37,13 +37,16 @@ public enum FuzzBench {
     /// Each of `jobs` workers takes the next scenario index from a shared counter until the time is up,
     /// so a long run at the end of a batch never leaves the other workers idle (measuring in fixed
     /// batches did: HotStuff's run lengths vary enough that 2 jobs measured barely more than 1).
-    public static func measure(_ kind: ProtocolKind, crypto: SignatureScheme, jobs: Int, seconds: Double) -> Row {
+    /// With `runs`, exactly scenarios 0..<runs whatever the time (for instruction counts, which need the
+    /// same work in both builds: `scripts/instructions-per-event.sh --fuzz`).
+    public static func measure(_ kind: ProtocolKind, crypto: SignatureScheme, jobs: Int, seconds: Double, runs: Int? = nil) -> Row {
         let start = Date()
         let counter = SharedCounter()
         let perWorker = parallelMap(max(1, jobs), jobs: max(1, jobs)) { _ -> [Int] in
             var totals = [0, 0, 0, 0, 0]  // runs, views, events, signed, verified
-            while Date().timeIntervalSince(start) < seconds {
+            while runs != nil || Date().timeIntervalSince(start) < seconds {
                 let index = counter.next()
+                if let runs, index >= runs { break }
                 let stats = (try? ScenarioRunFast.stats(scenario(kind, crypto: crypto, index: index))) ?? [0, 0, 0, 0]
                 totals[0] += 1
                 for k in 0..<4 { totals[k + 1] += stats[k] }
@@ -59,12 +62,12 @@ public enum FuzzBench {
     }
 
     public static func run(jobs: Int, seconds: Double, protocols: [ProtocolKind] = [.pbft, .hotstuff],
-                           cryptos: [SignatureScheme] = [.fast, .ed25519]) -> String {
+                           cryptos: [SignatureScheme] = [.fast, .ed25519], runs: Int? = nil) -> String {
         var lines = ["{", "  \"jobs\": \(jobs),", "  \"runs\": ["]
         var rows: [String] = []
         for crypto in cryptos {
             for kind in protocols {
-                let r = measure(kind, crypto: crypto, jobs: jobs, seconds: seconds)
+                let r = measure(kind, crypto: crypto, jobs: jobs, seconds: seconds, runs: runs)
                 rows.append(String(format: "    {\"protocol\": \"%@\", \"crypto\": \"%@\", \"runs\": %d, \"seconds\": %.2f, \"mean_highest_view\": %.1f, \"mean_events\": %.0f, \"mean_signed\": %.0f, \"mean_verified\": %.0f, \"scenarios_per_second\": %.0f}",
                                    kind.rawValue, crypto.rawValue, r.runs, r.seconds, r.views, r.events, r.signed, r.verified, r.perSecond))
             }

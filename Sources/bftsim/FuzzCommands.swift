@@ -106,6 +106,7 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "--bench: seconds per configuration.") var benchSeconds = 3.0
     @Option(help: "--bench: only this protocol (pbft or hotstuff; default both).") var benchProtocol: ProtocolKind?
     @Option(help: "--bench: only this crypto (fast or ed25519; default both).") var benchCrypto: SignatureScheme?
+    @Option(help: "--bench: run exactly this many scenarios per configuration instead of for --bench-seconds.") var benchRuns: Int?
     @Flag(help: "Turn the adaptive controller (parameters.adaptive, issue 18) on in every run (PBFT).") var adaptive = false
     @Flag(help: "Do not shrink failures.") var noShrink = false
     @Flag(help: "No progress line.") var quiet = false
@@ -115,9 +116,10 @@ struct FuzzCampaign: ParsableCommand {
 
     func run() throws {
         if bench {
+            if let benchRuns, benchRuns < 1 { throw fail("--bench-runs must be at least 1 (got \(benchRuns))", code: .invalidInput) }
             print(FuzzBench.run(jobs: jobs, seconds: benchSeconds,
                                 protocols: benchProtocol.map { [$0] } ?? [.pbft, .hotstuff],
-                                cryptos: benchCrypto.map { [$0] } ?? [.fast, .ed25519]))
+                                cryptos: benchCrypto.map { [$0] } ?? [.fast, .ed25519], runs: benchRuns))
             return
         }
         let shardPair = shard.map { (index: $0.index, count: $0.count) } ?? (index: 0, count: 1)
