@@ -21,7 +21,7 @@ public struct HotStuffReplica: StateMachine {
     let verifier: SignatureVerifier
     /// Proposals decoded by another replica of this simulation from the very same buffer (`DecodeMemo`;
     /// set by the driver, nil in tests that build replicas directly).
-    public var decodeMemo: DecodeMemo<HotStuffMessage>?
+    public let decodeMemo: DecodeMemo<HotStuffMessage>?
     public var principal: Principal { .replica(id) }
 
     // Safety state (R1): persisted before any vote or timeout that depends on it leaves.
@@ -81,7 +81,9 @@ public struct HotStuffReplica: StateMachine {
     var clientTable: [ClientID: ClientRecord] = [:]
     var mempool: Mempool
 
-    public init(id: ReplicaID, config: HotStuffConfig, signer: MessageSigner, verifier: SignatureVerifier) {
+    public init(id: ReplicaID, config: HotStuffConfig, signer: MessageSigner, verifier: SignatureVerifier,
+                decodeMemo: DecodeMemo<HotStuffMessage>? = nil) {
+        self.decodeMemo = decodeMemo
         precondition(id >= 0 && id < config.n, "replica id outside 0..<n")
         precondition(signer.principal == .replica(id), "signer must belong to this replica")
         self.id = id

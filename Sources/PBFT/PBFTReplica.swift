@@ -119,7 +119,7 @@ public struct PBFTReplica: StateMachine {
     let verifier: SignatureVerifier
     /// PRE-PREPAREs decoded by another replica of this simulation from the very same buffer
     /// (`DecodeMemo`; set by the driver, nil in tests that build replicas directly).
-    public var decodeMemo: DecodeMemo<PBFTMessage>?
+    public let decodeMemo: DecodeMemo<PBFTMessage>?
     /// The durable key of each vote slot, `vote/<sequence mod L>`, built once (not formatted per vote).
     let voteKeys: [String]
     public var principal: Principal { .replica(id) }
@@ -195,7 +195,9 @@ public struct PBFTReplica: StateMachine {
     /// agreed arms and falls back to the bounds every arm allows.
     public internal(set) var adaptiveLost = false
 
-    public init(id: ReplicaID, config: PBFTConfig, signer: MessageSigner, verifier: SignatureVerifier) {
+    public init(id: ReplicaID, config: PBFTConfig, signer: MessageSigner, verifier: SignatureVerifier,
+                decodeMemo: DecodeMemo<PBFTMessage>? = nil) {
+        self.decodeMemo = decodeMemo
         precondition(id >= 0 && id < config.n, "replica id out of range")
         precondition(config.n <= PBFTLimits.replicaCountMax, "n exceeds replicaCountMax")
         precondition(signer.principal == .replica(id), "signer must belong to this replica")

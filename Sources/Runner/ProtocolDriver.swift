@@ -105,11 +105,8 @@ public struct PBFTDriver: ProtocolDriver {
     public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {
         let config = config(for: scenario)
         return try replica(id, keyring: keyring, behaviour: behaviour, protocolName: "PBFT",
-                           honest: {
-                               var replica = PBFTReplica(id: id, config: config, signer: $0, verifier: keyring.verifier)
-                               replica.decodeMemo = keyring.shared { DecodeMemo<PBFTMessage>() }
-                               return replica
-                           }) { name, honest, signer in
+                           honest: { PBFTReplica(id: id, config: config, signer: $0, verifier: keyring.verifier,
+                                                         decodeMemo: keyring.shared { DecodeMemo() }) }) { name, honest, signer in
             guard name == "equivocate" else { return nil }
             return EquivocatingPrimary(wrapping: honest, signer: signer, config: config, colluders: colluders(of: id, in: scenario))
         }
@@ -171,11 +168,8 @@ public struct HotStuffDriver: ProtocolDriver {
     public func makeReplica(id: ReplicaID, scenario: Scenario, keyring: Keyring, behaviour: String?) throws(RunError) -> any StateMachine {
         let config = config(for: scenario)
         return try replica(id, keyring: keyring, behaviour: behaviour, protocolName: "HotStuff",
-                           honest: {
-                               var replica = HotStuffReplica(id: id, config: config, signer: $0, verifier: keyring.verifier)
-                               replica.decodeMemo = keyring.shared { DecodeMemo<HotStuffMessage>() }
-                               return replica
-                           }) {
+                           honest: { HotStuffReplica(id: id, config: config, signer: $0, verifier: keyring.verifier,
+                                                             decodeMemo: keyring.shared { DecodeMemo() }) }) {
             (name, honest, signer) throws(RunError) -> (any StateMachine)? in
             if name == "equivocate" {
                 return EquivocatingLeader(wrapping: honest, signer: signer, config: config, colluders: colluders(of: id, in: scenario))

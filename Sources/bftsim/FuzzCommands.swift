@@ -83,6 +83,21 @@ struct Fuzz: ParsableCommand {
         defaultSubcommand: FuzzCampaign.self)
 }
 
+/// `bftsim fuzz --bench`: scenarios/s for Twins-sized runs (`FuzzBench`).
+struct FuzzBenchOptions: ParsableArguments {
+    @Flag(help: "Measure scenarios/s for Twins-sized runs (n=4, PBFT and HotStuff, fast and Ed25519) and exit.") var bench = false
+    @Option(help: "--bench: seconds per configuration.") var benchSeconds = 3.0
+    @Option(help: "--bench: only this protocol (pbft or hotstuff; default both).") var benchProtocol: ProtocolKind?
+    @Option(help: "--bench: only this crypto (fast or ed25519; default both).") var benchCrypto: SignatureScheme?
+    @Option(help: "--bench: run exactly this many scenarios per configuration instead of for --bench-seconds.") var benchRuns: Int?
+
+    func run(jobs: Int) throws -> String {
+        if let benchRuns, benchRuns < 1 { throw fail("--bench-runs must be at least 1 (got \(benchRuns))", code: .invalidInput) }
+        return FuzzBench.run(jobs: jobs, seconds: benchSeconds, protocols: benchProtocol.map { [$0] } ?? [.pbft, .hotstuff],
+                             cryptos: benchCrypto.map { [$0] } ?? [.fast, .ed25519], runs: benchRuns)
+    }
+}
+
 struct FuzzCampaign: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "campaign", abstract: "Run a fuzz campaign (the default).")
 
@@ -102,11 +117,7 @@ struct FuzzCampaign: ParsableCommand {
     @Option(help: "Run shard K of N (runs whose index is K mod N), e.g. 0/4.") var shard: ShardArgument?
     @Option(help: "fast or ed25519.") var crypto: SignatureScheme = .fast
     @Option(help: "Twins: rounds with a scripted leader and partition.") var rounds = 8
-    @Flag(help: "Measure scenarios/s for Twins-sized runs (n=4, PBFT and HotStuff, fast and Ed25519) and exit.") var bench = false
-    @Option(help: "--bench: seconds per configuration.") var benchSeconds = 3.0
-    @Option(help: "--bench: only this protocol (pbft or hotstuff; default both).") var benchProtocol: ProtocolKind?
-    @Option(help: "--bench: only this crypto (fast or ed25519; default both).") var benchCrypto: SignatureScheme?
-    @Option(help: "--bench: run exactly this many scenarios per configuration instead of for --bench-seconds.") var benchRuns: Int?
+    @OptionGroup(title: "Benchmark") var benchmark: FuzzBenchOptions
     @Flag(help: "Turn the adaptive controller (parameters.adaptive, issue 18) on in every run (PBFT).") var adaptive = false
     @Flag(help: "Do not shrink failures.") var noShrink = false
     @Flag(help: "No progress line.") var quiet = false
@@ -115,11 +126,8 @@ struct FuzzCampaign: ParsableCommand {
     var corpus: String?
 
     func run() throws {
-        if bench {
-            if let benchRuns, benchRuns < 1 { throw fail("--bench-runs must be at least 1 (got \(benchRuns))", code: .invalidInput) }
-            print(FuzzBench.run(jobs: jobs, seconds: benchSeconds,
-                                protocols: benchProtocol.map { [$0] } ?? [.pbft, .hotstuff],
-                                cryptos: benchCrypto.map { [$0] } ?? [.fast, .ed25519], runs: benchRuns))
+        if benchmark.bench {
+            print(try benchmark.run(jobs: jobs))
             return
         }
         let shardPair = shard.map { (index: $0.index, count: $0.count) } ?? (index: 0, count: 1)
