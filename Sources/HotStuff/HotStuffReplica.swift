@@ -20,7 +20,7 @@ public struct HotStuffReplica: StateMachine {
     let signer: MessageSigner
     let verifier: SignatureVerifier
     /// Proposals decoded by another replica of this simulation from the very same buffer (`DecodeMemo`;
-    /// set by the driver, nil in tests that build replicas directly).
+    /// the driver passes its run's, nil in tests that build replicas directly).
     public let decodeMemo: DecodeMemo<HotStuffMessage>?
     public var principal: Principal { .replica(id) }
 

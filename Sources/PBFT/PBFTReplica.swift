@@ -118,10 +118,13 @@ public struct PBFTReplica: StateMachine {
     let signer: MessageSigner
     let verifier: SignatureVerifier
     /// PRE-PREPAREs decoded by another replica of this simulation from the very same buffer
-    /// (`DecodeMemo`; set by the driver, nil in tests that build replicas directly).
+    /// (`DecodeMemo`; the driver passes its run's, nil in tests that build replicas directly).
     public let decodeMemo: DecodeMemo<PBFTMessage>?
     /// The durable key of each vote slot, `vote/<sequence mod L>`, built once (not formatted per vote).
     let voteKeys: [String]
+    /// `vote/i` for the usual windows, formatted once per process: a fuzz campaign builds four replicas
+    /// per run, and formatting L keys each time was about 1 % of a Twins-sized run (issue 19).
+    static let commonVoteKeys = (0..<256).map { "vote/\($0)" }
     public var principal: Principal { .replica(id) }
 
     // View (rules V1–V6).
@@ -217,7 +220,8 @@ public struct PBFTReplica: StateMachine {
         log = SlotLog(window: p.watermarkWindow, n: config.n)
         preparedCertificates = CertificateLog(window: p.watermarkWindow)
         committedCertificates = CertificateLog(window: p.watermarkWindow)
-        voteKeys = (0..<p.watermarkWindow).map { "vote/\($0)" }
+        voteKeys = p.watermarkWindow <= PBFTReplica.commonVoteKeys.count
+            ? Array(PBFTReplica.commonVoteKeys.prefix(p.watermarkWindow)) : (0..<p.watermarkWindow).map { "vote/\($0)" }
         checkpointVotes = Array(repeating: [:], count: config.n)
         let genesis = PBFTReplica.encodeState(store: KeyValueStore(), replyCache: [:])
         stableDigest = Digest.of(genesis)
