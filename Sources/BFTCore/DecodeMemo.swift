@@ -26,7 +26,10 @@ public final class DecodeMemo<Value>: @unchecked Sendable {
     public func decoded(_ bytes: [UInt8], _ decode: ([UInt8]) -> Value?) -> Value? {
         let address = bytes.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         guard address != 0, !bytes.isEmpty else { return decode(bytes) }
-        let slot = Int(truncatingIfNeeded: (address >> 5) & UInt(Self.slots - 1))
+        // The slot comes from the bytes (a signed message ends in its signature), not the address, so
+        // which entries collide is the same in every process.
+        let tail = bytes.count >= 8 ? bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: $0.count - 8, as: UInt64.self) } : 0
+        let slot = Int(truncatingIfNeeded: (tail ^ UInt64(bytes.count)) & UInt64(Self.slots - 1))
         if addresses[slot] == address, counts[slot] == bytes.count, let value = values[slot] {
             hits += 1
             return value

@@ -257,7 +257,8 @@ final class Ed25519Verifier: SignatureVerifier {
 /// address, bounds, domain fingerprint, signer and signature mean the same inputs, and the verdict (a
 /// pure function of them) is reused. A forged copy lives in another buffer
 /// and is checked afresh; Swift arrays are copied before they are written while the entry shares them.
-/// Direct-mapped, 256 entries: a collision only evicts, which changes speed, never a verdict.
+/// Direct-mapped, 256 entries chosen by the tag's bits: a collision only evicts, which changes speed, never
+/// a verdict, and collisions (so the reported cache counts) do not depend on where buffers were allocated.
 struct TagVerdicts {
     /// What identifies one check's inputs, and its verdict: plain values, compared and stored without
     /// touching reference counts. The domain enters the tag only through its 16-byte fingerprint, so the
@@ -289,7 +290,10 @@ struct TagVerdicts {
         let fingerprint = domain.fingerprint.withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
         let key = Key(address: address, start: message.startIndex, count: message.count, domain: fingerprint,
                       signer: signer, signature: signature)
-        return (Int(truncatingIfNeeded: ((address >> 5) &+ UInt(bitPattern: message.startIndex)) & UInt(Self.slots - 1)), key)
+        // The slot comes from the tag (a PRF output), not the address: which checks collide, and so the
+        // computed/cached counts a run reports, are then the same in every process.
+        let mix = signature.words[0] ^ (signature.words[1] &>> 17) ^ UInt64(truncatingIfNeeded: message.startIndex)
+        return (Int(truncatingIfNeeded: mix & UInt64(Self.slots - 1)), key)
     }
 
     /// The remembered verdict for exactly `key`'s inputs.

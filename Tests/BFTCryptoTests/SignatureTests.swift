@@ -100,6 +100,30 @@ struct SignatureTests {
         #expect(ring.verifier.verify(sig, domain: Self.domain, message: msg[...], signer: .replica(1)))
     }
 
+    @Test("the fast verifier's computed and cached counts do not depend on where buffers were allocated")
+    func tagCacheCountsAreDeterministic() {
+        // Runs report these counts, so two processes of one scenario must agree on them: which checks
+        // collide in TagVerdicts must follow from the inputs, not from addresses.
+        func counts(padding: Int) -> (Int, Int) {
+            let ring = Keyring(scheme: .fast, seed: 5, replicas: 4, clients: 0)
+            var ballast: [[UInt8]] = []
+            let messages: [[UInt8]] = (0..<600).map { i in
+                ballast.append([UInt8](repeating: 0, count: padding + i % 7))  // moves the next buffer
+                return [UInt8(i & 0xFF), UInt8(i >> 8)] + (0..<38).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) }
+            }
+            let tags = messages.map { ring.signer(for: .replica(2)).sign(domain: Self.domain, $0[...]) }
+            for round in 0..<3 {
+                for i in stride(from: round, to: messages.count, by: 2) {
+                    #expect(ring.verifier.verify(tags[i], domain: Self.domain, message: messages[i][...], signer: .replica(2)))
+                }
+            }
+            return (ring.stats.verified, ring.stats.cacheHits)
+        }
+        let a = counts(padding: 1)
+        #expect(a.1 > 0)
+        for padding in [24, 200, 4096] { #expect(counts(padding: padding) == a) }
+    }
+
     @Test("the bounded cache is cleared when full without changing outcomes")
     func cacheBound() {
         let ring = Keyring(scheme: .ed25519, seed: 3, replicas: 1, clients: 0, verificationCacheMax: 4)
