@@ -62,7 +62,6 @@ let package = Package(
         // Discrete-event simulator shell: virtual time, network model, timeline, trace.
         .target(name: "Simulation", dependencies: [
             "BFTCore", "ScenarioFormat", "CSodium",
-            .product(name: "HeapModule", package: "swift-collections"),
             .product(name: "DequeModule", package: "swift-collections"),
         ], swiftSettings: fast),
         // Safety and liveness checkers over observations (never simulator internals).

@@ -6,7 +6,8 @@
 # scenario twice (checkers on, then off), so the count covers both runs and is divided by 2 × events.
 #   scripts/instructions-per-event.sh [BFTSIM] [protocol ...]     (default: .build/release/bftsim, pbft hotstuff)
 # Needs valgrind (apt-get install -y valgrind). Valgrind 3.19 cannot read the DWARF 5 debug info Swift
-# emits, so the binary is copied without it (symbols kept) first.
+# emits, so the binary is copied without it (symbols kept) first. Also prints allocations (malloc calls)
+# per event, counted the same way.
 #   scripts/instructions-per-event.sh --fuzz [BFTSIM] [protocol ...]
 # counts instead the instructions per Twins-sized fuzz run (`fuzz --bench --bench-runs 200`, fast crypto,
 # one job: the first 200 scenarios, so both builds do the same work), whole run including set-up.
@@ -38,5 +39,18 @@ for p in "${protocols[@]}"; do
     --no-complexity --seconds 1 > "$work/bench.$p" 2> "$work/err.$p"
   events=$(grep '"events"' "$work/bench.$p" | tr -dc 0-9)
   ir=$(grep -E '^totals' "$work/cg.$p" | awk '{print $2}')
-  echo "$p: $events events, $ir instructions in Simulator.run, $((ir / (2 * events))) per event"
+  # Calls to malloc inside Simulator.run, summed over its callers (callgrind's call counts are exact).
+  mallocs=$(callgrind_annotate --tree=caller --threshold=100 "$work/cg.$p" 2>/dev/null | python3 -c '
+import re, sys
+acc = 0
+for line in sys.stdin:
+    if "< " in line:
+        m = re.search(r"\(([0-9,]+)x\)", line)
+        if m: acc += int(m.group(1).replace(",", ""))
+        continue
+    if re.search(r"\*  .*:malloc \[", line): print(acc)
+    acc = 0
+')
+  echo "$p: $events events, $ir instructions in Simulator.run, $((ir / (2 * events))) per event," \
+    "$(python3 -c "print(f'{${mallocs:-0} / (2 * $events):.2f}')") allocations per event"
 done

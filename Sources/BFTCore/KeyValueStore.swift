@@ -209,25 +209,25 @@ public struct KeyValueStore: Sendable, Equatable {
         w.u32(UInt32(index.count))
         // One bulk write of the exact size: (u32 length ‖ key ‖ u32 length ‖ value) per key, in order.
         w.appendRaw(count: snapshotByteCount - 4) { out in
+            guard let base = out.baseAddress else { return }
             var o = 0
-            func put(_ field: [UInt8]) {
-                let n = UInt32(field.count)
-                out[o] = UInt8(truncatingIfNeeded: n >> 24)
-                out[o + 1] = UInt8(truncatingIfNeeded: n >> 16)
-                out[o + 2] = UInt8(truncatingIfNeeded: n >> 8)
-                out[o + 3] = UInt8(truncatingIfNeeded: n)
-                o += 4
-                field.withUnsafeBytes { src in
-                    if src.count > 0 { UnsafeMutableRawBufferPointer(rebasing: out[o..<o + src.count]).copyMemory(from: src) }
-                }
-                o += field.count
-            }
             for slot in sortedSlots {
-                put(keyBytes[slot])
-                put(values[slot])
+                Self.put(keyBytes[slot], at: base, &o)
+                Self.put(values[slot], at: base, &o)
             }
             precondition(o == out.count, "snapshot size mismatch")
         }
+    }
+
+    /// Writes `u32 length ‖ field` at `base + o` (room checked by the caller's exact sizing) and moves `o`.
+    @inline(__always)
+    private static func put(_ field: [UInt8], at base: UnsafeMutableRawPointer, _ o: inout Int) {
+        base.storeBytes(of: UInt32(field.count).bigEndian, toByteOffset: o, as: UInt32.self)
+        o += 4
+        field.withUnsafeBytes { src in
+            if let from = src.baseAddress, src.count > 0 { (base + o).copyMemory(from: from, byteCount: src.count) }
+        }
+        o += field.count
     }
 
     public init(snapshot: [UInt8]) throws(DecodeError) {

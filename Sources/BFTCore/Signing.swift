@@ -5,11 +5,16 @@ public struct SigningDomain: Hashable, Sendable, CustomStringConvertible {
     public let bytes: [UInt8]
     /// First 16 bytes of BLAKE2b-256(bytes): a fixed-size stand-in for the domain in MAC schemes.
     public let fingerprint: [UInt8]
+    /// The fingerprint's two words (little-endian loads of its halves), compared without touching an array.
+    public let fingerprintWords: SIMD2<UInt64>
     public init(_ name: String) {
         self.name = name
         // NUL terminator: no domain is a prefix of another domain's encoding.
         bytes = Array(name.utf8) + [0]
         fingerprint = Array(Digest.of(bytes).bytes.prefix(16))
+        fingerprintWords = fingerprint.withUnsafeBytes {
+            SIMD2($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
     }
     public var description: String { name }
 }
@@ -19,6 +24,10 @@ public struct SigningDomain: Hashable, Sendable, CustomStringConvertible {
 public protocol MessageSigner: AnyObject {
     var principal: Principal { get }
     func sign(domain: SigningDomain, _ message: ArraySlice<UInt8>) -> Signature
+    /// Takes the writer's bytes (left empty), appends the signature over them and returns the message.
+    /// A signer may remember that it sealed exactly this buffer (the simulator's MAC signers do, so the
+    /// receiver of a unicast message does not recompute its tag; `TagVerdicts`).
+    func sealed(_ w: inout ByteWriter, domain: SigningDomain) -> [UInt8]
 }
 
 /// Checks the signatures a protocol message carries with `verifier`, discarding the verdicts: run by the

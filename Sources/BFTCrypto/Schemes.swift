@@ -144,13 +144,26 @@ final class FastSigner: MessageSigner {
     let principal: Principal
     private let key: any TagKey
     private let stats: CryptoStats
-    init(principal: Principal, key: any TagKey, stats: CryptoStats) {
+    private let verdicts: TagVerdictStore
+    init(principal: Principal, key: any TagKey, stats: CryptoStats, verdicts: TagVerdictStore) {
         self.principal = principal
         self.key = key
         self.stats = stats
+        self.verdicts = verdicts
     }
     func sign(domain: SigningDomain, _ message: ArraySlice<UInt8>) -> Signature {
         stats.signed += 1
         return key.tag(domain: domain, message: message)
+    }
+
+    /// Seals, then vouches for the result: the tag just computed is valid for exactly this buffer's
+    /// payload, so its receivers find the verdict (`TagVerdicts`) rather than recompute the tag.
+    func sealed(_ w: inout ByteWriter, domain: SigningDomain) -> [UInt8] {
+        var bytes = w.takeBytes()
+        let payloadCount = bytes.count
+        let sig = sign(domain: domain, bytes[...])
+        sig.append(to: &bytes)
+        verdicts.table.vouch(sig, domain: domain, message: bytes[..<payloadCount], signer: principal)
+        return bytes
     }
 }

@@ -36,6 +36,7 @@ extension HotStuffReplica {
         actions.append(.observe(.blockCommitted(height: block.height, digest: block.digest, parent: block.parent)))
         actions.append(.observe(.committed(sequence: block.height, view: block.view, digest: block.digest,
                                            requestCount: block.requests.count)))
+        let digests = block.requestDigests
         for (index, request) in block.requests.enumerated() {
             mempool.remove(request.id)
             guard !isExecuted(request) || config.mutations.contains(.executeTwice) else { continue }
@@ -43,7 +44,7 @@ extension HotStuffReplica {
             let record = ClientRecord(timestamp: request.timestamp, view: block.view, result: result)
             clientTable[request.client] = record
             actions.append(.observe(.executed(sequence: block.height, index: index, request: request.id,
-                                              requestDigest: request.digest, result: Digest.fingerprint(ofResult: result))))
+                                              requestDigest: digests[index], result: Digest.fingerprint(ofResult: result))))
             sendReply(client: request.client, record: record, &actions)
         }
     }

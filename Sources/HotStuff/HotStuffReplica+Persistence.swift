@@ -43,9 +43,11 @@ extension HotStuffReplica {
     /// committed, so it neither re-executes nor forgets replies, and each commit costs O(block), not
     /// O(state).
     func persistCommittedState(_ actions: inout [ReplicaAction]) {
-        var w = ByteWriter(capacity: 1024)
+        var w = ByteWriter(capacity: 1024 + store.snapshotByteCount + clientTable.count * 64)
         tree.committed.encode(into: &w)
-        w.lengthPrefixed(store.snapshot())
+        // `lengthPrefixed(store.snapshot())` without building the snapshot separately.
+        w.u32(UInt32(store.snapshotByteCount))
+        store.appendSnapshot(to: &w)
         let clients = clientTable.keys.sorted()
         w.u32(UInt32(clients.count))
         for c in clients {

@@ -17,13 +17,14 @@ struct CommittedCertificate {
 struct CertificateLog<Certificate> {
     /// Sequence held at each index; 0 means free (sequence 0 is the genesis checkpoint).
     private var sequences: [UInt64]
-    private var certificates: [Certificate?]
+    /// Grown on first insert up to the highest index used, like `SlotLog`'s slots: every index with a
+    /// nonzero sequence is below `certificates.count`.
+    private var certificates: [Certificate?] = []
     private(set) var count = 0
 
     init(window: Int) {
         precondition(window > 0, "window must be positive")
         sequences = Array(repeating: 0, count: window)
-        certificates = Array(repeating: nil, count: window)
     }
 
     @inline(__always)
@@ -38,6 +39,7 @@ struct CertificateLog<Certificate> {
             sequences[i] = sequence
             count += 1
         }
+        while certificates.count <= i { certificates.append(nil) }
         certificates[i] = certificate
     }
 

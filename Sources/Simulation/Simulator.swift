@@ -1,6 +1,5 @@
 import BFTCore
 import DequeModule
-import HeapModule
 import ScenarioFormat
 
 /// A discrete-event simulator: the shell that carries out the actions of sans-IO state machines
@@ -26,7 +25,7 @@ public final class Simulator {
     let names: [String]
     var crashed: [Bool]
     var network: NetworkModel
-    var queue = Heap<Event>()
+    var queue = EventQueue()
     /// What each queued event does, by `Event.slot` (kept out of the heap so its nodes stay small).
     var eventKinds: [Event.Kind?] = []
     /// Free indices of `eventKinds`.
@@ -372,6 +371,8 @@ struct Storage {
     mutating func write(_ key: String, _ bytes: [UInt8]) { unsynced.append((key, bytes)) }
 
     mutating func sync() {
+        // A replica's keys number a few dozen in a short run: one allocation instead of five resizes.
+        if synced.isEmpty { synced.reserveCapacity(48) }
         for w in unsynced {
             // One hash per write: the replaced value comes back from the update.
             let previous = synced.updateValue(w.bytes, forKey: w.key)

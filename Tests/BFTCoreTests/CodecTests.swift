@@ -100,6 +100,31 @@ struct KeyValueStoreTests {
         #expect(a.execute([0xFF]) == Array("ERR malformed".utf8))
     }
 
+    @Test("executing wire bytes answers exactly as executing decoded operations, canonically equivalent keys included")
+    func wireBytesMatchOperations() {
+        // Two stores, one fed wire bytes (the replicas' path: keys read in place), one fed decoded
+        // operations (String keys only). Keys include canonically equivalent spellings: U+212A KELVIN
+        // SIGN equals "K" as a String, so both must reach one slot, and "e\u{301}" equals "é".
+        let keys = ["K", "\u{212A}", "k", "é", "e\u{301}", "key-1", "key-2", "", String(repeating: "z", count: 200)]
+        var rng = DeterministicRNG(seed: 7)
+        var bytesStore = KeyValueStore()
+        var opsStore = KeyValueStore()
+        for _ in 0..<3000 {
+            let key = keys[Int(rng.below(UInt64(keys.count)))]
+            let value = (0..<Int(rng.below(5))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let op: KeyValueStore.Operation
+            switch rng.below(3) {
+            case 0: op = .put(key: key, value: value)
+            case 1: op = .append(key: key, value: value)
+            default: op = .get(key: key)
+            }
+            #expect(bytesStore.execute(op.encoded) == opsStore.execute(op))
+        }
+        #expect(bytesStore == opsStore)
+        #expect(bytesStore.snapshot() == opsStore.snapshot())
+        #expect(bytesStore.count == 7)  // "K" (= KELVIN SIGN), "k", "é" (= e + U+0301), key-1, key-2, "", z…z
+    }
+
     @Test("a snapshot with unsorted keys is rejected")
     func unsortedSnapshot() {
         var w = ByteWriter()

@@ -124,6 +124,37 @@ struct SignatureTests {
         for padding in [24, 200, 4096] { #expect(counts(padding: padding) == a) }
     }
 
+    @Test("a MAC signer vouches for what it seals: its receiver computes nothing, and a forged copy is still checked")
+    func sealVouching() {
+        let ring = Keyring(scheme: .fast, seed: 9, replicas: 4, clients: 1)
+        var w = ByteWriter()
+        w.u8(0x21)
+        w.u64(42)
+        let sealed = ring.signer(for: .replica(1)).sealed(&w, domain: Self.domain)
+        // The receiver gets the very buffer the signer sealed (as in the simulator): a hit, no tag computed.
+        #expect(ring.verifier.verifySealed(sealed, domain: Self.domain, signer: .replica(1)))
+        #expect(ring.stats.verified == 0)
+        #expect(ring.stats.cacheHits == 1)
+        // The vouch covers exactly that buffer, domain and signer: anything else is computed and fails.
+        var forged = sealed
+        forged[1] ^= 1
+        #expect(!ring.verifier.verifySealed(forged, domain: Self.domain, signer: .replica(1)))
+        #expect(!ring.verifier.verifySealed(sealed, domain: SigningDomain("other"), signer: .replica(1)))
+        #expect(!ring.verifier.verifySealed(sealed, domain: Self.domain, signer: .replica(2)))
+        #expect(ring.stats.verified == 3)
+        // A copy of the bytes in another buffer (a live receiver's frame) is computed, and valid.
+        let copy = Array(sealed[...])
+        #expect(ring.verifier.verifySealed(copy, domain: Self.domain, signer: .replica(1)))
+        #expect(ring.stats.verified == 4)
+        // Ed25519 signers vouch for nothing: every first check is computed.
+        let ed = Keyring(scheme: .ed25519, seed: 9, replicas: 4, clients: 1)
+        var w2 = ByteWriter()
+        w2.u8(0x21)
+        let edSealed = ed.signer(for: .replica(1)).sealed(&w2, domain: Self.domain)
+        #expect(ed.verifier.verifySealed(edSealed, domain: Self.domain, signer: .replica(1)))
+        #expect(ed.stats.verified == 1)
+    }
+
     @Test("the bounded cache is cleared when full without changing outcomes")
     func cacheBound() {
         let ring = Keyring(scheme: .ed25519, seed: 3, replicas: 1, clients: 0, verificationCacheMax: 4)

@@ -5,6 +5,34 @@ import Testing
 
 @Suite("discrete-event engine")
 struct EngineTests {
+    @Test("the event queue pops in (time, sequence) order under interleaved inserts and pops")
+    func eventQueueOrder() {
+        // Against a sorted reference: random times with many ties (sequence decides), pops between inserts
+        // (the simulator's pattern), inserts earlier than the last pop's time included.
+        var rng = DeterministicRNG(seed: 11)
+        var queue = EventQueue()
+        var reference: [Event] = []
+        var popped: [Event] = []
+        var sequence: UInt64 = 0
+        for round in 0..<4000 {
+            for _ in 0..<Int(rng.below(4)) {
+                let e = Event(time: Int64(rng.below(64)), sequence: sequence, slot: UInt32(round))
+                sequence += 1
+                queue.insert(e)
+                reference.append(e)
+            }
+            if rng.below(3) > 0, let e = queue.popMin() {
+                let least = reference.min()!
+                #expect(e == least && e.slot == least.slot)
+                reference.remove(at: reference.firstIndex(of: least)!)
+                popped.append(e)
+            }
+        }
+        while let e = queue.popMin() { popped.append(e); reference.removeAll { $0 == e } }
+        #expect(reference.isEmpty && queue.isEmpty)
+        #expect(popped.count == Int(sequence))
+    }
+
     @Test("events at equal times run in insertion order; earlier times first")
     func orderingByTimeThenInsertion() {
         // Proves the (time, insertion sequence) order: four timers, two deadlines, set in one batch.
