@@ -25,13 +25,13 @@ public struct Block: Hashable, Sendable, CustomStringConvertible {
 
         init(view: UInt64, height: UInt64, parent: Digest, proposer: ReplicaID, justify: QuorumCertificate,
              requests: [ClientRequest], encoded: ArraySlice<UInt8>, digest: Digest) {
+            requestDigests = requests.map { $0.digest }
             self.view = view
             self.height = height
             self.parent = parent
             self.proposer = proposer
             self.justify = justify
             self.requests = requests
-            self.requestDigests = requests.map(\.digest)
             self.encoded = encoded
             self.digest = digest
         }

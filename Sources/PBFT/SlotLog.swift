@@ -9,9 +9,9 @@ struct SlotLog {
     /// Sequence held at each index; 0 means free (sequence 0 is the genesis checkpoint, never in the window).
     private var sequences: [UInt64]
     /// Slot storage, grown on first claim up to the highest index used (`slots.count ≤ window`): a short
-    /// run (a fuzz scenario) touches a few dozen sequences of a window of hundreds, and building and
-    /// destroying the whole window per replica was about 10 % of such a run (issue 19). Every index with
-    /// a nonzero sequence is below `slots.count`.
+    /// run (a fuzz scenario) touches a few dozen sequences of a window of hundreds, and building the whole
+    /// window for every replica at init was about 2 % of such a run's instructions (issue 19). Every index
+    /// with a nonzero sequence is below `slots.count`.
     private var slots: [Slot] = []
     private let n: Int
     private(set) var count = 0

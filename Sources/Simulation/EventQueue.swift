@@ -4,10 +4,11 @@
 /// is nearly always among the latest events and belongs near the bottom).
 ///
 /// Hand-rolled rather than swift-collections' `Heap` (issue 19): that is a min-max heap, which pays for
-/// `popMax` with grandchild comparisons on every `popMin`; its `trickleDownMin` alone was 4.8 % of a
-/// PBFT n=4 run's instructions (455 per event), and this heap does the same work for about a third of it
-/// (`scripts/instructions-per-event.sh`). The order is total (sequences are unique), so any correct
-/// priority queue pops the same events in the same order: the trace does not depend on this choice.
+/// `popMin` with grandchild comparisons on every level; its `trickleDownMin` alone was 4.8 % of a PBFT
+/// n=4 run's instructions (455 per event), and this heap does the queue's work in about 150 fewer
+/// instructions per event (`scripts/instructions-per-event.sh`). The order is total (sequences are
+/// unique), so any correct priority queue pops the same events in the same order: the trace does not
+/// depend on this choice.
 struct EventQueue {
     private var items: [Event] = []
 
@@ -17,16 +18,20 @@ struct EventQueue {
     @inline(__always)
     mutating func insert(_ event: Event) {
         items.append(event)
-        items.withUnsafeMutableBufferPointer { b in
-            var i = b.count - 1
-            while i > 0 {
-                let parent = (i - 1) >> 1
-                guard event < b[parent] else { break }
-                b[i] = b[parent]
-                i = parent
-            }
-            b[i] = event
+        items.withUnsafeMutableBufferPointer { b in Self.rise(event, from: b.count - 1, in: b) }
+    }
+
+    /// Places `event` at `hole` or above it, moving larger ancestors down.
+    @inline(__always)
+    private static func rise(_ event: Event, from hole: Int, in b: UnsafeMutableBufferPointer<Event>) {
+        var i = hole
+        while i > 0 {
+            let parent = (i - 1) >> 1
+            guard event < b[parent] else { break }
+            b[i] = b[parent]
+            i = parent
         }
+        b[i] = event
     }
 
     @inline(__always)
@@ -44,13 +49,7 @@ struct EventQueue {
                 hole = child
                 child = 2 &* hole &+ 1
             }
-            while hole > 0 {
-                let parent = (hole - 1) >> 1
-                guard last < b[parent] else { break }
-                b[hole] = b[parent]
-                hole = parent
-            }
-            b[hole] = last
+            Self.rise(last, from: hole, in: b)
             return top
         }
     }
