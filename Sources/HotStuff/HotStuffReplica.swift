@@ -115,21 +115,19 @@ public struct HotStuffReplica: StateMachine {
             default: break
             }
         case .message(let from, let bytes):
-            guard let message = decode(bytes) else {
-                actions.append(.observe(.rejected(reason: .malformed, from: from)))
-                return
+            // A proposal goes to every replica in one buffer, and decoding it hashes the whole block, so
+            // it is decoded once per simulation (`decodeMemo`); other messages are small or unicast. No
+            // `HotStuffMessage?` is kept: destroying an optional multi-payload enum goes through the
+            // generic value witness (issue 19).
+            let message: HotStuffMessage
+            if let memo = decodeMemo, bytes.first == HotStuffWireTag.proposal {
+                guard let m = memo.decoded(bytes, { try? HotStuffMessage(decoding: $0) }) else { return reject(.malformed, from, &actions) }
+                message = m
+            } else {
+                do { message = try HotStuffMessage(decoding: bytes) } catch { return reject(.malformed, from, &actions) }
             }
             dispatch(message, from: from, &actions)
         }
-    }
-
-    /// A proposal goes to every replica in one buffer, and decoding it hashes the whole block, so it is
-    /// decoded once per simulation (`decodeMemo`); other messages are small or unicast.
-    private func decode(_ bytes: [UInt8]) -> HotStuffMessage? {
-        if let memo = decodeMemo, bytes.first == HotStuffWireTag.proposal {
-            return memo.decoded(bytes) { try? HotStuffMessage(decoding: $0) }
-        }
-        return try? HotStuffMessage(decoding: bytes)
     }
 
     mutating func dispatch(_ message: HotStuffMessage, from: Principal, _ actions: inout [ReplicaAction]) {

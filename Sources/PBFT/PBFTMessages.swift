@@ -174,6 +174,11 @@ public struct PrePrepare: PBFTSignedMessage {
     /// The exact signed wire bytes.
     public let bytes: [UInt8]
 
+    /// Whether the signed `digest` is D(m) of the batch, checked once where the PRE-PREPARE is built or
+    /// decoded. Every backup reads it from the one decoded copy the simulation shares (`DecodeMemo`)
+    /// instead of hashing the batch again (issue 19).
+    public let batchDigestMatches: Bool
+
     /// D(m) of the batch recomputed from its requests, to compare with the signed `digest`.
     public var computedBatchDigest: Digest { batchDigest(requestDigests: requestDigests) }
 
@@ -181,7 +186,8 @@ public struct PrePrepare: PBFTSignedMessage {
     /// is for tests of the receiver's digest check.
     public init(view: UInt64, sequence: UInt64, requests: [ClientRequest], digest: Digest? = nil, signer: MessageSigner) {
         let digests = requests.map(\.digest)
-        let d = digest ?? batchDigest(requestDigests: digests)
+        let computed = batchDigest(requestDigests: digests)
+        let d = digest ?? computed
         let capacity = 128 + requests.reduce(0) { $0 + $1.bytes.count + 4 }
         (bytes, replica) = seal(PBFTWireTag.prePrepare, PrePrepare.domain, capacity: capacity, signer: signer) { w in
             w.u64(view)
@@ -195,6 +201,7 @@ public struct PrePrepare: PBFTSignedMessage {
         self.digest = d
         self.requests = requests
         requestDigests = digests
+        batchDigestMatches = d == computed
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {
@@ -208,6 +215,7 @@ public struct PrePrepare: PBFTSignedMessage {
         replica = try r.signer("PRE-PREPARE replica", "PRE-PREPARE signature")
         self.bytes = bytes
         requestDigests = requests.map(\.digest)
+        batchDigestMatches = digest == batchDigest(requestDigests: requestDigests)
     }
 }
 
@@ -229,6 +237,16 @@ public struct PBFTVote<Phase: PBFTMessageKind>: PBFTSignedMessage {
         self.view = view
         self.sequence = sequence
         self.digest = digest
+    }
+
+    /// A vote rebuilt from the fields a log slot kept of it (`SlotVote`): the bytes are the signed wire
+    /// bytes it was decoded from, so nothing is signed or checked again.
+    init(stored vote: SlotVote, sequence: UInt64, replica: ReplicaID) {
+        view = vote.view
+        self.sequence = sequence
+        digest = vote.digest
+        self.replica = replica
+        bytes = vote.bytes
     }
 
     public init(decoding bytes: [UInt8]) throws(DecodeError) {

@@ -24,8 +24,8 @@ extension PBFTReplica: StateFingerprinting {
             let slot = log[s]!
             h.u64(s)
             h.optionalBytes(slot.prePrepare?.bytes)
-            for p in slot.prepares { h.optionalBytes(p?.bytes) }
-            for c in slot.commits { h.optionalBytes(c?.bytes) }
+            for p in slot.prepares { h.optionalBytes(p.isEmpty ? nil : p.bytes) }
+            for c in slot.commits { h.optionalBytes(c.isEmpty ? nil : c.bytes) }
             h.bool(slot.prepared)
             h.bool(slot.committed)
         }

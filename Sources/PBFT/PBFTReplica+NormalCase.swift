@@ -129,7 +129,7 @@ extension PBFTReplica {
             return reject(.outsideWindow, from, &actions)
         }
         guard withinAdaptiveBound(pp) else { return reject(.oversizeBatch, from, &actions) }
-        guard config.mutations.contains(.skipBatchDigestCheck) || pp.digest == pp.computedBatchDigest else {
+        guard config.mutations.contains(.skipBatchDigestCheck) || pp.batchDigestMatches else {
             return reject(.digestMismatch, from, &actions)
         }
         if let i = log.index(of: pp.sequence), let existing = log[at: i].prePrepare {
@@ -138,7 +138,7 @@ extension PBFTReplica {
                 return
             }
             log[at: i].prepared = false  // deliberately broken (test-only): the later PRE-PREPARE wins
-            log[at: i].prepares[id] = nil
+            log[at: i].prepares[id] = SlotVote()
         }
         if let voted = recoveredVotes[pp.sequence], voted != pp.digest { return reject(.conflicting, from, &actions) }
         for request in pp.requests where !config.mutations.contains(.skipRequestSignatureCheck) {
@@ -159,7 +159,7 @@ extension PBFTReplica {
         }
         if pp.replica != id {
             let prepare = Prepare(view: pp.view, sequence: pp.sequence, digest: pp.digest, signer: signer)
-            log[at: i].prepares[id] = prepare
+            log[at: i].prepares[id] = SlotVote(prepare)
             persistVote(phase: 2, view: pp.view, sequence: pp.sequence, digest: pp.digest, &actions)
             actions.append(.broadcast(prepare.bytes))
         }
@@ -175,7 +175,7 @@ extension PBFTReplica {
         guard inWindow(p.sequence) else { return reject(.outsideWindow, from, &actions) }
         let i = slotIndex(p.sequence)
         // In place (inout through the index): neither the slot nor its vote arrays are copied.
-        guard PBFTReplica.storeFirst(p, at: p.replica, in: &log[at: i].prepares) else { return }
+        guard PBFTReplica.storeFirst(p, in: &log[at: i].prepares) else { return }
         checkPrepared(p.sequence, &actions)
     }
 
@@ -184,14 +184,14 @@ extension PBFTReplica {
         guard isCurrentView(c.view, from: from, bytes: c.bytes, &actions) else { return }
         guard inWindow(c.sequence) else { return reject(.outsideWindow, from, &actions) }
         let i = slotIndex(c.sequence)
-        guard PBFTReplica.storeFirst(c, at: c.replica, in: &log[at: i].commits) else { return }
+        guard PBFTReplica.storeFirst(c, in: &log[at: i].commits) else { return }
         checkCommitted(c.sequence, &actions)
     }
 
     /// Stores a signer's vote unless it already has one there; returns whether it stored it.
-    static func storeFirst<V>(_ vote: V, at index: Int, in votes: inout [V?]) -> Bool {
-        guard votes[index] == nil else { return false }
-        votes[index] = vote
+    static func storeFirst<Phase>(_ vote: PBFTVote<Phase>, in votes: inout [SlotVote]) -> Bool {
+        guard votes[vote.replica].isEmpty else { return false }
+        votes[vote.replica] = SlotVote(vote)
         return true
     }
 
@@ -201,12 +201,13 @@ extension PBFTReplica {
         guard !slot.prepared, let pp = slot.prePrepare else { return nil }
         var count = 0
         // `anyDigest` is deliberately broken (test-the-tester): PREPAREs of any digest count.
-        for case let p? in slot.prepares where (anyDigest || p.digest == pp.digest) && p.view == pp.view { count += 1 }
+        for p in slot.prepares where !p.isEmpty && (anyDigest || p.digest == pp.digest) && p.view == pp.view { count += 1 }
         guard count >= needed else { return nil }
         var matching: [Prepare] = []
         matching.reserveCapacity(needed)
-        for case let p? in slot.prepares where (anyDigest || p.digest == pp.digest) && p.view == pp.view && matching.count < needed {
-            matching.append(p)
+        for (r, p) in slot.prepares.enumerated()
+        where !p.isEmpty && (anyDigest || p.digest == pp.digest) && p.view == pp.view && matching.count < needed {
+            matching.append(Prepare(stored: p, sequence: pp.sequence, replica: r))
         }
         return (pp, matching)
     }
@@ -218,10 +219,10 @@ extension PBFTReplica {
         var count = 0
         if anyDigest {
             // Deliberately broken (test-the-tester): any COMMIT for the sequence counts.
-            for case _? in slot.commits { count += 1 }
+            for c in slot.commits where !c.isEmpty { count += 1 }
         } else {
             guard slot.prepared else { return nil }
-            for case let c? in slot.commits where c.digest == pp.digest { count += 1 }
+            for c in slot.commits where !c.isEmpty && c.digest == pp.digest { count += 1 }
         }
         return count >= needed ? pp : nil
     }
@@ -257,7 +258,7 @@ extension PBFTReplica {
               let (pp, matching) = PBFTReplica.preparedQuorum(&log[at: i], needed: needed, anyDigest: anyDigest) else { return }
         let commit = Commit(view: pp.view, sequence: sequence, digest: pp.digest, signer: signer)
         log[at: i].prepared = true  // in place: no copy of the vote arrays
-        log[at: i].commits[id] = commit
+        log[at: i].commits[id] = SlotVote(commit)
         preparedCertificates.insert(PreparedCertificate(prePrepare: pp, prepares: matching), at: sequence)
         persistVote(phase: 3, view: pp.view, sequence: sequence, digest: pp.digest, &actions)
         actions.append(.broadcast(commit.bytes))
@@ -275,8 +276,9 @@ extension PBFTReplica {
         log[at: i].committed = true
         var commits: [Commit] = []
         commits.reserveCapacity(needed)
-        for case let c? in log[at: i].commits where c.digest == pp.digest && c.view == pp.view && commits.count < needed {
-            commits.append(c)
+        for (r, c) in log[at: i].commits.enumerated()
+        where !c.isEmpty && c.digest == pp.digest && c.view == pp.view && commits.count < needed {
+            commits.append(Commit(stored: c, sequence: sequence, replica: r))
         }
         // Under `commitWithoutDigestMatch` the COMMITs may not match: then there is no certificate to keep.
         if commits.count == needed {

@@ -92,7 +92,7 @@ extension PBFTReplica {
     func isValidCommittedCertificate(_ message: CommittedBatch) -> Bool {
         if config.mutations.contains(.skipCommittedCertificateCheck) { return true }
         let pp = message.prePrepare
-        guard pp.replica == primary(of: pp.view), pp.digest == pp.computedBatchDigest, pp.verify(verifier) else { return false }
+        guard pp.replica == primary(of: pp.view), pp.batchDigestMatches, pp.verify(verifier) else { return false }
         for request in pp.requests where !request.verify(verifier) { return false }
         var seen = Array(repeating: false, count: config.n)
         var count = 0

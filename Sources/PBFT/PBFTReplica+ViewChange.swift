@@ -137,7 +137,7 @@ extension PBFTReplica {
     func isValidPreparedCertificate(_ certificate: PreparedCertificate) -> Bool {
         let pp = certificate.prePrepare
         guard pp.replica == primary(of: pp.view) else { return false }
-        guard pp.digest == pp.computedBatchDigest else { return false }
+        guard pp.batchDigestMatches else { return false }
         guard pp.verify(verifier) else { return false }
         var seen = Array(repeating: false, count: config.n)
         var count = 0
@@ -231,7 +231,7 @@ extension PBFTReplica {
         guard nv.prePrepares.count == plan.proposals.count else { return nil }
         for (pp, proposal) in zip(nv.prePrepares, plan.proposals) {
             guard pp.view == nv.view, pp.replica == nv.replica, pp.sequence == proposal.sequence else { return nil }
-            guard pp.digest == batchDigest(proposal.requests), pp.digest == pp.computedBatchDigest else { return nil }
+            guard pp.digest == batchDigest(proposal.requests), pp.batchDigestMatches else { return nil }
             guard pp.verify(verifier) else { return nil }
             for request in pp.requests where !request.verify(verifier) { return nil }
         }

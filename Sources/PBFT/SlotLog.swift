@@ -102,14 +102,14 @@ extension Slot {
         prepared = false
         committed = false
         if prepares.count == n {
-            for r in 0..<n { prepares[r] = nil }
+            for r in 0..<n { prepares[r] = SlotVote() }
         } else {
-            prepares = Array(repeating: nil, count: n)
+            prepares = Array(repeating: SlotVote(), count: n)
         }
         if commits.count == n {
-            for r in 0..<n { commits[r] = nil }
+            for r in 0..<n { commits[r] = SlotVote() }
         } else {
-            commits = Array(repeating: nil, count: n)
+            commits = Array(repeating: SlotVote(), count: n)
         }
     }
 }

@@ -57,22 +57,23 @@ extension Simulator {
         if nameByTag[tag] == nil { nameByTag[tag] = bytes.isEmpty ? "EMPTY" : describe(bytes).type }
         let id = nextMessageID
         nextMessageID += 1
-        let info = tracing ? describe(bytes) : nil
         if scheduled != nil {
             // An explicit schedule decides delivery: the message waits for its step.
-            if let info { traceMessage("send", id: id, from: from, to: to, bytes: bytes, info, delay: 0) }
+            if tracing { traceMessage("send", id: id, from: from, to: to, bytes: bytes, describe(bytes), delay: 0) }
             scheduled!.pending.append(.init(from: from, to: to, id: id, bytes: bytes))
             return
         }
-        route(bytes, from: from, to: to, id: id, info: info)
+        route(bytes, from: from, to: to, id: id)
     }
 
     /// Hands a sent message to the network model: lost (crashed receiver, loss, a message fault), held,
     /// delayed and possibly duplicated. Also where a schedule's `gst` step releases what it held back.
-    func route(_ bytes: [UInt8], from: Int, to: Int, id: UInt64, info: MessageInfo?) {
+    /// The message is described only when a trace line needs it: a `MessageInfo?` held across the call
+    /// cost a generic value-witness destroy per send (issue 19).
+    func route(_ bytes: [UInt8], from: Int, to: Int, id: UInt64) {
         if crashed[to] {
             drops.count(.crashed)
-            if let info { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, info, reason: .crashed) }
+            if tracing { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, describe(bytes), reason: .crashed) }
             return
         }
         var outcome = network.decide(from: node[from], to: node[to], at: now)
@@ -83,7 +84,7 @@ extension Simulator {
             case .delay: outcome.delay += fault.delay
             case .duplicate: outcome.duplicateDelay = outcome.delay + fault.delay
             case .hold:
-                if let info { traceMessage("send", id: id, from: from, to: to, bytes: bytes, info, delay: outcome.delay) }
+                if tracing { traceMessage("send", id: id, from: from, to: to, bytes: bytes, describe(bytes), delay: outcome.delay) }
                 schedule(at: max(later(by: outcome.delay), fault.until ?? now),
                          .release(from: Int32(from), to: Int32(to), id: id, bytes: bytes))
                 return
@@ -91,17 +92,17 @@ extension Simulator {
         }
         if let reason = outcome.drop {
             drops.count(reason)
-            if let info { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, info, reason: reason) }
+            if tracing { traceMessage("drop", id: id, from: from, to: to, bytes: bytes, describe(bytes), reason: reason) }
             return
         }
-        if let info { traceMessage("send", id: id, from: from, to: to, bytes: bytes, info, delay: outcome.delay) }
+        if tracing { traceMessage("send", id: id, from: from, to: to, bytes: bytes, describe(bytes), delay: outcome.delay) }
         schedule(at: later(by: outcome.delay), .deliver(from: Int32(from), to: Int32(to), id: id, bytes: bytes))
         if let duplicateDelay = outcome.duplicateDelay {
             messagesDuplicated += 1
             let copy = nextMessageID
             nextMessageID += 1
-            if let info {
-                traceMessage("send", id: copy, from: from, to: to, bytes: bytes, info, delay: duplicateDelay, duplicateOf: id)
+            if tracing {
+                traceMessage("send", id: copy, from: from, to: to, bytes: bytes, describe(bytes), delay: duplicateDelay, duplicateOf: id)
             }
             schedule(at: later(by: duplicateDelay), .deliver(from: Int32(from), to: Int32(to), id: copy, bytes: bytes))
         }

@@ -64,7 +64,7 @@ extension Simulator {
         let held = scheduled!
         scheduled = nil
         for m in held.pending {
-            route(m.bytes, from: m.from, to: m.to, id: m.id, info: tracing ? describe(m.bytes) : nil)
+            route(m.bytes, from: m.from, to: m.to, id: m.id)
         }
         for t in held.timers {
             schedule(at: later(by: t.after), .timer(machine: Int32(t.machine), timer: t.timer, generation: t.generation))

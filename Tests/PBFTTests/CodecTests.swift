@@ -151,6 +151,37 @@ struct CodecTests {
         #expect(describePBFTMessage(pp.bytes) == MessageInfo(type: "PRE-PREPARE", view: 7, sequence: 9, signer: .replica(3)))
     }
 
+
+    @Test("N2: a PRE-PREPARE's batch-digest check is decided where it is built and where it is decoded")
+    func batchDigestCheckedOnce() throws {
+        // Proves the stored verdict backups read (rule N2) equals recomputing D(m): an honest batch and one
+        // signed with another digest, each as built and as decoded from its wire bytes.
+        let keyring = Keyring(scheme: .fast, seed: 3, replicas: 4, clients: 2)
+        let request = ClientRequest(client: 1, timestamp: 5, operation: [0], signer: keyring.signer(for: .client(1)))
+        let honest = PrePrepare(view: 0, sequence: 1, requests: [request], signer: keyring.signer(for: .replica(0)))
+        let forged = PrePrepare(view: 0, sequence: 1, requests: [request], digest: Digest.of([1, 2, 3]),
+                                signer: keyring.signer(for: .replica(0)))
+        for pp in [honest, forged] {
+            let decoded = try PrePrepare(decoding: pp.bytes)
+            let recomputed = pp.digest == batchDigest(requestDigests: pp.requests.map(\.digest))
+            #expect(pp.batchDigestMatches == recomputed)
+            #expect(decoded.batchDigestMatches == recomputed)
+        }
+        #expect(honest.batchDigestMatches && !forged.batchDigestMatches)
+    }
+
+    @Test("Q2: a vote kept in a log slot is rebuilt with exactly the fields and bytes it arrived with")
+    func slotVoteRoundTrip() {
+        // Proves certificates built from slots (rules N3, N5) carry the signed votes themselves.
+        let keyring = Keyring(scheme: .fast, seed: 3, replicas: 4, clients: 2)
+        let prepare = Prepare(view: 4, sequence: 17, digest: Digest.of([9]), signer: keyring.signer(for: .replica(2)))
+        let rebuilt = Prepare(stored: SlotVote(prepare), sequence: 17, replica: 2)
+        #expect(rebuilt.bytes == prepare.bytes)
+        #expect(rebuilt.view == prepare.view && rebuilt.sequence == prepare.sequence)
+        #expect(rebuilt.digest == prepare.digest && rebuilt.replica == prepare.replica)
+        #expect(rebuilt.verify(keyring.verifier))
+        #expect(SlotVote().isEmpty && !SlotVote(prepare).isEmpty)
+    }
     // MARK: Golden vectors
 
     /// One fixed message of each type, signed with `Keyring(scheme: .ed25519, seed: 1, replicas: 4, clients: 1)`.
