@@ -70,7 +70,7 @@ extension HotStuffReplica: StateFingerprinting {
         // Execution (E1–E4).
         h.bytes(store.snapshot())
         h.int(clientTable.count)
-        for c in clientTable.keys.sorted() {
+        for c in clientTable.sortedClients {
             let r = clientTable[c]!
             h.int(c)
             h.u64(r.timestamp)

@@ -48,7 +48,7 @@ extension HotStuffReplica {
         // `lengthPrefixed(store.snapshot())` without building the snapshot separately.
         w.u32(UInt32(store.snapshotByteCount))
         store.appendSnapshot(to: &w)
-        let clients = clientTable.keys.sorted()
+        let clients = clientTable.sortedClients
         w.u32(UInt32(clients.count))
         for c in clients {
             let record = clientTable[c]!
@@ -98,12 +98,12 @@ extension HotStuffReplica {
         }
     }
 
-    private static func decodeCommitted(_ bytes: [UInt8]) throws(DecodeError) -> (block: Block, store: KeyValueStore, clients: [ClientID: ClientRecord]) {
+    private static func decodeCommitted(_ bytes: [UInt8]) throws(DecodeError) -> (block: Block, store: KeyValueStore, clients: ClientTable<ClientRecord>) {
         var r = ByteReader(bytes)
         let block = try Block.decode(from: &r)
         let store = try KeyValueStore(snapshot: try r.lengthPrefixed("kv snapshot", max: 1 << 30))
         let count = try r.count("client records", max: 1 << 20, minElementSize: 24)
-        var clients: [ClientID: ClientRecord] = [:]
+        var clients = ClientTable<ClientRecord>()
         for _ in 0..<count {
             let c = Int(try r.u32("client"))
             clients[c] = ClientRecord(timestamp: try r.u64("timestamp"), view: try r.u64("view"),

@@ -78,7 +78,8 @@ public struct HotStuffReplica: StateMachine {
 
     // Execution (E1–E4).
     public internal(set) var store = KeyValueStore()
-    var clientTable: [ClientID: ClientRecord] = [:]
+    /// Last executed request and reply per client (E3): an array indexed by client id, no hashing.
+    var clientTable = ClientTable<ClientRecord>()
     var mempool: Mempool
 
     public init(id: ReplicaID, config: HotStuffConfig, signer: MessageSigner, verifier: SignatureVerifier,
