@@ -6,19 +6,29 @@
 /// index costs no hashing. Only requests with a valid client signature reach these tables, so ids are
 /// the cluster's clients. Nothing iterates the dictionary to decide behaviour: `sortedClients` sorts.
 public struct ClientTable<Value>: ExpressibleByDictionaryLiteral {
-    static var denseMax: Int { 1 << 12 }
-    private var dense: [Value?] = []
-    private var sparse: [ClientID: Value] = [:]
-    public private(set) var count = 0
+    // Inlinable so that the protocol modules get code specialised for their value type: generic, every
+    // `nil` test on `dense` goes through the value's metadata (`sortedClients` alone was 2 % of a
+    // Twins-sized PBFT fuzz run when this type moved here from PBFT).
+    @usableFromInline static var denseMax: Int { 1 << 12 }
+    @usableFromInline var dense: [Value?] = []
+    @usableFromInline var sparse: [ClientID: Value] = [:]
+    @usableFromInline var storedCount = 0
 
+    /// Clients with a value.
+    @inlinable public var count: Int { storedCount }
+
+    @inlinable
     public init() {}
 
+    @inlinable
     public init(dictionaryLiteral elements: (ClientID, Value)...) {
         for (client, value) in elements { self[client] = value }
     }
 
+    @inlinable
     public var isEmpty: Bool { count == 0 }
 
+    @inlinable
     public subscript(client: ClientID) -> Value? {
         get {
             if client >= 0 && client < ClientTable.denseMax {
@@ -29,7 +39,7 @@ public struct ClientTable<Value>: ExpressibleByDictionaryLiteral {
         set {
             guard client >= 0 && client < ClientTable.denseMax else {
                 let old = newValue.map { sparse.updateValue($0, forKey: client) } ?? sparse.removeValue(forKey: client)
-                count += (newValue == nil ? 0 : 1) - (old == nil ? 0 : 1)
+                storedCount += (newValue == nil ? 0 : 1) - (old == nil ? 0 : 1)
                 return
             }
             if client >= dense.count {
@@ -38,13 +48,14 @@ public struct ClientTable<Value>: ExpressibleByDictionaryLiteral {
             }
             // Tested through a buffer pointer: `dense[client] == nil` would copy (and retain) the old value.
             let hadValue = dense.withUnsafeBufferPointer { $0[client] != nil }
-            count += (newValue == nil ? 0 : 1) - (hadValue ? 1 : 0)
+            storedCount += (newValue == nil ? 0 : 1) - (hadValue ? 1 : 0)
             dense[client] = newValue
         }
     }
 
     /// Removes the value of `client` when `shouldRemove` holds for it, testing the value in place
     /// (reading it through the subscript would copy it, retaining every buffer it holds).
+    @inlinable
     public mutating func removeValue(for client: ClientID, where shouldRemove: (Value) -> Bool) {
         guard client >= 0 && client < ClientTable.denseMax else {
             if let v = sparse[client], shouldRemove(v) { self[client] = nil }
@@ -59,11 +70,12 @@ public struct ClientTable<Value>: ExpressibleByDictionaryLiteral {
         }
         if remove {
             dense[client] = nil
-            count -= 1
+            storedCount -= 1
         }
     }
 
     /// Client ids with a value, ascending.
+    @inlinable
     public var sortedClients: [ClientID] {
         var out: [ClientID] = []
         out.reserveCapacity(count)
@@ -76,6 +88,7 @@ public struct ClientTable<Value>: ExpressibleByDictionaryLiteral {
 
 extension ClientTable: Equatable where Value: Equatable {
     /// Same clients with equal values (however the dense part grew).
+    @inlinable
     public static func == (a: ClientTable, b: ClientTable) -> Bool {
         let clients = a.sortedClients
         return clients == b.sortedClients && clients.allSatisfy { a[$0] == b[$0] }
@@ -83,6 +96,7 @@ extension ClientTable: Equatable where Value: Equatable {
 }
 
 extension Dictionary where Key == ClientID {
+    @inlinable
     public init(_ table: ClientTable<Value>) {
         self.init(minimumCapacity: table.count)
         for client in table.sortedClients { self[client] = table[client] }
