@@ -179,9 +179,6 @@ public struct PrePrepare: PBFTSignedMessage {
     /// instead of hashing the batch again (issue 19).
     public let batchDigestMatches: Bool
 
-    /// D(m) of the batch recomputed from its requests, to compare with the signed `digest`.
-    public var computedBatchDigest: Digest { batchDigest(requestDigests: requestDigests) }
-
     /// Builds and signs a PRE-PREPARE. `digest` defaults to the batch digest; passing another one
     /// is for tests of the receiver's digest check.
     public init(view: UInt64, sequence: UInt64, requests: [ClientRequest], digest: Digest? = nil, signer: MessageSigner) {
